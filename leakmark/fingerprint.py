@@ -1,0 +1,43 @@
+"""Feature fingerprints of registered pages, built at issue time, used by `trace` to locate evidence.
+
+SIFT (in every OpenCV wheel since 4.4) is scale- and rotation-invariant, so a partial page, a
+screenshot at a fraction of the size or a photo turned by 90 degrees still finds its page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+FP_DPI = 150  # fingerprints are computed on the page scaled to this resolution
+MAX_FEATURES = 6000
+
+
+@dataclass
+class Fingerprint:
+    points: np.ndarray  # (n, 2) float32, in FP_DPI pixels
+    descriptors: np.ndarray  # (n, 128) uint8 (SIFT values fit a byte)
+
+    def to_npz(self) -> dict[str, np.ndarray]:
+        return {"points": self.points, "descriptors": self.descriptors}
+
+
+def detect(gray: np.ndarray, max_features: int = MAX_FEATURES) -> tuple[np.ndarray, np.ndarray]:
+    """SIFT keypoint positions and descriptors (uint8) of a greyscale image."""
+    sift = cv2.SIFT_create(nfeatures=max_features)
+    kps, desc = sift.detectAndCompute(gray, None)
+    if desc is None or not kps:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
+    pts = np.asarray([k.pt for k in kps], dtype=np.float32)
+    return pts, np.clip(desc, 0, 255).astype(np.uint8)
+
+
+def of_page(gray: np.ndarray, dpi: int) -> Fingerprint:
+    scale = FP_DPI / dpi
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    pts, desc = detect(small)
+    if scale >= 1:
+        pts = pts * scale
+    return Fingerprint(points=pts, descriptors=desc)

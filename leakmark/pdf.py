@@ -1,0 +1,188 @@
+"""Reading inputs (PDFs and page images) and writing marked copies, with PyMuPDF and Pillow."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pymupdf
+from PIL import Image, ImageOps
+
+from leakmark.errors import EncryptedPdfError, InputFileError, OutputError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+Image.MAX_IMAGE_PIXELS = 400_000_000  # a 600 dpi A0 scan is legitimate input
+
+pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's own warnings would reach stdout otherwise
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    path: Path
+    kind: str  # "pdf" or "image"
+    sha256: str
+    pages: int
+    title: str
+
+
+def sniff_kind(path: Path) -> str:
+    """'pdf' or 'image' from the file's first bytes, with clear errors for the usual mistakes."""
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise InputFileError(f"{path} is a folder; give a PDF or an image file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read it ({exc.strerror}); check its permissions") from exc
+    if not head:
+        raise InputFileError(f"{path} is empty (0 bytes); give the real document")
+    if b"%PDF-" in head:
+        return "pdf"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")):
+        return "image"
+    raise InputFileError(f"{path} is neither a PDF nor a PNG/JPEG/TIFF image; convert it to PDF first")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def open_pdf(path: Path, password: str | None = None) -> pymupdf.Document:
+    try:
+        doc = pymupdf.open(path, filetype="pdf")
+    except Exception as exc:  # MuPDF raises its own types for every kind of damage
+        raise InputFileError(f"{path} is not a readable PDF ({exc}); repair it or print it to a new PDF") from exc
+    if doc.needs_pass:
+        if not password:
+            doc.close()
+            raise EncryptedPdfError(f"{path} is encrypted; give its password with --password")
+        if not doc.authenticate(password):
+            doc.close()
+            raise EncryptedPdfError(f"the password given for {path} is wrong")
+    if doc.page_count == 0:
+        doc.close()
+        raise InputFileError(f"{path} has no pages")
+    return doc
+
+
+def open_image(path: Path) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()
+    except Exception as exc:
+        raise InputFileError(f"{path} is not a readable image ({exc})") from exc
+    return img
+
+
+def inspect(path: Path, password: str | None = None) -> SourceInfo:
+    """Check an input to `issue` and return what the ledger needs about it."""
+    path = Path(path)
+    kind = sniff_kind(path)
+    if kind == "pdf":
+        doc = open_pdf(path, password)
+        pages, title = doc.page_count, (doc.metadata or {}).get("title") or path.stem
+        doc.close()
+    else:
+        img = open_image(path)
+        pages, title = getattr(img, "n_frames", 1), path.stem
+    return SourceInfo(path=path, kind=kind, sha256=sha256_file(path), pages=pages, title=title)
+
+
+@dataclass
+class RenderedPage:
+    rgb: np.ndarray  # (H, W, 3) uint8
+    width_pt: float
+    height_pt: float
+    rawdict: dict | None  # PyMuPDF text with character boxes, None for images
+    matrix: tuple[float, ...]  # text coordinates -> rendering pixels
+    spans: list[dict]  # invisible text layer: text, origin and size in page points
+
+
+def render_page(path: Path, kind: str, index: int, dpi: int, password: str | None) -> RenderedPage:
+    """Render one page once; every copy of the page is made from this rendering."""
+    if kind == "pdf":
+        doc = open_pdf(path, password)
+        try:
+            page = doc[index]
+            pix = page.get_pixmap(dpi=dpi, alpha=False, colorspace=pymupdf.csRGB)
+            rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
+            rawdict = page.get_text("rawdict", flags=pymupdf.TEXT_PRESERVE_WHITESPACE)
+            scale = pix.width / page.rect.width
+            to_display = page.rotation_matrix * pymupdf.Matrix(scale, scale)
+            spans = _text_spans(page.get_text("dict"), page.rotation_matrix)
+            has_text = any(ch for b in rawdict.get("blocks", []) for ln in b.get("lines", [])
+                           for sp in ln.get("spans", []) for ch in sp.get("chars", []))
+            return RenderedPage(rgb=rgb, width_pt=page.rect.width, height_pt=page.rect.height,
+                                rawdict=rawdict if has_text else None, matrix=tuple(to_display), spans=spans)
+        finally:
+            doc.close()
+    img = open_image(path)
+    img.seek(index)
+    frame = ImageOps.exif_transpose(img.convert("RGB"))
+    xdpi = float((img.info.get("dpi") or (dpi, dpi))[0]) or dpi
+    rgb = np.asarray(frame, dtype=np.uint8).copy()
+    h, w = rgb.shape[:2]
+    return RenderedPage(rgb=rgb, width_pt=w * 72.0 / xdpi, height_pt=h * 72.0 / xdpi, rawdict=None,
+                        matrix=(1, 0, 0, 1, 0, 0), spans=[])
+
+
+def _text_spans(page_dict: dict, rot: pymupdf.Matrix) -> list[dict]:
+    spans = []
+    for block in page_dict.get("blocks", []):
+        for line in block.get("lines", []):
+            d = pymupdf.Point(line.get("dir", (1, 0))) * rot - pymupdf.Point(0, 0) * rot
+            if abs(d.y) > 1e-3 or d.x <= 0:
+                continue  # the text layer carries horizontal text only
+            for span in line.get("spans", []):
+                text = span.get("text", "")
+                if not text.strip():
+                    continue
+                bbox = pymupdf.Rect(span["bbox"]) * rot
+                origin = pymupdf.Point(span["origin"]) * rot
+                spans.append({"text": text, "x": origin.x, "y": origin.y, "size": span["size"],
+                              "width": bbox.width})
+    return spans
+
+
+def build_text_layer(pages: list[tuple[float, float, list[dict]]]) -> bytes:
+    """A PDF with one page per input page holding only invisible (render mode 3) text.
+
+    Each copy starts from this, so text stays searchable and copyable without carrying the
+    unmarked original's glyphs (which would defeat the marks).
+    """
+    doc = pymupdf.open()
+    for width, height, spans in pages:
+        page = doc.new_page(width=width, height=height)
+        for s in spans:
+            cjk = any(ord(ch) > 0x2E7F for ch in s["text"])
+            font = "china-s" if cjk else "helv"
+            natural = pymupdf.get_text_length(s["text"], fontname=font, fontsize=s["size"])
+            sx = s["width"] / natural if natural > 0 and s["width"] > 0 else 1.0
+            origin = pymupdf.Point(s["x"], s["y"])
+            try:
+                page.insert_text(origin, s["text"], fontsize=s["size"], fontname=font, render_mode=3,
+                                 morph=(origin, pymupdf.Matrix(sx, 1)))
+            except Exception:  # a glyph the base-14/CJK font cannot encode: leave that span out
+                continue
+    return doc.tobytes(garbage=3, deflate=True)
+
+
+def write_copy(text_layer: bytes, images: list[bytes], out: Path) -> None:
+    """Write one copy: the text layer plus each page's marked image filling the page."""
+    doc = pymupdf.open("pdf", text_layer)
+    try:
+        for page, data in zip(doc, images, strict=True):
+            page.insert_image(page.rect, stream=data, keep_proportion=False, overlay=True)
+        doc.save(out, garbage=1, deflate=True)
+    except Exception as exc:  # MuPDF reports a full disk or a bad folder as its own error types
+        raise OutputError(f"cannot write {out}: {exc}") from exc
+    finally:
+        doc.close()

@@ -1,0 +1,78 @@
+"""Recipients from `-r NAME/UNIT` options or a CSV file (UTF-8, UTF-8 with BOM, GB18030)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from leakmark.errors import InputFileError
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    unit: str = ""
+    copy_no: int | None = None
+    note: str = ""
+
+
+def parse_option(value: str) -> Recipient:
+    """`NAME` or `NAME/UNIT` (the unit may itself contain slashes)."""
+    name, _, unit = value.partition("/")
+    name, unit = name.strip(), unit.strip()
+    if not name:
+        raise InputFileError(f"recipient {value!r} has no name; write -r 'NAME/UNIT'")
+    return Recipient(name=name, unit=unit)
+
+
+def _decode(data: bytes, path: Path) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path} is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV") from None
+
+
+def read_csv(path: Path) -> list[Recipient]:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such recipient list") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read it ({exc.strerror})") from exc
+    text = _decode(data, path)
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise InputFileError(f"{path} is empty; it needs a header row `name,unit` and one row per recipient")
+    header = [h.strip().lower() for h in rows[0]]
+    if "name" not in header:
+        raise InputFileError(f"{path}: the header row must name the columns, at least `name` (got {rows[0]!r})")
+    col = {h: i for i, h in enumerate(header)}
+    out = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        def get(key: str, row: list[str] = row) -> str:
+            i = col.get(key)
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        name = get("name")
+        if not name:
+            raise InputFileError(f"{path}, line {line_no}: the name is empty")
+        copy_raw = get("copy_no")
+        copy_no = None
+        if copy_raw:
+            if not copy_raw.isdigit() or not 1 <= int(copy_raw) <= 999_999:
+                raise InputFileError(f"{path}, line {line_no}: copy_no {copy_raw!r} is not a number 1..999999")
+            copy_no = int(copy_raw)
+        out.append(Recipient(name=name, unit=get("unit"), copy_no=copy_no, note=get("note")))
+    if not out:
+        raise InputFileError(f"{path} has a header but no recipients")
+    return out

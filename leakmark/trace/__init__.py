@@ -1,0 +1,1 @@
+"""Tracing: load evidence, find the page, locate it among registered pages, align, measure, decide."""

@@ -1,0 +1,61 @@
+"""Which registered page does the evidence show? SIFT matches against every page's fingerprint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from leakmark import fingerprint
+
+RATIO = 0.8  # Lowe's ratio test
+MIN_INLIERS = 25  # fewer consistent matches than this is not a located page
+EVIDENCE_SIDE = 2400  # evidence is searched at most this long
+
+
+@dataclass
+class PageRef:
+    doc_id: str
+    page: int  # 0-based
+    points: np.ndarray  # fingerprint points, FP_DPI pixels
+    descriptors: np.ndarray
+
+
+@dataclass
+class Location:
+    ref: PageRef
+    H: np.ndarray  # evidence pixels -> fingerprint (FP_DPI) pixels
+    inliers: int
+
+
+def evidence_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    scale = min(1.0, EVIDENCE_SIDE / max(gray.shape))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    pts, desc = fingerprint.detect(small, max_features=12000)
+    return pts / scale, desc, scale
+
+
+def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
+    pts, desc, _ = evidence_features(gray)
+    if len(desc) < MIN_INLIERS:
+        return None
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    qd = desc.astype(np.float32)
+    best: Location | None = None
+    for ref in refs:
+        if len(ref.descriptors) < 2:
+            continue
+        pairs = matcher.knnMatch(qd, ref.descriptors.astype(np.float32), k=2)
+        good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance]
+        if len(good) < MIN_INLIERS:
+            continue
+        src = pts[[m.queryIdx for m in good]]
+        dst = ref.points[[m.trainIdx for m in good]]
+        H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0, maxIters=5000, confidence=0.999)
+        if H is None:
+            continue
+        n = int(mask.sum())
+        if n >= MIN_INLIERS and (best is None or n > best.inliers):
+            best = Location(ref=ref, H=H, inliers=n)
+    return best

@@ -1,0 +1,191 @@
+"""`trace`: evidence files → located pages → aligned → measured → every issued copy scored → verdict."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from leakmark import __version__, vault
+from leakmark.errors import BadRequestError
+from leakmark.ledger import Copy, Document, Ledger, format_copy_no
+from leakmark.trace import decide, load, locate, measure
+from leakmark.trace.align import align
+from leakmark.trace.page import find_page_quad, unwarp
+from leakmark.watermark import shift
+from leakmark.watermark.codes import sign_matrix
+from leakmark.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    evidence: tuple[Path, ...]
+    doc_id: str | None = None
+    threshold: float = 1e-6
+    password: str | None = None
+    max_suspects: int = 10
+
+    def validate(self) -> None:
+        if not self.evidence:
+            raise BadRequestError("no evidence given: pass one or more image or PDF files")
+        if not 0 < self.threshold < 1:
+            raise BadRequestError(f"--threshold {self.threshold} must be between 0 and 1")
+
+
+@dataclass
+class EvidenceReport:
+    path: str
+    sha256: str
+    page: int
+    aligned: bool
+    document_page: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class Suspect:
+    copy: Copy
+    score: float
+    fap: float
+    layers: dict[str, float]
+
+
+@dataclass
+class TraceResult:
+    verdict: str
+    document: Document | None
+    pages: list[int]
+    suspects: list[Suspect]
+    named: int  # how many of `suspects` (from the top) the verdict names
+    evidence: list[EvidenceReport]
+    candidates: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        doc = None
+        if self.document is not None:
+            doc = {"id": self.document.id, "title": self.document.title, "pages": self.pages}
+        return {
+            "verdict": self.verdict,
+            "document": doc,
+            "suspects": [{"copy_no": s.copy.label, "recipient": s.copy.recipient, "unit": s.copy.unit,
+                          "score": round(s.score, 3), "false_accusation_probability": float(f"{s.fap:.3g}"),
+                          "layers": {k: round(v, 3) for k, v in s.layers.items()}} for s in self.suspects],
+            "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned}
+                         for e in self.evidence],
+            "leakmark_version": __version__,
+        }
+
+
+@dataclass
+class _PageMeasure:
+    doc: Document
+    page: int
+    values: np.ndarray
+
+
+def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
+    options.validate()
+    timings: dict[str, float] = defaultdict(float)
+    t = time.perf_counter()
+    pages = [p for path in options.evidence for p in load.load(Path(path), options.password)]
+    timings["load"] += time.perf_counter() - t
+    with Ledger(workspace) as ledger:
+        docs = [ledger.document(options.doc_id)] if options.doc_id else ledger.documents()
+        refs = [locate.PageRef(doc_id=d.id, page=i, **vault.load_fingerprint(workspace, d.sha256, i).to_npz())
+                for d in docs for i in range(d.pages)]
+        by_id = {d.id: d for d in docs}
+        reports: list[EvidenceReport] = []
+        measures: list[_PageMeasure] = []
+        for ev in pages:
+            rep = EvidenceReport(path=str(ev.path), sha256=ev.sha256, page=ev.page, aligned=False)
+            reports.append(rep)
+            t = time.perf_counter()
+            loc = _locate(ev.gray, refs)
+            timings["locate"] += time.perf_counter() - t
+            if loc is None:
+                rep.detail = "shows no registered page"
+                continue
+            location, gray = loc
+            doc = by_id[location.ref.doc_id]
+            t = time.perf_counter()
+            original = vault.load_page(workspace, doc.sha256, location.ref.page)
+            aligned, valid = align(gray, location.H, original, doc.dpi)
+            timings["align"] += time.perf_counter() - t
+            t = time.perf_counter()
+            units = vault.load_units(workspace, doc.sha256, location.ref.page)
+            m = measure.measure_shift(aligned, valid, original, units, delta=_delta(ledger, doc))
+            timings["measure"] += time.perf_counter() - t
+            rep.aligned, rep.document_page = True, location.ref.page + 1
+            rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured"
+            measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values))
+        t = time.perf_counter()
+        result = _decide(workspace, ledger, measures, reports, options)
+        timings["decide"] += time.perf_counter() - t
+    result.timings = dict(timings)
+    return result
+
+
+def _locate(gray: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Location, np.ndarray] | None:
+    """Locate the page; for a photo try the unwarped sheet first, then the raw image."""
+    quad = find_page_quad(gray)
+    if quad is not None:
+        flat, H_raw_to_flat = unwarp(gray, quad)
+        loc = locate.locate(flat, refs)
+        if loc is not None:
+            loc.H = loc.H @ H_raw_to_flat  # raw evidence -> fingerprint
+            return loc, gray
+    loc = locate.locate(gray, refs)
+    return (loc, gray) if loc is not None else None
+
+
+def _delta(ledger: Ledger, doc: Document) -> float:
+    for c in ledger.copies(doc.id):
+        return float(c.settings_dict.get("shift", {}).get("delta_px", 1))
+    return 1.0
+
+
+def _decide(workspace: Workspace, ledger: Ledger, measures: list[_PageMeasure], reports: list[EvidenceReport],
+            options: TraceOptions) -> TraceResult:
+    if not measures:
+        return TraceResult("no-match", None, [], [], 0, reports, 0)
+    # evidence of one leak shows one document: take the one most pages located to
+    counts: dict[str, int] = defaultdict(int)
+    for m in measures:
+        counts[m.doc.id] += 1
+    doc_id = max(counts, key=lambda k: counts[k])
+    doc = next(m.doc for m in measures if m.doc.id == doc_id)
+    for rep, m in zip([r for r in reports if r.aligned], measures, strict=True):
+        if m.doc.id != doc_id:
+            rep.aligned = False
+            rep.detail = f"shows document {m.doc.id}, not {doc_id}; trace it separately"
+    measures = [m for m in measures if m.doc.id == doc_id]
+    copies = ledger.copies(doc_id)
+    if not copies:
+        return TraceResult("no-match", doc, sorted({m.page + 1 for m in measures}), [], 0, reports, 0)
+    key = workspace.key()
+    numbers = [c.copy_no for c in copies]
+    total = np.zeros(len(copies))
+    norm2 = 0.0
+    for m in measures:  # pages combine as one long codeword: sum of dot products over the joint norm
+        codes = sign_matrix(key, doc_id, numbers, shift.LAYER, m.page, len(m.values))
+        total += codes @ m.values.astype(np.float32)
+        norm2 += float(np.dot(m.values, m.values))
+    z = total / np.sqrt(norm2) if norm2 > 0 else total
+    d = decide.decide(z, options.threshold)
+    top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
+    suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]), layers={"shift": float(z[i])})
+                for i in top]
+    log.debug("traced %s: best z %.2f over %d copies", doc_id, float(z.max()), len(copies))
+    return TraceResult(d.verdict, doc, sorted({m.page + 1 for m in measures}), suspects, len(d.named), reports,
+                       len(copies))
+
+
+def describe(s: Suspect) -> str:
+    return f"copy {format_copy_no(s.copy.copy_no)} issued to {s.copy.recipient}"

@@ -1,0 +1,71 @@
+"""The vault: archived originals and what tracing needs of each page, content-addressed by sha256.
+
+Per document ``vault/<sha256>/``: ``original.pdf`` (or ``.png`` …), and per page ``page-NNN.png`` (the
+greyscale rendering every copy was made from), ``units-NNN.json`` (the shift units as recorded at
+registration) and ``fp-NNN.npz`` (feature fingerprint). Files are written atomically and never
+change once written: later runs and `trace` use exactly these.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from leakmark._io import atomic_write_bytes, temp_path_for
+from leakmark.errors import WorkspaceMissingError
+from leakmark.fingerprint import Fingerprint
+from leakmark.watermark.units import PageUnits
+from leakmark.workspace import Workspace
+
+
+def store_original(ws: Workspace, sha256: str, source: Path) -> Path:
+    folder = ws.doc_dir(sha256)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / ("original" + (source.suffix.lower() or ".bin"))
+    if not target.exists():
+        tmp = temp_path_for(target)
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    return target
+
+
+def store_page(ws: Workspace, sha256: str, index: int, png: bytes, units: dict, fp: Fingerprint) -> None:
+    folder = ws.doc_dir(sha256)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / f"page-{index + 1:03d}.png", png)
+    atomic_write_bytes(folder / f"units-{index + 1:03d}.json", json.dumps(units).encode())
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **fp.to_npz())
+    atomic_write_bytes(folder / f"fp-{index + 1:03d}.npz", buf.getvalue())
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        raise WorkspaceMissingError(f"the vault file {path} is missing; restore the workspace from backup")
+    return path
+
+
+def load_units(ws: Workspace, sha256: str, index: int) -> PageUnits:
+    return PageUnits.from_json(json.loads(_need(ws.doc_dir(sha256) / f"units-{index + 1:03d}.json").read_text()))
+
+
+def load_units_json(ws: Workspace, sha256: str, index: int) -> dict:
+    return json.loads(_need(ws.doc_dir(sha256) / f"units-{index + 1:03d}.json").read_text())
+
+
+def load_page(ws: Workspace, sha256: str, index: int) -> np.ndarray:
+    path = _need(ws.doc_dir(sha256) / f"page-{index + 1:03d}.png")
+    img = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise WorkspaceMissingError(f"the vault file {path} is damaged; restore the workspace from backup")
+    return img
+
+
+def load_fingerprint(ws: Workspace, sha256: str, index: int) -> Fingerprint:
+    with np.load(_need(ws.doc_dir(sha256) / f"fp-{index + 1:03d}.npz"), allow_pickle=False) as z:
+        return Fingerprint(points=z["points"], descriptors=z["descriptors"])

@@ -1,0 +1,1 @@
+"""Issuing side: per-copy codewords, one module per layer, and the per-page pipeline."""

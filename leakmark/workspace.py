@@ -1,0 +1,137 @@
+"""The workspace: one folder with the secret key, the ledger, the vault of originals and the config.
+
+Layout::
+
+    HOME/key            32 random bytes, mode 0600, created once and never overwritten
+    HOME/ledger.sqlite  the distribution register (see leakmark.ledger)
+    HOME/ledger.head    last event's sequence number and hash, to detect a truncated ledger
+    HOME/vault/<sha256>/original.<ext>, page-NNN.png, units-NNN.json, fp-NNN.npz
+    HOME/config.json    defaults (dpi, delta, threshold)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from leakmark._io import atomic_write_bytes
+from leakmark.errors import WorkspaceMissingError
+
+KEY_BYTES = 32
+DEFAULT_CONFIG = {"dpi": 300, "delta_px": 1, "threshold": 1e-6}
+
+
+def default_home() -> Path:
+    """`$LEAKMARK_HOME`, else the platform's user data folder."""
+    env = os.environ.get("LEAKMARK_HOME")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "leakmark"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    home: Path
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "key"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.home / "ledger.sqlite"
+
+    @property
+    def head_path(self) -> Path:
+        return self.home / "ledger.head"
+
+    @property
+    def vault(self) -> Path:
+        return self.home / "vault"
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config.json"
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, home: Path | str | None = None, *, create: bool = True) -> Workspace:
+        """Open the workspace at `home`; create it when `create` and nothing is there yet.
+
+        Refuses to make a new key beside an existing ledger: that would silently orphan every
+        issued copy, since marks are derived from the key.
+        """
+        ws = cls(Path(home).expanduser() if home is not None else default_home())
+        if ws.key_path.exists():
+            ws._check_key()
+            return ws
+        if ws.ledger_path.exists():
+            raise WorkspaceMissingError(
+                f"the workspace {ws.home} has a ledger but no key file ({ws.key_path}); restore the key "
+                "from your backup: without it no issued copy can be traced or verified"
+            )
+        if not create:
+            raise WorkspaceMissingError(
+                f"no leakmark workspace at {ws.home}; run `leakmark init --home {ws.home}` or point "
+                "--home / LEAKMARK_HOME at your workspace"
+            )
+        ws._create()
+        return ws
+
+    def _create(self) -> None:
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.vault.mkdir(exist_ok=True)
+            # O_EXCL: two processes creating the workspace at once never overwrite each other's key
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise WorkspaceMissingError(f"cannot create the workspace at {self.home}: {exc.strerror}") from exc
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(KEY_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+        if not self.config_path.exists():
+            atomic_write_bytes(self.config_path, json.dumps(DEFAULT_CONFIG, indent=2).encode())
+
+    def _check_key(self) -> None:
+        size = self.key_path.stat().st_size
+        if size != KEY_BYTES:
+            raise WorkspaceMissingError(
+                f"the key file {self.key_path} is {size} bytes, expected {KEY_BYTES}; restore it from backup"
+            )
+
+    # -- key -------------------------------------------------------------------------------------
+    def key(self) -> bytes:
+        try:
+            return self.key_path.read_bytes()
+        except OSError as exc:
+            raise WorkspaceMissingError(f"cannot read the key file {self.key_path}: {exc.strerror}") from exc
+
+    def key_fingerprint(self) -> str:
+        """A public name for the key (never the key itself), for reports and chain of custody."""
+        return hashlib.sha256(b"leakmark key fingerprint\0" + self.key()).hexdigest()[:16]
+
+    def config(self) -> dict:
+        cfg = dict(DEFAULT_CONFIG)
+        if self.config_path.exists():
+            try:
+                cfg.update(json.loads(self.config_path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                pass  # a broken config falls back to defaults; the key and ledger are what matter
+        return cfg
+
+    # -- vault -----------------------------------------------------------------------------------
+    def doc_dir(self, sha256: str) -> Path:
+        return self.vault / sha256
