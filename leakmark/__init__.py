@@ -7,11 +7,22 @@ Public API::
 
 __version__ = "0.1.0"
 
-from leakmark.errors import ExitCode, LeakmarkError  # noqa: E402
-from leakmark.issuing import IssueOptions, IssueResult, issue  # noqa: E402
-from leakmark.recipients import Recipient  # noqa: E402
-from leakmark.trace.tracer import TraceOptions, TraceResult, trace  # noqa: E402
-from leakmark.workspace import Workspace  # noqa: E402
+from leakmark.errors import ExitCode, LeakmarkError
+from leakmark.issuing import IssueOptions, IssueResult, issue
+from leakmark.recipients import Recipient
+from leakmark.trace.tracer import TraceOptions, TraceResult, trace
+from leakmark.workspace import Workspace
 
-__all__ = ["ExitCode", "IssueOptions", "IssueResult", "LeakmarkError", "Recipient", "TraceOptions",
-           "TraceResult", "Workspace", "issue", "trace", "__version__"]
+__all__ = [
+           "ExitCode",
+           "IssueOptions",
+           "IssueResult",
+           "LeakmarkError",
+           "Recipient",
+           "TraceOptions",
+           "TraceResult",
+           "Workspace",
+           "__version__",
+           "issue",
+           "trace",
+]

@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from leakmark import __version__, pdf, vault
@@ -121,7 +121,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                            title=options.title or info.title, level=options.level, period=options.period,
                            pages=info.pages, source_name=info.path.name, kind=info.kind,
                            dpi=options.dpi or int(cfg["dpi"]), created_at=now_iso())
-        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         numbers = ledger.reserve(doc.id, run_id, len(options.recipients),
                                  [r.copy_no for r in options.recipients])
         temps: list[Path] = []

@@ -16,7 +16,7 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from leakmark._io import atomic_write_bytes
@@ -49,7 +49,7 @@ STATUSES = ("issued", "returned", "destroyed")
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def format_copy_no(n: int) -> str:

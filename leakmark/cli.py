@@ -1,0 +1,302 @@
+"""The `leakmark` command: parse, call the API, render, map errors to exit codes. Nothing else."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from leakmark import __version__
+from leakmark._progress import NullProgress, Progress, TextBar
+from leakmark.errors import EXIT_CODE_TABLE, ExitCode, LeakmarkError
+from leakmark.ledger import Ledger, format_copy_no
+from leakmark.recipients import Recipient, parse_option, read_csv
+from leakmark.workspace import Workspace
+
+log = logging.getLogger("leakmark")
+
+home_option = click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="LEAKMARK_HOME",
+                           help="Workspace folder (default: $LEAKMARK_HOME, else the user data folder).")
+
+
+def _progress(quiet: bool) -> Progress:
+    return TextBar() if not quiet and sys.stderr.isatty() else NullProgress()
+
+
+def _emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="leakmark")
+@click.option("-v", "--verbose", is_flag=True, help="Log details to stderr, and show tracebacks of errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Mark each issued copy of a document invisibly, keep the register, trace leaks to their copy."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
+                        format="leakmark: %(levelname)s: %(message)s")
+
+
+@cli.command()
+@home_option
+def init(home: Path | None) -> None:
+    """Create the workspace (key, ledger, vault). Never overwrites an existing key."""
+    ws = Workspace.open(home, create=True)
+    with Ledger(ws):
+        pass
+    click.echo(f"workspace ready: {ws.home}")
+    click.echo(f"key fingerprint: {ws.key_fingerprint()}  (back up {ws.key_path}: without it nothing traces)")
+
+
+@cli.command("issue")
+@click.argument("document", type=click.Path(path_type=Path))
+@click.option("-r", "--recipient", "recipients", multiple=True, metavar="NAME[/UNIT]", help="A recipient (repeatable).")
+@click.option("--recipients", "recipients_file", type=click.Path(path_type=Path),
+              help="CSV with a header row: name,unit[,copy_no,note] (UTF-8 or GB18030).")
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder for the marked copies.")
+@click.option("--title", help="Title in the register (default: the PDF's title or the file name).")
+@click.option("--level", default="", help="Classification 密级, e.g. 机密.")
+@click.option("--period", default="", help="保密期限, e.g. 1年.")
+@click.option("--layers", default="shift", show_default=True, help="Mark layers (this version: shift).")
+@click.option("--dpi", type=int, help="Rendering resolution (default 300; fixed per document once registered).")
+@click.option("--jobs", type=int, default=0, help="Pages processed in parallel (default: all cores).")
+@click.option("--password", help="Password of an encrypted PDF.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@home_option
+def issue_cmd(document: Path, recipients: tuple[str, ...], recipients_file: Path | None, output_dir: Path,
+              title: str | None, level: str, period: str, layers: str, dpi: int | None, jobs: int,
+              password: str | None, as_json: bool, quiet: bool, home: Path | None) -> None:
+    """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them."""
+    from leakmark.issuing import LAYERS, IssueOptions, issue
+
+    wanted = [x.strip() for x in layers.split(",") if x.strip()]
+    unknown = [x for x in wanted if x not in LAYERS]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)} not available in this version (available: "
+                                 f"{', '.join(LAYERS)})", param_hint="--layers")
+    people: list[Recipient] = [parse_option(r) for r in recipients]
+    if recipients_file is not None:
+        people += read_csv(recipients_file)
+    ws = Workspace.open(home, create=True)
+    result = issue(ws, IssueOptions(source=document, recipients=tuple(people), output_dir=output_dir, title=title,
+                                    level=level, period=period, dpi=dpi, jobs=jobs, password=password),
+                   _progress(quiet or as_json))
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    d = result.document
+    click.echo(f"document {d.id}  {d.title}  ({d.pages} pages, {d.dpi} dpi)  run {result.run}")
+    for c in result.copies:
+        unit = f" / {c.unit}" if c.unit else ""
+        click.echo(f"  {c.copy_no}  {c.recipient}{unit}  ->  {c.path}")
+
+
+@cli.command("trace")
+@click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--doc", "doc_id", help="Only consider this registered document.")
+@click.option("--threshold", type=float, default=1e-6, show_default=True,
+              help="False-accusation probability below which a copy is named.")
+@click.option("--password", help="Password of an encrypted evidence PDF.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@home_option
+def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, password: str | None,
+              as_json: bool, home: Path | None) -> None:
+    """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from."""
+    from leakmark.trace.tracer import TraceOptions, trace
+
+    ws = Workspace.open(home, create=False)
+    result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password))
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    render_trace(result)
+
+
+def render_trace(result: Any) -> None:
+    click.echo(f"verdict: {result.verdict}")
+    if result.document is not None:
+        d = result.document
+        click.echo(f"document: {d.id}  {d.title}  page(s) {', '.join(map(str, result.pages))}  "
+                   f"({result.candidates} issued copies scored)")
+    for e in result.evidence:
+        click.echo(f"evidence: {e.path} page {e.page}: {'aligned' if e.aligned else 'not aligned'}"
+                   f"{' — ' + e.detail if e.detail else ''}")
+    if result.suspects:
+        click.echo(f"{'':2}{'copy':>6}  {'recipient':<16} {'unit':<14} {'score':>7}  false-accusation prob.")
+        for i, s in enumerate(result.suspects):
+            mark = "*" if i < result.named else " "
+            click.echo(f"{mark} {s.copy.label:>6}  {s.copy.recipient:<16} {s.copy.unit:<14} {s.score:7.2f}  {s.fap:.2g}")
+    for s in result.suspects[: result.named]:
+        click.echo(f"=> copy {s.copy.label} issued to {s.copy.recipient}"
+                   f"{' (' + s.copy.unit + ')' if s.copy.unit else ''} is the source of this capture "
+                   f"(false-accusation probability {s.fap:.2g})")
+    if result.verdict == "no-match":
+        click.echo("no issued copy is indicated by this evidence")
+
+
+@cli.group("log")
+def log_group() -> None:
+    """The distribution register: list, show, return, destroy, export, verify."""
+
+
+@log_group.command("list")
+@click.option("--doc", "doc_id", help="Only this document's copies.")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+def log_list(doc_id: str | None, as_json: bool, home: Path | None) -> None:
+    """Documents and their issued copies."""
+    ws = Workspace.open(home, create=False)
+    with Ledger(ws) as ledger:
+        docs = [ledger.document(doc_id)] if doc_id else ledger.documents()
+        rows = {d.id: ledger.copies(d.id) for d in docs}
+    if as_json:
+        _emit_json([{"id": d.id, "title": d.title, "level": d.level, "pages": d.pages, "sha256": d.sha256,
+                     "copies": [{"copy_no": c.label, "recipient": c.recipient, "unit": c.unit,
+                                 "issued_at": c.issued_at, "status": c.status} for c in rows[d.id]]} for d in docs])
+        return
+    if not docs:
+        click.echo("the register is empty")
+    for d in docs:
+        click.echo(f"{d.id}  {d.title}  {d.level}  {d.pages} pages  {len(rows[d.id])} copies")
+        for c in rows[d.id]:
+            click.echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
+
+
+@log_group.command("show")
+@click.argument("copy_ref", metavar="COPY")
+@home_option
+def log_show(copy_ref: str, home: Path | None) -> None:
+    """One copy (DOC/000123, or 000123 when unambiguous) with its history."""
+    ws = Workspace.open(home, create=False)
+    with Ledger(ws) as ledger:
+        c = ledger.find_copy(copy_ref)
+        doc = ledger.document(c.document_id)
+        history = ledger.history(c)
+    click.echo(f"document:  {doc.id}  {doc.title}  {doc.level}")
+    click.echo(f"copy:      {c.label}")
+    click.echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
+    click.echo(f"issued:    {c.issued_at} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
+    click.echo(f"status:    {c.status}")
+    click.echo(f"file:      {c.path}")
+    click.echo(f"marking:   {c.settings}")
+    for h in history:
+        click.echo(f"  event {h['seq']}: {h['ts']}  {h['status']}{'  ' + h['note'] if h['note'] else ''}")
+
+
+def _set_status(copy_ref: str, status: str, note: str, home: Path | None) -> None:
+    ws = Workspace.open(home, create=False)
+    with Ledger(ws) as ledger:
+        c = ledger.set_status(copy_ref, status, note)
+    click.echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
+
+
+@log_group.command("return")
+@click.argument("copy_ref", metavar="COPY")
+@click.option("--note", default="", help="Free text kept in the register.")
+@home_option
+def log_return(copy_ref: str, note: str, home: Path | None) -> None:
+    """Record that a copy came back."""
+    _set_status(copy_ref, "returned", note, home)
+
+
+@log_group.command("destroy")
+@click.argument("copy_ref", metavar="COPY")
+@click.option("--note", default="", help="Free text kept in the register.")
+@home_option
+def log_destroy(copy_ref: str, note: str, home: Path | None) -> None:
+    """Record that a copy was destroyed."""
+    _set_status(copy_ref, "destroyed", note, home)
+
+
+@log_group.command("export")
+@click.option("--csv", "as_csv", is_flag=True, required=True, help="CSV (UTF-8 with BOM) on stdout.")
+@home_option
+def log_export(as_csv: bool, home: Path | None) -> None:
+    """The register as CSV on stdout (opens correctly in Excel and WPS)."""
+    ws = Workspace.open(home, create=False)
+    with Ledger(ws) as ledger:
+        titles = {d.id: d for d in ledger.documents()}
+        copies = ledger.copies()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by",
+                "status", "note"])
+    for c in copies:
+        d = titles[c.document_id]
+        w.writerow([c.document_id, d.title, d.level, format_copy_no(c.copy_no), c.recipient, c.unit, c.issued_at,
+                    c.issued_by, c.status, c.note])
+    sys.stdout.buffer.write(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
+    sys.stdout.flush()
+
+
+@log_group.command("verify")
+@home_option
+def log_verify(home: Path | None) -> None:
+    """Check the hash chain, the HMACs and every register row; exit 7 at the first bad row."""
+    ws = Workspace.open(home, create=False)
+    with Ledger(ws) as ledger:
+        rep = ledger.verify()
+    click.echo(f"ledger OK: {rep.events} events, {rep.documents} documents, {rep.copies} copies "
+               f"(key {ws.key_fingerprint()})")
+
+
+@cli.command()
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo's files (default: a new temporary folder).")
+@click.option("--jobs", type=int, default=0, help="Pages processed in parallel (default: all cores).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def demo(output_dir: Path | None, jobs: int, quiet: bool) -> None:
+    """Sample document → 5 marked copies → simulated phone photo of one → trace → verdict."""
+    from leakmark.demo import run_demo
+
+    click.echo("leakmark demo: issuing a 3-page 公文 sample to 5 recipients, photographing copy "
+               "page 1 with a simulated phone, tracing the photo...", err=True)
+    r = run_demo(output_dir, jobs=jobs, progress=_progress(quiet))
+    t = r.traced
+    click.echo(f"issued {len(r.issued.copies)} copies of {r.issued.document.title} ({r.issued.document.id})")
+    click.echo(f"leaked: copy {r.leaked_copy} (simulated phone photo: {r.photo})")
+    render_trace(t)
+    click.echo("files:")
+    click.echo(f"  workspace: {r.workspace}")
+    for c in r.issued.copies:
+        click.echo(f"  copy {c.copy_no}: {c.path}")
+    click.echo(f"  photo: {r.photo}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the click group, map LeakmarkError to its exit code without a traceback."""
+    args = argv if argv is not None else sys.argv[1:]
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        rv = cli.main(args=argv, prog_name="leakmark", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("leakmark: interrupted", err=True)
+        sys.exit(ExitCode.interrupted)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LeakmarkError as exc:
+        if verbose:
+            log.exception("error")
+        click.echo(f"leakmark: error: {exc.message}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("leakmark: interrupted; nothing half-written was kept", err=True)
+        sys.exit(ExitCode.interrupted)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def exit_code_table() -> str:
+    return "\n".join(f"{code:>3}  {name:<18} {meaning}" for code, name, meaning in EXIT_CODE_TABLE)
