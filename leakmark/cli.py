@@ -135,7 +135,8 @@ def render_trace(result: Any) -> None:
         click.echo(f"{'':2}{'copy':>6}  {'recipient':<16} {'unit':<14} {'score':>7}  false-accusation prob.")
         for i, s in enumerate(result.suspects):
             mark = "*" if i < result.named else " "
-            click.echo(f"{mark} {s.copy.label:>6}  {s.copy.recipient:<16} {s.copy.unit:<14} {s.score:7.2f}  {s.fap:.2g}")
+            c = s.copy
+            click.echo(f"{mark} {c.label:>6}  {c.recipient:<16} {c.unit:<14} {s.score:7.2f}  {s.fap:.2g}")
     for s in result.suspects[: result.named]:
         click.echo(f"=> copy {s.copy.label} issued to {s.copy.recipient}"
                    f"{' (' + s.copy.unit + ')' if s.copy.unit else ''} is the source of this capture "

@@ -262,7 +262,8 @@ class Ledger:
         try:
             copy_no = int(num)
         except ValueError:
-            raise NotFoundError(f"{ref!r} is not a copy reference; write DOCUMENT/COPY, e.g. D1a2b3c4d5/000012")
+            raise NotFoundError(f"{ref!r} is not a copy reference; write DOCUMENT/COPY, e.g. D1a2b3c4d5/000012") \
+                from None
         sql, args = "SELECT * FROM copies WHERE copy_no=?", [copy_no]
         if doc_id:
             sql, args = sql + " AND document_id=?", [copy_no, doc_id]

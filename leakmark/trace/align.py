@@ -17,7 +17,8 @@ def _scale(s: float) -> np.ndarray:
     return np.diag([s, s, 1.0])
 
 
-def align(evidence: np.ndarray, H_ev_to_fp: np.ndarray, original: np.ndarray, dpi: int) -> tuple[np.ndarray, np.ndarray]:
+def align(evidence: np.ndarray, H_ev_to_fp: np.ndarray, original: np.ndarray,
+          dpi: int) -> tuple[np.ndarray, np.ndarray]:
     """The evidence resampled onto the original's pixel grid, and a mask of where it has data.
 
     Returns (aligned uint8, valid bool).

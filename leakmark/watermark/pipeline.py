@@ -82,7 +82,7 @@ def run_page(job: PageJob) -> PageResult:
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum())})
     if job.want_vault:
         buf = io.BytesIO()
-        ok, png = cv2.imencode(".png", gray)
+        _ok, png = cv2.imencode(".png", gray)
         buf.write(png.tobytes())
         result.original_png = buf.getvalue()
         fp = fingerprint.of_page(gray, job.dpi)

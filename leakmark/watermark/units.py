@@ -151,7 +151,7 @@ def from_image(gray: np.ndarray, delta: int) -> PageUnits:
     keep[1:] = plausible & (hs <= 3 * h)
     glyphs[keep[labels]] = 255
     # letters of a word (and CJK characters) sit closer than ~0.35 of the text height
-    kx = max(3, int(round(0.35 * h)) | 1)
+    kx = max(3, round(0.35 * h) | 1)
     merged = cv2.dilate(glyphs, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, 1)))
     m, _, st, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
     words = []
@@ -160,7 +160,7 @@ def from_image(gray: np.ndarray, delta: int) -> PageUnits:
         if hh < 0.5 * h or x1 - x0 < 0.3 * h:
             continue
         # long runs (CJK lines merge whole) are cut into chunks about three characters wide
-        pieces = max(1, int(round((x1 - x0) / (3.2 * h)))) if (x1 - x0) > 4.5 * h else 1
+        pieces = max(1, round((x1 - x0) / (3.2 * h))) if (x1 - x0) > 4.5 * h else 1
         edges = np.linspace(x0, x1, pieces + 1)
         for k in range(pieces):
             words.append((edges[k], y, edges[k + 1], y + hh))
