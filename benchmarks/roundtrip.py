@@ -80,6 +80,7 @@ def main() -> None:
                         truth = res.copies[k].copy_no if marked else None
                         rank0 = r.suspects[0] if r.suspects else None
                         truth_s = next((s for s in r.suspects if s.copy.label == truth), None)
+                        best_other = max((s.score for s in r.suspects if s.copy.label != truth), default=0.0)
                         row = {"sample": sample.name, "leak": leak, "source": "copy" if marked else "original",
                                "trial": trial, "page": page + 1, "truth": truth or "-",
                                "verdict": r.verdict, "named": " ".join(named) or "-",
@@ -87,12 +88,13 @@ def main() -> None:
                                "wrong": any(n != truth for n in named),
                                "truth_fap": f"{truth_s.fap:.3g}" if truth_s else "-",
                                "truth_score": f"{truth_s.score:.2f}" if truth_s else "-",
-                               "best_other_score": f"{max((s.score for s in r.suspects if s.copy.label != truth), default=0):.2f}",
+                               "best_other_score": f"{best_other:.2f}",
                                "top_score": f"{rank0.score:.2f}" if rank0 else "-",
                                "seconds": f"{dt:.2f}",
                                "measured": r.evidence[0].detail if r.evidence else ""}
                         rows.append(row)
-                        print(f"{sample.name:14s} {leak:22s} {row['source']:8s} {r.verdict:12s} named={row['named']:8s} "
+                        print(f"{sample.name:14s} {leak:22s} {row['source']:8s} {r.verdict:12s} "
+                              f"named={row['named']:8s} "
                               f"truth={row['truth']} fap={row['truth_fap']} best-other={row['best_other_score']} "
                               f"{dt:.1f}s", file=sys.stderr)
     write(rows, args)
