@@ -186,6 +186,10 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
     H, W = gray.shape
     ring = 2 * delta  # a box moved by delta reads up to 2*delta beyond its tight box
     margin = ring + delta + 2
+    # scans carry sensor noise: ink and plain-paper levels scale with it
+    diff = np.abs(gray.astype(np.int16) - cv2.medianBlur(gray, 3))[gray > 128]
+    noise = 1.25 * float(diff.mean()) if diff.size else 0.0  # mean |x - median3| ~ 0.8 sigma for Gaussian noise
+    edge_level, tolerance = max(EDGE_LEVEL, int(4 * noise)), max(RING_TOLERANCE, int(8 * noise))
     words: list[list[int]] = []
     axes: list[int] = []
     owner: list[int] = []
@@ -199,13 +203,13 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
             region = gray[y0:y1, x0:x1]
-            sub = region < int(np.percentile(region, 95)) - EDGE_LEVEL
+            sub = region < int(np.percentile(region, 95)) - edge_level
             ys, xs = np.nonzero(sub.any(axis=1))[0], np.nonzero(sub.any(axis=0))[0]
             if len(ys) == 0:
                 continue
             tight.append([x0 + xs[0], y0 + ys[0], x0 + xs[-1] + 1, y0 + ys[-1] + 1])
         tight = _merge_close(sorted(tight, key=lambda t: t[axis]), axis, 2 * delta + 1)
-        tight = [t for t in tight if _ring_is_plain(gray, t, ring)]
+        tight = [t for t in tight if _ring_is_plain(gray, t, ring, tolerance)]
         if not tight:
             continue
         line_idx = len(line_boxes)
@@ -234,7 +238,7 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
     owner_a = remap[owner_a]
     # a line that cannot move (a rule or seal touches it) keeps its words, which still move: its box
     # is zeroed, which the marker and the detector read as "no line code here"
-    plain = np.asarray([_ring_is_plain(gray, b, ring) for b in lines_a], dtype=bool)
+    plain = np.asarray([_ring_is_plain(gray, b, ring, tolerance) for b in lines_a], dtype=bool)
     lines_a[~plain] = 0
     return PageUnits(words=words_a, word_axis=axes_a, word_line=owner_a, lines=lines_a)
 
@@ -254,7 +258,7 @@ def _merge_close(boxes: list[list[int]], axis: int, gap: int) -> list[list[int]]
     return out
 
 
-def _ring_is_plain(gray: np.ndarray, box, pad: int) -> bool:
+def _ring_is_plain(gray: np.ndarray, box, pad: int, tolerance: int = RING_TOLERANCE) -> bool:
     x0, y0, x1, y1 = (int(v) for v in box)
     H, W = gray.shape
     X0, Y0, X1, Y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
@@ -263,7 +267,7 @@ def _ring_is_plain(gray: np.ndarray, box, pad: int) -> bool:
     region = gray[Y0:Y1, X0:X1]
     ring = np.concatenate([region[:pad].ravel(), region[-pad:].ravel(), region[:, :pad].ravel(),
                            region[:, -pad:].ravel()])
-    return int(ring.max()) - int(ring.min()) <= RING_TOLERANCE
+    return int(ring.max()) - int(ring.min()) <= tolerance
 
 
 def _merge_overlapping_lines(lines: np.ndarray, owner: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:

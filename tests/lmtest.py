@@ -1,0 +1,77 @@
+"""Helpers shared by the tests (importable from test modules and from spawned worker processes).
+
+Kept out of conftest.py so that `multiprocessing` (spawn) children can import the worker function
+without importing pytest's conftest machinery.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pymupdf
+
+RECIPIENTS = (
+    ("Alice Archer", "Registry"),
+    ("Bob Baker", "Structures"),
+    ("Chen Jing", "Test lab"),
+    ("张伟", "办公室"),
+    ("Eve Evans", ""),
+)
+
+
+def render_gray(pdf_path: Path | str, index: int = 0, dpi: int = 300) -> np.ndarray:
+    """Page `index` of a PDF as a greyscale uint8 array (what a scan or photo of it starts from)."""
+    with pymupdf.open(pdf_path) as doc:
+        pix = doc[index].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+        return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width).copy()
+
+
+def text_pdf(path: Path, lines: int = 30, pages: int = 1) -> Path:
+    """A small born-digital PDF with enough words to carry the shift layer."""
+    doc = pymupdf.open()
+    for p in range(pages):
+        page = doc.new_page()
+        for i in range(lines):
+            page.insert_text((72, 90 + i * 22), f"Line {i + 1} of page {p + 1}: restricted words for testing marks",
+                             fontname="helv", fontsize=11)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def db_rows(ledger_path: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    con = sqlite3.connect(ledger_path)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def db_exec(ledger_path: Path, *statements: tuple[str, tuple] | str) -> None:
+    """Run statements on the ledger outside leakmark (the tampering an attacker could do)."""
+    con = sqlite3.connect(ledger_path, isolation_level=None)
+    try:
+        con.execute("BEGIN")
+        for st in statements:
+            sql, args = (st, ()) if isinstance(st, str) else st
+            con.execute(sql, args)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def concurrent_issue_worker(home: str, source: str, out_dir: str, names: list[str], barrier, queue) -> None:
+    """Child process of the concurrency test: wait for the sibling, then issue copies (jobs=1)."""
+    import leakmark
+
+    ws = leakmark.Workspace.open(Path(home))
+    opts = leakmark.IssueOptions(source=Path(source), recipients=tuple(leakmark.Recipient(n, "U") for n in names),
+                                 output_dir=Path(out_dir), jobs=1)
+    barrier.wait(timeout=120)
+    try:
+        result = leakmark.issue(ws, opts)
+        queue.put(("ok", [c.copy_no for c in result.copies]))
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
