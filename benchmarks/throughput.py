@@ -80,6 +80,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--copies", type=int, default=20)
     args = ap.parse_args()
+    # blind-watermark calls multiprocessing.set_start_method('fork') at import, which fails once any pool
+    # has run: import it first (leakmark's own pool passes an explicit spawn context and is unaffected)
+    with contextlib.redirect_stdout(io.StringIO()):
+        import blind_watermark  # noqa: F401
     out: list[str] = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)

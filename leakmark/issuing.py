@@ -86,11 +86,14 @@ class IssueResult:
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 
 
-def safe_name(text: str, limit: int = 60) -> str:
-    """A file-name-safe form of a recipient name: CJK and letters kept, separators replaced."""
+def safe_name(text: str, limit: int = 90) -> str:
+    """A file-name-safe form of a name: CJK and letters kept, separators replaced, at most `limit` UTF-8
+    bytes (file systems count bytes, and a CJK character takes three)."""
     s = _UNSAFE.sub("_", text).strip(" ._")
     s = re.sub(r"\s+", "_", s)
-    return (s[:limit] or "recipient")
+    while len(s.encode("utf-8")) > limit:
+        s = s[:-1]
+    return s or "recipient"
 
 
 def document_id(sha256: str) -> str:
@@ -139,7 +142,10 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                      Fingerprint(r.fp_points, r.fp_descriptors))
             text_layer = pdf.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in results])
             for i, final in enumerate(finals):
-                tmp = temp_path_for(final)
+                try:
+                    tmp = temp_path_for(final)
+                except OSError as exc:
+                    raise OutputError(f"cannot create a file in {final.parent}: {exc.strerror}") from exc
                 temps.append(tmp)
                 pdf.write_copy(text_layer, [r.images[i] for r in results], tmp)
             settings = json.dumps({"layers": list(LAYERS), "shift": {"delta_px": options.delta}, "dpi": doc.dpi},

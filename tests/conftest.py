@@ -11,13 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lmtest import RECIPIENTS, render_gray
 
 import leakmark
 from leakmark.samples import write_samples
-from lmtest import RECIPIENTS, render_gray
-
-REPO = Path(__file__).resolve().parents[1]
-REAL_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos"
 
 
 @dataclass(frozen=True)
@@ -70,16 +67,6 @@ def render():
 def copy3_page1(issued: Issued):
     """Page 1 of copy 000003 (recipient 'Chen Jing') rendered at 300 dpi, greyscale."""
     return render_gray(issued.copy_path(3), 0, 300)
-
-
-@pytest.fixture(scope="session")
-def real_photos() -> list[Path]:
-    if not REAL_PHOTOS.is_dir():
-        pytest.skip(f"real photos not available at {REAL_PHOTOS}")
-    photos = sorted(p for p in REAL_PHOTOS.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    if not photos:
-        pytest.skip(f"no photos in {REAL_PHOTOS}")
-    return photos
 
 
 @pytest.fixture(autouse=True)

@@ -8,13 +8,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from lmtest import RECIPIENTS, concurrent_issue_worker, db_exec, db_rows, text_pdf
 
 import leakmark
 from leakmark import pdf as lm_pdf
 from leakmark.errors import BadRequestError, LedgerIntegrityError, NotFoundError, OutputError, WorkspaceLockedError
 from leakmark.ledger import Ledger
 from leakmark.ledger.chain import event_hash, event_mac
-from lmtest import RECIPIENTS, concurrent_issue_worker, db_exec, db_rows, text_pdf
 
 
 def _verify(ws: leakmark.Workspace):
@@ -167,15 +167,13 @@ def test_edited_status_in_copies(ws_copy):
     assert "status" in _verify_fails(ws_copy)
 
 
-@pytest.mark.xfail(reason="BUG: store.py Ledger.__init__ (lines 110-117) maps only sqlite3.OperationalError; a "
-                          "damaged ledger file raises a raw sqlite3.DatabaseError instead of a LeakmarkError",
-                   raises=sqlite3.DatabaseError, strict=True)
 def test_damaged_ledger_file_is_a_leakmark_error(ws_copy):
     ws_copy.ledger_path.write_bytes(b"this is not an SQLite database " * 64)
     for extra in ("-wal", "-shm"):
         Path(str(ws_copy.ledger_path) + extra).unlink(missing_ok=True)
-    with pytest.raises(leakmark.LeakmarkError):
+    with pytest.raises(leakmark.LeakmarkError) as info:
         _verify(ws_copy)
+    assert info.value.exit_code == leakmark.ExitCode.ledger_integrity
 
 
 # -- copy numbers -----------------------------------------------------------------------------------
@@ -353,3 +351,20 @@ def test_locked_ledger_is_reported(issued, ws_copy, tmp_path, monkeypatch):
         holder.close()
     assert not list((tmp_path / "out").glob("*"))
     _verify(ws_copy)
+
+
+def test_reservations_of_dead_runs_are_freed(issued, ws_copy, tmp_path):
+    import os
+    import socket
+
+    doc_id = issued.result.document.id
+    host = socket.gethostname()
+    dead_pid = 2**22 + 4321  # above Linux's pid_max: never a live process
+    db_exec(ws_copy.ledger_path,
+            ("INSERT INTO reservations VALUES (?,?,?,?,?)", (doc_id, 6, "crashed-run", dead_pid, host)),
+            ("INSERT INTO reservations VALUES (?,?,?,?,?)", (doc_id, 7, "running-run", os.getpid(), host)))
+    r = _issue(ws_copy, issued.source, ["Frank", "Grace"], tmp_path / "out")
+    # numbering continues after the highest number issued or held by a live run; the crashed run's hold is gone
+    assert [c.copy_no for c in r.copies] == ["000008", "000009"]
+    left = db_rows(ws_copy.ledger_path, "SELECT copy_no, run_id FROM reservations")
+    assert left == [(7, "running-run")]

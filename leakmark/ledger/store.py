@@ -115,6 +115,10 @@ class Ledger:
             self.db.executescript(SCHEMA)
         except sqlite3.OperationalError as exc:
             raise self._map_error(exc) from exc
+        except sqlite3.DatabaseError as exc:  # not an SQLite file at all: overwritten or corrupted
+            raise LedgerIntegrityError(
+                f"the ledger {workspace.ledger_path} is not a readable register ({exc}); restore it from backup"
+            ) from exc
 
     def close(self) -> None:
         self.db.close()
@@ -169,6 +173,11 @@ class Ledger:
         row = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
             return
+        try:  # a slower concurrent writer must not move the head backwards
+            if int(json.loads(self.ws.head_path.read_text())["seq"]) >= row["seq"]:
+                return
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
         head = {"seq": row["seq"], "hash": row["hash"], "mac": head_mac(self._key, row["seq"], row["hash"])}
         atomic_write_bytes(self.ws.head_path, json.dumps(head).encode())
 

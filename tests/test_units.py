@@ -1,0 +1,182 @@
+"""Shift-layer units on the sample pages, and what marking a page may and may not change."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from leakmark import pdf, vault
+from leakmark.watermark import shift, units
+from leakmark.watermark.codes import signs
+
+
+@functools.lru_cache(maxsize=4)
+def _rendered(path: str, index: int) -> pdf.RenderedPage:
+    from pathlib import Path
+
+    return pdf.render_page(Path(path), "pdf", index, 300, None)
+
+
+def _page(samples_dir, name: str, index: int = 0) -> tuple[pdf.RenderedPage, np.ndarray]:
+    page = _rendered(str(samples_dir / name), index)
+    return page, cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
+
+
+def _text_units(samples_dir, name: str, delta: int = 1, index: int = 0) -> units.PageUnits:
+    page, gray = _page(samples_dir, name, index)
+    assert page.rawdict is not None  # born-digital: the text layer gives the units
+    return units.from_text(page.rawdict, page.matrix, gray, delta)
+
+
+def test_memo_page1_has_many_words(samples_dir):
+    pu = _text_units(samples_dir, "memo-en.pdf")
+    assert pu.n_words > 150
+    assert pu.n_lines > 20 and (pu.lines[:, 2] > pu.lines[:, 0]).sum() > 20
+    assert pu.n_codes == pu.n_words + pu.n_lines
+    assert set(np.unique(pu.word_axis).tolist()) == {0}  # horizontal text moves along x
+
+
+def test_chinese_notice_page1_has_units(samples_dir):
+    pu = _text_units(samples_dir, "notice-zh.pdf")
+    assert pu.n_words > 60
+    # CJK runs are cut into groups of 2–4 characters (a 14 pt character is ~58 px at 300 dpi; a body line is
+    # ~1840 px): units are a few characters wide, never a whole line
+    widths = pu.words[:, 2] - pu.words[:, 0]
+    assert 100 < np.median(widths) < 300
+    assert widths.max() < 600
+
+
+def test_units_are_well_formed(samples_dir):
+    _, gray = _page(samples_dir, "memo-en.pdf")
+    pu = _text_units(samples_dir, "memo-en.pdf")
+    h, w = gray.shape
+    x0, y0, x1, y1 = pu.words.T
+    assert (x1 > x0).all() and (y1 > y0).all()
+    assert (x0 >= 0).all() and (y0 >= 0).all() and (x1 <= w).all() and (y1 <= h).all()
+    assert ((pu.word_line >= 0) & (pu.word_line < pu.n_lines)).all()
+    for j in range(pu.n_lines):  # every movable line box is the union of its words
+        members = pu.words[pu.word_line == j]
+        if pu.lines[j, 2] > pu.lines[j, 0]:
+            assert pu.lines[j].tolist() == [members[:, 0].min(), members[:, 1].min(), members[:, 2].max(),
+                                            members[:, 3].max()]
+    grown = pu.words + np.array([-1, -1, 1, 1])  # moved boxes never overlap each other
+    for a, b in itertools.combinations(range(pu.n_words), 2):
+        ga, gb = grown[a], grown[b]
+        assert not (ga[0] < gb[2] and gb[0] < ga[2] and ga[1] < gb[3] and gb[1] < ga[3]), (a, b)
+
+
+def test_units_json_roundtrip(samples_dir):
+    pu = _text_units(samples_dir, "notice-zh.pdf")
+    back = units.PageUnits.from_json(pu.to_json())
+    for field in ("words", "word_axis", "word_line", "lines"):
+        assert np.array_equal(getattr(back, field), getattr(pu, field))
+        assert getattr(back, field).dtype == getattr(pu, field).dtype
+
+
+def test_vault_keeps_the_units_the_copies_were_made_with(issued, samples_dir):
+    stored = vault.load_units(issued.ws, issued.result.document.sha256, 0)
+    fresh = _text_units(samples_dir, "memo-en.pdf")
+    assert np.array_equal(stored.words, fresh.words) and np.array_equal(stored.lines, fresh.lines)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 31])
+def test_cjk_groups(n):
+    sizes = units.cjk_groups(n)
+    assert sum(sizes) == n
+    if n >= 2:
+        assert all(2 <= s <= 4 for s in sizes)
+
+
+def _padded_mask(shape, boxes: np.ndarray, pad: int) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        if x1 > x0:
+            mask[y0 - pad:y1 + pad, x0 - pad:x1 + pad] = True
+    return mask
+
+
+def _shifts_reproducing(out, src, box, mask, delta) -> list[tuple[int, int]]:
+    """Every (dx, dy) within ±delta such that out == src moved by (dx, dy) on `mask` inside `box`."""
+    X0, Y0, X1, Y1 = box
+    o = out[Y0:Y1, X0:X1]
+    found = []
+    for dy, dx in itertools.product(range(-delta, delta + 1), repeat=2):
+        s = src[Y0 - dy:Y1 - dy, X0 - dx:X1 - dx]
+        if np.array_equal(o[mask], s[mask]):
+            found.append((dx, dy))
+    return found
+
+
+@pytest.mark.parametrize(("name", "delta", "colour"), [
+    ("memo-en.pdf", 1, False),
+    ("memo-en.pdf", 2, False),
+    ("notice-zh.pdf", 1, True),  # red header: marked in colour
+])
+def test_marking_changes_only_unit_boxes_by_at_most_delta(samples_dir, name, delta, colour):
+    page, gray = _page(samples_dir, name)
+    src = page.rgb if colour else gray
+    pu = units.from_text(page.rawdict, page.matrix, gray, delta)
+    codes = signs(b"test seed " + name.encode(), pu.n_codes)
+    out = shift.apply(src, pu, codes, delta)
+    assert out.shape == src.shape and out.dtype == src.dtype
+    assert not np.array_equal(out, src)  # the mark is there
+    changed = (out != src) if out.ndim == 2 else (out != src).any(axis=2)
+    inside = _padded_mask(gray.shape, pu.words, delta) | _padded_mask(gray.shape, pu.lines, delta)
+    assert not (changed & ~inside).any(), "pixels outside the padded unit boxes changed"
+
+    word_masks = _padded_mask(gray.shape, pu.words, delta)
+    nw = pu.n_words
+    line_move = np.zeros((pu.n_lines, 2), dtype=int)
+    for j, (x0, _y0, x1, _y1) in enumerate(pu.lines):
+        if x1 > x0:
+            line_move[j, 1] = int(codes[nw + j]) * delta  # horizontal text: lines move across (y)
+    # every word box is the source moved by exactly its keyed shift, and by no more than delta per axis
+    for i, (x0, y0, x1, y1) in enumerate(pu.words):
+        box = (x0 - delta, y0 - delta, x1 + delta, y1 + delta)
+        full = np.ones((box[3] - box[1], box[2] - box[0]), dtype=bool)
+        found = _shifts_reproducing(out, src, box, full, delta)
+        expected = (int(codes[i]) * delta + line_move[pu.word_line[i], 0], line_move[pu.word_line[i], 1])
+        assert expected in found, (i, expected, found)
+    # between its words, a line's box is the source moved by the line's shift
+    for j, (x0, y0, x1, y1) in enumerate(pu.lines):
+        if x1 <= x0:
+            continue
+        box = (x0 - delta, y0 - delta, x1 + delta, y1 + delta)
+        region = ~word_masks[box[1]:box[3], box[0]:box[2]]
+        other_lines = _padded_mask(gray.shape, np.delete(pu.lines, j, axis=0), delta)[box[1]:box[3], box[0]:box[2]]
+        region &= ~other_lines
+        if not region.any():
+            continue
+        found = _shifts_reproducing(out, src, box, region, delta)
+        assert tuple(line_move[j]) in found, (j, found)
+
+
+def test_marks_differ_between_codes(samples_dir):
+    page, gray = _page(samples_dir, "memo-en.pdf")
+    pu = units.from_text(page.rawdict, page.matrix, gray, 1)
+    a = shift.apply(gray, pu, signs(b"copy a", pu.n_codes), 1)
+    b = shift.apply(gray, pu, signs(b"copy b", pu.n_codes), 1)
+    a2 = shift.apply(gray, pu, signs(b"copy a", pu.n_codes), 1)
+    assert np.array_equal(a, a2)
+    assert not np.array_equal(a, b)
+
+
+def test_units_from_image_without_text_layer(render, issued):
+    gray = render(issued.source, 0, 300)  # pixels only, as for a scanned page
+    pu = units.from_image(gray, 1)
+    assert pu.n_words > 100
+    assert pu.n_lines > 10
+    out = shift.apply(gray, pu, signs(b"scan", pu.n_codes), 1)
+    changed = out != gray
+    inside = _padded_mask(gray.shape, pu.words, 1) | _padded_mask(gray.shape, pu.lines, 1)
+    assert changed.any() and not (changed & ~inside).any()
+
+
+def test_blank_page_has_no_units():
+    blank = np.full((3508, 2480), 255, np.uint8)
+    assert units.from_image(blank, 1).n_words == 0
+    assert units.from_text({"blocks": []}, (1, 0, 0, 1, 0, 0), blank, 1).n_codes == 0
