@@ -134,21 +134,26 @@ def render_page(path: Path, kind: str, index: int, dpi: int, password: str | Non
                         matrix=(1, 0, 0, 1, 0, 0), spans=[])
 
 
+_ROTATE_BY_DIRECTION = {(1, 0): 0, (0, -1): 90, (-1, 0): 180, (0, 1): 270}  # PyMuPDF's insert_text(rotate=)
+
+
 def _text_spans(page_dict: dict, rot: pymupdf.Matrix) -> list[dict]:
+    """Spans in display coordinates (after /Rotate), with the insert_text rotation that reproduces them."""
     spans = []
     for block in page_dict.get("blocks", []):
         for line in block.get("lines", []):
             d = pymupdf.Point(line.get("dir", (1, 0))) * rot - pymupdf.Point(0, 0) * rot
-            if abs(d.y) > 1e-3 or d.x <= 0:
-                continue  # the text layer carries horizontal text only
+            rotate = _ROTATE_BY_DIRECTION.get((round(d.x, 3), round(d.y, 3)))
+            if rotate is None:
+                continue  # slanted text is left out of the text layer
             for span in line.get("spans", []):
                 text = span.get("text", "")
                 if not text.strip():
                     continue
                 bbox = pymupdf.Rect(span["bbox"]) * rot
                 origin = pymupdf.Point(span["origin"]) * rot
-                spans.append({"text": text, "x": origin.x, "y": origin.y, "size": span["size"],
-                              "width": bbox.width})
+                spans.append({"text": text, "x": origin.x, "y": origin.y, "size": span["size"], "rotate": rotate,
+                              "width": bbox.width if rotate in (0, 180) else bbox.height})
     return spans
 
 
@@ -167,9 +172,11 @@ def build_text_layer(pages: list[tuple[float, float, list[dict]]]) -> bytes:
             natural = pymupdf.get_text_length(s["text"], fontname=font, fontsize=s["size"])
             sx = s["width"] / natural if natural > 0 and s["width"] > 0 else 1.0
             origin = pymupdf.Point(s["x"], s["y"])
+            rotate = s.get("rotate", 0)
+            stretch = pymupdf.Matrix(sx, 1) if rotate in (0, 180) else pymupdf.Matrix(1, sx)
             try:
                 page.insert_text(origin, s["text"], fontsize=s["size"], fontname=font, render_mode=3,
-                                 morph=(origin, pymupdf.Matrix(sx, 1)))
+                                 rotate=rotate, morph=(origin, stretch))
             except Exception:  # a glyph the base-14/CJK font cannot encode: leave that span out
                 continue
     return doc.tobytes(garbage=3, deflate=True)
