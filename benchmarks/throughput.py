@@ -108,7 +108,7 @@ def main() -> None:
             t0 = time.perf_counter()
             r = trace(ws, TraceOptions(evidence=(ev,)))
             dt = time.perf_counter() - t0
-            ok = r.verdict == "identified" and r.suspects[0].copy.copy_no == res.copies[17].copy_no
+            ok = r.verdict == "identified" and r.suspects[0].copy.label == res.copies[17].copy_no
             trace_rows.append((n, dt, r.timings, ok, r.suspects[0].score))
         page150 = render(sample, 0, 150)
         t_embed, t_extract = blind_watermark_times(page150)

@@ -170,15 +170,10 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                   f"{exc.strerror}; the finished file is {tmp}") from exc
     stats = {"pages": doc.pages, "copies": len(numbers),
              "units": {r.index + 1: r.stats for r in results}}
-    return IssueResult(document=ledger_doc(workspace, doc.id), run=run_id,
+    return IssueResult(document=doc, run=run_id,
                        copies=[IssuedCopy(format_copy_no(n), r.name, r.unit, f)
                                for n, r, f in zip(numbers, options.recipients, finals, strict=True)],
                        stats=stats)
-
-
-def ledger_doc(workspace: Workspace, doc_id: str) -> Document:
-    with Ledger(workspace) as ledger:
-        return ledger.document(doc_id)
 
 
 def _mark_pages(workspace: Workspace, key: bytes, doc: Document, new: bool, numbers: list[int],

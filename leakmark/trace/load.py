@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pymupdf
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from leakmark import pdf
 
@@ -20,7 +20,6 @@ class EvidencePage:
     sha256: str
     page: int  # 1-based page of the evidence file
     gray: np.ndarray  # uint8
-    pdf_bytes_id: str | None = None  # trailer /ID of a PDF evidence (the file layer reads it later)
 
 
 def load(path: Path, password: str | None = None) -> list[EvidencePage]:
@@ -44,9 +43,3 @@ def load(path: Path, password: str | None = None) -> list[EvidencePage]:
         frame = ImageOps.exif_transpose(img.convert("L"))  # phone photos carry their rotation in EXIF
         out.append(EvidencePage(path=path, sha256=digest, page=i + 1, gray=np.asarray(frame, dtype=np.uint8).copy()))
     return out
-
-
-def as_gray(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    return np.asarray(Image.fromarray(image).convert("L"))

@@ -6,7 +6,6 @@ copy of that page from the one rendering. The parent writes the PDFs, the vault 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,10 +80,8 @@ def run_page(job: PageJob) -> PageResult:
                         spans=page.spans, images=images,
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum())})
     if job.want_vault:
-        buf = io.BytesIO()
         _ok, png = cv2.imencode(".png", gray)
-        buf.write(png.tobytes())
-        result.original_png = buf.getvalue()
+        result.original_png = png.tobytes()
         fp = fingerprint.of_page(gray, job.dpi)
         result.fp_points, result.fp_descriptors = fp.points, fp.descriptors
     return result
