@@ -14,7 +14,7 @@ import click
 
 from leakmark import __version__
 from leakmark._progress import NullProgress, Progress, TextBar
-from leakmark.errors import EXIT_CODE_TABLE, ExitCode, LeakmarkError
+from leakmark.errors import ExitCode, LeakmarkError
 from leakmark.ledger import Ledger, format_copy_no
 from leakmark.recipients import Recipient, parse_option, read_csv
 from leakmark.workspace import Workspace
@@ -297,7 +297,3 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("leakmark: interrupted; nothing half-written was kept", err=True)
         sys.exit(ExitCode.interrupted)
     sys.exit(rv if isinstance(rv, int) else 0)
-
-
-def exit_code_table() -> str:
-    return "\n".join(f"{code:>3}  {name:<18} {meaning}" for code, name, meaning in EXIT_CODE_TABLE)

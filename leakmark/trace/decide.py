@@ -9,7 +9,6 @@ not an approximation: FAP = min(1, candidates × exp(-z²/2)).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,9 +54,3 @@ def decide(z: np.ndarray, threshold: float) -> Decision:
     if p[order[0]] < INCONCLUSIVE_FAP:
         return Decision("inconclusive", [], order, p)
     return Decision("no-match", [], order, p)
-
-
-def stouffer(layer_scores: dict[str, float]) -> float:
-    """Combine independent per-layer N(0,1) scores (only layers that measured something)."""
-    vals = [v for v in layer_scores.values() if v is not None]
-    return sum(vals) / math.sqrt(len(vals)) if vals else 0.0

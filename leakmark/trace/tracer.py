@@ -12,7 +12,7 @@ import numpy as np
 
 from leakmark import __version__, vault
 from leakmark.errors import BadRequestError
-from leakmark.ledger import Copy, Document, Ledger, format_copy_no
+from leakmark.ledger import Copy, Document, Ledger
 from leakmark.trace import decide, load, locate, measure
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
@@ -185,7 +185,3 @@ def _decide(workspace: Workspace, ledger: Ledger, measures: list[_PageMeasure], 
     log.debug("traced %s: best z %.2f over %d copies", doc_id, float(z.max()), len(copies))
     return TraceResult(d.verdict, doc, sorted({m.page + 1 for m in measures}), suspects, len(d.named), reports,
                        len(copies))
-
-
-def describe(s: Suspect) -> str:
-    return f"copy {format_copy_no(s.copy.copy_no)} issued to {s.copy.recipient}"
