@@ -194,29 +194,20 @@ def log_show(copy_ref: str, home: Path | None) -> None:
         click.echo(f"  event {h['seq']}: {h['ts']}  {h['status']}{'  ' + h['note'] if h['note'] else ''}")
 
 
-def _set_status(copy_ref: str, status: str, note: str, home: Path | None) -> None:
-    ws = Workspace.open(home, create=False)
-    with Ledger(ws) as ledger:
-        c = ledger.set_status(copy_ref, status, note)
-    click.echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
+def _status_command(name: str, status: str, summary: str) -> None:
+    @log_group.command(name, help=summary)
+    @click.argument("copy_ref", metavar="COPY")
+    @click.option("--note", default="", help="Free text kept in the register.")
+    @home_option
+    def command(copy_ref: str, note: str, home: Path | None) -> None:
+        ws = Workspace.open(home, create=False)
+        with Ledger(ws) as ledger:
+            c = ledger.set_status(copy_ref, status, note)
+        click.echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
 
 
-@log_group.command("return")
-@click.argument("copy_ref", metavar="COPY")
-@click.option("--note", default="", help="Free text kept in the register.")
-@home_option
-def log_return(copy_ref: str, note: str, home: Path | None) -> None:
-    """Record that a copy came back."""
-    _set_status(copy_ref, "returned", note, home)
-
-
-@log_group.command("destroy")
-@click.argument("copy_ref", metavar="COPY")
-@click.option("--note", default="", help="Free text kept in the register.")
-@home_option
-def log_destroy(copy_ref: str, note: str, home: Path | None) -> None:
-    """Record that a copy was destroyed."""
-    _set_status(copy_ref, "destroyed", note, home)
+_status_command("return", "returned", "Record that a copy came back.")
+_status_command("destroy", "destroyed", "Record that a copy was destroyed.")
 
 
 @log_group.command("export")

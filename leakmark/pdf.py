@@ -117,7 +117,7 @@ def render_page(path: Path, kind: str, index: int, dpi: int, password: str | Non
             rawdict = page.get_text("rawdict", flags=pymupdf.TEXT_PRESERVE_WHITESPACE)
             scale = pix.width / page.rect.width
             to_display = page.rotation_matrix * pymupdf.Matrix(scale, scale)
-            spans = _text_spans(page.get_text("dict"), page.rotation_matrix)
+            spans = _text_spans(rawdict, page.rotation_matrix)
             has_text = any(ch for b in rawdict.get("blocks", []) for ln in b.get("lines", [])
                            for sp in ln.get("spans", []) for ch in sp.get("chars", []))
             return RenderedPage(rgb=rgb, width_pt=page.rect.width, height_pt=page.rect.height,
@@ -147,7 +147,7 @@ def _text_spans(page_dict: dict, rot: pymupdf.Matrix) -> list[dict]:
             if rotate is None:
                 continue  # slanted text is left out of the text layer
             for span in line.get("spans", []):
-                text = span.get("text", "")
+                text = "".join(ch["c"] for ch in span.get("chars", []))  # rawdict spans carry characters only
                 if not text.strip():
                     continue
                 bbox = pymupdf.Rect(span["bbox"]) * rot

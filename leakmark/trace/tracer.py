@@ -103,6 +103,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         by_id = {d.id: d for d in docs}
         reports: list[EvidenceReport] = []
         measures: list[_PageMeasure] = []
+        deltas: dict[str, float] = {}
         for ev in pages:
             rep = EvidenceReport(path=str(ev.path), sha256=ev.sha256, page=ev.page, aligned=False)
             reports.append(rep)
@@ -120,7 +121,8 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             timings["align"] += time.perf_counter() - t
             t = time.perf_counter()
             units = vault.load_units(workspace, doc.sha256, location.ref.page)
-            m = measure.measure_shift(aligned, valid, original, units, delta=_delta(ledger, doc))
+            delta = deltas.setdefault(doc.id, _delta(ledger.copies(doc.id)))
+            m = measure.measure_shift(aligned, valid, original, units, delta=delta)
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured"
@@ -145,10 +147,9 @@ def _locate(gray: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Locati
     return (loc, gray) if loc is not None else None
 
 
-def _delta(ledger: Ledger, doc: Document) -> float:
-    for c in ledger.copies(doc.id):
-        return float(c.settings_dict.get("shift", {}).get("delta_px", 1))
-    return 1.0
+def _delta(copies: list[Copy]) -> float:
+    """The shift amplitude the copies were marked with (recorded per copy in the ledger)."""
+    return float(copies[0].settings_dict.get("shift", {}).get("delta_px", 1)) if copies else 1.0
 
 
 def _decide(workspace: Workspace, ledger: Ledger, measures: list[_PageMeasure], reports: list[EvidenceReport],

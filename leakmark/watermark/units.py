@@ -136,7 +136,7 @@ def _word_groups(text: list[str]) -> list[list[int]]:
 def from_image(gray: np.ndarray, delta: int) -> PageUnits:
     """Units from connected components of the ink, for pages without a text layer (horizontal text)."""
     _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if n < 2:
         return PageUnits.empty()
     hs = stats[1:, cv2.CC_STAT_HEIGHT]
@@ -146,7 +146,6 @@ def from_image(gray: np.ndarray, delta: int) -> PageUnits:
         return PageUnits.empty()
     h = float(np.median(hs[plausible]))
     glyphs = np.zeros_like(ink)
-    _, labels, _, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     keep = np.zeros(n, dtype=bool)
     keep[1:] = plausible & (hs <= 3 * h)
     glyphs[keep[labels]] = 255
