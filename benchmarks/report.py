@@ -88,6 +88,8 @@ def robustness_md(out: Path) -> list[str]:
              f"Documents: {', '.join(f'{t} ({p} pages)' for t, p in header.get('issue', []))}; "
              f"{header.get('copies', '?')} copies issued of each; up to {header.get('trials', '?')} random leaks "
              "(copy, page, attack seed) per document, attack and strength.", ""]
+    if header.get("note"):
+        lines[-1:-1] = [f"Note: {header['note']}"]
     if rows:
         correct = sum(r["correct"] == "True" for r in rows)
         wrong = sum(r["wrong"] == "True" for r in rows)

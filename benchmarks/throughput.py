@@ -1,15 +1,18 @@
-"""Speed: seconds per page-copy to issue, seconds to trace a 12-megapixel photo, blind-watermark for scale.
+"""Speed: issuing and tracing, split the ways that matter, with blind-watermark beside it.
 
-    python benchmarks/throughput.py [--copies 20]
+    python benchmarks/throughput.py [--section issue,trace,evidence,bwm] [--quick]
 
-- issue: the memo sample (2 pages) at 300 dpi with one job, for 1 and for N copies; the marginal cost of a
-  page-copy is (T(N) - T(1)) / ((N - 1) × pages), the all-in cost T(N) / (N × pages).
-- trace: a simulated 12 MP phone photo of a copy's page 1, with 50 and with 1,000 issued copies (the
-  copies beyond those really issued are synthesised as ledger rows: scoring cost depends only on the
-  number of rows), split by stage.
-- blind-watermark: embed a 64-bit payload into the same page rendered at 150 dpi (its usual use), and
-  extract it.
-Writes benchmarks/results/throughput.md.
+Sections (each writes its own block of benchmarks/results/throughput.md; a run of some sections keeps the
+other sections' last blocks). To add one, write `def section_NAME(ctx) -> list[str]` and add it to
+`SECTIONS` (e.g. `printrun` for print runs).
+- issue: the memo sample (2 A4 pages) issued to 1, 10 and 100 copies × jobs 1 and 2 × 150, 300 and 600
+  dpi, each in a fresh subprocess so its peak memory (parent, and the largest worker) is its own; seconds
+  per page-copy all-in (T / (copies × pages)) and pages/s.
+- trace: one simulated 12-megapixel phone photo traced with 10 … 100,000 issued copies (copies beyond the 50
+  really issued are synthesised ledger rows: scoring needs only copy numbers), split by stage.
+- evidence: the same page photographed at 2, 12 and 48 megapixels, traced with 50 issued copies, by stage.
+- bwm: blind-watermark embed and extract (64 bits) on the same page at 150 and 300 dpi, against
+  leakmark's per-page-copy issue cost and its trace time.
 """
 
 from __future__ import annotations
@@ -17,141 +20,279 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import platform
+import json
+import re
+import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
-import pymupdf
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, simulate, trace
-from leakmark.ledger import Ledger
-from leakmark.samples import write_samples
+# blind-watermark calls multiprocessing.set_start_method('fork') at import, which fails once any pool has
+# run: import it first (leakmark's own pool passes an explicit spawn context and is unaffected); it also
+# prints a banner
+with contextlib.redirect_stdout(io.StringIO()):
+    import blind_watermark  # noqa: F401
 
-RESULTS = Path(__file__).resolve().parent / "results"
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pymupdf  # noqa: E402
+
+from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, simulate, trace  # noqa: E402
+from leakmark.samples import write_samples  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+STAGES = ("load", "locate", "align", "measure", "decide")
+
+
+@dataclass
+class Ctx:
+    tmp: Path
+    quick: bool
+    sample: Path
+    cache: dict = field(default_factory=dict)
 
 
 def render(path: Path, page: int, dpi: int) -> np.ndarray:
     with pymupdf.open(path) as doc:
-        pix = doc[page].get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB)
-    return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3).copy()
+        pix = doc[page].get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False)
+    return cv2.cvtColor(np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3), cv2.COLOR_RGB2BGR)
 
 
-def time_issue(sample: Path, copies: int, tmp: Path) -> float:
-    ws = Workspace.open(tmp / f"ws-issue-{copies}")
-    people = tuple(Recipient(f"r{i}") for i in range(copies))
-    t0 = time.perf_counter()
-    issue(ws, IssueOptions(source=sample, recipients=people, output_dir=tmp / f"out-{copies}", jobs=1))
-    return time.perf_counter() - t0
+# ---------------------------------------------------------------------------------------------- issue
+
+def section_issue(ctx: Ctx) -> list[str]:
+    copies_list = (1, 10) if ctx.quick else (1, 10, 100)
+    dpis = (150, 300) if ctx.quick else (150, 300, 600)
+    pages = 2
+    times: dict[tuple[int, int, int], float] = {}
+    lines = ["## Issue (memo sample, 2 A4 pages)", "",
+             "Each run in a fresh process (imports excluded; rendering, fingerprints, marking, PDF writing and the "
+             "ledger included). Peak memory: resident set of the parent, and of the largest pool worker.", "",
+             "| dpi | jobs | copies | seconds | s per page-copy | page-copies/s | peak MB parent | peak MB worker |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for dpi in dpis:
+        for jobs in (1, 2):
+            for copies in copies_list:
+                d = ctx.tmp / f"issue-{dpi}-{jobs}-{copies}"
+                d.mkdir()
+                # `python -c`: spawned pool workers then have no main script to re-import
+                code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks._issue_probe import main; "
+                        f"main(*sys.argv[1:])")
+                proc = subprocess.run([sys.executable, "-c", code, str(ctx.sample), str(copies), str(jobs), str(dpi),
+                                       str(d)], capture_output=True, text=True, check=False)
+                if proc.returncode != 0:
+                    err = proc.stderr.strip().splitlines()[-1:] or ["?"]
+                    lines.append(f"| {dpi} | {jobs} | {copies} | failed: {err[0][:150]} | | | | |")
+                    log(lines[-1])
+                    continue
+                times[(dpi, jobs, copies)] = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                per = r["seconds"] / (copies * pages)
+                worker = f"{r['worker_mb']:.0f}" if jobs > 1 else "–"
+                lines.append(f"| {dpi} | {jobs} | {copies} | {r['seconds']:.2f} | {per:.3f} | {1 / per:.1f} | "
+                             f"{r['parent_mb']:.0f} | {worker} |")
+                log(lines[-1])
+    top = max(copies_list)
+    marg = [f"{dpi} dpi / {jobs} job{'s' if jobs > 1 else ''}: "
+            f"{(times[(dpi, jobs, top)] - times[(dpi, jobs, 1)]) / ((top - 1) * pages):.3f} s"
+            for dpi in dpis for jobs in (1, 2) if (dpi, jobs, top) in times and (dpi, jobs, 1) in times]
+    lines += ["", f"Marginal cost of one more page-copy, (T{top} − T1) / ({top - 1} × {pages}): "
+              + "; ".join(marg) + "."]
+    lines += ["", "With one page-copy per copy the fixed cost (rendering the original once, fingerprints, vault) "
+              "dominates; the 100-copy rows show the marginal cost. Jobs 2 parallelises per page (the memo has 2).",
+              ""]
+    return lines
 
 
-def blind_watermark_times(page150: np.ndarray) -> tuple[float, float]:
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints a banner on import and on use
-        from blind_watermark import WaterMark
+# ---------------------------------------------------------------------------------------------- trace
 
-        bits = [bool(b) for b in np.unpackbits(np.frombuffer(b"leakmark", np.uint8))]
-        bwm = WaterMark(password_img=1, password_wm=1)
-        bwm.read_img(img=cv2.cvtColor(page150, cv2.COLOR_RGB2BGR))
-        bwm.read_wm(bits, mode="bit")
+def _trace_ws(ctx: Ctx, real: int = 50) -> tuple[Workspace, object]:
+    """A workspace with the memo issued to `real` copies (cached)."""
+    if real not in ctx.cache:
+        ws = Workspace.open(ctx.tmp / f"ws-trace-{real}")
+        res = issue(ws, IssueOptions(source=ctx.sample, recipients=tuple(Recipient(f"r{i}") for i in range(real)),
+                                     output_dir=ctx.tmp / f"out-trace-{real}", jobs=1))
+        ctx.cache[real] = (ws, res)
+    return ctx.cache[real]
+
+
+def _photo(ctx: Ctx, mp: float, real: int = 50) -> Path:
+    """A simulated phone photo of page 1 of copy 6 (10-copy workspace) or 18 (the others)."""
+    _ws, res = _trace_ws(ctx, real)
+    k = 5 if real < 18 else 17
+    page = render(Path(res.copies[k].path), 0, 300)
+    if mp > 20:  # a 48 MP photo of a 300-dpi rendering would only upsample it
+        page = cv2.resize(page, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    ev = ctx.tmp / f"photo-{mp:g}mp-{real}.jpg"
+    cv2.imwrite(str(ev), simulate.phone_photo(page, seed=5, megapixels=mp), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return ev
+
+
+def _timed_trace(ws: Workspace, ev: Path, copy_no: str, repeats: int) -> tuple[float, dict, bool, float]:
+    trace(ws, TraceOptions(evidence=(ev,)))  # warm-up (imports, caches)
+    best = None
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        marked = bwm.embed()
-        t_embed = time.perf_counter() - t0
+        r = trace(ws, TraceOptions(evidence=(ev,)))
+        dt = time.perf_counter() - t0
+        if best is None or dt < best[0]:
+            ok = r.verdict == "identified" and r.suspects[0].copy.label == copy_no
+            best = (dt, r.timings, ok, r.suspects[0].score if r.suspects else float("nan"))
+    return best
+
+
+def _stage_row(label: str, dt: float, tm: dict, ok: bool, z: float) -> str:
+    return (f"| {label} | {dt:.2f} | " + " | ".join(f"{tm.get(s, 0):.3f}" for s in STAGES) +
+            f" | {'yes' if ok else 'NO'} | {z:.1f} |")
+
+
+def section_trace(ctx: Ctx) -> list[str]:
+    from benchmarks.null_calibration import synthesise_copies
+
+    counts = (10, 100, 1000) if ctx.quick else (10, 100, 1000, 10000, 100000)
+    lines = ["## Trace by issued copies (one 12-megapixel phone photo of page 1)", "",
+             "Best of 2 runs after a warm-up. 10: a workspace with 10 real copies; 100 and up: 50 real copies plus "
+             "synthesised ledger rows.", "",
+             "| issued copies | total s | " + " | ".join(STAGES) + " | right copy named | score |",
+             "|---:|---:|" + "---:|" * len(STAGES) + "---|---:|"]
+    for n in counts:
+        real = 10 if n <= 10 else 50
+        ws, res = _trace_ws(ctx, real)
+        ev = _photo(ctx, 12.0, real)
+        if n > real:
+            t0 = time.perf_counter()
+            synthesise_copies(ws, res.document.id, n)
+            log(f"synthesised ledger rows up to {n} in {time.perf_counter() - t0:.0f}s")
+        dt, tm, ok, z = _timed_trace(ws, ev, res.copies[5 if real < 18 else 17].copy_no, 2)
+        lines.append(_stage_row(f"{n:,}", dt, tm, ok, z))
+        log(lines[-1])
+    lines.append("")
+    return lines
+
+
+def section_evidence(ctx: Ctx) -> list[str]:
+    ws, res = _trace_ws(ctx)
+    lines = ["## Trace by evidence size (phone photo of page 1; the 50-copy workspace, plus the synthesised rows "
+             "if the trace section ran first)", "",
+             "2 and 12 MP photos of the 300-dpi copy; the 48 MP photo is of the copy upsampled to 600 dpi (a real "
+             "48 MP photo resolves more than 300 dpi).", "",
+             "| megapixels | total s | " + " | ".join(STAGES) + " | right copy named | score |",
+             "|---:|---:|" + "---:|" * len(STAGES) + "---|---:|"]
+    for mp in ((2.0, 12.0) if ctx.quick else (2.0, 12.0, 48.0)):
+        ev = _photo(ctx, mp)
+        dt, tm, ok, z = _timed_trace(ws, ev, res.copies[17].copy_no, 1 if mp > 20 else 2)
+        lines.append(_stage_row(f"{mp:g}", dt, tm, ok, z))
+        log(lines[-1])
+    lines.append("")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------- blind-watermark
+
+def section_bwm(ctx: Ctx) -> list[str]:
+    from benchmarks import bwm_baseline
+
+    lines = ["## blind-watermark beside leakmark (same memo page 1, 64-bit payload, default setting)", "",
+             "| page | bwm embed s | bwm extract s | leakmark s per page-copy (100 copies, 1 job) | embed ratio | "
+             "leakmark trace s (12 MP photo, 1,000 copies) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    issue_cost = ctx.cache.get("issue_per_page_copy", {})
+    trace_s = ctx.cache.get("trace_1000")
+    for dpi in (150, 300):
+        page = render(ctx.sample, 0, dpi)
+        bits = np.random.default_rng(3).integers(0, 2, bwm_baseline.BITS).astype(bool)
         t0 = time.perf_counter()
-        WaterMark(password_img=1, password_wm=1).extract(embed_img=marked, wm_shape=len(bits), mode="bit")
-        t_extract = time.perf_counter() - t0
-    return t_embed, t_extract
+        marked = bwm_baseline.embed(page, bits, "default")
+        te = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ok = bool(np.all(bwm_baseline.extract(marked, "default") == bits))
+        tx = time.perf_counter() - t0
+        ours = issue_cost.get(dpi)
+        ratio = f"{te / ours:.0f}×" if ours else "–"
+        lines.append(f"| {dpi} dpi ({page.shape[1]}×{page.shape[0]}) | {te:.2f} | {tx:.2f}{'' if ok else ' (BER>0)'} | "
+                     f"{f'{ours:.3f}' if ours else '– (run the issue section)'} | {ratio} | "
+                     f"{f'{trace_s:.2f}' if trace_s else '–'} |")
+        log(lines[-1])
+    lines.append("")
+    return lines
 
 
-def synthesise_copies(ws: Workspace, doc_id: str, total: int) -> None:
-    with Ledger(ws) as ledger:
-        doc = ledger.document(doc_id)
-        have = ledger.copies(doc_id)
-        template = have[0]
-        start = max(c.copy_no for c in have) + 1
-        extra = [replace(template, copy_no=n, recipient=f"synthetic {n}", path="")
-                 for n in range(start, start + total - len(have))]
-        ledger.record_run(doc, False, extra)
+SECTIONS: dict[str, Callable[[Ctx], list[str]]] = {
+    "issue": section_issue,
+    "trace": section_trace,
+    "evidence": section_evidence,
+    "bwm": section_bwm,
+}
+
+
+def _harvest(ctx: Ctx, name: str, block: list[str]) -> None:
+    """Figures later sections quote (issue cost per page-copy at 100 copies / 1 job; 1,000-copy trace time)."""
+    for line in block:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if name == "issue" and len(cells) >= 5 and cells[1] == "1" and cells[2] in ("100", "10"):
+            with contextlib.suppress(ValueError):
+                dpi = int(cells[0])
+                if cells[2] == "100" or dpi not in ctx.cache.setdefault("issue_per_page_copy", {}):
+                    ctx.cache["issue_per_page_copy"][dpi] = float(cells[4])
+        if name == "trace" and cells and cells[0] == "1,000":
+            ctx.cache["trace_1000"] = float(cells[1])
+
+
+def _merge(path: Path, header: list[str], blocks: dict[str, list[str]]) -> str:
+    """Keep the previous run's blocks of sections not run now."""
+    old: dict[str, str] = {}
+    if path.exists():
+        for m in re.finditer(r"<!-- section (\w+) -->\n(.*?)<!-- /section -->\n", path.read_text(encoding="utf-8"),
+                             re.S):
+            old[m.group(1)] = m.group(2)
+    parts = ["\n".join(header) + "\n"]
+    for name in SECTIONS:
+        body = "\n".join(blocks[name]) + "\n" if name in blocks else old.get(name)
+        if body:
+            parts.append(f"<!-- section {name} -->\n{body}<!-- /section -->\n")
+    return "\n".join(parts)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--copies", type=int, default=20)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--section", default=",".join(SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
+    ap.add_argument("--quick", action="store_true", help="fewer sizes (a smoke run)")
+    ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args()
-    # blind-watermark calls multiprocessing.set_start_method('fork') at import, which fails once any pool
-    # has run: import it first (leakmark's own pool passes an explicit spawn context and is unaffected)
-    with contextlib.redirect_stdout(io.StringIO()):
-        import blind_watermark  # noqa: F401
-    out: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp_s:
+    wanted = [s for s in SECTIONS if s in args.section.split(",")]
+    from benchmarks.robustness import command_line, machine
+
+    header = ["# Throughput", "",
+              f"Command (latest): `{command_line()}`  ",
+              f"Machine: {machine()}; the CPU was shared with other work while measured, so the figures are "
+              "upper bounds.  ",
+              f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; sections not in the latest command keep "
+              "their previous figures (each section says what it ran)."]
+    blocks: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="leakmark-speed-") as tmp_s:
         tmp = Path(tmp_s)
         sample = next(p for p in write_samples(tmp / "samples") if p.name == "memo-en.pdf")
-        pages = 2
-        t1 = time_issue(sample, 1, tmp)
-        tn = time_issue(sample, args.copies, tmp)
-        marginal = (tn - t1) / ((args.copies - 1) * pages)
-        allin = tn / (args.copies * pages)
-        # trace
-        ws = Workspace.open(tmp / "ws-trace")
-        res = issue(ws, IssueOptions(source=sample, recipients=tuple(Recipient(f"r{i}") for i in range(50)),
-                                     output_dir=tmp / "out-trace"))
-        photo = simulate.phone_photo(render(Path(res.copies[17].path), 0, 300), seed=5, megapixels=12.0)
-        ev = tmp / "photo.jpg"
-        cv2.imwrite(str(ev), photo, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        trace_rows = []
-        for n in (50, 1000):
-            if n > 50:
-                synthesise_copies(ws, res.document.id, n)
-            trace(ws, TraceOptions(evidence=(ev,)))  # warm-up (imports, caches)
+        ctx = Ctx(tmp=tmp, quick=args.quick, sample=sample)
+        for name in wanted:
             t0 = time.perf_counter()
-            r = trace(ws, TraceOptions(evidence=(ev,)))
-            dt = time.perf_counter() - t0
-            ok = r.verdict == "identified" and r.suspects[0].copy.label == res.copies[17].copy_no
-            trace_rows.append((n, dt, r.timings, ok, r.suspects[0].score))
-        page150 = render(sample, 0, 150)
-        t_embed, t_extract = blind_watermark_times(page150)
-    out += [
-        "# Throughput",
-        "",
-        f"Command: `python benchmarks/throughput.py --copies {args.copies}`  ",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}, {platform.system()}, 2 cores "
-        "(shared with other work while measured: figures are upper bounds).",
-        "",
-        "## Issue (memo sample, 2 A4 pages, 300 dpi, one job)",
-        "",
-        "| measure | seconds |",
-        "|---|---:|",
-        f"| whole run, 1 copy | {t1:.2f} |",
-        f"| whole run, {args.copies} copies | {tn:.2f} |",
-        f"| per page-copy, marginal ((T{args.copies} − T1) / ({args.copies - 1} × 2)) | {marginal:.3f} |",
-        f"| per page-copy, all-in (T{args.copies} / ({args.copies} × 2)) | {allin:.3f} |",
-        "",
-        "## Trace (simulated 12-megapixel phone photo of page 1)",
-        "",
-        "| issued copies | total s | load | locate | align | measure | decide | right copy named | score |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
-    ]
-    for n, dt, tm, ok, z in trace_rows:
-        out.append(f"| {n} | {dt:.2f} | {tm.get('load', 0):.2f} | {tm.get('locate', 0):.2f} | {tm.get('align', 0):.2f} "
-                   f"| {tm.get('measure', 0):.2f} | {tm.get('decide', 0):.3f} | {'yes' if ok else 'NO'} | {z:.1f} |")
-    out += [
-        "",
-        "## blind-watermark, for comparison (same page at 150 dpi, 64-bit payload)",
-        "",
-        "| measure | seconds |",
-        "|---|---:|",
-        f"| blind-watermark embed, one page at 150 dpi | {t_embed:.2f} |",
-        f"| blind-watermark extract | {t_extract:.2f} |",
-        f"| leakmark per page-copy at 300 dpi (marginal) | {marginal:.3f} |",
-        f"| ratio embed / leakmark marginal | {t_embed / marginal:.0f}× |",
-        f"| ratio embed / leakmark all-in | {t_embed / allin:.0f}× |",
-        "",
-    ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "throughput.md").write_text("\n".join(out), encoding="utf-8")
-    print("\n".join(out))
+            blocks[name] = SECTIONS[name](ctx)
+            _harvest(ctx, name, blocks[name])
+            log(f"section {name}: {time.perf_counter() - t0:.0f}s")
+    args.results.mkdir(exist_ok=True)
+    text = _merge(args.results / "throughput.md", header, blocks)
+    (args.results / "throughput.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

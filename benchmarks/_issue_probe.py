@@ -1,0 +1,30 @@
+"""One issue run in a fresh process, for throughput.py's issue section: its time and peak memory as JSON.
+
+Kept apart from throughput.py, which imports blind-watermark at the top: a spawned pool worker re-imports
+the parent's main module, and blind-watermark's import-time `set_start_method('fork')` would kill it.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from leakmark import IssueOptions, Recipient, Workspace, issue
+
+
+def main(sample: str, copies: str, jobs: str, dpi: str, tmp: str) -> None:
+    ws = Workspace.open(Path(tmp) / "ws")
+    people = tuple(Recipient(f"r{i}") for i in range(int(copies)))
+    t0 = time.perf_counter()
+    issue(ws, IssueOptions(source=Path(sample), recipients=people, output_dir=Path(tmp) / "out", jobs=int(jobs),
+                           dpi=int(dpi)))
+    dt = time.perf_counter() - t0
+    print(json.dumps({"seconds": dt, "parent_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:6])
