@@ -15,6 +15,48 @@ from benchmarks import attacks as atk
 TAIL_T = (2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0)
 
 
+# Cause (as far as found from the per-trace rows: words measured, truth score) and what would fix it, per
+# attack; printed under every attack that falls below 99 % or names a wrong copy.
+CAUSES = {
+    "crop": "too few words left: every miss is a crop of a page with few units (the notice's pages carry "
+            "81–109 CJK word groups, memo p2 115 words; memo p1 with 260 never missed) showing 0–45 words "
+            "(truth z 0–6.4 < 6.8 needed for 1,000 copies); 4 small crops were not even located. Fix: more mark "
+            "capacity per area (the planned `tone` layer, character-level units) "
+            "and combining several captures of the same leak.",
+    "mirror": "the tracer never tries the mirrored evidence: locate fails or matches garbage (0 words); one trace "
+              "crashed in align.py (LinAlgError: singular homography, reported as a miss). Fix: also locate the "
+              "flipped image; guard align against singular H.",
+    "blur-motion": "15 px motion blur: on one sparse page only 1 word passed the template-match peak ≥ 0.4 in "
+                   "measure.py. Fix: blur the original's templates with the estimated PSF before matching.",
+    "phone": "misses concentrate on the sparse pages (memo p2, notice p2/p3): 24–63 words measured, truth z "
+             "1–6.4, below the 6.8 that 1,000 copies need; k1 = 0.15 lens and 2 % curl also leave residual warp "
+             "the page polynomial does not remove (memo p1: 166 words measured, z 0.8), probably beyond the 8-px "
+             "search window. Fix: local (piecewise) residual-warp removal / radial-distortion model in align, "
+             "the `tone` layer for sparse pages; one trace crashed in align.py (singular homography).",
+    "screen-zoom": "at 200 % zoom the 1920×1080 screenshot shows a third of the page (33–36 words on sparse "
+                   "pages: z 4.5–5.6); at 50 % (48 dpi) two notice pages did not locate and one measured 4 words. "
+                   "Fix: the "
+                   "`tone` layer, several screenshots of one leak combined.",
+    "screen-photo": "moiré + blur at 144 dpi screen resolution: 0–49 words pass template matching; severity 2 "
+                    "never identified. Fix: descreen (low-pass at the pixel pitch) before measuring; `tone` layer.",
+    "collude-average": "3 colluders: each mark at 1/3 amplitude, truth z ≈ 4–6 < 6.8. Fix: a joint "
+                       "(pair/triple) score with its own Bonferroni factor.",
+    "collude-pagemix": "the tracer scores all pages of one leak as one codeword, so each colluder's score is "
+                       "diluted by the other pages (one is named at best, the others z ≈ 4.3–6.4). Fix: also score "
+                       "each page separately and name per page (Bonferroni over pages × copies).",
+    "collude-cutpaste": "one page scored as one codeword: each colluder holds only its band's words; when the "
+                        "band is blank (bottom of a sparse last page) no mark can name that colluder. Fix: "
+                        "score spatial regions separately (a scan over bands), as for page mixes.",
+}
+
+
+def _cause(attack: str) -> str:
+    for key in (attack, attack.split("-")[0]):
+        if key in CAUSES:
+            return CAUSES[key]
+    return ""
+
+
 def save_header(out: Path, header: dict) -> None:
     (out / "robustness-header.json").write_text(json.dumps(header, ensure_ascii=False, indent=1), encoding="utf-8")
 
@@ -143,6 +185,19 @@ def robustness_md(out: Path) -> list[str]:
     for k, s in weak:
         lines.append(f"- {k[0]} {k[1]}: {s['correct']}/{s['n']} identified, {s['wrong']} wrong, {s['partial']} "
                      f"partial, {s['inconclusive']} inconclusive, {s['no-match']} no-match")
+    seen = []
+    for k, _s in weak:
+        c = _cause(k[0])
+        if c and c not in seen:
+            seen.append(c)
+    if seen:
+        lines += ["", "Causes, as far as found, and fixes:", ""]
+        for k in dict.fromkeys(k[0] for k, _s in weak):
+            c = _cause(k)
+            if c in seen:
+                lines.append(f"- **{k}** (and the same family below it): {c}" if k.startswith("phone") else
+                             f"- **{k}**: {c}")
+                seen.remove(c)
     lines += ["", "Plots: `robustness-<family>.png` (identification rate against strength, blind-watermark's "
               "exact-decode rate beside it). Per-trace rows: `robustness.csv`, `robustness-bwm.csv`.", ""]
     return lines
