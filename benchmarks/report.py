@@ -23,7 +23,7 @@ CAUSES = {
             "(truth z 0–6.4 < 6.8 needed for 1,000 copies); 4 small crops were not even located. Fix: more mark "
             "capacity per area (the planned `tone` layer, character-level units) "
             "and combining several captures of the same leak.",
-    "mirror": "the tracer never tries the mirrored evidence: locate fails or matches garbage (0 words); one trace "
+    "mirror": "the tracer never tries the mirrored evidence: locate fails or matches garbage (0 words); 4 of 12 traces "
               "crashed in align.py (LinAlgError: singular homography, reported as a miss). Fix: also locate the "
               "flipped image; guard align against singular H.",
     "blur-motion": "15 px motion blur: on one sparse page only 1 word passed the template-match peak ≥ 0.4 in "
