@@ -1,19 +1,21 @@
-"""Serial and process-pool executors for per-page work.
+"""Executors for per-page work: in this process, a local process pool, or a Dask cluster.
 
-The pool uses the 'spawn' start method through its own context (never set globally, never at import):
-OpenCV and MuPDF keep threads and state that a forked child must not inherit.
+All three offer `submit(fn, *args) -> future` (with `.result()` and `.cancel()`), `share(index, path)`
+to hand a cached page rendering to the workers, `workers` and `close`. The local pool uses the 'spawn'
+start method through its own context (never set globally, never at import): OpenCV and MuPDF keep
+threads and state that a forked child must not inherit.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import TypeVar
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
 
-J = TypeVar("J")
-R = TypeVar("R")
+from leakmark.errors import BadRequestError
 
 
 def default_jobs() -> int:
@@ -23,22 +25,76 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def run(func: Callable[[J], R], jobs: Iterable[J], n_jobs: int) -> Iterator[R]:
-    """Yield results as they complete (not in order). n_jobs <= 1 runs in this process."""
-    items = list(jobs)
-    if n_jobs <= 1 or len(items) <= 1:
-        for item in items:
-            yield func(item)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(items)), mp_context=ctx) as pool:
-        pending = {pool.submit(func, item) for item in items}
+class Executor(Protocol):
+    workers: int
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+    def share(self, index: int, path: Path) -> Any: ...
+    def close(self, cancel: bool) -> None: ...
+
+
+class SerialExecutor:
+    """Runs each job when it is submitted: `--jobs 1`, tests, and the simplest debugging."""
+
+    workers = 1
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        fut: Future = Future()
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield fut.result()
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+            fut.set_result(fn(*args))
+        except Exception as exc:
+            fut.set_exception(exc)
+        return fut
+
+    def share(self, index: int, path: Path) -> str:
+        return str(path)  # workers read the cached page from disk
+
+    def close(self, cancel: bool) -> None:
+        pass
+
+
+class ProcessExecutor(SerialExecutor):
+    def __init__(self, n_jobs: int) -> None:
+        self.workers = n_jobs
+        self._pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self._pool.submit(fn, *args)
+
+    def close(self, cancel: bool) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+class DaskExecutor:
+    """Jobs on a Dask distributed cluster. Each page rendering is scattered to the workers once;
+    jobs carry units and per-copy seeds. The workspace key stays with the client."""
+
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise BadRequestError("--executor dask needs Dask: pip install 'leakmark[dask]'") from None
+        try:
+            self._client = Client(address, timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise BadRequestError(f"cannot reach the Dask scheduler at {address} ({exc}); start it with "
+                                  "`dask scheduler` and its workers with `dask worker ADDRESS`") from None
+        self.workers = max(1, sum(w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values()))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._client.submit(fn, *args, pure=False)
+
+    def share(self, index: int, path: Path) -> Any:
+        import numpy as np
+
+        return self._client.scatter(np.load(path), broadcast=True, hash=False)
+
+    def close(self, cancel: bool) -> None:
+        self._client.close()
+
+
+def make_executor(kind: str, jobs: int, scheduler: str | None) -> Executor:
+    if kind == "dask":
+        return DaskExecutor(scheduler or "")
+    n = jobs or default_jobs()
+    return SerialExecutor() if n <= 1 else ProcessExecutor(n)

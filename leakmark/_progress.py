@@ -12,13 +12,13 @@ from typing import Protocol, TextIO
 
 
 class Progress(Protocol):
-    def start(self, total: int, what: str) -> None: ...
+    def start(self, total: int, what: str, scale: int = 1, done: int = 0) -> None: ...
     def advance(self, n: int = 1) -> None: ...
     def finish(self) -> None: ...
 
 
 class NullProgress:
-    def start(self, total: int, what: str) -> None:
+    def start(self, total: int, what: str, scale: int = 1, done: int = 0) -> None:
         pass
 
     def advance(self, n: int = 1) -> None:
@@ -29,15 +29,24 @@ class NullProgress:
 
 
 class TextBar:
-    """`[#####-----] 12/50 page-copies  3.1/s  ETA 12s` redrawn in place on a terminal."""
+    """`[#####-----] 12/50 copies  31.0 page-copies/s  ETA 12s` on stderr.
 
-    def __init__(self, stream: TextIO | None = None, width: int = 28) -> None:
+    On a terminal the line is redrawn in place; otherwise (a log file, an overnight job under nohup) a
+    plain line is written every `every` seconds. With `scale` (pages per copy) the rate is in page-copies.
+    `done` at start (copies made before a resume) counts for the total, not for the rate.
+    """
+
+    def __init__(self, stream: TextIO | None = None, width: int = 28, every: float = 30.0) -> None:
         self.stream = stream or sys.stderr
         self.width = width
-        self.total, self.done, self.what, self.t0 = 0, 0, "", 0.0
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every = every
+        self.total, self.done, self.what, self.t0, self.scale = 0, 0, "", 0.0, 1
+        self.base, self.last = 0, 0.0
 
-    def start(self, total: int, what: str) -> None:
-        self.total, self.done, self.what, self.t0 = total, 0, what, time.monotonic()
+    def start(self, total: int, what: str, scale: int = 1, done: int = 0) -> None:
+        self.total, self.done, self.base, self.what, self.scale = total, done, done, what, scale
+        self.t0 = self.last = time.monotonic()
         self._draw()
 
     def advance(self, n: int = 1) -> None:
@@ -45,16 +54,29 @@ class TextBar:
         self._draw()
 
     def finish(self) -> None:
-        self._draw()
-        self.stream.write("\n")
+        self._draw(force=True)
+        if self.live:
+            self.stream.write("\n")
         self.stream.flush()
 
-    def _draw(self) -> None:
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.live and not force and now - self.last < self.every:
+            return
+        self.last = now
         frac = self.done / self.total if self.total else 1.0
         fill = int(frac * self.width)
-        elapsed = time.monotonic() - self.t0
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        elapsed = now - self.t0
+        made = self.done - self.base
+        rate = made / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        self.stream.write(f"\r[{'#' * fill}{'-' * (self.width - fill)}] {self.done}/{self.total} {self.what}"
-                          f"  {rate:.1f}/s  ETA {eta:.0f}s ")
+        unit = "page-copies/s" if self.scale > 1 else "/s"
+        line = (f"[{'#' * fill}{'-' * (self.width - fill)}] {self.done}/{self.total} {self.what}"
+                f"  {rate * self.scale:.1f} {unit}  ETA {_hms(eta)} ")
+        self.stream.write(f"\r{line}" if self.live else f"{line}\n")
         self.stream.flush()
+
+
+def _hms(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"

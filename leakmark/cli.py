@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,48 +58,96 @@ def init(home: Path | None) -> None:
 
 
 @cli.command("issue")
-@click.argument("document", type=click.Path(path_type=Path))
+@click.argument("document", type=click.Path(path_type=Path), required=False)
 @click.option("-r", "--recipient", "recipients", multiple=True, metavar="NAME[/UNIT]", help="A recipient (repeatable).")
 @click.option("--recipients", "recipients_file", type=click.Path(path_type=Path),
               help="CSV with a header row: name,unit[,copy_no,note] (UTF-8 or GB18030).")
 @click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Folder for the marked copies.")
+              show_default=True, help="Folder for the marked copies (one PDF per copy).")
+@click.option("--merge", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every copy into this one print-ready PDF, in copy order (no per-copy files).")
+@click.option("--separator", is_flag=True, help="With --merge: a page before each copy with 份号, recipient, unit.")
 @click.option("--title", help="Title in the register (default: the PDF's title or the file name).")
 @click.option("--level", default="", help="Classification 密级, e.g. 机密.")
 @click.option("--period", default="", help="保密期限, e.g. 1年.")
 @click.option("--layers", default="shift", show_default=True, help="Mark layers (this version: shift).")
 @click.option("--dpi", type=int, help="Rendering resolution (default 300; fixed per document once registered).")
-@click.option("--jobs", type=int, default=0, help="Pages processed in parallel (default: all cores).")
+@click.option("--jobs", type=int, default=0, help="Local worker processes (default: all cores).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where pages are marked: local processes, or a Dask cluster (needs --scheduler).")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+@click.option("--batch", type=int, default=0, help="Copies per batch (default: from the page size).")
+@click.option("--resume", "resume_run", metavar="RUN|last", help="Finish an interrupted run instead of starting one.")
+@click.option("--abandon", "abandon_run", metavar="RUN", help="Close an unfinished run; its unmade copies become void.")
 @click.option("--password", help="Password of an encrypted PDF.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @home_option
-def issue_cmd(document: Path, recipients: tuple[str, ...], recipients_file: Path | None, output_dir: Path,
-              title: str | None, level: str, period: str, layers: str, dpi: int | None, jobs: int,
-              password: str | None, as_json: bool, quiet: bool, home: Path | None) -> None:
-    """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them."""
-    from leakmark.issuing import LAYERS, IssueOptions, issue
+def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_file: Path | None, output_dir: Path,
+              merge: Path | None, separator: bool, title: str | None, level: str, period: str, layers: str,
+              dpi: int | None, jobs: int, executor: str, scheduler: str | None, batch: int, resume_run: str | None,
+              abandon_run: str | None, password: str | None, as_json: bool, quiet: bool, home: Path | None) -> None:
+    """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them.
 
-    wanted = [x.strip() for x in layers.split(",") if x.strip()]
-    unknown = [x for x in wanted if x not in LAYERS]
-    if unknown:
-        raise click.BadParameter(f"{', '.join(unknown)} not available in this version (available: "
-                                 f"{', '.join(LAYERS)})", param_hint="--layers")
-    people: list[Recipient] = [parse_option(r) for r in recipients]
-    if recipients_file is not None:
-        people += read_csv(recipients_file)
-    ws = Workspace.open(home, create=True)
-    result = issue(ws, IssueOptions(source=document, recipients=tuple(people), output_dir=output_dir, title=title,
-                                    level=level, period=period, dpi=dpi, jobs=jobs, password=password),
-                   _progress(quiet or as_json))
+    A run reserves its copy numbers in the register first; if it is interrupted (Ctrl-C, a crash, a full
+    disk), `leakmark issue --resume last` finishes it with the same numbers and marks.
+    """
+    from leakmark.issuing import LAYERS, IssueOptions, RunSettings, abandon, issue, resume
+
+    if abandon_run is not None:
+        run = abandon(Workspace.open(home, create=False), abandon_run)
+        click.echo(f"run {run.id} abandoned: {run.done} of {run.copies} copies were issued; the other "
+                   f"{run.copies - run.done} copy numbers are recorded as void")
+        return
+    if resume_run is not None:
+        if document is not None or recipients or recipients_file:
+            raise click.UsageError("--resume takes no document or recipients: the run has them")
+        result = resume(Workspace.open(home, create=False), resume_run,
+                        RunSettings(jobs=jobs, executor=executor, scheduler=scheduler, password=password,
+                                    batch=batch), _progress(quiet or as_json))
+    else:
+        if document is None:
+            raise click.UsageError("give the DOCUMENT to issue (or --resume RUN / --abandon RUN)")
+        wanted = [x.strip() for x in layers.split(",") if x.strip()]
+        unknown = [x for x in wanted if x not in LAYERS]
+        if unknown:
+            raise click.BadParameter(f"{', '.join(unknown)} not available in this version (available: "
+                                     f"{', '.join(LAYERS)})", param_hint="--layers")
+        people: list[Recipient] = [parse_option(r) for r in recipients]
+        if recipients_file is not None:
+            people += read_csv(recipients_file)
+        ws = Workspace.open(home, create=True)
+        result = issue(ws, IssueOptions(source=document, recipients=tuple(people), output_dir=output_dir,
+                                        title=title, level=level, period=period, dpi=dpi, jobs=jobs,
+                                        password=password, merge=merge, separator=separator, executor=executor,
+                                        scheduler=scheduler, batch=batch),
+                       _progress(quiet or as_json))
     if as_json:
         _emit_json(result.to_json())
         return
-    d = result.document
+    d, st = result.document, result.stats
     click.echo(f"document {d.id}  {d.title}  ({d.pages} pages, {d.dpi} dpi)  run {result.run}")
     for c in result.copies:
         unit = f" / {c.unit}" if c.unit else ""
         click.echo(f"  {c.copy_no}  {c.recipient}{unit}  ->  {c.path}")
+    if result.merged:
+        click.echo(f"merged print file: {result.merged}")
+    click.echo(f"done: {st['copies']} copies x {st['pages']} pages ({st['made_now']} copies made now) in "
+               f"{_duration(st['seconds'])}, {st['page_copies_per_s'] or 0:.1f} page-copies/s, "
+               f"output {_size(st['output_bytes'])}")
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
 
 
 @cli.command("trace")
@@ -173,6 +222,27 @@ def log_list(doc_id: str | None, as_json: bool, home: Path | None) -> None:
             click.echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
 
 
+@log_group.command("runs")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+def log_runs(as_json: bool, home: Path | None) -> None:
+    """Issue runs: open (resumable), finished or abandoned, with copies done."""
+    ws = Workspace.open(home, create=False)
+    with Ledger(ws) as ledger:
+        runs = ledger.runs()
+    if as_json:
+        _emit_json([{"id": r.id, "document_id": r.document_id, "created_at": r.created_at, "by": r.created_by,
+                     "state": r.state, "copies": r.copies, "done": r.done,
+                     "output": r.options_dict.get("merge") or r.options_dict.get("output_dir")} for r in runs])
+        return
+    if not runs:
+        click.echo("no runs yet")
+    for r in runs:
+        o = r.options_dict
+        click.echo(f"{r.id}  {r.document_id}  {r.created_at}  {r.state:<9} {r.done}/{r.copies} copies  "
+                   f"-> {o.get('merge') or o.get('output_dir')}")
+
+
 @log_group.command("show")
 @click.argument("copy_ref", metavar="COPY")
 @home_option
@@ -238,7 +308,7 @@ def log_verify(home: Path | None) -> None:
     ws = Workspace.open(home, create=False)
     with Ledger(ws) as ledger:
         rep = ledger.verify()
-    click.echo(f"ledger OK: {rep.events} events, {rep.documents} documents, {rep.copies} copies "
+    click.echo(f"ledger OK: {rep.events} events, {rep.documents} documents, {rep.runs} runs, {rep.copies} copies "
                f"(key {ws.key_fingerprint()})")
 
 
@@ -265,10 +335,22 @@ def demo(output_dir: Path | None, jobs: int, quiet: bool) -> None:
     click.echo(f"  photo: {r.photo}")
 
 
+def _sigterm_as_interrupt() -> None:
+    """A print room stopping a job with `kill` gets the same clean stop (and resume hint) as Ctrl-C."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (embedded use)
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group, map LeakmarkError to its exit code without a traceback."""
     args = argv if argv is not None else sys.argv[1:]
     verbose = "-v" in args or "--verbose" in args
+    _sigterm_as_interrupt()
     try:
         rv = cli.main(args=argv, prog_name="leakmark", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -65,6 +65,12 @@ class BadRequestError(LeakmarkError):
     exit_code = ExitCode.bad_request
 
 
+class RunInterruptedError(LeakmarkError):
+    """Ctrl-C or SIGTERM during a run: the copies made so far are recorded, the rest stay reserved."""
+
+    exit_code = ExitCode.interrupted
+
+
 EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (0, "ok", "the command did its job, whatever the trace verdict (no-match is a verdict, not an error)"),
     (1, "internal error", "a bug: run again with -v and report the traceback"),
@@ -77,5 +83,5 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (8, "not found", "unknown document id or copy number"),
     (9, "output error", "an output file cannot be written (permissions, disk full, existing file)"),
     (10, "bad request", "the request contradicts the ledger (e.g. another dpi than the document's)"),
-    (130, "interrupted", "Ctrl-C; nothing half-written is left behind"),
+    (130, "interrupted", "Ctrl-C or SIGTERM; nothing half-written is kept, an issue run can be resumed"),
 ]

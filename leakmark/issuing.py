@@ -1,12 +1,15 @@
-"""`issue`: register a document and write one marked copy per recipient.
+"""`issue`: register a document and make its marked copies in a run that survives interruption.
 
-Order of work, so that a failure loses nothing and leaves nothing half-done:
-1. check the input and the output names; reserve copy numbers (scratch table, outside the chain);
-2. mark every page of every copy (pages in parallel), write each copy to a hidden temp file;
-3. archive the original and its page data in the vault (content-addressed, idempotent);
-4. one ledger transaction records the document (if new) and every copy;
-5. rename the temp files to their final names.
-Any failure before 4 removes the temp files and releases the numbers: the ledger is untouched.
+1. check the input, the output names and the copy numbers (nothing written yet);
+2. render each page once for the whole run into the run's page cache; for a new document also find
+   the units and archive the original and its page data in the vault (content-addressed, idempotent);
+3. one ledger transaction: the document (if new), the run and all its copies as `reserved`;
+4. batches of copies, in copy order: workers mark every page of the batch (they get page images,
+   units and per-copy seeds, never the key); the parent writes the files (temp + rename, or appends
+   to the merged file and syncs it); one ledger transaction records the batch as `issued`;
+5. the merged file is finished and renamed, the run is closed, the page cache removed.
+If the process dies anywhere, the ledger says which copies are issued, and `issue --resume` makes the
+rest with the same numbers and the same marks (a mark depends only on key, document, copy and page).
 """
 
 from __future__ import annotations
@@ -14,27 +17,55 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import math
 import re
 import secrets
+import shutil
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from leakmark import __version__, pdf, vault
+from leakmark import __version__, pdf, pdfstream, vault
 from leakmark._io import temp_path_for
-from leakmark._parallel import default_jobs, run
+from leakmark._parallel import Executor, make_executor
 from leakmark._progress import NullProgress, Progress
-from leakmark.errors import BadRequestError, OutputError
+from leakmark.errors import BadRequestError, LeakmarkError, OutputError, RunInterruptedError
 from leakmark.fingerprint import Fingerprint
-from leakmark.ledger import Copy, Document, Ledger, format_copy_no, now_iso
+from leakmark.ledger import Copy, Document, Ledger, Planned, Run, format_copy_no, now_iso
+from leakmark.pdfstream import PageImage, StreamingPdf
 from leakmark.recipients import Recipient
 from leakmark.watermark import shift
 from leakmark.watermark.codes import page_seed
-from leakmark.watermark.pipeline import PageJob, PageResult, run_page
+from leakmark.watermark.pipeline import MarkJob, MarkResult, PrepJob, PrepResult, mark_copies, prepare_page
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 LAYERS = ("shift",)
+EXECUTORS = ("local", "dask")
+BATCH_BYTES = 192 * 2**20  # encoded images held per batch; two batches are in flight at most
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How the copies of a run are made and where they go; what `--resume` needs besides the ledger."""
+
+    jobs: int = 0  # 0: all cores
+    executor: str = "local"  # local | dask
+    scheduler: str | None = None  # Dask scheduler address (tcp://host:8786)
+    password: str | None = None
+    batch: int = 0  # copies per batch; 0: from the page size (bounded memory)
+
+    def validate(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise BadRequestError(f"unknown executor {self.executor!r} (use one of: {', '.join(EXECUTORS)})")
+        if self.executor == "dask" and not self.scheduler:
+            raise BadRequestError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+        if self.batch < 0 or self.jobs < 0:
+            raise BadRequestError("--jobs and --batch must not be negative")
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,11 @@ class IssueOptions:
     jobs: int = 0  # 0: all cores
     password: str | None = None
     issued_by: str = ""
+    merge: Path | None = None  # one print-ready PDF with every copy in copy order, instead of one file each
+    separator: bool = False  # a page before each copy in the merged file: 份号, recipient, unit
+    executor: str = "local"
+    scheduler: str | None = None
+    batch: int = 0
 
     def validate(self) -> None:
         if not self.recipients:
@@ -58,6 +94,14 @@ class IssueOptions:
             raise BadRequestError(f"--dpi {self.dpi} is outside 72..1200")
         if not 1 <= self.delta <= 4:
             raise BadRequestError(f"delta {self.delta} px is outside 1..4")
+        if self.separator and self.merge is None:
+            raise BadRequestError("--separator needs --merge FILE.pdf (separator pages go into the merged file)")
+        self.settings.validate()
+
+    @property
+    def settings(self) -> RunSettings:
+        return RunSettings(jobs=self.jobs, executor=self.executor, scheduler=self.scheduler,
+                           password=self.password, batch=self.batch)
 
 
 @dataclass
@@ -65,7 +109,7 @@ class IssuedCopy:
     copy_no: str
     recipient: str
     unit: str
-    path: Path
+    path: Path | str
 
 
 @dataclass
@@ -74,13 +118,15 @@ class IssueResult:
     run: str
     copies: list[IssuedCopy]
     stats: dict = field(default_factory=dict)
+    merged: Path | None = None
 
     def to_json(self) -> dict:
         d = self.document
         return {"document": {"id": d.id, "title": d.title, "sha256": d.sha256, "pages": d.pages},
-                "run": self.run,
+                "run": self.run, "merged": str(self.merged) if self.merged else None,
                 "copies": [{"copy_no": c.copy_no, "recipient": c.recipient, "unit": c.unit, "path": str(c.path)}
-                           for c in self.copies]}
+                           for c in self.copies],
+                "summary": {k: v for k, v in self.stats.items() if k != "units"}}
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
@@ -100,19 +146,24 @@ def document_id(sha256: str) -> str:
     return "D" + sha256[:10]
 
 
+def copy_file_name(stem: str, copy_no: int, recipient: str) -> str:
+    return f"{safe_name(stem)}-{format_copy_no(copy_no)}-{safe_name(recipient)}.pdf"
+
+
+# -- entry points ------------------------------------------------------------------------------------
 def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None = None) -> IssueResult:
+    """Start a run and carry it out. On failure the run stays open in the ledger for `resume`."""
     options.validate()
     progress = progress or NullProgress()
+    t0 = time.monotonic()
     info = pdf.inspect(options.source, options.password)
-    out_dir = Path(options.output_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from exc
+    out_dir = Path(options.output_dir).resolve()
+    merge = Path(options.merge).resolve() if options.merge else None
+    _make_folder(merge.parent if merge else out_dir)
     key = workspace.key()
     with Ledger(workspace) as ledger:
+        _sweep_page_caches(workspace, ledger)
         existing = ledger.document_by_sha(info.sha256)
-        cfg = workspace.config()
         if existing is not None:
             if options.dpi is not None and options.dpi != existing.dpi:
                 raise BadRequestError(
@@ -123,77 +174,297 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
             doc = Document(id=document_id(info.sha256), sha256=info.sha256,
                            title=options.title or info.title, level=options.level, period=options.period,
                            pages=info.pages, source_name=info.path.name, kind=info.kind,
-                           dpi=options.dpi or int(cfg["dpi"]), created_at=now_iso())
+                           dpi=options.dpi or int(workspace.config()["dpi"]), created_at=now_iso())
+        numbers = ledger.plan_numbers(doc.id, [r.copy_no for r in options.recipients])
+        if merge is not None:
+            clash = next((p for p in (merge, *_part_files(merge)) if p.exists()), None)
+        else:
+            clash = next((p for n, r in zip(numbers, options.recipients, strict=True)
+                          if (p := out_dir / copy_file_name(info.path.stem, n, r.name)).exists()), None)
+        if clash is not None:
+            raise OutputError(f"{clash} already exists; choose another output " +
+                              ("file with --merge" if merge else "folder with -o"))
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
-        numbers = ledger.reserve(doc.id, run_id, len(options.recipients),
-                                 [r.copy_no for r in options.recipients])
-        temps: list[Path] = []
+        cache = _page_cache(workspace, run_id)
+        local = make_executor("local", options.jobs, None)
         try:
-            finals = [out_dir / f"{safe_name(info.path.stem)}-{format_copy_no(n)}-{safe_name(r.name)}.pdf"
-                      for n, r in zip(numbers, options.recipients, strict=True)]
-            clash = next((p for p in finals if p.exists()), None)
-            if clash is not None:
-                raise OutputError(f"{clash} already exists; choose another output folder with -o")
-            results = _mark_pages(workspace, key, doc, existing is None, numbers, options, info, progress)
+            prep = _prepare(workspace, doc, info.path, existing is None, cache, options.delta, options.password,
+                            local, progress)
             if existing is None:
                 vault.store_original(workspace, doc.sha256, info.path)
-                for r in results:
+                for r in prep:
                     vault.store_page(workspace, doc.sha256, r.index, r.original_png or b"", r.units,
                                      Fingerprint(r.fp_points, r.fp_descriptors))
-            text_layer = pdf.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in results])
-            for i, final in enumerate(finals):
-                try:
-                    tmp = temp_path_for(final)
-                except OSError as exc:
-                    raise OutputError(f"cannot create a file in {final.parent}: {exc.strerror}") from exc
-                temps.append(tmp)
-                pdf.write_copy(text_layer, [r.images[i] for r in results], tmp)
             settings = json.dumps({"layers": list(LAYERS), "shift": {"delta_px": options.delta}, "dpi": doc.dpi},
                                   sort_keys=True)
-            issued_by = options.issued_by or _user()
-            stamp = now_iso()
-            copies = [Copy(document_id=doc.id, copy_no=n, recipient=r.name, unit=r.unit, note=r.note,
-                           issued_at=stamp, issued_by=issued_by, status="issued", run_id=run_id,
-                           settings=settings, version=__version__, path=str(final.resolve()))
-                      for n, r, final in zip(numbers, options.recipients, finals, strict=True)]
-            ledger.record_run(doc, existing is None, copies)
+            run_options = {"source_stem": info.path.stem, "output_dir": str(out_dir),
+                           "merge": str(merge) if merge else None, "separator": options.separator,
+                           "delta": options.delta, "encrypted": options.password is not None}
+            run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
+                      state="open", options=json.dumps(run_options, ensure_ascii=False, sort_keys=True),
+                      copies=len(numbers), done=0, merge_bytes=0)
+            planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
+            reserved = ledger.start_run(doc, existing is None, run, planned, settings, __version__)
+            if merge is None and [c.copy_no for c in reserved] != numbers:  # a concurrent run took ours
+                clash = next((p for c in reserved if (p := out_dir / copy_file_name(
+                    info.path.stem, c.copy_no, c.recipient)).exists()), None)
+                if clash is not None:
+                    ledger.end_run(run.id, "abandoned", f"{clash} already existed")
+                    raise OutputError(f"{clash} already exists; choose another output folder with -o (run "
+                                      f"{run.id} was closed and its copy numbers recorded as void)")
         except BaseException:
-            for t in temps:
-                t.unlink(missing_ok=True)
-            ledger.release(run_id)
+            local.close(cancel=True)
+            shutil.rmtree(cache, ignore_errors=True)
             raise
-        for tmp, final in zip(temps, finals, strict=True):
-            try:
-                tmp.replace(final)
-            except OSError as exc:  # recorded already: say where the finished file is
-                raise OutputError(f"copy recorded in the ledger but could not be renamed to {final}: "
-                                  f"{exc.strerror}; the finished file is {tmp}") from exc
-    stats = {"pages": doc.pages, "copies": len(numbers),
-             "units": {r.index + 1: r.stats for r in results}}
-    return IssueResult(document=doc, run=run_id,
-                       copies=[IssuedCopy(format_copy_no(n), r.name, r.unit, f)
-                               for n, r, f in zip(numbers, options.recipients, finals, strict=True)],
-                       stats=stats)
+        return _with_marker(workspace, ledger, key, doc, run, prep, options.settings, local, progress, t0)
 
 
-def _mark_pages(workspace: Workspace, key: bytes, doc: Document, new: bool, numbers: list[int],
-                options: IssueOptions, info: pdf.SourceInfo, progress: Progress) -> list[PageResult]:
-    jobs = []
-    for index in range(doc.pages):
-        seeds = [page_seed(key, doc.id, n, shift.LAYER, index) for n in numbers]
-        known = None if new else vault.load_units_json(workspace, doc.sha256, index)
-        jobs.append(PageJob(source=info.path, kind=info.kind, index=index, dpi=doc.dpi, delta=options.delta,
-                            password=options.password, seeds=seeds, known_units=known, want_vault=new))
-    n_jobs = options.jobs or default_jobs()
-    progress.start(doc.pages * len(numbers), "page-copies")
-    results: dict[int, PageResult] = {}
+def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = None,
+           progress: Progress | None = None) -> IssueResult:
+    """Finish an interrupted run (`last`: the most recent open one) with its own numbers and marks."""
+    settings = settings or RunSettings()
+    settings.validate()
+    progress = progress or NullProgress()
+    t0 = time.monotonic()
+    key = workspace.key()
+    with Ledger(workspace) as ledger:
+        run = ledger.run(run_ref)
+        if run.state != "open":
+            raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
+        doc = ledger.document(run.document_id)
+        opts = run.options_dict
+        if opts.get("encrypted") and settings.password is None:
+            raise BadRequestError(f"the document of run {run.id} is password-protected: pass --password")
+        source = next(workspace.doc_dir(doc.sha256).glob("original.*"), None)
+        if source is None:
+            raise BadRequestError(f"the vault has no original of document {doc.id}; restore the workspace")
+        local = make_executor("local", settings.jobs, None)
+        try:
+            prep = _prepare(workspace, doc, source, False, _page_cache(workspace, run.id), int(opts["delta"]),
+                            settings.password, local, progress)
+        except BaseException:
+            local.close(cancel=True)
+            raise
+        return _with_marker(workspace, ledger, key, doc, run, prep, settings, local, progress, t0)
+
+
+def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
+    """Close an unfinished run for good: copies not yet issued become `void`, the unfinished merged
+    file and the page cache are removed. Copies already issued stay issued."""
+    with Ledger(workspace) as ledger:
+        run = ledger.run(run_ref)
+        if run.state != "open":
+            raise BadRequestError(f"run {run.id} is already {run.state}")
+        run = ledger.end_run(run.id, "abandoned", note)
+    merge = run.options_dict.get("merge")
+    if merge:
+        pdfstream.discard(Path(merge))
+    shutil.rmtree(_page_cache(workspace, run.id), ignore_errors=True)
+    return run
+
+
+# -- the run -----------------------------------------------------------------------------------------
+def _with_marker(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Run, prep: list[PrepResult],
+                 settings: RunSettings, local: Executor, progress: Progress, t0: float) -> IssueResult:
+    """Carry out the run on the local pool (reused from rendering) or on the Dask cluster."""
+    ok = False
     try:
-        for r in run(run_page, jobs, n_jobs):
-            results[r.index] = r
-            progress.advance(len(numbers))
+        marker = local if settings.executor == "local" else make_executor("dask", 0, settings.scheduler)
+        try:
+            result = _carry_out(ws, ledger, key, doc, run, prep, settings, marker, progress, t0)
+            ok = True
+        finally:
+            if marker is not local:
+                marker.close(cancel=not ok)
+    finally:
+        local.close(cancel=not ok)
+    return result
+
+
+def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Run, prep: list[PrepResult],
+               settings: RunSettings, executor: Executor, progress: Progress, t0: float) -> IssueResult:
+    opts = run.options_dict
+    merge = Path(opts["merge"]) if opts.get("merge") else None
+    out_dir = Path(opts["output_dir"])
+    pending = [c for c in ledger.run_copies(run.id) if c.status == "reserved"]
+    total_pages = doc.pages + (1 if opts.get("separator") else 0)
+    writer: StreamingPdf | None = None
+    unrecorded: list[Path] = []  # files of the current batch, not yet in the ledger
+    progress.start(run.copies, "copies", scale=doc.pages, done=run.done)
+    try:
+        if merge is not None and (pending or not merge.exists()):
+            writer = StreamingPdf(merge, committed=run.merge_bytes)
+        text_layer = None if merge else pdf.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep])
+        pages = [executor.share(r.index, _page_cache(ws, run.id) / _cache_name(r.index)) for r in prep]
+        batch = settings.batch or _batch_size(prep, executor.workers)
+        batches = [pending[i:i + batch] for i in range(0, len(pending), batch)]
+        inflight: deque[tuple[list[Copy], list[Any]]] = deque()
+        for b in batches[:2]:
+            inflight.append((b, _submit(executor, key, doc, prep, pages, b, opts)))
+        queued = 2
+        while inflight:
+            copies, futures = inflight.popleft()
+            results: list[MarkResult] = [f.result() for f in futures]
+            if queued < len(batches):
+                inflight.append((batches[queued], _submit(executor, key, doc, prep, pages, batches[queued], opts)))
+                queued += 1
+            images = _by_copy(results, doc.pages, len(copies))
+            if writer is not None:
+                items = []
+                for c, imgs in zip(copies, images, strict=True):
+                    if opts.get("separator"):
+                        writer.add_page(prep[0].width_pt, prep[0].height_pt,
+                                        pdf.separator_image(doc, c, prep[0].width_pt, prep[0].height_pt))
+                    first = writer.pages + 1
+                    for r, img in zip(prep, imgs, strict=True):
+                        writer.add_page(r.width_pt, r.height_pt, img)
+                    items.append((c.copy_no, f"{merge}#pages={first}-{writer.pages}"))
+                ledger.mark_issued(run.id, items, merge_bytes=writer.commit())
+            else:
+                items = []
+                for c, imgs in zip(copies, images, strict=True):
+                    final = out_dir / copy_file_name(opts["source_stem"], c.copy_no, c.recipient)
+                    tmp = _temp(final)
+                    unrecorded.append(tmp)
+                    pdf.write_copy(text_layer or b"", [i.data for i in imgs], tmp)
+                    tmp.replace(final)  # after a kill -9, a resumed run overwrites its own unrecorded copy
+                    unrecorded[-1] = final
+                    items.append((c.copy_no, str(final)))
+                ledger.mark_issued(run.id, items)
+                unrecorded.clear()
+            progress.advance(len(copies))
+        if writer is not None:
+            writer.finish(title=f"{doc.title} — run {run.id}", producer=f"leakmark {__version__}")
+            writer = None
+        ledger.end_run(run.id, "finished")
+    except BaseException as exc:
+        for t in unrecorded:  # a copy exists only once the ledger says so; resume makes it again
+            t.unlink(missing_ok=True)
+        if writer is not None:
+            writer.close()
+        err = _stopped(ledger, run.id, exc)
+        if err is exc:
+            raise
+        raise err from exc
     finally:
         progress.finish()
-    return [results[i] for i in range(doc.pages)]
+    shutil.rmtree(_page_cache(ws, run.id), ignore_errors=True)
+    copies = ledger.run_copies(run.id)
+    wall = time.monotonic() - t0
+    made = len(pending)
+    size = merge.stat().st_size if merge else sum(Path(c.path).stat().st_size for c in copies
+                                                   if c.status == "issued" and Path(c.path).exists())
+    stats = {"copies": len(copies), "made_now": made, "pages": doc.pages, "page_copies": made * doc.pages,
+             "separator_pages": made if opts.get("separator") else 0, "seconds": round(wall, 2),
+             "page_copies_per_s": round(made * doc.pages / wall, 2) if wall > 0 else None,
+             "output_bytes": size, "executor": settings.executor, "jobs": executor.workers,
+             "units": {r.index + 1: r.stats for r in prep}, "pages_per_copy_in_file": total_pages}
+    return IssueResult(document=doc, run=run.id, merged=merge, stats=stats,
+                       copies=[IssuedCopy(c.label, c.recipient, c.unit, c.path) for c in copies])
+
+
+def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult], pages: list[Any],
+            copies: list[Copy], opts: dict) -> list[Any]:
+    """One job per page and slice of the batch: enough jobs to keep every worker busy."""
+    slices = max(1, math.ceil(2 * executor.workers / len(prep)))
+    step = math.ceil(len(copies) / slices)
+    futures = []
+    for r, page in zip(prep, pages, strict=True):
+        for s in range(0, len(copies), step):
+            part = copies[s:s + step]
+            seeds = [page_seed(key, doc.id, c.copy_no, shift.LAYER, r.index) for c in part]
+            job = MarkJob(index=r.index, units=r.units, delta=int(opts["delta"]), seeds=seeds,
+                          page_file=page if isinstance(page, str) else None)
+            futures.append(executor.submit(mark_copies, job, None if isinstance(page, str) else page))
+    return futures
+
+
+def _by_copy(results: list[MarkResult], pages: int, n: int) -> list[list[PageImage]]:
+    """Results come per page and slice, in submission order: regroup them as pages of each copy."""
+    per_page: list[list[PageImage]] = [[] for _ in range(pages)]
+    for r in results:
+        per_page[r.index].extend(r.images)
+    return [[per_page[p][i] for p in range(pages)] for i in range(n)]
+
+
+def _batch_size(prep: list[PrepResult], workers: int) -> int:
+    """Copies per batch so that a batch's encoded pages stay near BATCH_BYTES (JPEG q92 ≈ 0.1 byte/pixel)."""
+    per_copy = sum(math.prod(r.shape) for r in prep) * 0.1
+    return max(1, min(MAX_BATCH, int(BATCH_BYTES // max(per_copy, 1))))
+
+
+def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, cache: Path, delta: int,
+             password: str | None, executor: Executor, progress: Progress) -> list[PrepResult]:
+    """Render every page once for the run (locally, also with Dask: only the client has the PDF)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    jobs = [PrepJob(source=source, kind=doc.kind, index=i, dpi=doc.dpi, delta=delta, password=password,
+                    cache=cache / _cache_name(i), known_units=None if new else vault.load_units_json(ws, doc.sha256, i),
+                    want_vault=new) for i in range(doc.pages)]
+    progress.start(doc.pages, "pages rendered")
+    try:
+        futures = [executor.submit(prepare_page, j) for j in jobs]
+        results = []
+        for f in futures:
+            results.append(f.result())
+            progress.advance(1)
+    finally:
+        progress.finish()
+    return results
+
+
+def _stopped(ledger: Ledger, run_id: str, exc: BaseException) -> BaseException:
+    """The error to report when a run stops: what was done, and how to finish it."""
+    try:
+        run = ledger.run(run_id)
+        where = f"run {run_id} stopped with {run.done} of {run.copies} copies issued"
+    except Exception:  # the ledger itself failed: say nothing we cannot check
+        where = f"run {run_id} stopped"
+    hint = (f"{where}; the others are reserved. Finish it with `leakmark issue --resume {run_id}`, "
+            f"or close it with `leakmark issue --abandon {run_id}`")
+    if isinstance(exc, KeyboardInterrupt):
+        return RunInterruptedError(f"interrupted: {hint}")
+    if isinstance(exc, LeakmarkError):
+        return type(exc)(f"{exc.message}. {hint}")
+    if isinstance(exc, OSError):
+        return OutputError(f"{exc.strerror or exc}. {hint}")
+    return exc
+
+
+def _temp(final: Path) -> Path:
+    try:
+        return temp_path_for(final)
+    except OSError as exc:
+        raise OutputError(f"cannot create a file in {final.parent}: {exc.strerror}") from exc
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {folder}: {exc.strerror}") from exc
+
+
+def _part_files(merge: Path) -> tuple[Path, Path]:
+    return merge.with_name(merge.name + ".part"), merge.with_name(merge.name + ".part.idx")
+
+
+def _page_cache(ws: Workspace, run_id: str) -> Path:
+    return ws.home / "runs" / run_id
+
+
+def _cache_name(index: int) -> str:
+    return f"page-{index + 1:03d}.npy"
+
+
+def _sweep_page_caches(ws: Workspace, ledger: Ledger) -> None:
+    """Remove page caches of runs that are closed or were never recorded (a crash before step 3)."""
+    folder = ws.home / "runs"
+    if not folder.is_dir():
+        return
+    open_runs = {r.id for r in ledger.runs() if r.state == "open"}
+    for d in folder.iterdir():
+        if d.is_dir() and d.name not in open_runs and time.time() - d.stat().st_mtime > 3600:
+            shutil.rmtree(d, ignore_errors=True)  # an hour's grace: another run may be starting right now
 
 
 def _user() -> str:

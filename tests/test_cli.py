@@ -192,7 +192,7 @@ def test_key_missing_beside_ledger_is_exit_5(capsys, ws_copy):
 
 def test_log_verify_ok(capsys, issued):
     code, out, _ = run_main(capsys, "log", "verify", "--home", issued.ws.home)
-    assert code == 0 and "ledger OK: 6 events, 1 documents, 5 copies" in out
+    assert code == 0 and "ledger OK: 4 events, 1 documents, 1 runs, 5 copies" in out
 
 
 def test_log_verify_after_tampering_is_exit_7(capsys, issued, ws_copy):
@@ -218,7 +218,7 @@ def test_log_show_return_destroy(capsys, issued, ws_copy):
     code, out, _ = run_main(capsys, "log", "show", "4", "--home", home)
     assert "returned  back" in out and "destroyed" in out
     code, out, _ = run_main(capsys, "log", "verify", "--home", home)
-    assert code == 0 and "8 events" in out
+    assert code == 0 and "6 events" in out
 
 
 def test_log_list_json_via_env_home(ws_copy):
@@ -236,7 +236,7 @@ def test_issue_json_contract(ws_copy, issued, tmp_path):
                                  "-o", str(out_dir), "--home", str(ws_copy.home), "--jobs", "1", "--json"])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)  # exactly one JSON object, nothing else on stdout
-    assert set(res) == {"document", "run", "copies"}
+    assert set(res) == {"document", "run", "copies", "merged", "summary"}
     assert set(res["document"]) == {"id", "title", "sha256", "pages"}
     assert res["document"] == {"id": issued.result.document.id, "title": "Handling of restricted documents, Q4",
                                "sha256": hashlib.sha256(issued.source.read_bytes()).hexdigest(), "pages": 2}
@@ -445,7 +445,7 @@ def test_wrong_size_key_is_exit_5(capsys, ws_copy):
     assert code == 5 and "5 bytes" in err
 
 
-def test_interrupted_issue_exits_130_and_keeps_nothing(capsys, monkeypatch, ws_copy, issued, tmp_path):
+def test_interrupted_issue_exits_130_and_resumes(capsys, monkeypatch, ws_copy, issued, tmp_path):
     from leakmark import pdf as lm_pdf
 
     real, calls = lm_pdf.write_copy, []
@@ -460,10 +460,22 @@ def test_interrupted_issue_exits_130_and_keeps_nothing(capsys, monkeypatch, ws_c
     (events_before,) = db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events")[0]
     code, _, err = run_main(capsys, "issue", issued.source, "-r", "Frank", "-r", "Grace", "-o", tmp_path / "out",
                             "--home", ws_copy.home, "--jobs", "1", "-q")
-    assert code == 130 and "interrupted" in err
-    assert list((tmp_path / "out").iterdir()) == []
-    assert db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events")[0][0] == events_before
-    assert db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM reservations")[0][0] == 0
+    assert code == 130 and "interrupted" in err and "leakmark issue --resume" in err
+    assert list((tmp_path / "out").iterdir()) == []  # nothing half-written is kept
+    assert db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events")[0][0] == events_before + 1  # the run
+    assert db_rows(ws_copy.ledger_path, "SELECT copy_no, status FROM copies WHERE copy_no > 5") == [
+        (6, "reserved"), (7, "reserved")]
+    monkeypatch.setattr(lm_pdf, "write_copy", real)
+    code, out, _ = run_main(capsys, "log", "runs", "--home", ws_copy.home)
+    assert code == 0 and "open" in out and "0/2 copies" in out
+    code, out, _ = run_main(capsys, "issue", "--resume", "last", "--home", ws_copy.home, "--jobs", "1", "-q")
+    assert code == 0 and "000006  Frank" in out and "000007  Grace" in out and "done: 2 copies" in out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["memo-en-000006-Frank.pdf",
+                                                                     "memo-en-000007-Grace.pdf"]
+    code, out, _ = run_main(capsys, "log", "verify", "--home", ws_copy.home)
+    assert code == 0
+    code, _, err = run_main(capsys, "issue", "--resume", "last", "--home", ws_copy.home)
+    assert code == 8 and "no unfinished run" in err
 
 
 def test_recipient_option_parsing():

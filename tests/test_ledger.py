@@ -41,7 +41,10 @@ def _issue(ws, source, names, out, **kw) -> leakmark.IssueResult:
 # -- the fixture's run ------------------------------------------------------------------------------
 def test_issue_then_verify_passes(issued):
     rep = _verify(issued.ws)
-    assert (rep.events, rep.documents, rep.copies) == (6, 1, 5)  # 1 document event + 5 issue events
+    # document, run (5 copies reserved), issued (one batch of 5), run_end
+    assert (rep.events, rep.documents, rep.runs, rep.copies) == (4, 1, 1, 5)
+    kinds = [k for (k,) in db_rows(issued.ws.ledger_path, "SELECT kind FROM events ORDER BY seq")]
+    assert kinds == ["document", "run", "issued", "run_end"]
 
 
 def test_issue_records_every_copy(issued):
@@ -86,14 +89,14 @@ def test_deleted_last_event_is_detected(ws_copy):
 
 
 def test_truncation_of_events_and_views_is_caught_by_the_head_file(ws_copy):
-    # a consistent truncation (last issue event and its copies row both gone) is only visible to the head file
-    db_exec(ws_copy.ledger_path, "DELETE FROM events WHERE seq=6", "DELETE FROM copies WHERE copy_no=5")
+    # a consistent truncation (the run's end event gone, its row set back) is only visible to the head file
+    db_exec(ws_copy.ledger_path, "DELETE FROM events WHERE seq=4", "UPDATE runs SET state='open'")
     msg = _verify_fails(ws_copy)
-    assert "event 6 was written" in msg and "deleted" in msg
+    assert "event 4 was written" in msg and "deleted" in msg
 
 
 def test_truncation_with_the_head_file_removed(ws_copy):
-    db_exec(ws_copy.ledger_path, "DELETE FROM events WHERE seq=6", "DELETE FROM copies WHERE copy_no=5")
+    db_exec(ws_copy.ledger_path, "DELETE FROM events WHERE seq=4", "UPDATE runs SET state='open'")
     ws_copy.head_path.unlink()
     assert "head file" in _verify_fails(ws_copy)
 
@@ -109,7 +112,7 @@ def test_swapped_event_payloads(ws_copy):
     (p2,), (p3,) = (db_rows(ws_copy.ledger_path, "SELECT payload FROM events WHERE seq=?", (s,))[0] for s in (2, 3))
     db_exec(ws_copy.ledger_path, ("UPDATE events SET payload=? WHERE seq=2", (p3,)),
             ("UPDATE events SET payload=? WHERE seq=3", (p2,)))
-    assert "event 2 (issue) was edited" in _verify_fails(ws_copy)
+    assert "event 2 (run) was edited" in _verify_fails(ws_copy)
 
 
 def test_reordered_events(ws_copy):
@@ -119,29 +122,29 @@ def test_reordered_events(ws_copy):
 
 
 def test_edited_event_payload(ws_copy):
-    (payload,) = db_rows(ws_copy.ledger_path, "SELECT payload FROM events WHERE seq=4")[0]
+    (payload,) = db_rows(ws_copy.ledger_path, "SELECT payload FROM events WHERE seq=2")[0]
     p = json.loads(payload)
-    p["recipient"] = "Mallory"
-    db_exec(ws_copy.ledger_path, ("UPDATE events SET payload=? WHERE seq=4", (json.dumps(p),)))
-    assert "event 4 (issue) was edited" in _verify_fails(ws_copy)
+    p["copies"][3]["recipient"] = "Mallory"
+    db_exec(ws_copy.ledger_path, ("UPDATE events SET payload=? WHERE seq=2", (json.dumps(p),)))
+    assert "event 2 (run) was edited" in _verify_fails(ws_copy)
 
 
 def test_rebuilt_chain_without_the_key_is_detected(ws_copy):
     """An attacker who recomputes every hash after an edit still cannot produce the HMACs."""
     rows = db_rows(ws_copy.ledger_path, "SELECT seq, ts, kind, payload, prev_hash FROM events ORDER BY seq")
     statements = []
-    prev = rows[2][4]  # prev_hash of event 3
-    for seq, ts, kind, payload, _ in rows[2:]:
+    prev = rows[1][4]  # prev_hash of event 2, the run that reserved the copies
+    for seq, ts, kind, payload, _ in rows[1:]:
         p = json.loads(payload)
-        if seq == 3:
-            p["recipient"] = "Mallory"
+        if seq == 2:
+            p["copies"][1]["recipient"] = "Mallory"
         digest = event_hash(prev, seq, ts, kind, p)
         statements.append(("UPDATE events SET payload=?, prev_hash=?, hash=?, mac=? WHERE seq=?",
                            (json.dumps(p), prev, digest, event_mac(b"\x01" * 32, digest), seq)))
         prev = digest
     statements.append(("UPDATE copies SET recipient='Mallory' WHERE copy_no=2", ()))
     db_exec(ws_copy.ledger_path, *statements)
-    assert "event 3 (issue) was edited" in _verify_fails(ws_copy)
+    assert "event 2 (run) was edited" in _verify_fails(ws_copy)
 
 
 def test_inserted_copies_row(issued, ws_copy):
@@ -226,8 +229,7 @@ def test_concurrent_issues_get_distinct_numbers(issued, ws_copy, tmp_path):
     numbers = [n for _, ns in results for n in ns]
     assert sorted(numbers) == [f"{n:06d}" for n in range(6, 12)]
     rep = _verify(ws_copy)
-    assert rep.copies == 11 and rep.events == 12
-    assert db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM reservations")[0][0] == 0
+    assert rep.copies == 11 and rep.events == 4 + 2 * 3 and rep.runs == 3  # each run: run, issued, run_end
 
 
 def test_dpi_must_match_the_registered_document(issued, ws_copy, tmp_path):
@@ -253,12 +255,14 @@ def test_return_destroy_and_history(issued, ws_copy):
             ledger.find_copy("not-a-copy")
         history = ledger.history(ledger.find_copy("000002"))
         others = ledger.history(ledger.find_copy("000003"))
+    run_id = issued.result.run
     assert [(h["kind"], h["status"], h["note"]) for h in history] == [
-        ("issue", "issued", ""), ("status", "returned", "back from Bob"), ("status", "destroyed", "")]
+        ("run", "reserved", f"run {run_id}"), ("issued", "issued", ""), ("status", "returned", "back from Bob"),
+        ("status", "destroyed", "")]
     assert [h["seq"] for h in history] == sorted(h["seq"] for h in history)
-    assert [h["status"] for h in others] == ["issued"]
+    assert [h["status"] for h in others] == ["reserved", "issued"]
     rep = _verify(ws_copy)
-    assert rep.events == 8 and rep.copies == 5
+    assert rep.events == 6 and rep.copies == 5
 
 
 def test_status_change_then_truncation_is_detected(ws_copy):
@@ -269,12 +273,18 @@ def test_status_change_then_truncation_is_detected(ws_copy):
     _verify_fails(ws_copy)
 
 
-# -- failures write nothing -------------------------------------------------------------------------
+# -- failures: nothing before the run is reserved, a resumable run after ---------------------------------
 def _snapshot(ws: leakmark.Workspace) -> tuple:
     return (db_rows(ws.ledger_path, "SELECT seq, hash FROM events ORDER BY seq"),
             db_rows(ws.ledger_path, "SELECT * FROM copies ORDER BY copy_no"),
-            db_rows(ws.ledger_path, "SELECT * FROM reservations"),
-            sorted(p.relative_to(ws.vault) for p in ws.vault.rglob("*")))
+            db_rows(ws.ledger_path, "SELECT * FROM runs"),
+            sorted(p.relative_to(ws.vault) for p in ws.vault.rglob("*")),
+            sorted(p.relative_to(ws.home) for p in (ws.home / "runs").rglob("*")) if (ws.home / "runs").exists()
+            else [])
+
+
+def _statuses(ws: leakmark.Workspace, run_id: str) -> list[tuple[int, str]]:
+    return db_rows(ws.ledger_path, "SELECT copy_no, status FROM copies WHERE run_id=? ORDER BY copy_no", (run_id,))
 
 
 def test_output_name_clash_writes_nothing(issued, ws_copy, tmp_path):
@@ -289,8 +299,7 @@ def test_output_name_clash_writes_nothing(issued, ws_copy, tmp_path):
     assert _snapshot(ws_copy) == before
     assert sorted(p.name for p in out.iterdir()) == [clash.name]  # no .tmp, no partial copy
     assert clash.read_bytes() == b"someone else's file"
-    # the numbers held by the failed run are free again
-    r = _issue(ws_copy, issued.source, ["Frank"], tmp_path / "out2")
+    r = _issue(ws_copy, issued.source, ["Frank"], tmp_path / "out2")  # nothing was reserved
     assert [c.copy_no for c in r.copies] == ["000006"]
 
 
@@ -305,37 +314,86 @@ def test_clash_on_a_new_document_leaves_vault_and_ledger_untouched(ws_copy, samp
     assert [p.name for p in out.iterdir()] == ["notice-zh-000001-Frank.pdf"]
 
 
-def test_failure_while_writing_copies_removes_temp_files(issued, ws_copy, tmp_path, monkeypatch):
+def test_failure_reserving_the_run_writes_nothing(issued, ws_copy, tmp_path, monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error (simulated)")
+
+    monkeypatch.setattr(Ledger, "start_run", broken)
+    out = tmp_path / "out"
+    before = _snapshot(ws_copy)
+    with pytest.raises(sqlite3.OperationalError):
+        _issue(ws_copy, issued.source, ["Frank", "Grace"], out)
+    assert _snapshot(ws_copy) == before  # ledger, vault and page cache as they were
+    assert list(out.iterdir()) == []
+
+
+def test_disk_full_while_writing_copies_leaves_a_resumable_run(issued, ws_copy, tmp_path, monkeypatch):
     real = lm_pdf.write_copy
     calls = []
 
     def flaky(text_layer, images, out):
         calls.append(out)
         if len(calls) == 2:
-            raise OutputError(f"cannot write {out}: disk full (simulated)")
+            raise OutputError(f"cannot write {out}: No space left on device (simulated)")
         real(text_layer, images, out)
 
     monkeypatch.setattr(lm_pdf, "write_copy", flaky)
     out = tmp_path / "out"
-    before = _snapshot(ws_copy)
-    with pytest.raises(OutputError, match="disk full"):
+    with pytest.raises(OutputError, match="No space left") as info:
         _issue(ws_copy, issued.source, ["Frank", "Grace", "Heidi"], out)
-    assert len(calls) == 2 and calls[0].exists() is False
-    assert _snapshot(ws_copy) == before
-    assert list(out.iterdir()) == []
+    msg = info.value.message
+    assert "0 of 3 copies issued" in msg and "--resume" in msg
+    assert list(out.iterdir()) == []  # the first copy of the failed batch was written, then removed
+    with Ledger(ws_copy) as ledger:
+        run = ledger.run("last")
+    assert _statuses(ws_copy, run.id) == [(6, "reserved"), (7, "reserved"), (8, "reserved")]
+    _verify(ws_copy)
+
+    monkeypatch.setattr(lm_pdf, "write_copy", real)
+    r = leakmark.resume(ws_copy, "last")
+    assert r.run == run.id and [c.copy_no for c in r.copies] == ["000006", "000007", "000008"]
+    assert _statuses(ws_copy, run.id) == [(6, "issued"), (7, "issued"), (8, "issued")]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "memo-en-000006-Frank.pdf", "memo-en-000007-Grace.pdf", "memo-en-000008-Heidi.pdf"]
+    assert _verify(ws_copy).runs == 2
+    assert not (ws_copy.home / "runs" / run.id).exists()  # page cache removed once the run is finished
 
 
-def test_failure_recording_the_run_removes_temp_files(issued, ws_copy, tmp_path, monkeypatch):
-    def broken(self, doc, new_document, copies):
+def test_ledger_failure_after_writing_a_batch_removes_its_files(issued, ws_copy, tmp_path, monkeypatch):
+    def broken(self, *args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error (simulated)")
 
-    monkeypatch.setattr(Ledger, "record_run", broken)
+    monkeypatch.setattr(Ledger, "mark_issued", broken)
     out = tmp_path / "out"
-    before = _snapshot(ws_copy)
     with pytest.raises(sqlite3.OperationalError):
         _issue(ws_copy, issued.source, ["Frank", "Grace"], out)
-    assert _snapshot(ws_copy) == before
-    assert list(out.iterdir()) == []
+    assert list(out.iterdir()) == []  # no file exists that the ledger does not record as issued
+    monkeypatch.undo()
+    r = leakmark.resume(ws_copy, "last", leakmark.RunSettings(jobs=1))
+    assert [c.copy_no for c in r.copies] == ["000006", "000007"] and len(list(out.iterdir())) == 2
+    _verify(ws_copy)
+
+
+def test_open_runs_keep_their_numbers_and_abandoned_ones_void_them(issued, ws_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(lm_pdf, "write_copy", lambda *a: (_ for _ in ()).throw(OutputError("disk full")))
+    with pytest.raises(OutputError):
+        _issue(ws_copy, issued.source, ["Frank", "Grace"], tmp_path / "out")
+    monkeypatch.undo()
+    r = _issue(ws_copy, issued.source, ["Heidi"], tmp_path / "out2")
+    assert [c.copy_no for c in r.copies] == ["000008"]  # 6 and 7 stay reserved for the open run
+    with Ledger(ws_copy) as ledger:
+        open_run = next(x for x in ledger.runs() if x.state == "open")
+        with pytest.raises(BadRequestError, match="never issued"):
+            ledger.set_status("000006", "returned")
+    gone = leakmark.abandon(ws_copy, open_run.id, "not needed")
+    assert gone.state == "abandoned" and _statuses(ws_copy, open_run.id) == [(6, "void"), (7, "void")]
+    with pytest.raises(BadRequestError, match="abandoned"):
+        leakmark.resume(ws_copy, open_run.id)
+    r = _issue(ws_copy, issued.source, ["Ivan"], tmp_path / "out3")
+    assert [c.copy_no for c in r.copies] == ["000009"]  # void numbers are never given out again
+    with Ledger(ws_copy) as ledger:
+        assert [h["status"] for h in ledger.history(ledger.find_copy("000006"))] == ["reserved", "void"]
+    _verify(ws_copy)
 
 
 def test_locked_ledger_is_reported(issued, ws_copy, tmp_path, monkeypatch):
@@ -351,20 +409,3 @@ def test_locked_ledger_is_reported(issued, ws_copy, tmp_path, monkeypatch):
         holder.close()
     assert not list((tmp_path / "out").glob("*"))
     _verify(ws_copy)
-
-
-def test_reservations_of_dead_runs_are_freed(issued, ws_copy, tmp_path):
-    import os
-    import socket
-
-    doc_id = issued.result.document.id
-    host = socket.gethostname()
-    dead_pid = 2**22 + 4321  # above Linux's pid_max: never a live process
-    db_exec(ws_copy.ledger_path,
-            ("INSERT INTO reservations VALUES (?,?,?,?,?)", (doc_id, 6, "crashed-run", dead_pid, host)),
-            ("INSERT INTO reservations VALUES (?,?,?,?,?)", (doc_id, 7, "running-run", os.getpid(), host)))
-    r = _issue(ws_copy, issued.source, ["Frank", "Grace"], tmp_path / "out")
-    # numbering continues after the highest number issued or held by a live run; the crashed run's hold is gone
-    assert [c.copy_no for c in r.copies] == ["000008", "000009"]
-    left = db_rows(ws_copy.ledger_path, "SELECT copy_no, run_id FROM reservations")
-    assert left == [(7, "running-run")]

@@ -1,18 +1,18 @@
 """The distribution register in SQLite.
 
 `events` is the source of truth: append-only, hash-chained and authenticated (see chain.py).
-`documents` and `copies` are materialised views of the events for fast queries; `verify` replays the
-events and checks that every view row matches, so editing a recipient in `copies` is caught too.
-`reservations` is scratch space outside the chain: copy numbers held by runs in progress, so two
-concurrent `issue` runs never mark two copies with the same 份号.
+`documents`, `runs` and `copies` are materialised views of the events for fast queries; `verify` replays
+the events and checks that every view row matches, so editing a recipient in `copies` is caught too.
+
+A run is reserved in one event before any work starts (its copies get status `reserved`), each finished
+batch is one `issued` event, and `run_end` closes it (`finished`, or `abandoned`: its unissued copies
+become `void`). So every copy number is accounted for whatever happens to the process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,15 +37,17 @@ CREATE TABLE IF NOT EXISTS copies (
     note TEXT NOT NULL, issued_at TEXT NOT NULL, issued_by TEXT NOT NULL, status TEXT NOT NULL,
     run_id TEXT NOT NULL, settings TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL,
     PRIMARY KEY (document_id, copy_no));
-CREATE TABLE IF NOT EXISTS reservations (
-    document_id TEXT NOT NULL, copy_no INTEGER NOT NULL, run_id TEXT NOT NULL, pid INTEGER NOT NULL,
-    host TEXT NOT NULL, PRIMARY KEY (document_id, copy_no));
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, document_id TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+    state TEXT NOT NULL, options TEXT NOT NULL, copies INTEGER NOT NULL, done INTEGER NOT NULL,
+    merge_bytes INTEGER NOT NULL);
 """
 
 DOC_FIELDS = ("id", "sha256", "title", "level", "period", "pages", "source_name", "kind", "dpi", "created_at")
 COPY_FIELDS = ("document_id", "copy_no", "recipient", "unit", "note", "issued_at", "issued_by", "status",
                "run_id", "settings", "version", "path")
-STATUSES = ("issued", "returned", "destroyed")
+RUN_FIELDS = ("id", "document_id", "created_at", "created_by", "state", "options", "copies", "done", "merge_bytes")
+STATUSES = ("issued", "returned", "destroyed")  # what a clerk may set; `reserved` and `void` belong to runs
 
 
 def now_iso() -> str:
@@ -95,10 +97,37 @@ class Copy:
 
 
 @dataclass(frozen=True)
+class Run:
+    id: str
+    document_id: str
+    created_at: str
+    created_by: str
+    state: str  # open | finished | abandoned
+    options: str  # JSON: output folder or merged file, marking settings, what a resume needs
+    copies: int
+    done: int
+    merge_bytes: int  # bytes of the merged file's .part that belong to issued copies
+
+    @property
+    def options_dict(self) -> dict:
+        return json.loads(self.options)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A copy to reserve: who gets it and which number (None: next free)."""
+    recipient: str
+    unit: str = ""
+    note: str = ""
+    copy_no: int | None = None
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     events: int
     documents: int
     copies: int
+    runs: int = 0
 
 
 class Ledger:
@@ -206,58 +235,96 @@ class Ledger:
         self.db.execute(f"INSERT INTO documents ({','.join(DOC_FIELDS)}) VALUES ({','.join('?' * len(DOC_FIELDS))})",
                         tuple(values.values()))
 
-    # -- reservations ----------------------------------------------------------------------------
-    def reserve(self, doc_id: str, run_id: str, count: int, wanted: list[int | None]) -> list[int]:
-        """Hold copy numbers for a run: explicit ones from `wanted`, the rest sequential after the max."""
-        host, pid = socket.gethostname(), os.getpid()
-        with self.transaction():
-            for r in self.db.execute("SELECT DISTINCT pid, host FROM reservations").fetchall():
-                if r["host"] == host and not _pid_alive(r["pid"]):  # a crashed run's numbers are free again
-                    self.db.execute("DELETE FROM reservations WHERE pid=? AND host=?", (r["pid"], host))
-            taken = {r[0] for r in self.db.execute(
-                "SELECT copy_no FROM copies WHERE document_id=? UNION SELECT copy_no FROM reservations "
-                "WHERE document_id=?", (doc_id, doc_id))}
-            explicit = [w for w in wanted if w is not None]
-            clash = sorted(set(explicit) & taken)
-            if clash:
-                raise BadRequestError(f"copy number {format_copy_no(clash[0])} of document {doc_id} is already "
-                                      "issued or being issued; leave copy_no empty to number copies automatically")
-            if len(set(explicit)) != len(explicit):
-                raise BadRequestError("the recipient list gives the same copy_no twice")
-            nxt = max(taken | set(explicit) | {0}) + 1
-            numbers = []
-            for w in wanted:
-                if w is None:
-                    w, nxt = nxt, nxt + 1
-                if not 1 <= w <= 999_999:
-                    raise BadRequestError(f"copy number {w} is outside 000001..999999")
-                numbers.append(w)
-            self.db.executemany(
-                "INSERT INTO reservations (document_id, copy_no, run_id, pid, host) VALUES (?,?,?,?,?)",
-                [(doc_id, n, run_id, pid, host) for n in numbers])
+    # -- runs ----------------------------------------------------------------------------------------
+    def plan_numbers(self, doc_id: str, wanted: list[int | None]) -> list[int]:
+        """Copy numbers a run would get now: explicit ones from `wanted`, the rest after the highest taken."""
+        taken = {r[0] for r in self.db.execute("SELECT copy_no FROM copies WHERE document_id=?", (doc_id,))}
+        explicit = [w for w in wanted if w is not None]
+        clash = sorted(set(explicit) & taken)
+        if clash:
+            raise BadRequestError(f"copy number {format_copy_no(clash[0])} of document {doc_id} is already "
+                                  "issued or reserved; leave copy_no empty to number copies automatically")
+        if len(set(explicit)) != len(explicit):
+            raise BadRequestError("the recipient list gives the same copy_no twice")
+        nxt = max(taken | set(explicit) | {0}) + 1
+        numbers = []
+        for w in wanted:
+            if w is None:
+                w, nxt = nxt, nxt + 1
+            if not 1 <= w <= 999_999:
+                raise BadRequestError(f"copy number {w} is outside 000001..999999")
+            numbers.append(w)
         return numbers
 
-    def release(self, run_id: str) -> None:
-        try:
-            self.db.execute("DELETE FROM reservations WHERE run_id=?", (run_id,))
-        except sqlite3.OperationalError:
-            pass  # a stale reservation is cleaned by the next run (its pid is gone)
+    def start_run(self, doc: Document, new_document: bool, run: Run, planned: list[Planned], settings: str,
+                  version: str) -> list[Copy]:
+        """Reserve a run and its copy numbers in one transaction (with the document, if new). Numbers are
+        allocated here, inside the write lock, so concurrent runs never share one."""
+        with self.transaction():
+            if new_document and self.document_by_sha(doc.sha256) is None:
+                self._insert_document(doc)
+            numbers = self.plan_numbers(doc.id, [p.copy_no for p in planned])
+            copies = [Copy(document_id=doc.id, copy_no=n, recipient=p.recipient, unit=p.unit, note=p.note,
+                           issued_at="", issued_by=run.created_by, status="reserved", run_id=run.id,
+                           settings=settings, version=version, path="")
+                      for n, p in zip(numbers, planned, strict=True)]
+            values = {k: getattr(run, k) for k in RUN_FIELDS}
+            self._append("run", {"run": values, "copies": [{k: getattr(c, k) for k in COPY_FIELDS} for c in copies]},
+                         ts=run.created_at)
+            self.db.execute(f"INSERT INTO runs ({','.join(RUN_FIELDS)}) VALUES ({','.join('?' * len(RUN_FIELDS))})",
+                            tuple(values.values()))
+            self.db.executemany(f"INSERT INTO copies ({','.join(COPY_FIELDS)}) VALUES "
+                                f"({','.join('?' * len(COPY_FIELDS))})",
+                                [tuple(getattr(c, k) for k in COPY_FIELDS) for c in copies])
+        return copies
+
+    def mark_issued(self, run_id: str, items: list[tuple[int, str]], merge_bytes: int = 0) -> None:
+        """Record finished copies of a run (number, where the file is) in one transaction."""
+        run = self.run(run_id)
+        stamp = now_iso()
+        with self.transaction():
+            self._append("issued", {"run_id": run_id, "document_id": run.document_id, "issued_at": stamp,
+                                    "copies": [[n, p] for n, p in items], "merge_bytes": merge_bytes}, ts=stamp)
+            self.db.executemany("UPDATE copies SET status='issued', issued_at=?, path=? "
+                                "WHERE document_id=? AND copy_no=? AND status='reserved'",
+                                [(stamp, p, run.document_id, n) for n, p in items])
+            self.db.execute("UPDATE runs SET done=done+?, merge_bytes=? WHERE id=?", (len(items), merge_bytes, run_id))
+
+    def end_run(self, run_id: str, state: str, note: str = "") -> Run:
+        """Close a run: `finished`, or `abandoned` (its copies not yet issued become `void`)."""
+        if state not in ("finished", "abandoned"):
+            raise ValueError(state)
+        run = self.run(run_id)
+        if run.state != "open":
+            raise BadRequestError(f"run {run_id} is already {run.state}")
+        with self.transaction():
+            self._append("run_end", {"run_id": run_id, "document_id": run.document_id, "state": state, "note": note})
+            self.db.execute("UPDATE runs SET state=? WHERE id=?", (state, run_id))
+            if state == "abandoned":
+                self.db.execute("UPDATE copies SET status='void' WHERE run_id=? AND status='reserved'", (run_id,))
+        return self.run(run_id)
+
+    def run(self, run_id: str) -> Run:
+        if run_id == "last":
+            row = self.db.execute("SELECT * FROM runs WHERE state='open' ORDER BY created_at DESC, rowid DESC "
+                                  "LIMIT 1").fetchone()
+            if row is None:
+                raise NotFoundError("there is no unfinished run to resume; `leakmark log runs` lists the runs")
+        else:
+            row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r} in the ledger; `leakmark log runs` lists the runs")
+        return Run(**{k: row[k] for k in RUN_FIELDS})
+
+    def runs(self) -> list[Run]:
+        rows = self.db.execute("SELECT * FROM runs ORDER BY created_at, rowid").fetchall()
+        return [Run(**{k: r[k] for k in RUN_FIELDS}) for r in rows]
+
+    def run_copies(self, run_id: str) -> list[Copy]:
+        rows = self.db.execute("SELECT * FROM copies WHERE run_id=? ORDER BY copy_no", (run_id,)).fetchall()
+        return [Copy(**{k: r[k] for k in COPY_FIELDS}) for r in rows]
 
     # -- copies ----------------------------------------------------------------------------------
-    def record_run(self, doc: Document, new_document: bool, copies: list[Copy]) -> None:
-        """Write a finished run in one transaction: the document (if new), every copy, release numbers."""
-        with self.transaction():
-            if new_document:
-                if self.document_by_sha(doc.sha256) is None:
-                    self._insert_document(doc)
-            for c in copies:
-                values = {k: getattr(c, k) for k in COPY_FIELDS}
-                self._append("issue", values, ts=c.issued_at)
-                self.db.execute(f"INSERT INTO copies ({','.join(COPY_FIELDS)}) VALUES "
-                                f"({','.join('?' * len(COPY_FIELDS))})", tuple(values.values()))
-            if copies:
-                self.db.execute("DELETE FROM reservations WHERE run_id=?", (copies[0].run_id,))
-
     def copies(self, doc_id: str | None = None) -> list[Copy]:
         if doc_id is None:
             rows = self.db.execute("SELECT * FROM copies ORDER BY document_id, copy_no").fetchall()
@@ -289,6 +356,9 @@ class Ledger:
         if status not in STATUSES:
             raise BadRequestError(f"unknown status {status!r}")
         copy = self.find_copy(ref)
+        if copy.status in ("reserved", "void"):
+            raise BadRequestError(f"copy {copy.document_id}/{copy.label} was never issued (status {copy.status}); "
+                                  "`leakmark log runs` shows its run")
         if copy.status == "destroyed":
             raise BadRequestError(f"copy {copy.document_id}/{copy.label} is already recorded as destroyed")
         with self.transaction():
@@ -300,12 +370,23 @@ class Ledger:
 
     def history(self, copy: Copy) -> list[dict[str, Any]]:
         out = []
-        for r in self.db.execute("SELECT seq, ts, kind, payload FROM events WHERE kind IN ('issue','status') "
-                                 "ORDER BY seq").fetchall():
-            p = json.loads(r["payload"])
-            if p.get("document_id") == copy.document_id and p.get("copy_no") == copy.copy_no:
-                out.append({"seq": r["seq"], "ts": r["ts"], "kind": r["kind"],
-                            "status": p.get("status", "issued"), "note": p.get("note", "")})
+        for r in self.db.execute("SELECT seq, ts, kind, payload FROM events WHERE kind IN "
+                                 "('issue','status','run','issued','run_end') ORDER BY seq").fetchall():
+            p, kind = json.loads(r["payload"]), r["kind"]
+            if kind == "run":
+                mine = p["run"]["id"] == copy.run_id
+                status, note = "reserved", f"run {copy.run_id}"
+            elif kind == "issued":
+                mine = p["run_id"] == copy.run_id and any(n == copy.copy_no for n, _ in p["copies"])
+                status, note = "issued", ""
+            elif kind == "run_end":  # only the end that voided this copy belongs to its history
+                mine = p["run_id"] == copy.run_id and p["state"] == "abandoned" and copy.status == "void"
+                status, note = "void", p.get("note", "")
+            else:
+                mine = p.get("document_id") == copy.document_id and p.get("copy_no") == copy.copy_no
+                status, note = p.get("status", "issued"), p.get("note", "")
+            if mine:
+                out.append({"seq": r["seq"], "ts": r["ts"], "kind": kind, "status": status, "note": note})
         return out
 
     # -- verification ----------------------------------------------------------------------------
@@ -317,6 +398,7 @@ class Ledger:
 
         prev, expect_seq = GENESIS, 1
         docs: dict[str, dict] = {}
+        runs: dict[str, dict] = {}
         copies: dict[tuple[str, int], dict] = {}
         for r in self.db.execute("SELECT * FROM events ORDER BY seq"):
             seq = r["seq"]
@@ -341,6 +423,30 @@ class Ledger:
                 if key not in copies:
                     raise bad(f"event {seq} changes the status of a copy that was never issued")
                 copies[key]["status"] = payload["status"]
+            elif kind == "run":
+                runs[payload["run"]["id"]] = dict(payload["run"])
+                for c in payload["copies"]:
+                    copies[(c["document_id"], c["copy_no"])] = dict(c)
+            elif kind == "issued":
+                run = runs.get(payload["run_id"])
+                if run is None:
+                    raise bad(f"event {seq} issues copies of a run that was never reserved")
+                for n, path in payload["copies"]:
+                    c = copies.get((run["document_id"], n))
+                    if c is None or c["run_id"] != run["id"] or c["status"] != "reserved":
+                        raise bad(f"event {seq} issues copy {format_copy_no(n)}, which its run did not reserve")
+                    c.update(status="issued", issued_at=payload["issued_at"], path=path)
+                run["done"] += len(payload["copies"])
+                run["merge_bytes"] = payload["merge_bytes"]
+            elif kind == "run_end":
+                run = runs.get(payload["run_id"])
+                if run is None:
+                    raise bad(f"event {seq} ends a run that was never reserved")
+                run["state"] = payload["state"]
+                if payload["state"] == "abandoned":
+                    for c in copies.values():
+                        if c["run_id"] == run["id"] and c["status"] == "reserved":
+                            c["status"] = "void"
             else:
                 raise bad(f"event {seq} has an unknown kind {kind!r}")
             prev, expect_seq = digest, seq + 1
@@ -355,6 +461,16 @@ class Ledger:
                 if rows[doc_id][k] != docs[doc_id][k]:
                     raise bad(f"documents row {doc_id}: {k} is {rows[doc_id][k]!r} but the event log says "
                               f"{docs[doc_id][k]!r}")
+        rrows = {r["id"]: dict(r) for r in self.db.execute("SELECT * FROM runs")}
+        for run_id in sorted(set(rrows) | set(runs)):
+            if run_id not in runs:
+                raise bad(f"runs row {run_id} has no run event: it was inserted")
+            if run_id not in rrows:
+                raise bad(f"runs row {run_id} was deleted")
+            for k in RUN_FIELDS:
+                if rrows[run_id][k] != runs[run_id][k]:
+                    raise bad(f"runs row {run_id}: {k} is {rrows[run_id][k]!r} but the event log says "
+                              f"{runs[run_id][k]!r}")
         crows = {(r["document_id"], r["copy_no"]): dict(r) for r in self.db.execute("SELECT * FROM copies")}
         for key in sorted(set(crows) | set(copies)):
             name = f"copies row {key[0]}/{format_copy_no(key[1])}"
@@ -365,7 +481,7 @@ class Ledger:
             for k in COPY_FIELDS:
                 if crows[key][k] != copies[key][k]:
                     raise bad(f"{name}: {k} is {crows[key][k]!r} but the event log says {copies[key][k]!r}")
-        return VerifyReport(events=expect_seq - 1, documents=len(docs), copies=len(copies))
+        return VerifyReport(events=expect_seq - 1, documents=len(docs), copies=len(copies), runs=len(runs))
 
     def _verify_head(self, last_seq: int, last_hash: str, bad: Any) -> None:
         if not self.ws.head_path.exists():
@@ -385,12 +501,3 @@ class Ledger:
         if row is None or row["hash"] != digest:
             raise bad(f"event {seq} differs from the one recorded in the head file")
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,11 +1,15 @@
-"""Per-page issuing work: picklable job in, picklable result out.
+"""Per-page issuing work, in two kinds of picklable job.
 
-A worker renders its page once, finds the units (unless the ledger's are given), and makes every
-copy of that page from the one rendering. The parent writes the PDFs, the vault and the ledger.
+`prepare_page` runs once per page and run: it renders the page, finds the units (unless the vault's
+are given), computes what the vault needs for a new document, and leaves the rendering in the run's
+page cache. `mark_copies` runs per page and batch of copies: it loads that rendering and makes each
+copy from it with one working buffer (mark, encode, put the moved boxes back), so a copy costs its moves
+and its encoding only. Workers get page images, units and per-copy seeds: never the workspace key.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +17,7 @@ import cv2
 import numpy as np
 
 from leakmark import fingerprint, pdf
+from leakmark.pdfstream import PageImage
 from leakmark.watermark import shift, units
 from leakmark.watermark.codes import signs
 
@@ -20,30 +25,45 @@ JPEG_QUALITY = 92
 
 
 @dataclass(frozen=True)
-class PageJob:
+class PrepJob:
     source: Path
     kind: str
     index: int
     dpi: int
     delta: int
     password: str | None
-    seeds: list[bytes]  # one per copy: HMAC-derived, the key itself never reaches workers
+    cache: Path  # where the rendering goes (.npy): mark jobs read it from there
     known_units: dict | None = None  # the units recorded at registration, reused for later runs
     want_vault: bool = True  # compute the original's PNG and fingerprint (first registration)
 
 
 @dataclass
-class PageResult:
+class PrepResult:
     index: int
     width_pt: float
     height_pt: float
     units: dict
     spans: list[dict]
-    images: list[bytes]  # one encoded image per copy, in seed order
+    shape: tuple[int, ...]
     original_png: bytes | None = None
     fp_points: np.ndarray | None = None
     fp_descriptors: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MarkJob:
+    index: int
+    units: dict
+    delta: int
+    seeds: list[bytes]  # one per copy: HMAC-derived, the key itself never reaches workers
+    page_file: str | None = None  # the cached rendering; None when the page comes as an argument (Dask)
+
+
+@dataclass
+class MarkResult:
+    index: int
+    images: list[PageImage]  # one per seed, in order
 
 
 def is_colour(rgb: np.ndarray) -> bool:
@@ -53,18 +73,17 @@ def is_colour(rgb: np.ndarray) -> bool:
     return int((spread > 40).sum()) > 20
 
 
-def encode(image: np.ndarray) -> bytes:
+def encode(image: np.ndarray) -> PageImage:
     """JPEG at high quality; greyscale pages as single-channel JPEG (a third of the bytes)."""
-    if image.ndim == 3:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    else:
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    colour = image.ndim == 3
+    src = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if colour else image
+    ok, buf = cv2.imencode(".jpg", src, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes()
+    return PageImage(buf.tobytes(), image.shape[1], image.shape[0], colour=colour)
 
 
-def run_page(job: PageJob) -> PageResult:
+def prepare_page(job: PrepJob) -> PrepResult:
     cv2.setNumThreads(1)  # one page per process: OpenCV's own threads would only contend
     page = pdf.render_page(job.source, job.kind, job.index, job.dpi, job.password)
     gray = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
@@ -75,9 +94,9 @@ def run_page(job: PageJob) -> PageResult:
     else:
         pu = units.from_image(gray, job.delta)
     base = page.rgb if is_colour(page.rgb) else gray
-    images = [encode(shift.apply(base, pu, signs(seed, pu.n_codes), job.delta)) for seed in job.seeds]
-    result = PageResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
-                        spans=page.spans, images=images,
+    _save_npy(job.cache, base)
+    result = PrepResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
+                        spans=page.spans, shape=base.shape,
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum())})
     if job.want_vault:
         _ok, png = cv2.imencode(".png", gray)
@@ -85,3 +104,23 @@ def run_page(job: PageJob) -> PageResult:
         fp = fingerprint.of_page(gray, job.dpi)
         result.fp_points, result.fp_descriptors = fp.points, fp.descriptors
     return result
+
+
+def mark_copies(job: MarkJob, page: np.ndarray | None = None) -> MarkResult:
+    cv2.setNumThreads(1)
+    base = np.load(job.page_file) if page is None else page
+    pu = units.PageUnits.from_json(job.units)
+    work = base.copy()
+    images = []
+    for seed in job.seeds:
+        shift.apply(base, pu, signs(seed, pu.n_codes), job.delta, out=work)
+        images.append(encode(work))
+        shift.restore(work, base, pu, job.delta)
+    return MarkResult(index=job.index, images=images)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+    os.replace(tmp, path)

@@ -14,31 +14,59 @@ from leakmark.watermark.units import PageUnits
 LAYER = "shift"
 
 
-def apply(image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int) -> np.ndarray:
-    """Return a marked copy of `image`; `codes` are ±1 for the words, then for the lines."""
-    out = image.copy()
+def apply(image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int,
+          out: np.ndarray | None = None) -> np.ndarray:
+    """A marked copy of `image`; `codes` are ±1 for the words, then for the lines.
+
+    With `out` (equal to `image`, e.g. after `restore`) the copy is made in place: no page-sized
+    allocation per copy, which matters when one page is marked for thousands of copies.
+    """
+    out = image.copy() if out is None else out
     pad = delta  # the moved box: tight box plus delta, so the glyphs land inside it
     nw = units.n_words
     word_codes, line_codes = codes[:nw], codes[nw:]
+    axes = _line_axes(units)
     line_move = np.zeros((units.n_lines, 2), dtype=np.int64)  # (dx, dy) of each line
-    for j, (x0, y0, x1, y1) in enumerate(units.lines):
+    for j, (x0, y0, x1, y1) in enumerate(units.lines.tolist()):
         if x1 <= x0:
             continue  # this line stays put (see units._build)
-        axis = 1 - int(units.word_axis[np.argmax(units.word_line == j)])
         move = [0, 0]
-        move[axis] = int(line_codes[j]) * delta
+        move[axes[j]] = int(line_codes[j]) * delta
         line_move[j] = move
         _move(out, image, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), move[0], move[1])
-    for i, (x0, y0, x1, y1) in enumerate(units.words):
-        mx, my = line_move[units.word_line[i]]
-        if units.word_axis[i] == 0:
-            mx = mx + int(word_codes[i]) * delta
+    lm = line_move.tolist()
+    wc = word_codes.tolist()
+    for (x0, y0, x1, y1), line, axis, c in zip(units.words.tolist(), units.word_line.tolist(),
+                                               units.word_axis.tolist(), wc, strict=True):
+        mx, my = lm[line]
+        if axis == 0:
+            mx += int(c) * delta
         else:
-            my = my + int(word_codes[i]) * delta
-        _move(out, image, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), int(mx), int(my))
+            my += int(c) * delta
+        _move(out, image, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), mx, my)
     return out
 
 
+def restore(out: np.ndarray, image: np.ndarray, units: PageUnits, delta: int) -> None:
+    """Undo `apply(..., out=out)`: every moved pixel lies inside a padded line or word box."""
+    pad = delta
+    for boxes in (units.lines, units.words):
+        for x0, y0, x1, y1 in boxes.tolist():
+            if x1 > x0:
+                out[y0 - pad:y1 + pad, x0 - pad:x1 + pad] = image[y0 - pad:y1 + pad, x0 - pad:x1 + pad]
+
+
+def _line_axes(units: PageUnits) -> list[int]:
+    """The axis each line moves along: across its words' direction (taken from its first word)."""
+    axes = [1] * units.n_lines
+    seen: set[int] = set()
+    for line, axis in zip(units.word_line.tolist(), units.word_axis.tolist(), strict=True):
+        if line not in seen:
+            seen.add(line)
+            axes[line] = 1 - axis
+    return axes
+
+
 def _move(out: np.ndarray, src: np.ndarray, box: tuple[int, int, int, int], dx: int, dy: int) -> None:
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = box
     out[y0:y1, x0:x1] = src[y0 - dy:y1 - dy, x0 - dx:x1 - dx]
