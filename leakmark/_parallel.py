@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from leakmark.errors import BadRequestError
 
+CONNECT_TIMEOUT = "20s"
+
 
 def default_jobs() -> int:
     try:
@@ -75,7 +77,7 @@ class DaskExecutor:
         except ImportError:
             raise BadRequestError("--executor dask needs Dask: pip install 'leakmark[dask]'") from None
         try:
-            self._client = Client(address, timeout="20s", set_as_default=False)
+            self._client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise BadRequestError(f"cannot reach the Dask scheduler at {address} ({exc}); start it with "
                                   "`dask scheduler` and its workers with `dask worker ADDRESS`") from None

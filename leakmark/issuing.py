@@ -14,7 +14,9 @@ rest with the same numbers and the same marks (a mark depends only on key, docum
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import glob
 import json
 import logging
 import math
@@ -23,6 +25,7 @@ import secrets
 import shutil
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,37 +189,36 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                               ("file with --merge" if merge else "folder with -o"))
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         cache = _page_cache(workspace, run_id)
-        local = make_executor("local", options.jobs, None)
-        try:
-            prep = _prepare(workspace, doc, info.path, existing is None, cache, options.delta, options.password,
-                            local, progress)
-            if existing is None:
-                vault.store_original(workspace, doc.sha256, info.path)
-                for r in prep:
-                    vault.store_page(workspace, doc.sha256, r.index, r.original_png or b"", r.units,
-                                     Fingerprint(r.fp_points, r.fp_descriptors))
-            settings = json.dumps({"layers": list(LAYERS), "shift": {"delta_px": options.delta}, "dpi": doc.dpi},
-                                  sort_keys=True)
-            run_options = {"source_stem": info.path.stem, "output_dir": str(out_dir),
-                           "merge": str(merge) if merge else None, "separator": options.separator,
-                           "delta": options.delta, "encrypted": options.password is not None}
-            run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
-                      state="open", options=json.dumps(run_options, ensure_ascii=False, sort_keys=True),
-                      copies=len(numbers), done=0, merge_bytes=0)
-            planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
-            reserved = ledger.start_run(doc, existing is None, run, planned, settings, __version__)
-            if merge is None and [c.copy_no for c in reserved] != numbers:  # a concurrent run took ours
-                clash = next((p for c in reserved if (p := out_dir / copy_file_name(
-                    info.path.stem, c.copy_no, c.recipient)).exists()), None)
-                if clash is not None:
-                    ledger.end_run(run.id, "abandoned", f"{clash} already existed")
-                    raise OutputError(f"{clash} already exists; choose another output folder with -o (run "
-                                      f"{run.id} was closed and its copy numbers recorded as void)")
-        except BaseException:
-            local.close(cancel=True)
-            shutil.rmtree(cache, ignore_errors=True)
-            raise
-        return _with_marker(workspace, ledger, key, doc, run, prep, options.settings, local, progress, t0)
+        with _executors(options.settings) as (local, marker):
+            try:
+                prep = _prepare(workspace, doc, info.path, existing is None, cache, options.delta, options.password,
+                                local, progress)
+                if existing is None:
+                    vault.store_original(workspace, doc.sha256, info.path)
+                    for r in prep:
+                        vault.store_page(workspace, doc.sha256, r.index, r.original_png or b"", r.units,
+                                         Fingerprint(r.fp_points, r.fp_descriptors))
+                settings = json.dumps({"layers": list(LAYERS), "shift": {"delta_px": options.delta}, "dpi": doc.dpi},
+                                      sort_keys=True)
+                run_options = {"source_stem": info.path.stem, "output_dir": str(out_dir),
+                               "merge": str(merge) if merge else None, "separator": options.separator,
+                               "delta": options.delta, "encrypted": options.password is not None}
+                run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
+                          state="open", options=json.dumps(run_options, ensure_ascii=False, sort_keys=True),
+                          copies=len(numbers), done=0, merge_bytes=0)
+                planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
+                reserved = ledger.start_run(doc, existing is None, run, planned, settings, __version__)
+                if merge is None and [c.copy_no for c in reserved] != numbers:  # a concurrent run took ours
+                    clash = next((p for c in reserved if (p := out_dir / copy_file_name(
+                        info.path.stem, c.copy_no, c.recipient)).exists()), None)
+                    if clash is not None:
+                        ledger.end_run(run.id, "abandoned", f"{clash} already existed")
+                        raise OutputError(f"{clash} already exists; choose another output folder with -o (run "
+                                          f"{run.id} was closed and its copy numbers recorded as void)")
+            except BaseException:
+                shutil.rmtree(cache, ignore_errors=True)
+                raise
+            return _carry_out(workspace, ledger, key, doc, run, prep, options.settings, marker, progress, t0)
 
 
 def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = None,
@@ -238,14 +240,10 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         source = next(workspace.doc_dir(doc.sha256).glob("original.*"), None)
         if source is None:
             raise BadRequestError(f"the vault has no original of document {doc.id}; restore the workspace")
-        local = make_executor("local", settings.jobs, None)
-        try:
+        with _executors(settings) as (local, marker):
             prep = _prepare(workspace, doc, source, False, _page_cache(workspace, run.id), int(opts["delta"]),
                             settings.password, local, progress)
-        except BaseException:
-            local.close(cancel=True)
-            raise
-        return _with_marker(workspace, ledger, key, doc, run, prep, settings, local, progress, t0)
+            return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
 
 def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
@@ -264,21 +262,20 @@ def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
 
 
 # -- the run -----------------------------------------------------------------------------------------
-def _with_marker(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Run, prep: list[PrepResult],
-                 settings: RunSettings, local: Executor, progress: Progress, t0: float) -> IssueResult:
-    """Carry out the run on the local pool (reused from rendering) or on the Dask cluster."""
-    ok = False
+@contextlib.contextmanager
+def _executors(settings: RunSettings) -> Iterator[tuple[Executor, Executor]]:
+    """(local, marker): rendering always runs locally (only the client has the PDF); marking runs on the
+    same local pool or on the Dask cluster, which is reached first so that a wrong address costs nothing."""
+    marker = make_executor("dask", 0, settings.scheduler) if settings.executor == "dask" else None
+    ok, local = False, None
     try:
-        marker = local if settings.executor == "local" else make_executor("dask", 0, settings.scheduler)
-        try:
-            result = _carry_out(ws, ledger, key, doc, run, prep, settings, marker, progress, t0)
-            ok = True
-        finally:
-            if marker is not local:
-                marker.close(cancel=not ok)
+        local = make_executor("local", settings.jobs, None)
+        yield local, marker or local
+        ok = True
     finally:
-        local.close(cancel=not ok)
-    return result
+        for e in (local, marker):
+            if e is not None:
+                e.close(cancel=not ok)
 
 
 def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Run, prep: list[PrepResult],
@@ -287,6 +284,11 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
     merge = Path(opts["merge"]) if opts.get("merge") else None
     out_dir = Path(opts["output_dir"])
     pending = [c for c in ledger.run_copies(run.id) if c.status == "reserved"]
+    if merge is None:  # temp files of a killed process (kill -9 leaves them behind)
+        for c in pending:
+            name = copy_file_name(opts["source_stem"], c.copy_no, c.recipient)
+            for t in out_dir.glob(f".{glob.escape(name)}.*.tmp"):
+                t.unlink(missing_ok=True)
     total_pages = doc.pages + (1 if opts.get("separator") else 0)
     writer: StreamingPdf | None = None
     unrecorded: list[Path] = []  # files of the current batch, not yet in the ledger
