@@ -29,24 +29,20 @@ class NullProgress:
 
 
 class TextBar:
-    """`[#####-----] 12/50 copies  31.0 page-copies/s  ETA 12s` on stderr.
+    """`[#####-----] 12/50 copies  31.0 page-copies/s  ETA 12s`, redrawn in place on stderr.
 
-    On a terminal the line is redrawn in place; otherwise (a log file, an overnight job under nohup) a
-    plain line is written every `every` seconds. With `scale` (pages per copy) the rate is in page-copies.
-    `done` at start (copies made before a resume) counts for the total, not for the rate.
+    With `scale` (pages per copy) the rate is in page-copies; `done` at start (copies made before a
+    resume) counts for the total, not for the rate. The CLI uses it only when stderr is a terminal.
     """
 
-    def __init__(self, stream: TextIO | None = None, width: int = 28, every: float = 30.0) -> None:
+    def __init__(self, stream: TextIO | None = None, width: int = 28) -> None:
         self.stream = stream or sys.stderr
         self.width = width
-        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.every = every
-        self.total, self.done, self.what, self.t0, self.scale = 0, 0, "", 0.0, 1
-        self.base, self.last = 0, 0.0
+        self.total, self.done, self.base, self.what, self.t0, self.scale = 0, 0, 0, "", 0.0, 1
 
     def start(self, total: int, what: str, scale: int = 1, done: int = 0) -> None:
         self.total, self.done, self.base, self.what, self.scale = total, done, done, what, scale
-        self.t0 = self.last = time.monotonic()
+        self.t0 = time.monotonic()
         self._draw()
 
     def advance(self, n: int = 1) -> None:
@@ -54,26 +50,19 @@ class TextBar:
         self._draw()
 
     def finish(self) -> None:
-        self._draw(force=True)
-        if self.live:
-            self.stream.write("\n")
+        self._draw()
+        self.stream.write("\n")
         self.stream.flush()
 
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.live and not force and now - self.last < self.every:
-            return
-        self.last = now
+    def _draw(self) -> None:
         frac = self.done / self.total if self.total else 1.0
         fill = int(frac * self.width)
-        elapsed = now - self.t0
-        made = self.done - self.base
-        rate = made / elapsed if elapsed > 0 else 0.0
+        elapsed = time.monotonic() - self.t0
+        rate = (self.done - self.base) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
         unit = "page-copies/s" if self.scale > 1 else "/s"
-        line = (f"[{'#' * fill}{'-' * (self.width - fill)}] {self.done}/{self.total} {self.what}"
-                f"  {rate * self.scale:.1f} {unit}  ETA {_hms(eta)} ")
-        self.stream.write(f"\r{line}" if self.live else f"{line}\n")
+        self.stream.write(f"\r[{'#' * fill}{'-' * (self.width - fill)}] {self.done}/{self.total} {self.what}"
+                          f"  {rate * self.scale:.1f} {unit}  ETA {_hms(eta)} ")
         self.stream.flush()
 
 

@@ -100,8 +100,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
                    f"{run.copies - run.done} copy numbers are recorded as void")
         return
     if resume_run is not None:
-        if document is not None or recipients or recipients_file:
-            raise click.UsageError("--resume takes no document or recipients: the run has them")
+        if document is not None or recipients or recipients_file or merge or separator or output_dir != Path("."):
+            raise click.UsageError("--resume takes no document, recipients or outputs: the run has them")
         result = resume(Workspace.open(home, create=False), resume_run,
                         RunSettings(jobs=jobs, executor=executor, scheduler=scheduler, password=password,
                                     batch=batch), _progress(quiet or as_json))

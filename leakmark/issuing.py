@@ -178,6 +178,11 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                            title=options.title or info.title, level=options.level, period=options.period,
                            pages=info.pages, source_name=info.path.name, kind=info.kind,
                            dpi=options.dpi or int(workspace.config()["dpi"]), created_at=now_iso())
+        for r in ledger.runs():
+            if r.state == "open" and r.document_id == doc.id:
+                log.warning("run %s of this document is unfinished (%d of %d copies issued); finish it with "
+                            "`leakmark issue --resume %s` or close it with `--abandon %s`", r.id, r.done, r.copies,
+                            r.id, r.id)
         numbers = ledger.plan_numbers(doc.id, [r.copy_no for r in options.recipients])
         if merge is not None:
             clash = next((p for p in (merge, *_part_files(merge)) if p.exists()), None)

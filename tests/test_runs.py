@@ -121,6 +121,32 @@ def test_separator_needs_merge_and_merge_target_must_be_new(issued, ws_copy, tmp
     assert target.read_bytes() == b"keep me"
 
 
+def test_full_disk_in_a_merged_run_then_resume(issued, ws_copy, tmp_path, monkeypatch):
+    import errno
+
+    real = StreamingPdf._write_object
+    calls = []
+
+    def filling(self, num, body, stream, role):
+        calls.append(num)
+        if len(calls) == 20:  # in the middle of the second batch of 3 copies (3 objects per page)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, num, body, stream, role)
+
+    monkeypatch.setattr(StreamingPdf, "_write_object", filling)
+    merged = tmp_path / "run.pdf"
+    with pytest.raises(leakmark.errors.OutputError, match="No space left on device") as info:
+        leakmark.issue(ws_copy, leakmark.IssueOptions(source=issued.source, recipients=_people(7), merge=merged,
+                                                      jobs=1, batch=3))
+    assert "3 of 7 copies issued" in info.value.message and info.value.exit_code == 9
+    monkeypatch.undo()
+    r = leakmark.resume(ws_copy, "last", leakmark.RunSettings(jobs=1))
+    assert r.stats["made_now"] == 4
+    assert [(a, b) for _, a, b in _page_ranges(ws_copy, r.run)] == [(2 * i + 1, 2 * i + 2) for i in range(7)]
+    with pymupdf.open(merged) as doc:
+        assert len(doc) == 14
+
+
 # -- a real process killed mid-run ----------------------------------------------------------------------
 def _start_issue(ws: leakmark.Workspace, source: Path, n: int, *extra: str) -> subprocess.Popen:
     csv = ws.home.parent / "people.csv"
@@ -243,12 +269,12 @@ def test_dask_without_a_reachable_scheduler_is_a_clear_error(issued, ws_copy, mo
 
 
 # -- progress --------------------------------------------------------------------------------------------
-def test_progress_lines_when_not_a_terminal():
+def test_progress_shows_copies_rate_and_eta(monkeypatch):
+    clock = iter([100.0, 100.0, 102.0])  # start, its first draw, the draw after advance
+    monkeypatch.setattr("leakmark._progress.time.monotonic", lambda: next(clock))
     buf = io.StringIO()
-    bar = TextBar(buf, every=0.0)
-    bar.start(10, "copies", scale=30, done=4)
-    bar.advance(3)
-    bar.finish()
-    lines = buf.getvalue().splitlines()
-    assert lines[-1].startswith("[") and "7/10 copies" in lines[-1] and "page-copies/s" in lines[-1]
-    assert "ETA" in lines[-1] and "\r" not in buf.getvalue()
+    bar = TextBar(buf)
+    bar.start(10, "copies", scale=30, done=4)  # 4 copies made before a resume
+    bar.advance(2)  # 2 copies in 2 s: 30 page-copies/s, 4 copies left: 4 s
+    last = buf.getvalue().split("\r")[-1]
+    assert "6/10 copies" in last and "30.0 page-copies/s" in last and "ETA 4s" in last

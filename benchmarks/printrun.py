@@ -1,0 +1,240 @@
+"""Print run: a 30-page document marked for many copies into one merged PDF, as a print room runs it.
+
+    python benchmarks/printrun.py [--pages 30] [--copies 200] [--dpi 300] [--modes jobs1,jobs2,dask]
+                                  [--memory-copies 2000]
+
+Rows: wall time and page-copies/s of `issue --merge` with 1 and 2 local jobs and on a Dask LocalCluster
+of 2 workers; beside them the floor, i.e. only JPEG-encoding one page image at the same dpi (what any
+tool that writes a raster copy must pay), and leakmark's own per-page-copy cost (mark + encode) in one
+process. `--memory-copies N` also runs `leakmark issue` as a separate process for N copies and samples
+the resident memory of its whole process tree (parent + workers, summed from /proc every 0.2 s).
+Writes benchmarks/results/printrun.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pymupdf
+
+from leakmark import IssueOptions, Recipient, Workspace, issue
+from leakmark.samples import write_samples
+from leakmark.watermark import units
+from leakmark.watermark.codes import page_seed
+from leakmark.watermark.pipeline import MarkJob, encode, mark_copies
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build_document(folder: Path, pages: int) -> Path:
+    """A `pages`-page PDF cycling through the sample pages (memo in English, 公文 in Chinese)."""
+    samples = write_samples(folder / "samples")
+    out = pymupdf.open()
+    srcs = [pymupdf.open(s) for s in samples]
+    order = [(d, i) for d in srcs for i in range(len(d))]
+    for k in range(pages):
+        d, i = order[k % len(order)]
+        out.insert_pdf(d, from_page=i, to_page=i)
+    path = folder / f"run-{pages}p.pdf"
+    out.save(path)
+    return path
+
+
+def floor_and_mark(source: Path, dpi: int, copies: int = 20) -> tuple[float, float]:
+    """Seconds per page: JPEG-encode only (the floor), and mark + encode (leakmark's per-copy work)."""
+    cv2.setNumThreads(1)
+    enc, mark = [], []
+    with pymupdf.open(source) as doc:
+        for index in range(min(5, len(doc))):
+            pix = doc[index].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+            gray = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width).copy()
+            rd = doc[index].get_text("rawdict")
+            pu = units.from_text(rd, tuple(pymupdf.Matrix(dpi / 72, dpi / 72)), gray, 1)
+            t = time.perf_counter()
+            for _ in range(copies):
+                encode(gray)
+            enc.append((time.perf_counter() - t) / copies)
+            path = source.parent / f"floor-{index}.npy"
+            np.save(path, gray)
+            job = MarkJob(index=index, units=pu.to_json(), delta=1,
+                          seeds=[page_seed(b"k" * 32, "D", n, "shift", index) for n in range(copies)],
+                          page_file=str(path))
+            t = time.perf_counter()
+            mark_copies(job)
+            mark.append((time.perf_counter() - t) / copies)
+    return statistics.mean(enc), statistics.mean(mark)
+
+
+def run_mode(mode: str, source: Path, copies: int, tmp: Path) -> dict:
+    ws = Workspace.open(tmp / f"ws-{mode}")
+    people = tuple(Recipient(f"收件人{i:04d}", f"单位{i % 17}") for i in range(copies))
+    merged = tmp / f"{mode}.pdf"
+    kw: dict = {"jobs": 1} if mode == "jobs1" else {"jobs": 2}
+    cluster = None
+    if mode == "dask":
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        kw = {"jobs": 2, "executor": "dask", "scheduler": cluster.scheduler_address}
+    try:
+        t = time.perf_counter()
+        r = issue(ws, IssueOptions(source=source, recipients=people, merge=merged, separator=True, **kw))
+        wall = time.perf_counter() - t
+    finally:
+        if cluster is not None:
+            cluster.close()
+    size = merged.stat().st_size
+    merged.unlink()
+    pc = r.stats["page_copies"]
+    return {"mode": mode, "wall": wall, "page_copies": pc, "rate": pc / wall, "bytes": size}
+
+
+class TreeMemory:
+    """Peak of the summed RSS of a process and all its descendants, sampled from /proc."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        self.pid, self.every, self.peak, self.peak_parent = pid, every, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            tree = self._tree()
+            rss = {p: self._rss(p) for p in tree}
+            self.peak = max(self.peak, sum(rss.values()))
+            self.peak_parent = max(self.peak_parent, rss.get(self.pid, 0))
+            time.sleep(self.every)
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(d))
+        out, todo = [], [self.pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            todo += children.get(p, [])
+        return out
+
+    @staticmethod
+    def _rss(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def memory_run(source: Path, copies: int, tmp: Path, jobs: int) -> dict:
+    csv = tmp / "people.csv"
+    csv.write_text("name,unit\n" + "".join(f"收件人{i:05d},单位{i % 17}\n" for i in range(copies)), encoding="utf-8")
+    merged = tmp / "big.pdf"
+    cmd = [sys.executable, "-m", "leakmark", "issue", str(source), "--recipients", str(csv), "--merge", str(merged),
+           "--separator", "--home", str(tmp / "ws-mem"), "--jobs", str(jobs), "-q"]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    mem = TreeMemory(proc.pid)
+    _, err = proc.communicate()
+    mem.stop()
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"memory run failed: {err.decode()}")
+    size = merged.stat().st_size
+    merged.unlink()
+    return {"copies": copies, "wall": wall, "peak_tree": mem.peak, "peak_parent": mem.peak_parent, "bytes": size,
+            "command": " ".join(cmd[1:]).replace(str(tmp), "$TMP")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=30)
+    ap.add_argument("--copies", type=int, default=200)
+    ap.add_argument("--dpi", type=int, default=300)
+    ap.add_argument("--modes", default="jobs1,jobs2,dask")
+    ap.add_argument("--memory-copies", type=int, default=0, help="also measure peak memory for this many copies")
+    ap.add_argument("--memory-jobs", type=int, default=2)
+    ap.add_argument("--tmp", type=Path, help="scratch folder (needs room for the merged file of the memory run)")
+    args = ap.parse_args()
+    if args.dpi != 300:
+        raise SystemExit("the workspace default dpi is 300; other dpi values are measured by throughput.py")
+    command = "python benchmarks/printrun.py " + " ".join(sys.argv[1:])
+    with tempfile.TemporaryDirectory(dir=args.tmp) as t:
+        tmp = Path(t)
+        source = build_document(tmp, args.pages)
+        floor, mark = floor_and_mark(source, args.dpi)
+        print(f"floor (JPEG q92 encode of one {args.dpi} dpi page): {floor * 1000:.1f} ms; mark + encode: "
+              f"{mark * 1000:.1f} ms ({mark / floor:.2f}x)", file=sys.stderr)
+        rows = []
+        for mode in [m for m in args.modes.split(",") if m]:
+            row = run_mode(mode, source, args.copies, tmp)
+            print(f"{mode}: {row['wall']:.1f} s, {row['rate']:.1f} page-copies/s", file=sys.stderr)
+            rows.append(row)
+        memory = memory_run(source, args.memory_copies, tmp, args.memory_jobs) if args.memory_copies else None
+    write_report(command, args, floor, mark, rows, memory)
+
+
+def write_report(command: str, args: argparse.Namespace, floor: float, mark: float, rows: list[dict],
+                 memory: dict | None) -> None:
+    cores = len(os.sched_getaffinity(0))
+    lines = ["# Print run: one document, many copies, one merged PDF", "",
+             f"Command: `{command}`  ",
+             f"Machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, "
+             f"{platform.system()}.  ",
+             f"Document: {args.pages} pages (the sample pages in turn), {args.dpi} dpi, greyscale JPEG q92; "
+             "merged output with a separator page per copy.", "",
+             "## Cost of one page-copy against the floor (one process)", "",
+             "| work per page | ms | × floor |", "|---|---|---|",
+             f"| JPEG-encode one page image (the floor) | {floor * 1000:.1f} | 1.00 |",
+             f"| leakmark: mark + encode one page-copy | {mark * 1000:.1f} | {mark / floor:.2f} |", ""]
+    if rows:
+        lines += [f"## {args.pages} pages × {args.copies} copies, `issue --merge --separator`", "",
+                  "Wall time includes everything: rendering each page once, units, vault, ledger, the merged "
+                  "file with fsync after each batch.", "",
+                  "| executor | wall s | page-copies | page-copies/s | s per page-copy | × floor | output |",
+                  "|---|---|---|---|---|---|---|"]
+        names = {"jobs1": "local, 1 job", "jobs2": "local, 2 jobs", "dask": "Dask LocalCluster, 2 workers"}
+        for r in rows:
+            per = r["wall"] / r["page_copies"]
+            lines.append(f"| {names.get(r['mode'], r['mode'])} | {r['wall']:.1f} | {r['page_copies']} | "
+                         f"{r['rate']:.1f} | {per * 1000:.1f} ms | {per / floor:.2f} | {r['bytes'] / 2**30:.2f} GiB |")
+        lines.append("")
+    if memory:
+        lines += [f"## Peak memory: {args.pages} pages × {memory['copies']} copies", "",
+                  f"`{memory['command']}` as a child process; resident memory of the process and its workers, "
+                  "summed, sampled every 0.2 s from /proc (shared pages count once per process, so this "
+                  "overstates).", "",
+                  "| copies | page-copies | wall s | peak RSS, all processes | peak RSS, main process | output |",
+                  "|---|---|---|---|---|---|",
+                  f"| {memory['copies']} | {memory['copies'] * args.pages} | {memory['wall']:.0f} | "
+                  f"{memory['peak_tree'] / 2**30:.2f} GiB | {memory['peak_parent'] / 2**30:.2f} GiB | "
+                  f"{memory['bytes'] / 2**30:.1f} GiB |", ""]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "printrun.md").write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
