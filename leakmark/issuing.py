@@ -35,7 +35,7 @@ from leakmark import __version__, pdf, pdfstream, vault
 from leakmark._io import temp_path_for
 from leakmark._parallel import Executor, make_executor
 from leakmark._progress import NullProgress, Progress
-from leakmark.errors import BadRequestError, LeakmarkError, OutputError, RunInterruptedError
+from leakmark.errors import BadRequestError, LeakmarkError, OutputError, RunInterruptedError, WorkspaceLockedError
 from leakmark.fingerprint import Fingerprint
 from leakmark.ledger import Copy, Document, Ledger, Planned, Run, format_copy_no, now_iso
 from leakmark.pdfstream import PageImage, StreamingPdf
@@ -194,7 +194,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                               ("file with --merge" if merge else "folder with -o"))
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         cache = _page_cache(workspace, run_id)
-        with _executors(options.settings) as (local, marker):
+        with _run_lock(cache, run_id), _executors(options.settings) as (local, marker):
             try:
                 prep = _prepare(workspace, doc, info.path, existing is None, cache, options.delta, options.password,
                                 local, progress)
@@ -245,8 +245,9 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         source = next(workspace.doc_dir(doc.sha256).glob("original.*"), None)
         if source is None:
             raise BadRequestError(f"the vault has no original of document {doc.id}; restore the workspace")
-        with _executors(settings) as (local, marker):
-            prep = _prepare(workspace, doc, source, False, _page_cache(workspace, run.id), int(opts["delta"]),
+        cache = _page_cache(workspace, run.id)
+        with _run_lock(cache, run.id), _executors(settings) as (local, marker):
+            prep = _prepare(workspace, doc, source, False, cache, int(opts["delta"]),
                             settings.password, local, progress)
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
@@ -267,6 +268,25 @@ def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
 
 
 # -- the run -----------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _run_lock(cache: Path, run_id: str) -> Iterator[None]:
+    """One process at a time carries out a run: a second `--resume` of a running run would write its
+    copies twice. An advisory lock on a file in the run's page cache (POSIX; none on Windows)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "lock", "a+") as fh:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise WorkspaceLockedError(f"run {run_id} is being carried out by another leakmark process; wait for "
+                                       "it to finish (`leakmark log runs` shows its progress)") from None
+        yield
+
+
 @contextlib.contextmanager
 def _executors(settings: RunSettings) -> Iterator[tuple[Executor, Executor]]:
     """(local, marker): rendering always runs locally (only the client has the PDF); marking runs on the

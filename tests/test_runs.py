@@ -202,6 +202,17 @@ def test_kill_9_mid_run_then_resume_gives_every_copy_exactly_once(issued, ws_cop
         assert t.verdict == "identified" and t.suspects[0].copy.copy_no == copy_no
 
 
+def test_a_running_run_cannot_be_resumed_twice(issued, ws_copy, tmp_path):
+    proc = _start_issue(ws_copy, issued.source, 40, "-o", str(tmp_path / "out"))
+    try:
+        _wait_for_issued(ws_copy, proc, 1)
+        with pytest.raises(leakmark.errors.WorkspaceLockedError, match="another leakmark process"):
+            leakmark.resume(ws_copy, "last", leakmark.RunSettings(jobs=1))
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
 def test_sigterm_stops_cleanly_and_resume_finishes_per_copy_files(issued, ws_copy, tmp_path):
     n = 30
     out = tmp_path / "out"

@@ -451,36 +451,12 @@ class Ledger:
                 raise bad(f"event {seq} has an unknown kind {kind!r}")
             prev, expect_seq = digest, seq + 1
         self._verify_head(expect_seq - 1, prev, bad)
-        rows = {r["id"]: dict(r) for r in self.db.execute("SELECT * FROM documents")}
-        for doc_id in sorted(set(rows) | set(docs)):
-            if doc_id not in docs:
-                raise bad(f"documents row {doc_id} has no registration event: it was inserted")
-            if doc_id not in rows:
-                raise bad(f"documents row {doc_id} was deleted")
-            for k in DOC_FIELDS:
-                if rows[doc_id][k] != docs[doc_id][k]:
-                    raise bad(f"documents row {doc_id}: {k} is {rows[doc_id][k]!r} but the event log says "
-                              f"{docs[doc_id][k]!r}")
-        rrows = {r["id"]: dict(r) for r in self.db.execute("SELECT * FROM runs")}
-        for run_id in sorted(set(rrows) | set(runs)):
-            if run_id not in runs:
-                raise bad(f"runs row {run_id} has no run event: it was inserted")
-            if run_id not in rrows:
-                raise bad(f"runs row {run_id} was deleted")
-            for k in RUN_FIELDS:
-                if rrows[run_id][k] != runs[run_id][k]:
-                    raise bad(f"runs row {run_id}: {k} is {rrows[run_id][k]!r} but the event log says "
-                              f"{runs[run_id][k]!r}")
-        crows = {(r["document_id"], r["copy_no"]): dict(r) for r in self.db.execute("SELECT * FROM copies")}
-        for key in sorted(set(crows) | set(copies)):
-            name = f"copies row {key[0]}/{format_copy_no(key[1])}"
-            if key not in copies:
-                raise bad(f"{name} has no issue event: it was inserted")
-            if key not in crows:
-                raise bad(f"{name} was deleted")
-            for k in COPY_FIELDS:
-                if crows[key][k] != copies[key][k]:
-                    raise bad(f"{name}: {k} is {crows[key][k]!r} but the event log says {copies[key][k]!r}")
+        view = self.db.execute
+        _compare(bad, "documents", "registration", {r["id"]: dict(r) for r in view("SELECT * FROM documents")},
+                 docs, DOC_FIELDS, str)
+        _compare(bad, "runs", "run", {r["id"]: dict(r) for r in view("SELECT * FROM runs")}, runs, RUN_FIELDS, str)
+        crows = {(r["document_id"], r["copy_no"]): dict(r) for r in view("SELECT * FROM copies")}
+        _compare(bad, "copies", "issue", crows, copies, COPY_FIELDS, lambda k: f"{k[0]}/{format_copy_no(k[1])}")
         return VerifyReport(events=expect_seq - 1, documents=len(docs), copies=len(copies), runs=len(runs))
 
     def _verify_head(self, last_seq: int, last_hash: str, bad: Any) -> None:
@@ -501,3 +477,16 @@ class Ledger:
         if row is None or row["hash"] != digest:
             raise bad(f"event {seq} differs from the one recorded in the head file")
 
+
+def _compare(bad: Any, table: str, event: str, rows: dict, replayed: dict, fields: tuple[str, ...],
+             name: Any) -> None:
+    """Every row of a view must be what the replayed events say, and nothing more or less."""
+    for key in sorted(set(rows) | set(replayed)):
+        label = f"{table} row {name(key)}"
+        if key not in replayed:
+            raise bad(f"{label} has no {event} event: it was inserted")
+        if key not in rows:
+            raise bad(f"{label} was deleted")
+        for k in fields:
+            if rows[key][k] != replayed[key][k]:
+                raise bad(f"{label}: {k} is {rows[key][k]!r} but the event log says {replayed[key][k]!r}")
