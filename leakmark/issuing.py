@@ -337,26 +337,10 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
                 queued += 1
             images = _by_copy(results, doc.pages, len(copies))
             if writer is not None:
-                items = []
-                for c, imgs in zip(copies, images, strict=True):
-                    if opts.get("separator"):
-                        writer.add_page(prep[0].width_pt, prep[0].height_pt,
-                                        pdf.separator_image(doc, c, prep[0].width_pt, prep[0].height_pt))
-                    first = writer.pages + 1
-                    for r, img in zip(prep, imgs, strict=True):
-                        writer.add_page(r.width_pt, r.height_pt, img)
-                    items.append((c.copy_no, f"{merge}#pages={first}-{writer.pages}"))
+                items = _append_merged(writer, doc, prep, copies, images, bool(opts.get("separator")))
                 ledger.mark_issued(run.id, items, merge_bytes=writer.commit())
             else:
-                items = []
-                for c, imgs in zip(copies, images, strict=True):
-                    final = out_dir / copy_file_name(opts["source_stem"], c.copy_no, c.recipient)
-                    tmp = _temp(final)
-                    unrecorded.append(tmp)
-                    pdf.write_copy(text_layer or b"", [i.data for i in imgs], tmp)
-                    tmp.replace(final)  # after a kill -9, a resumed run overwrites its own unrecorded copy
-                    unrecorded[-1] = final
-                    items.append((c.copy_no, str(final)))
+                items = _write_files(out_dir, opts["source_stem"], text_layer or b"", copies, images, unrecorded)
                 ledger.mark_issued(run.id, items)
                 unrecorded.clear()
             progress.advance(len(copies))
@@ -388,6 +372,36 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
              "units": {r.index + 1: r.stats for r in prep}, "pages_per_copy_in_file": total_pages}
     return IssueResult(document=doc, run=run.id, merged=merge, stats=stats,
                        copies=[IssuedCopy(c.label, c.recipient, c.unit, c.path) for c in copies])
+
+
+def _append_merged(writer: StreamingPdf, doc: Document, prep: list[PrepResult], copies: list[Copy],
+                   images: list[list[PageImage]], separator: bool) -> list[tuple[int, str]]:
+    """Append a batch to the merged file; returns (copy number, `file#pages=a-b`) for the ledger."""
+    items = []
+    for c, imgs in zip(copies, images, strict=True):
+        if separator:
+            w, h = prep[0].width_pt, prep[0].height_pt
+            writer.add_page(w, h, pdf.separator_image(doc, c, w, h))
+        first = writer.pages + 1
+        for r, img in zip(prep, imgs, strict=True):
+            writer.add_page(r.width_pt, r.height_pt, img)
+        items.append((c.copy_no, f"{writer.final}#pages={first}-{writer.pages}"))
+    return items
+
+
+def _write_files(out_dir: Path, stem: str, text_layer: bytes, copies: list[Copy], images: list[list[PageImage]],
+                 unrecorded: list[Path]) -> list[tuple[int, str]]:
+    """One PDF per copy (temp + rename); `unrecorded` tracks them until the ledger has them."""
+    items = []
+    for c, imgs in zip(copies, images, strict=True):
+        final = out_dir / copy_file_name(stem, c.copy_no, c.recipient)
+        tmp = _temp(final)
+        unrecorded.append(tmp)
+        pdf.write_copy(text_layer, [i.data for i in imgs], tmp)
+        tmp.replace(final)  # after a kill -9, a resumed run overwrites its own unrecorded copy
+        unrecorded[-1] = final
+        items.append((c.copy_no, str(final)))
+    return items
 
 
 def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult], pages: list[Any],
