@@ -309,7 +309,7 @@ class Ledger:
             row = self.db.execute("SELECT * FROM runs WHERE state='open' ORDER BY created_at DESC, rowid DESC "
                                   "LIMIT 1").fetchone()
             if row is None:
-                raise NotFoundError("there is no unfinished run to resume; `leakmark log runs` lists the runs")
+                raise NotFoundError("there is no unfinished run; `leakmark log runs` lists the runs")
         else:
             row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
