@@ -223,6 +223,7 @@ def write_report(command: str, args: argparse.Namespace, floor: float, mark: flo
         lines.append("")
     if memory:
         lines += [f"## Peak memory: {args.pages} pages × {memory['copies']} copies", "",
+                  f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{command}`: "
                   f"`{memory['command']}` as a child process; resident memory of the process and its workers, "
                   "summed, sampled every 0.2 s from /proc (shared pages count once per process, so this "
                   "overstates).", "",
@@ -231,6 +232,10 @@ def write_report(command: str, args: argparse.Namespace, floor: float, mark: flo
                   f"| {memory['copies']} | {memory['copies'] * args.pages} | {memory['wall']:.0f} | "
                   f"{memory['peak_tree'] / 2**30:.2f} GiB | {memory['peak_parent'] / 2**30:.2f} GiB | "
                   f"{memory['bytes'] / 2**30:.1f} GiB |", ""]
+    elif (RESULTS / "printrun.md").exists():  # keep the last memory measurement (it takes ~20 minutes)
+        old = (RESULTS / "printrun.md").read_text(encoding="utf-8")
+        if "## Peak memory" in old:
+            lines += ["## Peak memory" + old.split("## Peak memory", 1)[1].rstrip("\n"), ""]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "printrun.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
