@@ -70,7 +70,8 @@ def init(home: Path | None) -> None:
 @click.option("--title", help="Title in the register (default: the PDF's title or the file name).")
 @click.option("--level", default="", help="Classification 密级, e.g. 机密.")
 @click.option("--period", default="", help="保密期限, e.g. 1年.")
-@click.option("--layers", default="shift", show_default=True, help="Mark layers (this version: shift).")
+@click.option("--layers", help="Mark layers, comma-separated: shift,file (default: every layer that applies; "
+              "file only for per-copy files).")
 @click.option("--dpi", type=int, help="Rendering resolution (default 300; fixed per document once registered).")
 @click.option("--jobs", type=int, default=0, help="Local worker processes (default: all cores).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -84,7 +85,7 @@ def init(home: Path | None) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @home_option
 def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_file: Path | None, output_dir: Path,
-              merge: Path | None, separator: bool, title: str | None, level: str, period: str, layers: str,
+              merge: Path | None, separator: bool, title: str | None, level: str, period: str, layers: str | None,
               dpi: int | None, jobs: int, executor: str, scheduler: str | None, batch: int, resume_run: str | None,
               abandon_run: str | None, password: str | None, as_json: bool, quiet: bool, home: Path | None) -> None:
     """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them.
@@ -108,8 +109,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
     else:
         if document is None:
             raise click.UsageError("give the DOCUMENT to issue (or --resume RUN / --abandon RUN)")
-        wanted = [x.strip() for x in layers.split(",") if x.strip()]
-        unknown = [x for x in wanted if x not in LAYERS]
+        wanted = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else None
+        unknown = [x for x in wanted or () if x not in LAYERS]
         if unknown:
             raise click.BadParameter(f"{', '.join(unknown)} not available in this version (available: "
                                      f"{', '.join(LAYERS)})", param_hint="--layers")
@@ -120,7 +121,7 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
         result = issue(ws, IssueOptions(source=document, recipients=tuple(people), output_dir=output_dir,
                                         title=title, level=level, period=period, dpi=dpi, jobs=jobs,
                                         password=password, merge=merge, separator=separator, executor=executor,
-                                        scheduler=scheduler, batch=batch),
+                                        scheduler=scheduler, batch=batch, layers=wanted),
                        _progress(quiet or as_json))
     if as_json:
         _emit_json(result.to_json())

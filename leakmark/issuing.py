@@ -40,13 +40,13 @@ from leakmark.fingerprint import Fingerprint
 from leakmark.ledger import Copy, Document, Ledger, Planned, Run, format_copy_no, now_iso
 from leakmark.pdfstream import PageImage, StreamingPdf
 from leakmark.recipients import Recipient
-from leakmark.watermark import shift
+from leakmark.watermark import filemark, shift
 from leakmark.watermark.codes import page_seed
 from leakmark.watermark.pipeline import MarkJob, MarkResult, PrepJob, PrepResult, mark_copies, prepare_page
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
-LAYERS = ("shift",)
+LAYERS = ("shift", "file")  # page layers first; `file` only where there is a per-copy file
 EXECUTORS = ("local", "dask")
 BATCH_BYTES = 192 * 2**20  # encoded images held per batch; two batches are in flight at most
 MAX_BATCH = 64
@@ -89,8 +89,26 @@ class IssueOptions:
     executor: str = "local"
     scheduler: str | None = None
     batch: int = 0
+    layers: tuple[str, ...] | None = None  # None: every layer that applies
+
+    @property
+    def chosen_layers(self) -> tuple[str, ...]:
+        if self.layers is not None:
+            return tuple(x for x in LAYERS if x in self.layers)
+        return tuple(x for x in LAYERS if not (x == "file" and self.merge is not None))
 
     def validate(self) -> None:
+        if self.layers is not None:
+            unknown = [x for x in self.layers if x not in LAYERS]
+            if unknown:
+                raise BadRequestError(f"layer {', '.join(unknown)} is not available in this version (available: "
+                                      f"{', '.join(LAYERS)})")
+            if "shift" not in self.layers:
+                raise BadRequestError("the shift layer cannot be left out: it is the mark that survives print, "
+                                      "scan and photo")
+            if "file" in self.layers and self.merge is not None:
+                raise BadRequestError("the file layer marks per-copy PDF files; a merged print file (--merge) "
+                                      "has none: leave `file` out of --layers")
         if not self.recipients:
             raise BadRequestError("no recipients: give -r 'NAME/UNIT' (repeatable) or --recipients FILE.csv")
         if self.dpi is not None and not 72 <= self.dpi <= 1200:
@@ -203,11 +221,16 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                     for r in prep:
                         vault.store_page(workspace, doc.sha256, r.index, r.original_png or b"", r.units,
                                          Fingerprint(r.fp_points, r.fp_descriptors))
-                settings = json.dumps({"layers": list(LAYERS), "shift": {"delta_px": options.delta}, "dpi": doc.dpi},
-                                      sort_keys=True)
+                layers = options.chosen_layers
+                recorded: dict[str, Any] = {"layers": list(layers), "shift": {"delta_px": options.delta},
+                                            "dpi": doc.dpi}
+                if "file" in layers:
+                    recorded["file"] = {"token": "hmac-sha256-128/v1", "where": ["trailer-id", "xmp-documentid"]}
+                settings = json.dumps(recorded, sort_keys=True)
                 run_options = {"source_stem": info.path.stem, "output_dir": str(out_dir),
                                "merge": str(merge) if merge else None, "separator": options.separator,
-                               "delta": options.delta, "encrypted": options.password is not None}
+                               "delta": options.delta, "encrypted": options.password is not None,
+                               "layers": list(layers)}
                 run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
                           state="open", options=json.dumps(run_options, ensure_ascii=False, sort_keys=True),
                           copies=len(numbers), done=0, merge_bytes=0)
@@ -309,14 +332,11 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
     merge = Path(opts["merge"]) if opts.get("merge") else None
     out_dir = Path(opts["output_dir"])
     pending = [c for c in ledger.run_copies(run.id) if c.status == "reserved"]
-    if merge is None:  # temp files of a killed process (kill -9 leaves them behind)
-        for c in pending:
-            name = copy_file_name(opts["source_stem"], c.copy_no, c.recipient)
-            for t in out_dir.glob(f".{glob.escape(name)}.*.tmp"):
-                t.unlink(missing_ok=True)
+    if merge is None:  # what a killed process left of copies the ledger does not have
+        _remove_unrecorded(out_dir, opts["source_stem"], pending)
     total_pages = doc.pages + (1 if opts.get("separator") else 0)
     writer: StreamingPdf | None = None
-    unrecorded: list[Path] = []  # files of the current batch, not yet in the ledger
+    current: list[Copy] = []  # the batch being written
     progress.start(run.copies, "copies", scale=doc.pages, done=run.done)
     try:
         if merge is not None and (pending or not merge.exists()):
@@ -331,6 +351,7 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
         queued = 2
         while inflight:
             copies, futures = inflight.popleft()
+            current = copies
             results: list[MarkResult] = [f.result() for f in futures]
             if queued < len(batches):
                 inflight.append((batches[queued], _submit(executor, key, doc, prep, pages, batches[queued], opts)))
@@ -340,17 +361,22 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
                 items = _append_merged(writer, doc, prep, copies, images, bool(opts.get("separator")))
                 ledger.mark_issued(run.id, items, merge_bytes=writer.commit())
             else:
-                items = _write_files(out_dir, opts["source_stem"], text_layer or b"", copies, images, unrecorded)
+                tokens = ([filemark.token(key, doc.id, c.copy_no) for c in copies]
+                          if "file" in opts.get("layers", ["shift"]) else [None] * len(copies))
+                items = _write_files(out_dir, opts["source_stem"], text_layer or b"", copies, images, tokens)
                 ledger.mark_issued(run.id, items)
-                unrecorded.clear()
             progress.advance(len(copies))
         if writer is not None:
             writer.finish(title=f"{doc.title} — run {run.id}", producer=f"leakmark {__version__}")
             writer = None
         ledger.end_run(run.id, "finished")
     except BaseException as exc:
-        for t in unrecorded:  # a copy exists only once the ledger says so; resume makes it again
-            t.unlink(missing_ok=True)
+        if merge is None and current:  # a copy file exists only once the ledger says so; resume remakes it
+            try:
+                issued = {c.copy_no for c in ledger.run_copies(run.id) if c.status == "issued"}
+            except Exception:  # the ledger cannot tell: keep the files, a resume overwrites them
+                issued = {c.copy_no for c in current}
+            _remove_unrecorded(out_dir, opts["source_stem"], [c for c in current if c.copy_no not in issued])
         if writer is not None:
             writer.close()
         err = _stopped(ledger, run.id, exc)
@@ -390,18 +416,25 @@ def _append_merged(writer: StreamingPdf, doc: Document, prep: list[PrepResult], 
 
 
 def _write_files(out_dir: Path, stem: str, text_layer: bytes, copies: list[Copy], images: list[list[PageImage]],
-                 unrecorded: list[Path]) -> list[tuple[int, str]]:
-    """One PDF per copy (temp + rename); `unrecorded` tracks them until the ledger has them."""
+                 tokens: list[bytes | None]) -> list[tuple[int, str]]:
+    """One PDF per copy (temp + rename); the caller records them, or removes them on failure."""
     items = []
-    for c, imgs in zip(copies, images, strict=True):
+    for c, imgs, tok in zip(copies, images, tokens, strict=True):
         final = out_dir / copy_file_name(stem, c.copy_no, c.recipient)
         tmp = _temp(final)
-        unrecorded.append(tmp)
-        pdf.write_copy(text_layer, [i.data for i in imgs], tmp)
-        tmp.replace(final)  # after a kill -9, a resumed run overwrites its own unrecorded copy
-        unrecorded[-1] = final
+        pdf.write_copy(text_layer, [i.data for i in imgs], tmp, tok)
+        tmp.replace(final)
         items.append((c.copy_no, str(final)))
     return items
+
+
+def _remove_unrecorded(out_dir: Path, stem: str, copies: list[Copy]) -> None:
+    """Remove the files (finished or temp) of copies the ledger does not record as issued."""
+    for c in copies:
+        final = out_dir / copy_file_name(stem, c.copy_no, c.recipient)
+        final.unlink(missing_ok=True)
+        for t in out_dir.glob(f".{glob.escape(final.name)}.*.tmp"):
+            t.unlink(missing_ok=True)
 
 
 def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult], pages: list[Any],

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 
 from leakmark.errors import EncryptedPdfError, InputFileError, OutputError
 from leakmark.pdfstream import PageImage
+from leakmark.watermark import filemark
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 Image.MAX_IMAGE_PIXELS = 400_000_000  # a 600 dpi A0 scan is legitimate input
@@ -184,12 +185,15 @@ def build_text_layer(pages: list[tuple[float, float, list[dict]]]) -> bytes:
     return doc.tobytes(garbage=3, deflate=True)
 
 
-def write_copy(text_layer: bytes, images: list[bytes], out: Path) -> None:
-    """Write one copy: the text layer plus each page's marked image filling the page."""
+def write_copy(text_layer: bytes, images: list[bytes], out: Path, file_token: bytes | None = None) -> None:
+    """Write one copy: the text layer plus each page's marked image filling the page; with `file_token`,
+    the copy's `file` layer (trailer /ID and XMP DocumentID)."""
     doc = pymupdf.open("pdf", text_layer)
     try:
         for page, data in zip(doc, images, strict=True):
             page.insert_image(page.rect, stream=data, keep_proportion=False, overlay=True)
+        if file_token is not None:
+            filemark.stamp(doc, file_token)
         doc.save(out, garbage=1, deflate=True)
     except Exception as exc:  # MuPDF reports a full disk or a bad folder as its own error types
         raise OutputError(f"cannot write {out}: {exc}") from exc

@@ -450,11 +450,11 @@ def test_interrupted_issue_exits_130_and_resumes(capsys, monkeypatch, ws_copy, i
 
     real, calls = lm_pdf.write_copy, []
 
-    def interrupted(text_layer, images, out):
+    def interrupted(text_layer, images, out, *token):
         calls.append(out)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        real(text_layer, images, out)
+        real(text_layer, images, out, *token)
 
     monkeypatch.setattr(lm_pdf, "write_copy", interrupted)
     (events_before,) = db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events")[0]

@@ -331,11 +331,11 @@ def test_disk_full_while_writing_copies_leaves_a_resumable_run(issued, ws_copy, 
     real = lm_pdf.write_copy
     calls = []
 
-    def flaky(text_layer, images, out):
+    def flaky(text_layer, images, out, *token):
         calls.append(out)
         if len(calls) == 2:
             raise OutputError(f"cannot write {out}: No space left on device (simulated)")
-        real(text_layer, images, out)
+        real(text_layer, images, out, *token)
 
     monkeypatch.setattr(lm_pdf, "write_copy", flaky)
     out = tmp_path / "out"

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from leakmark import __version__, vault
+from leakmark import __version__, pdf, vault
 from leakmark.errors import BadRequestError
 from leakmark.ledger import Copy, Document, Ledger
 from leakmark.trace import decide, load, locate, measure
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
-from leakmark.watermark import shift
+from leakmark.watermark import filemark, shift
 from leakmark.watermark.codes import sign_matrix
 from leakmark.workspace import Workspace
 
@@ -95,6 +95,8 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
     timings: dict[str, float] = defaultdict(float)
     t = time.perf_counter()
     pages = [p for path in options.evidence for p in load.load(Path(path), options.password)]
+    tokens = {tok for path in options.evidence if pdf.sniff_kind(Path(path)) == "pdf"
+              for tok in filemark.read(Path(path), options.password)}  # an issued PDF forwarded as a file
     timings["load"] += time.perf_counter() - t
     with Ledger(workspace) as ledger:
         docs = [ledger.document(options.doc_id)] if options.doc_id else ledger.documents()
@@ -128,7 +130,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured"
             measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values))
         t = time.perf_counter()
-        result = _decide(workspace, ledger, measures, reports, options)
+        result = _decide(workspace, ledger, docs, measures, tokens, reports, options)
         timings["decide"] += time.perf_counter() - t
     result.timings = dict(timings)
     return result
@@ -152,25 +154,46 @@ def _delta(copies: list[Copy]) -> float:
     return float(copies[0].settings_dict.get("shift", {}).get("delta_px", 1)) if copies else 1.0
 
 
-def _decide(workspace: Workspace, ledger: Ledger, measures: list[_PageMeasure], reports: list[EvidenceReport],
-            options: TraceOptions) -> TraceResult:
-    if not measures:
+def _decide(workspace: Workspace, ledger: Ledger, docs: list[Document], measures: list[_PageMeasure],
+            tokens: set[bytes], reports: list[EvidenceReport], options: TraceOptions) -> TraceResult:
+    key = workspace.key()
+    hits = filemark.match(key, tokens, [(c.document_id, c.copy_no) for d in docs for c in ledger.copies(d.id)])
+    if not measures and not hits:
         return TraceResult("no-match", None, [], [], 0, reports, 0)
-    # evidence of one leak shows one document: take the one most pages located to
+    # evidence of one leak shows one document: the one most pages located to, else the file layer's
     counts: dict[str, int] = defaultdict(int)
     for m in measures:
         counts[m.doc.id] += 1
-    doc_id = max(counts, key=lambda k: counts[k])
-    doc = next(m.doc for m in measures if m.doc.id == doc_id)
+    doc_id = max(counts, key=lambda k: counts[k]) if counts else hits[0][0]
+    doc = next(d for d in docs if d.id == doc_id)
     for rep, m in zip([r for r in reports if r.aligned], measures, strict=True):
         if m.doc.id != doc_id:
             rep.aligned = False
             rep.detail = f"shows document {m.doc.id}, not {doc_id}; trace it separately"
     measures = [m for m in measures if m.doc.id == doc_id]
+    pages = sorted({m.page + 1 for m in measures})
     copies = ledger.copies(doc_id)
     if not copies:
-        return TraceResult("no-match", doc, sorted({m.page + 1 for m in measures}), [], 0, reports, 0)
-    key = workspace.key()
+        return TraceResult("no-match", doc, pages, [], 0, reports, 0)
+    layers = _layer_scores(key, doc_id, copies, measures, {n for d, n in hits if d == doc_id})
+    if not layers:
+        return TraceResult("no-match", doc, pages, [], 0, reports, len(copies))
+    # Stouffer over the layers that measured something: still sub-Gaussian with variance <= 1 for an
+    # innocent copy, so the Hoeffding bound behind the FAP holds for the fused score too
+    z = sum(layers.values()) / np.sqrt(len(layers))
+    d = decide.decide(z, options.threshold)
+    top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
+    suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]),
+                        layers={name: float(v[i]) for name, v in layers.items()}) for i in top]
+    log.debug("traced %s: best z %.2f over %d copies (layers %s)", doc_id, float(z.max()), len(copies),
+              ", ".join(layers))
+    return TraceResult(d.verdict, doc, pages, suspects, len(d.named), reports, len(copies))
+
+
+def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeasure],
+                  file_hits: set[int]) -> dict[str, np.ndarray]:
+    """Per layer that measured something, a score per copy on the N(0,1)-or-narrower null scale."""
+    out: dict[str, np.ndarray] = {}
     numbers = [c.copy_no for c in copies]
     total = np.zeros(len(copies))
     norm2 = 0.0
@@ -178,11 +201,8 @@ def _decide(workspace: Workspace, ledger: Ledger, measures: list[_PageMeasure], 
         codes = sign_matrix(key, doc_id, numbers, shift.LAYER, m.page, len(m.values))
         total += codes @ m.values.astype(np.float32)
         norm2 += float(np.dot(m.values, m.values))
-    z = total / np.sqrt(norm2) if norm2 > 0 else total
-    d = decide.decide(z, options.threshold)
-    top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
-    suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]), layers={"shift": float(z[i])})
-                for i in top]
-    log.debug("traced %s: best z %.2f over %d copies", doc_id, float(z.max()), len(copies))
-    return TraceResult(d.verdict, doc, sorted({m.page + 1 for m in measures}), suspects, len(d.named), reports,
-                       len(copies))
+    if norm2 > 0:
+        out[shift.LAYER] = total / np.sqrt(norm2)
+    if file_hits:  # tokens of other files (any PDF has an /ID) match nothing and do not count as measured
+        out[filemark.LAYER] = np.array([filemark.MATCH_SCORE if n in file_hits else 0.0 for n in numbers])
+    return out
