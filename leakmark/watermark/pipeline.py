@@ -74,10 +74,10 @@ def is_colour(rgb: np.ndarray) -> bool:
 
 
 def encode(image: np.ndarray) -> PageImage:
-    """JPEG at high quality; greyscale pages as single-channel JPEG (a third of the bytes)."""
+    """JPEG at high quality; greyscale pages as single-channel JPEG (a third of the bytes). Colour pages
+    come in OpenCV's BGR order, as the page cache keeps them, so no conversion per copy."""
     colour = image.ndim == 3
-    src = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if colour else image
-    ok, buf = cv2.imencode(".jpg", src, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return PageImage(buf.tobytes(), image.shape[1], image.shape[0], colour=colour)
@@ -93,7 +93,7 @@ def prepare_page(job: PrepJob) -> PrepResult:
         pu = units.from_text(page.rawdict, page.matrix, gray, job.delta)
     else:
         pu = units.from_image(gray, job.delta)
-    base = page.rgb if is_colour(page.rgb) else gray
+    base = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR) if is_colour(page.rgb) else gray
     _save_npy(job.cache, base)
     result = PrepResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
                         spans=page.spans, shape=base.shape,
