@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -35,17 +34,24 @@ QUICK_NULL_ATTACKS = ["jpeg", "ps-error-diffusion", "phone-perspective"]
 
 
 def synthesise_copies(ws: Workspace, doc_id: str, total: int) -> None:
-    """Ledger rows for copies up to `total` (never marked or written: scoring needs only copy numbers)."""
-    from leakmark.ledger import Ledger
+    """Ledger rows for copies up to `total` (never marked or written: scoring needs only copy numbers),
+    recorded as one finished run like any other."""
+    import json
+
+    from leakmark.ledger import Ledger, Planned, Run, now_iso
 
     with Ledger(ws) as ledger:
         doc = ledger.document(doc_id)
         have = ledger.copies(doc_id)
-        start = max(c.copy_no for c in have) + 1
-        extra = [replace(have[0], copy_no=n, recipient=f"synthetic {n}", path="")
-                 for n in range(start, start + total - len(have))]
-        if extra:
-            ledger.record_run(doc, False, extra)
+        n = total - len(have)
+        if n <= 0:
+            return
+        run = Run(id=f"synthetic-{doc_id}-{total}", document_id=doc_id, created_at=now_iso(), created_by="benchmark",
+                  state="open", options=json.dumps({"synthetic": True}), copies=n, done=0, merge_bytes=0)
+        made = ledger.start_run(doc, False, run, [Planned(f"synthetic {i}") for i in range(n)], have[0].settings,
+                                have[0].version)
+        ledger.mark_issued(run.id, [(c.copy_no, "") for c in made])
+        ledger.end_run(run.id, "finished")
 
 
 def unregistered_pdf(path: Path) -> Path:
