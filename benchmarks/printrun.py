@@ -14,6 +14,7 @@ Writes benchmarks/results/printrun.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -176,6 +177,8 @@ def main() -> None:
     ap.add_argument("--memory-copies", type=int, default=0, help="also measure peak memory for this many copies")
     ap.add_argument("--memory-jobs", type=int, default=2)
     ap.add_argument("--tmp", type=Path, help="scratch folder (needs room for the merged file of the memory run)")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON here (used by throughput.py)")
+    ap.add_argument("--no-report", action="store_true", help="do not rewrite benchmarks/results/printrun.md")
     args = ap.parse_args()
     if args.dpi != 300:
         raise SystemExit("the workspace default dpi is 300; other dpi values are measured by throughput.py")
@@ -192,7 +195,35 @@ def main() -> None:
             print(f"{mode}: {row['wall']:.1f} s, {row['rate']:.1f} page-copies/s", file=sys.stderr)
             rows.append(row)
         memory = memory_run(source, args.memory_copies, tmp, args.memory_jobs) if args.memory_copies else None
-    write_report(command, args, floor, mark, rows, memory)
+    if not args.no_report:
+        write_report(command, args, floor, mark, rows, memory)
+    if args.json:
+        args.json.write_text(json.dumps({"pages": args.pages, "copies": args.copies, "floor": floor, "mark": mark,
+                                         "rows": rows, "memory": memory}))
+
+
+def tables(pages: int, copies: int, floor: float, mark: float, rows: list[dict]) -> list[str]:
+    """The floor table and the print-run rows (also the `printrun` section of throughput.py)."""
+    lines = ["## Cost of one page-copy against the floor (one process)", "",
+             "Averaged over the document's pages, each encoded as the pipeline encodes it (colour JPEG for the "
+             "pages with the red 公文 header, greyscale otherwise); the mark includes loading the cached "
+             "rendering once per job.", "",
+             "| work per page | ms | × floor |", "|---|---|---|",
+             f"| JPEG-encode one page image (the floor) | {floor * 1000:.1f} | 1.00 |",
+             f"| leakmark: mark + encode one page-copy | {mark * 1000:.1f} | {mark / floor:.2f} |", ""]
+    if rows:
+        lines += [f"## Print run: {pages} pages × {copies} copies, `issue --merge --separator`", "",
+                  "Wall time includes everything: rendering each page once, units, vault, ledger, the merged "
+                  "file with fsync after each batch.", "",
+                  "| executor | wall s | page-copies | page-copies/s | s per page-copy | × floor | output |",
+                  "|---|---|---|---|---|---|---|"]
+        names = {"jobs1": "local, 1 job", "jobs2": "local, 2 jobs", "dask": "Dask LocalCluster, 2 workers"}
+        for r in rows:
+            per = r["wall"] / r["page_copies"]
+            lines.append(f"| {names.get(r['mode'], r['mode'])} | {r['wall']:.1f} | {r['page_copies']} | "
+                         f"{r['rate']:.1f} | {per * 1000:.1f} ms | {per / floor:.2f} | {r['bytes'] / 2**30:.2f} GiB |")
+        lines.append("")
+    return lines
 
 
 def write_report(command: str, args: argparse.Namespace, floor: float, mark: float, rows: list[dict],
@@ -204,25 +235,7 @@ def write_report(command: str, args: argparse.Namespace, floor: float, mark: flo
              f"{platform.system()}.  ",
              f"Document: {args.pages} pages (the sample pages in turn), {args.dpi} dpi, greyscale JPEG q92; "
              "merged output with a separator page per copy.", "",
-             "## Cost of one page-copy against the floor (one process)", "",
-             "Averaged over the document's pages, each encoded as the pipeline encodes it (colour JPEG for the "
-             "pages with the red 公文 header, greyscale otherwise); the mark includes loading the cached "
-             "rendering once per job.", "",
-             "| work per page | ms | × floor |", "|---|---|---|",
-             f"| JPEG-encode one page image (the floor) | {floor * 1000:.1f} | 1.00 |",
-             f"| leakmark: mark + encode one page-copy | {mark * 1000:.1f} | {mark / floor:.2f} |", ""]
-    if rows:
-        lines += [f"## {args.pages} pages × {args.copies} copies, `issue --merge --separator`", "",
-                  "Wall time includes everything: rendering each page once, units, vault, ledger, the merged "
-                  "file with fsync after each batch.", "",
-                  "| executor | wall s | page-copies | page-copies/s | s per page-copy | × floor | output |",
-                  "|---|---|---|---|---|---|---|"]
-        names = {"jobs1": "local, 1 job", "jobs2": "local, 2 jobs", "dask": "Dask LocalCluster, 2 workers"}
-        for r in rows:
-            per = r["wall"] / r["page_copies"]
-            lines.append(f"| {names.get(r['mode'], r['mode'])} | {r['wall']:.1f} | {r['page_copies']} | "
-                         f"{r['rate']:.1f} | {per * 1000:.1f} ms | {per / floor:.2f} | {r['bytes'] / 2**30:.2f} GiB |")
-        lines.append("")
+             *tables(args.pages, args.copies, floor, mark, rows)]
     if memory:
         lines += [f"## Peak memory: {args.pages} pages × {memory['copies']} copies", "",
                   f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{command}`: "

@@ -1,16 +1,18 @@
 """Speed: issuing and tracing, split the ways that matter, with blind-watermark beside it.
 
-    python benchmarks/throughput.py [--section issue,trace,evidence,bwm] [--quick]
+    python benchmarks/throughput.py [--section issue,trace,evidence,bwm,printrun] [--quick]
 
 Sections (each writes its own block of benchmarks/results/throughput.md; a run of some sections keeps the
 other sections' last blocks). To add one, write `def section_NAME(ctx) -> list[str]` and add it to
-`SECTIONS` (e.g. `printrun` for print runs).
+`SECTIONS`.
 - issue: the memo sample (2 A4 pages) issued to 1, 10 and 100 copies × jobs 1 and 2 × 150, 300 and 600
   dpi, each in a fresh subprocess so its peak memory (parent, and the largest worker) is its own; seconds
   per page-copy all-in (T / (copies × pages)) and pages/s.
 - trace: one simulated 12-megapixel phone photo traced with 10 … 100,000 issued copies (copies beyond the 50
   really issued are synthesised ledger rows: scoring needs only copy numbers), split by stage.
 - evidence: the same page photographed at 2, 12 and 48 megapixels, traced with 50 issued copies, by stage.
+- printrun: 30 pages × 200 copies into one merged PDF with 1 and 2 jobs and on a Dask LocalCluster, beside
+  the encode-only floor (benchmarks/printrun.py; its own run also measures peak memory at 2,000 copies).
 - bwm: blind-watermark embed and extract (64 bits) on the same page at 150 and 300 dpi, against
   leakmark's per-page-copy issue cost and its trace time.
 """
@@ -224,11 +226,29 @@ def section_bwm(ctx: Ctx) -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------------------------------------- print run
+
+def section_printrun(ctx: Ctx) -> list[str]:
+    """A print run (issue 5): 30 pages × 200 copies into one merged PDF with 1 and 2 jobs and on a Dask
+    LocalCluster of 2 workers, beside the encode-only floor. Run as its own process (printrun.py): this
+    module imports blind-watermark, which a spawned worker cannot import again."""
+    from benchmarks import printrun
+
+    pages, copies = (10, 20) if ctx.quick else (30, 200)
+    out = ctx.tmp / "printrun.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "printrun.py"), "--pages", str(pages), "--copies",
+                    str(copies), "--json", str(out), "--no-report"], check=True, stdout=subprocess.DEVNULL)
+    r = json.loads(out.read_text())
+    return [*printrun.tables(pages, copies, r["floor"], r["mark"], r["rows"]),
+            "Peak memory of a 30-page × 2,000-copy run: `benchmarks/results/printrun.md`.", ""]
+
+
 SECTIONS: dict[str, Callable[[Ctx], list[str]]] = {
     "issue": section_issue,
     "trace": section_trace,
     "evidence": section_evidence,
     "bwm": section_bwm,
+    "printrun": section_printrun,
 }
 
 
