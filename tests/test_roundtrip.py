@@ -19,6 +19,7 @@ ATTACKS = {
     "phone-photo": (lambda img: simulate.phone_photo(img, seed=1), "jpg"),
     "screenshot": (lambda img: simulate.screenshot(img), "png"),
     "crop40": (lambda img: simulate.crop(img, 0.4, seed=3), "png"),
+    "mirrored": (lambda img: cv2.flip(simulate.jpeg(img, 80), 1), "png"),  # a front camera's saved photo
 }
 
 

@@ -53,9 +53,19 @@ def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
         src = pts[[m.queryIdx for m in good]]
         dst = ref.points[[m.trainIdx for m in good]]
         H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0, maxIters=5000, confidence=0.999)
-        if H is None:
-            continue
+        if H is None or not _keeps_orientation(H, src[mask.ravel() > 0]):
+            continue  # a mirror image matched as is: the mirrored attempt (tracer._locate) finds it
         n = int(mask.sum())
         if n >= MIN_INLIERS and (best is None or n > best.inliers):
             best = Location(ref=ref, H=H, inliers=n)
     return best
+
+
+def _keeps_orientation(H: np.ndarray, points: np.ndarray) -> bool:
+    """A photo, scan or screenshot maps the page without turning it over: the Jacobian of H, whose
+    determinant is det(H) / w³, must be positive where the matches are (w taken at their centre)."""
+    if len(points) == 0:
+        return False
+    x, y = points.reshape(-1, 2).mean(axis=0)
+    w = H[2, 0] * x + H[2, 1] * y + H[2, 2]
+    return float(np.linalg.det(H)) * float(w) > 0

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from leakmark import __version__, pdf, vault
@@ -136,17 +137,31 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
     return result
 
 
+STRONG_LOCATION = 100  # inliers; below this the mirrored image is tried as well
+
+
 def _locate(gray: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Location, np.ndarray] | None:
-    """Locate the page; for a photo try the unwarped sheet first, then the raw image."""
-    quad = find_page_quad(gray)
+    """Locate the page: for a photo the unwarped sheet first, then the raw image. When that finds nothing
+    or only a weak match, the mirrored image too (front cameras and some apps save mirror images), and the
+    better of the two wins."""
+    found = _locate_as_is(gray, refs)
+    if found is None or found[0].inliers < STRONG_LOCATION:
+        mirrored = _locate_as_is(cv2.flip(gray, 1), refs)
+        if mirrored is not None and (found is None or mirrored[0].inliers > found[0].inliers):
+            return mirrored
+    return found
+
+
+def _locate_as_is(img: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Location, np.ndarray] | None:
+    quad = find_page_quad(img)
     if quad is not None:
-        flat, H_raw_to_flat = unwarp(gray, quad)
+        flat, H_raw_to_flat = unwarp(img, quad)
         loc = locate.locate(flat, refs)
         if loc is not None:
             loc.H = loc.H @ H_raw_to_flat  # raw evidence -> fingerprint
-            return loc, gray
-    loc = locate.locate(gray, refs)
-    return (loc, gray) if loc is not None else None
+            return loc, img
+    loc = locate.locate(img, refs)
+    return (loc, img) if loc is not None else None
 
 
 def _delta(copies: list[Copy]) -> float:
