@@ -202,11 +202,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                             "`leakmark issue --resume %s` or close it with `--abandon %s`", r.id, r.done, r.copies,
                             r.id, r.id)
         numbers = ledger.plan_numbers(doc.id, [r.copy_no for r in options.recipients])
-        if merge is not None:
-            clash = next((p for p in (merge, *_part_files(merge)) if p.exists()), None)
-        else:
-            clash = next((p for n, r in zip(numbers, options.recipients, strict=True)
-                          if (p := out_dir / copy_file_name(info.path.stem, n, r.name)).exists()), None)
+        clash = _first_existing(out_dir, merge, info.path.stem,
+                                [(n, r.name) for n, r in zip(numbers, options.recipients, strict=True)])
         if clash is not None:
             raise OutputError(f"{clash} already exists; choose another output " +
                               ("file with --merge" if merge else "folder with -o"))
@@ -222,11 +219,6 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                         vault.store_page(workspace, doc.sha256, r.index, r.original_png or b"", r.units,
                                          Fingerprint(r.fp_points, r.fp_descriptors))
                 layers = options.chosen_layers
-                recorded: dict[str, Any] = {"layers": list(layers), "shift": {"delta_px": options.delta},
-                                            "dpi": doc.dpi}
-                if "file" in layers:
-                    recorded["file"] = {"token": "hmac-sha256-128/v1", "where": ["trailer-id", "xmp-documentid"]}
-                settings = json.dumps(recorded, sort_keys=True)
                 run_options = {"source_stem": info.path.stem, "output_dir": str(out_dir),
                                "merge": str(merge) if merge else None, "separator": options.separator,
                                "delta": options.delta, "encrypted": options.password is not None,
@@ -235,10 +227,11 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                           state="open", options=json.dumps(run_options, ensure_ascii=False, sort_keys=True),
                           copies=len(numbers), done=0, merge_bytes=0)
                 planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
-                reserved = ledger.start_run(doc, existing is None, run, planned, settings, __version__)
-                if merge is None and [c.copy_no for c in reserved] != numbers:  # a concurrent run took ours
-                    clash = next((p for c in reserved if (p := out_dir / copy_file_name(
-                        info.path.stem, c.copy_no, c.recipient)).exists()), None)
+                reserved = ledger.start_run(doc, existing is None, run, planned,
+                                            _copy_settings(layers, options.delta, doc.dpi), __version__)
+                if [c.copy_no for c in reserved] != numbers:  # a concurrent run took ours a moment ago
+                    clash = _first_existing(out_dir, merge, info.path.stem,
+                                            [(c.copy_no, c.recipient) for c in reserved])
                     if clash is not None:
                         ledger.end_run(run.id, "abandoned", f"{clash} already existed")
                         raise OutputError(f"{clash} already exists; choose another output folder with -o (run "
@@ -288,6 +281,21 @@ def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
         pdfstream.discard(Path(merge))
     shutil.rmtree(_page_cache(workspace, run.id), ignore_errors=True)
     return run
+
+
+def _copy_settings(layers: tuple[str, ...], delta: int, dpi: int) -> str:
+    """What the ledger keeps with each copy: its layers and their parameters (trace uses exactly these)."""
+    recorded: dict[str, Any] = {"layers": list(layers), "shift": {"delta_px": delta}, "dpi": dpi}
+    if "file" in layers:
+        recorded["file"] = {"token": "hmac-sha256-128/v1", "where": ["trailer-id", "xmp-documentid"]}
+    return json.dumps(recorded, sort_keys=True)
+
+
+def _first_existing(out_dir: Path, merge: Path | None, stem: str, copies: list[tuple[int, str]]) -> Path | None:
+    """An output this run would write that already exists (never overwrite someone's file)."""
+    if merge is not None:
+        return next((p for p in (merge, *_part_files(merge)) if p.exists()), None)
+    return next((p for n, name in copies if (p := out_dir / copy_file_name(stem, n, name)).exists()), None)
 
 
 # -- the run -----------------------------------------------------------------------------------------
