@@ -1,6 +1,6 @@
 """Executors for per-page work: in this process, a local process pool, or a Dask cluster.
 
-All three offer `submit(fn, *args) -> future` (with `.result()` and `.cancel()`), `share(index, path)`
+All three offer `submit(fn, *args) -> future` (with `.result()` and `.cancel()`), `share(index, paths)`
 to hand a cached page rendering to the workers, `workers` and `close`. The local pool uses the 'spawn'
 start method through its own context (never set globally, never at import): OpenCV and MuPDF keep
 threads and state that a forked child must not inherit.
@@ -31,7 +31,7 @@ class Executor(Protocol):
     workers: int
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
-    def share(self, index: int, path: Path) -> Any: ...
+    def share(self, index: int, paths: list[Path]) -> Any: ...
     def close(self, cancel: bool) -> None: ...
 
 
@@ -48,8 +48,8 @@ class SerialExecutor:
             fut.set_exception(exc)
         return fut
 
-    def share(self, index: int, path: Path) -> str:
-        return str(path)  # workers read the cached page from disk
+    def share(self, index: int, paths: list[Path]) -> tuple[str, ...]:
+        return tuple(str(p) for p in paths)  # workers read the cached page from disk
 
     def close(self, cancel: bool) -> None:
         pass
@@ -86,10 +86,10 @@ class DaskExecutor:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self._client.submit(fn, *args, pure=False)
 
-    def share(self, index: int, path: Path) -> Any:
+    def share(self, index: int, paths: list[Path]) -> Any:
         import numpy as np
 
-        return self._client.scatter(np.load(path), broadcast=True, hash=False)
+        return tuple(self._client.scatter([np.load(p) for p in paths], broadcast=True, hash=False))
 
     def close(self, cancel: bool) -> None:
         self._client.close()

@@ -40,13 +40,22 @@ from leakmark.fingerprint import Fingerprint
 from leakmark.ledger import Copy, Document, Ledger, Planned, Run, format_copy_no, now_iso
 from leakmark.pdfstream import PageImage, StreamingPdf
 from leakmark.recipients import Recipient
-from leakmark.watermark import filemark, shift
+from leakmark.watermark import filemark, shift, tone
 from leakmark.watermark.codes import page_seed
-from leakmark.watermark.pipeline import MarkJob, MarkResult, PrepJob, PrepResult, mark_copies, prepare_page
+from leakmark.watermark.pipeline import (
+    MarkJob,
+    MarkResult,
+    PrepJob,
+    PrepResult,
+    mark_copies,
+    prepare_page,
+    tone_files,
+)
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
-LAYERS = ("shift", "file")  # page layers first; `file` only where there is a per-copy file
+LAYERS = ("shift", "tone", "file")  # page layers first; `file` only where there is a per-copy file
+DEFAULT_OFF = ("tone",)  # opt-in until the robustness benchmark covers the pages it is for
 EXECUTORS = ("local", "dask")
 BATCH_BYTES = 192 * 2**20  # encoded images held per batch; two batches are in flight at most
 MAX_BATCH = 64
@@ -95,7 +104,7 @@ class IssueOptions:
     def chosen_layers(self) -> tuple[str, ...]:
         if self.layers is not None:
             return tuple(x for x in LAYERS if x in self.layers)
-        return tuple(x for x in LAYERS if not (x == "file" and self.merge is not None))
+        return tuple(x for x in LAYERS if x not in DEFAULT_OFF and not (x == "file" and self.merge is not None))
 
     def validate(self) -> None:
         if self.layers is not None:
@@ -212,7 +221,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         with _run_lock(cache, run_id), _executors(options.settings) as (local, marker):
             try:
                 prep = _prepare(workspace, doc, info.path, existing is None, cache, options.delta, options.password,
-                                local, progress)
+                                local, progress, "tone" in options.chosen_layers)
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
                     for r in prep:
@@ -264,7 +273,7 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         cache = _page_cache(workspace, run.id)
         with _run_lock(cache, run.id), _executors(settings) as (local, marker):
             prep = _prepare(workspace, doc, source, False, cache, int(opts["delta"]),
-                            settings.password, local, progress)
+                            settings.password, local, progress, "tone" in opts.get("layers", ["shift"]))
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
 
@@ -286,6 +295,8 @@ def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
 def _copy_settings(layers: tuple[str, ...], delta: int, dpi: int) -> str:
     """What the ledger keeps with each copy: its layers and their parameters (trace uses exactly these)."""
     recorded: dict[str, Any] = {"layers": list(layers), "shift": {"delta_px": delta}, "dpi": dpi}
+    if "tone" in layers:
+        recorded["tone"] = {"version": tone.VERSION, "cell_mm": tone.CELL_MM, "alpha": tone.ALPHA}
     if "file" in layers:
         recorded["file"] = {"token": "hmac-sha256-128/v1", "where": ["trailer-id", "xmp-documentid"]}
     return json.dumps(recorded, sort_keys=True)
@@ -350,7 +361,9 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
         if merge is not None and (pending or not merge.exists()):
             writer = StreamingPdf(merge, committed=run.merge_bytes)
         text_layer = None if merge else pdf.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep])
-        pages = [executor.share(r.index, _page_cache(ws, run.id) / _cache_name(r.index)) for r in prep]
+        with_tone = "tone" in opts.get("layers", ["shift"])
+        pages = [executor.share(r.index, _page_files(_page_cache(ws, run.id) / _cache_name(r.index), with_tone))
+                 for r in prep]
         batch = settings.batch or _batch_size(prep, executor.workers)
         batches = [pending[i:i + batch] for i in range(0, len(pending), batch)]
         inflight: deque[tuple[list[Copy], list[Any]]] = deque()
@@ -455,9 +468,12 @@ def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult
         for s in range(0, len(copies), step):
             part = copies[s:s + step]
             seeds = [page_seed(key, doc.id, c.copy_no, shift.LAYER, r.index) for c in part]
+            tone_seeds = ([page_seed(key, doc.id, c.copy_no, tone.LAYER, r.index) for c in part]
+                          if "tone" in opts.get("layers", ["shift"]) else None)
+            local = isinstance(page[0], str)  # file names here; arrays already on the Dask workers
             job = MarkJob(index=r.index, units=r.units, delta=int(opts["delta"]), seeds=seeds,
-                          page_file=page if isinstance(page, str) else None)
-            futures.append(executor.submit(mark_copies, job, None if isinstance(page, str) else page))
+                          page_files=page if local else None, tone_seeds=tone_seeds, dpi=doc.dpi)
+            futures.append(executor.submit(mark_copies, job, None if local else page))
     return futures
 
 
@@ -476,12 +492,12 @@ def _batch_size(prep: list[PrepResult], workers: int) -> int:
 
 
 def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, cache: Path, delta: int,
-             password: str | None, executor: Executor, progress: Progress) -> list[PrepResult]:
+             password: str | None, executor: Executor, progress: Progress, with_tone: bool) -> list[PrepResult]:
     """Render every page once for the run (locally, also with Dask: only the client has the PDF)."""
     cache.mkdir(parents=True, exist_ok=True)
     jobs = [PrepJob(source=source, kind=doc.kind, index=i, dpi=doc.dpi, delta=delta, password=password,
                     cache=cache / _cache_name(i), known_units=None if new else vault.load_units_json(ws, doc.sha256, i),
-                    want_vault=new) for i in range(doc.pages)]
+                    want_vault=new, tone=with_tone) for i in range(doc.pages)]
     progress.start(doc.pages, "pages rendered")
     try:
         futures = [executor.submit(prepare_page, j) for j in jobs]
@@ -532,6 +548,10 @@ def _part_files(merge: Path) -> tuple[Path, Path]:
 
 def _page_cache(ws: Workspace, run_id: str) -> Path:
     return ws.home / "runs" / run_id
+
+
+def _page_files(rendering: Path, with_tone: bool) -> list[Path]:
+    return [rendering, *tone_files(rendering)] if with_tone else [rendering]
 
 
 def _cache_name(index: int) -> str:

@@ -17,7 +17,7 @@ from leakmark.ledger import Copy, Document, Ledger
 from leakmark.trace import decide, load, locate, measure
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
-from leakmark.watermark import filemark, shift
+from leakmark.watermark import filemark, shift, tone
 from leakmark.watermark.codes import sign_matrix
 from leakmark.workspace import Workspace
 
@@ -88,7 +88,8 @@ class TraceResult:
 class _PageMeasure:
     doc: Document
     page: int
-    values: np.ndarray
+    values: np.ndarray  # shift
+    tone: np.ndarray | None = None
 
 
 def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
@@ -107,6 +108,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         reports: list[EvidenceReport] = []
         measures: list[_PageMeasure] = []
         deltas: dict[str, float] = {}
+        tones: dict[str, bool] = {}
         for ev in pages:
             rep = EvidenceReport(path=str(ev.path), sha256=ev.sha256, page=ev.page, aligned=False)
             reports.append(rep)
@@ -126,10 +128,13 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             units = vault.load_units(workspace, doc.sha256, location.ref.page)
             delta = deltas.setdefault(doc.id, _delta(ledger.copies(doc.id)))
             m = measure.measure_shift(aligned, valid, original, units, delta=delta)
+            toned = tones.setdefault(doc.id, _uses_tone(ledger.copies(doc.id)))
+            tm = tone.measure(aligned, valid, original, doc.dpi) if toned else None
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
-            rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured"
-            measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values))
+            rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured" + (
+                f", {int(np.count_nonzero(tm))} tone cells" if tm is not None else "")
+            measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values, tone=tm))
         t = time.perf_counter()
         result = _decide(workspace, ledger, docs, measures, tokens, reports, options)
         timings["decide"] += time.perf_counter() - t
@@ -164,6 +169,17 @@ def _locate_as_is(img: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.L
     return (loc, img) if loc is not None else None
 
 
+def _uses_tone(copies: list[Copy]) -> bool:
+    """Whether any copy carries the tone layer, in the version this release measures."""
+    versions = {c.settings_dict.get("tone", {}).get("version") for c in copies
+                if "tone" in c.settings_dict.get("layers", [])}
+    if versions - {tone.VERSION}:
+        log.warning("copies with tone layer %s cannot be measured by this release (it measures %s); their "
+                    "tone layer is left out", ", ".join(sorted(str(v) for v in versions - {tone.VERSION})),
+                    tone.VERSION)
+    return tone.VERSION in versions
+
+
 def _delta(copies: list[Copy]) -> float:
     """The shift amplitude the copies were marked with (recorded per copy in the ledger)."""
     return float(copies[0].settings_dict.get("shift", {}).get("delta_px", 1)) if copies else 1.0
@@ -193,31 +209,40 @@ def _decide(workspace: Workspace, ledger: Ledger, docs: list[Document], measures
     layers = _layer_scores(key, doc_id, copies, measures, {n for d, n in hits if d == doc_id})
     if not layers:
         return TraceResult("no-match", doc, pages, [], 0, reports, len(copies))
-    # Stouffer over the layers that measured something: still sub-Gaussian with variance <= 1 for an
-    # innocent copy, so the Hoeffding bound behind the FAP holds for the fused score too
-    z = sum(layers.values()) / np.sqrt(len(layers))
+    # Stouffer, per copy, over the layers that measured something and that the copy carries: still
+    # sub-Gaussian with variance <= 1 for an innocent copy, so the Hoeffding bound behind the FAP holds
+    count = sum(has.astype(np.float64) for _, has in layers.values())
+    z = sum(v * has for v, has in layers.values()) / np.sqrt(np.maximum(count, 1.0))
     d = decide.decide(z, options.threshold)
     top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
     suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]),
-                        layers={name: float(v[i]) for name, v in layers.items()}) for i in top]
+                        layers={name: float(v[i]) for name, (v, has) in layers.items() if has[i]}) for i in top]
     log.debug("traced %s: best z %.2f over %d copies (layers %s)", doc_id, float(z.max()), len(copies),
               ", ".join(layers))
     return TraceResult(d.verdict, doc, pages, suspects, len(d.named), reports, len(copies))
 
 
 def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeasure],
-                  file_hits: set[int]) -> dict[str, np.ndarray]:
-    """Per layer that measured something, a score per copy on the N(0,1)-or-narrower null scale."""
-    out: dict[str, np.ndarray] = {}
+                  file_hits: set[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per layer that measured something: a score per copy on the N(0,1)-or-narrower null scale, and
+    which copies carry that layer (the ledger records each copy's layers)."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     numbers = [c.copy_no for c in copies]
-    total = np.zeros(len(copies))
-    norm2 = 0.0
-    for m in measures:  # pages combine as one long codeword: sum of dot products over the joint norm
-        codes = sign_matrix(key, doc_id, numbers, shift.LAYER, m.page, len(m.values))
-        total += codes @ m.values.astype(np.float32)
-        norm2 += float(np.dot(m.values, m.values))
-    if norm2 > 0:
-        out[shift.LAYER] = total / np.sqrt(norm2)
+    carried = {name: np.array([name in c.settings_dict.get("layers", ["shift"]) for c in copies])
+               for name in (shift.LAYER, tone.LAYER, filemark.LAYER)}
+    for name, get in ((shift.LAYER, lambda m: m.values), (tone.LAYER, lambda m: m.tone)):
+        total = np.zeros(len(copies))
+        norm2 = 0.0
+        for m in measures:  # pages combine as one long codeword: sum of dot products over the joint norm
+            values = get(m)
+            if values is None or not len(values):
+                continue
+            codes = sign_matrix(key, doc_id, numbers, name, m.page, len(values))
+            total += codes @ values.astype(np.float32)
+            norm2 += float(np.dot(values, values))
+        if norm2 > 0 and carried[name].any():
+            out[name] = (total / np.sqrt(norm2), carried[name])
     if file_hits:  # tokens of other files (any PDF has an /ID) match nothing and do not count as measured
-        out[filemark.LAYER] = np.array([filemark.MATCH_SCORE if n in file_hits else 0.0 for n in numbers])
+        out[filemark.LAYER] = (np.array([filemark.MATCH_SCORE if n in file_hits else 0.0 for n in numbers]),
+                               carried[filemark.LAYER] | np.isin(numbers, list(file_hits)))
     return out

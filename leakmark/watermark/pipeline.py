@@ -18,7 +18,7 @@ import numpy as np
 
 from leakmark import fingerprint, pdf
 from leakmark.pdfstream import PageImage
-from leakmark.watermark import shift, units
+from leakmark.watermark import shift, tone, units
 from leakmark.watermark.codes import signs
 
 JPEG_QUALITY = 92
@@ -35,6 +35,7 @@ class PrepJob:
     cache: Path  # where the rendering goes (.npy): mark jobs read it from there
     known_units: dict | None = None  # the units recorded at registration, reused for later runs
     want_vault: bool = True  # compute the original's PNG and fingerprint (first registration)
+    tone: bool = False  # also cache the tone layer's two planes beside the rendering
 
 
 @dataclass
@@ -57,7 +58,9 @@ class MarkJob:
     units: dict
     delta: int
     seeds: list[bytes]  # one per copy: HMAC-derived, the key itself never reaches workers
-    page_file: str | None = None  # the cached rendering; None when the page comes as an argument (Dask)
+    page_files: tuple[str, ...] | None = None  # rendering[, tone planes]; None: they come as arguments (Dask)
+    tone_seeds: list[bytes] | None = None  # one per copy when the tone layer is on
+    dpi: int = 300
 
 
 @dataclass
@@ -95,6 +98,10 @@ def prepare_page(job: PrepJob) -> PrepResult:
         pu = units.from_image(gray, job.delta)
     base = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR) if is_colour(page.rgb) else gray
     _save_npy(job.cache, base)
+    if job.tone:
+        plus, minus = tone.planes(base, gray, job.dpi)
+        for name, plane in zip(tone_files(job.cache), (plus, minus), strict=True):
+            _save_npy(name, plane)
     result = PrepResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
                         spans=page.spans, shape=base.shape,
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum())})
@@ -106,16 +113,31 @@ def prepare_page(job: PrepJob) -> PrepResult:
     return result
 
 
-def mark_copies(job: MarkJob, page: np.ndarray | None = None) -> MarkResult:
+def tone_files(cache: Path) -> tuple[Path, Path]:
+    return cache.with_suffix(".tone-plus.npy"), cache.with_suffix(".tone-minus.npy")
+
+
+def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> MarkResult:
     cv2.setNumThreads(1)
-    base = np.load(job.page_file) if page is None else page
+    arrays = tuple(np.load(f) for f in job.page_files or ()) if arrays is None else arrays
+    base = arrays[0]
     pu = units.PageUnits.from_json(job.units)
     work = base.copy()
     images = []
-    for seed in job.seeds:
-        shift.apply(base, pu, signs(seed, pu.n_codes), job.delta, out=work)
+    if job.tone_seeds is None:  # shift only: mark, encode, put the moved boxes back
+        for seed in job.seeds:
+            shift.apply(base, pu, signs(seed, pu.n_codes), job.delta, out=work)
+            images.append(encode(work))
+            shift.restore(work, base, pu, job.delta)
+        return MarkResult(index=job.index, images=images)
+    plus, minus = arrays[1], arrays[2]
+    n = tone.n_cells(base.shape, job.dpi)
+    toned = np.empty_like(base)
+    for seed, tseed in zip(job.seeds, job.tone_seeds, strict=True):
+        tone.apply(plus, minus, signs(tseed, n), job.dpi, out=toned)
+        work[:] = toned
+        shift.apply(toned, pu, signs(seed, pu.n_codes), job.delta, out=work)  # words move with their tone
         images.append(encode(work))
-        shift.restore(work, base, pu, job.delta)
     return MarkResult(index=job.index, images=images)
 
 

@@ -1,0 +1,134 @@
+"""The `tone` layer: a keyed ±1 per cell of a few millimetres, added at low amplitude where the page has
+ink or texture, for pages with photos, charts or little text.
+
+Each cell carries a smooth bump (zero at the cell's edges, so no block edges appear), scaled by a
+visibility mask computed from the original rendering: zero on paper white (printing must not turn white
+paper grey), small on flat tones, full in texture and ink. The peak change is ALPHA grey levels.
+
+Detection fits the aligned evidence to the original locally (gain and offset over a few cells), takes
+the residual and correlates it, cell by cell, with the same template: one value per cell. Scoring is the
+shift layer's: an innocent copy's signs are independent of those values, so its score is a Rademacher sum
+with unit variance whatever they are.
+
+The mask and template depend only on the original rendering and the parameters recorded with each copy
+(`VERSION`, cell size, amplitude): trace recomputes them from the vault.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+LAYER = "tone"
+VERSION = "v1"
+CELL_MM = 4.0
+ALPHA = 2.0  # peak change in grey levels
+PAPER = 245.0  # at or above this a pixel is paper and is never changed
+FIT_CELLS = 4  # the photometric fit runs over windows this many cells wide
+
+
+def _bayer(n: int) -> np.ndarray:
+    m = np.zeros((1, 1))
+    while m.shape[0] < n:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    return ((m + 0.5) / m.size).astype(np.float32)
+
+
+_BAYER = _bayer(8)
+
+
+def cell_px(dpi: int) -> int:
+    return max(8, round(CELL_MM / 25.4 * dpi))
+
+
+def grid(shape: tuple[int, ...], dpi: int) -> tuple[int, int, int]:
+    """(rows, columns, cell size in pixels) of the cell grid anchored at the page's top left corner."""
+    c = cell_px(dpi)
+    return shape[0] // c, shape[1] // c, c
+
+
+def n_cells(shape: tuple[int, ...], dpi: int) -> int:
+    ny, nx, _ = grid(shape, dpi)
+    return ny * nx
+
+
+def template(gray: np.ndarray, dpi: int) -> np.ndarray:
+    """Per-pixel amplitude (peak 1, float32): visibility mask × cell bump."""
+    ny, nx, c = grid(gray.shape, dpi)
+    g = gray.astype(np.float32)
+    k = max(3, (c // 6) | 1)
+    mean = cv2.blur(g, (k, k))
+    std = np.sqrt(np.maximum(cv2.blur(g * g, (k, k)) - mean * mean, 0.0))
+    mask = np.clip((PAPER - g) / 30.0, 0.0, 1.0) * (0.15 + 0.85 * np.clip(std / 12.0, 0.0, 1.0))
+    bump = np.sin(np.pi * (np.arange(c, dtype=np.float32) + 0.5) / c)
+    shape = np.zeros_like(g)
+    shape[:ny * c, :nx * c] = np.tile(np.outer(bump, bump), (ny, nx))
+    return mask * shape
+
+
+def planes(base: np.ndarray, gray: np.ndarray, dpi: int, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """The page with every cell pushed up, and with every cell pushed down (uint8, like `base`).
+    A copy takes each cell from one or the other: no arithmetic per copy."""
+    # ordered dithering, not rounding: most of the template is below half a grey level, and rounding would
+    # erase it; a fixed Bayer threshold keeps its mean in every small area (and adds no visible texture)
+    amp = alpha * template(gray, dpi)
+    h, w = amp.shape
+    step = np.floor(amp + np.tile(_BAYER, (h // 8 + 1, w // 8 + 1))[:h, :w]).astype(np.int16)
+    if base.ndim == 3:
+        step = step[:, :, None]
+    b = base.astype(np.int16)
+    return np.clip(b + step, 0, 255).astype(np.uint8), np.clip(b - step, 0, 255).astype(np.uint8)
+
+
+def apply(plus: np.ndarray, minus: np.ndarray, codes: np.ndarray, dpi: int, out: np.ndarray) -> None:
+    """Write the copy with these cell signs into `out` (same shape as the planes)."""
+    ny, nx, c = grid(plus.shape, dpi)
+    out[:] = minus
+    up = (codes.reshape(ny, 1, nx, 1) > 0)
+    if plus.ndim == 3:
+        up = up[..., None]
+    view = (ny, c, nx, c, *plus.shape[2:])
+    np.copyto(out[:ny * c, :nx * c].reshape(view), plus[:ny * c, :nx * c].reshape(view),
+              where=np.broadcast_to(up, view))
+
+
+def measure(aligned: np.ndarray, valid: np.ndarray, original: np.ndarray, dpi: int) -> np.ndarray:
+    """One value per cell: the evidence's residual after a local gain/offset fit, matched to the template.
+    Cells the evidence does not show give 0."""
+    ny, nx, c = grid(original.shape, dpi)
+    aligned = _register(aligned, original, c)
+    t = template(original, dpi) * (valid > 0)
+    e = aligned.astype(np.float32)
+    o = original.astype(np.float32)
+    k = FIT_CELLS * c
+    w = (valid > 0).astype(np.float32)
+    n = cv2.blur(w, (k, k)) + 1e-6
+    me, mo = cv2.blur(e * w, (k, k)) / n, cv2.blur(o * w, (k, k)) / n
+    cov = cv2.blur(e * o * w, (k, k)) / n - me * mo
+    var = cv2.blur(o * o * w, (k, k)) / n - mo * mo
+    gain = cov / (var + 25.0)
+    resid = (e - (gain * (o - mo) + me)) * w
+    view = (ny, c, nx, c)
+    num = (resid * t)[:ny * c, :nx * c].reshape(view).sum(axis=(1, 3))
+    den = np.sqrt((t * t)[:ny * c, :nx * c].reshape(view).sum(axis=(1, 3)))
+    m = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0.0).ravel()
+    spread = 1.4826 * float(np.median(np.abs(m[m != 0]))) if np.any(m != 0) else 0.0
+    if spread > 0:  # glare, a crop edge or a stain must not let one cell outweigh the rest
+        m = np.clip(m, -4 * spread, 4 * spread)
+    return m.astype(np.float32)
+
+
+def _register(aligned: np.ndarray, original: np.ndarray, cell: int) -> np.ndarray:
+    """Remove what is left of the misregistration (a pixel or two after the page alignment, which is
+    harmless to words but not to a texture compared pixel by pixel): dense optical flow at half
+    resolution, smoothed over two cells so that it follows the paper and never the mark."""
+    scale = 0.5
+    a = cv2.resize(aligned, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    o = cv2.resize(original, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(o, a, None)
+    sigma = 2 * cell * scale
+    flow = np.dstack([cv2.GaussianBlur(flow[..., i], (0, 0), sigma) for i in range(2)])
+    h, w = original.shape
+    flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / scale
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(aligned, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

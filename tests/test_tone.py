@@ -1,0 +1,92 @@
+"""The `tone` layer on a page with a photograph and no text: invisible where it must be, traced where the
+shift layer has nothing to move."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pymupdf
+import pytest
+from lmtest import render_gray
+
+import leakmark
+from leakmark import TraceOptions, simulate, trace
+from leakmark.watermark import tone
+
+
+def _photo(h: int, w: int, seed: int) -> np.ndarray:
+    """A synthetic photograph: smooth shading, textured regions, hard edges."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    img = np.full((h, w), 120, np.float32)
+    for _ in range(25):
+        y, x, s = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(40, 300)
+        img += rng.uniform(-70, 70) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * s * s))
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5) * 30
+    patches = cv2.resize((rng.uniform(0, 1, (h // 80 + 1, w // 80 + 1)) > 0.5).astype(np.float32), (w, h),
+                         interpolation=cv2.INTER_NEAREST)
+    img += texture * cv2.GaussianBlur(patches, (0, 0), 8)
+    for _ in range(6):
+        x0, y0 = int(rng.uniform(0, w - 200)), int(rng.uniform(0, h - 200))
+        cv2.rectangle(img, (x0, y0), (x0 + int(rng.uniform(60, 200)), y0 + int(rng.uniform(60, 200))),
+                      float(rng.uniform(20, 230)), -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photo_issue(tmp_path_factory):
+    """A one-page PDF, a photograph on white paper with margins, issued with shift + tone to 4 copies."""
+    root = tmp_path_factory.mktemp("tone")
+    photo = _photo(1400, 1000, seed=4)
+    png = root / "photo.png"
+    cv2.imwrite(str(png), photo)
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_image(pymupdf.Rect(60, 80, 535, 745), filename=str(png))
+    src = root / "photo-page.pdf"
+    doc.save(src)
+    ws = leakmark.Workspace.open(root / "ws")
+    people = tuple(leakmark.Recipient(f"R{i}") for i in range(4))
+    result = leakmark.issue(ws, leakmark.IssueOptions(source=src, recipients=people, output_dir=root / "out",
+                                                      layers=("shift", "tone", "file"), jobs=1))
+    return ws, src, result
+
+
+def test_tone_is_small_smooth_and_absent_on_paper(photo_issue):
+    _, src, result = photo_issue
+    original = render_gray(src, 0, 300).astype(np.int16)
+    copy = render_gray(Path(result.copies[1].path), 0, 300).astype(np.int16)
+    diff = copy - original
+    paper = original >= tone.PAPER
+    # JPEG q92 of the copy adds its own error; the mark itself is at most ALPHA levels and zero on paper
+    assert np.abs(diff[paper]).mean() < 0.3
+    inner = diff[400:3000, 400:2000]
+    assert abs(float(inner.mean())) < 0.5 and np.percentile(np.abs(inner), 99) <= tone.ALPHA + 3
+
+
+# a phone photo of this page scores about 5 on tone (inconclusive with 4 copies): the residual misregistration
+# after alignment is what limits it (see the issue-4 note); it is not claimed here
+@pytest.mark.parametrize("attack", ["jpeg30", "rescale50", "screenshot"])
+def test_photo_page_traces_through_tone(photo_issue, tmp_path, attack):
+    ws, _, result = photo_issue
+    page = render_gray(Path(result.copies[2].path), 0, 300)
+    leak = {"jpeg30": lambda: simulate.jpeg(page, 30), "rescale50": lambda: simulate.rescale(page, 0.5),
+            "screenshot": lambda: simulate.screenshot(page)}[attack]()
+    ev = tmp_path / f"{attack}.png"
+    cv2.imwrite(str(ev), leak)
+    r = trace(ws, TraceOptions(evidence=(ev,)))
+    best = r.suspects[0]
+    assert r.verdict == "identified" and r.named == 1 and best.copy.copy_no == 3, [
+        (s.copy.copy_no, s.layers) for s in r.suspects]
+    assert best.layers["tone"] > 6 and best.fap < 1e-6
+    assert all(s.fap > 1e-2 for s in r.suspects[1:])
+
+
+def test_unmarked_photo_page_names_nobody(photo_issue, tmp_path):
+    ws, src, _ = photo_issue
+    ev = tmp_path / "original.png"
+    cv2.imwrite(str(ev), simulate.jpeg(render_gray(src, 0, 300), 50))
+    r = trace(ws, TraceOptions(evidence=(ev,)))
+    assert r.named == 0 and all(s.fap > 1e-6 for s in r.suspects)
