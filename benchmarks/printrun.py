@@ -69,7 +69,7 @@ def floor_and_mark(source: Path, dpi: int, copies: int = 4) -> tuple[float, floa
         enc.append((time.perf_counter() - t) / copies)
         job = MarkJob(index=index, units=prep.units, delta=1,
                       seeds=[page_seed(b"k" * 32, "D", c, "shift", index) for c in range(copies)],
-                      page_file=str(cache / f"page-{index}.npy"))
+                      page_files=(str(cache / f"page-{index}.npy"),))
         t = time.perf_counter()
         mark_copies(job)
         mark.append((time.perf_counter() - t) / copies)
