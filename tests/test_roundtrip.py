@@ -59,3 +59,19 @@ def test_python_m_leakmark_version():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert leakmark.__version__ in proc.stdout
+
+
+def test_a_match_that_cannot_be_aligned_is_reported_not_raised(issued, copy3_page1, tmp_path, monkeypatch):
+    import numpy as np
+
+    from leakmark.trace import tracer
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(tracer, "align", singular)
+    path = tmp_path / "evidence.png"
+    assert cv2.imwrite(str(path), copy3_page1)
+    result = _trace(issued.ws, path)
+    assert result.verdict == "no-match" and result.named == 0
+    assert "could not be aligned" in result.evidence[0].detail

@@ -66,6 +66,8 @@ def _keeps_orientation(H: np.ndarray, points: np.ndarray) -> bool:
     determinant is det(H) / w³, must be positive where the matches are (w taken at their centre)."""
     if len(points) == 0:
         return False
+    if not np.all(np.isfinite(H)) or np.linalg.cond(H) > 1e10:
+        return False  # degenerate: a page cannot be photographed into a line
     x, y = points.reshape(-1, 2).mean(axis=0)
     w = H[2, 0] * x + H[2, 1] * y + H[2, 2]
     return float(np.linalg.det(H)) * float(w) > 0

@@ -122,7 +122,12 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             doc = by_id[location.ref.doc_id]
             t = time.perf_counter()
             original = vault.load_page(workspace, doc.sha256, location.ref.page)
-            aligned, valid = align(gray, location.H, original, doc.dpi)
+            try:
+                aligned, valid = align(gray, location.H, original, doc.dpi)
+            except (np.linalg.LinAlgError, cv2.error) as exc:  # a degenerate match: nothing to measure
+                timings["align"] += time.perf_counter() - t
+                rep.detail = f"page {location.ref.page + 1} of {doc.id} matched, but could not be aligned ({exc})"
+                continue
             timings["align"] += time.perf_counter() - t
             t = time.perf_counter()
             units = vault.load_units(workspace, doc.sha256, location.ref.page)
