@@ -214,7 +214,8 @@ def tables(pages: int, copies: int, floor: float, mark: float, rows: list[dict])
     if rows:
         lines += [f"## Print run: {pages} pages × {copies} copies, `issue --merge --separator`", "",
                   "Wall time includes everything: rendering each page once, units, vault, ledger, the merged "
-                  "file with fsync after each batch.", "",
+                  "file with fsync after each batch. The × floor column divides the wall time per page-copy by "
+                  "one core's encode time, so with two jobs it can fall below 1.", "",
                   "| executor | wall s | page-copies | page-copies/s | s per page-copy | × floor | output |",
                   "|---|---|---|---|---|---|---|"]
         names = {"jobs1": "local, 1 job", "jobs2": "local, 2 jobs", "dask": "Dask LocalCluster, 2 workers"}
