@@ -131,9 +131,11 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             timings["align"] += time.perf_counter() - t
             t = time.perf_counter()
             units = vault.load_units(workspace, doc.sha256, location.ref.page)
-            delta = deltas.setdefault(doc.id, _delta(ledger.copies(doc.id)))
+            if doc.id not in deltas:  # once per document: the ledger rows can be 100,000 copies
+                copies = ledger.copies(doc.id)
+                deltas[doc.id], tones[doc.id] = _delta(copies), _uses_tone(copies)
+            delta, toned = deltas[doc.id], tones[doc.id]
             m = measure.measure_shift(aligned, valid, original, units, delta=delta)
-            toned = tones.setdefault(doc.id, _uses_tone(ledger.copies(doc.id)))
             tm = tone.measure(aligned, valid, original, doc.dpi) if toned else None
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
