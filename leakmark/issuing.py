@@ -305,7 +305,7 @@ def _copy_settings(layers: tuple[str, ...], delta: int, dpi: int) -> str:
 def _first_existing(out_dir: Path, merge: Path | None, stem: str, copies: list[tuple[int, str]]) -> Path | None:
     """An output this run would write that already exists (never overwrite someone's file)."""
     if merge is not None:
-        return next((p for p in (merge, *_part_files(merge)) if p.exists()), None)
+        return next((p for p in (merge, *pdfstream.part_paths(merge)) if p.exists()), None)
     return next((p for n, name in copies if (p := out_dir / copy_file_name(stem, n, name)).exists()), None)
 
 
@@ -540,10 +540,6 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {folder}: {exc.strerror}") from exc
-
-
-def _part_files(merge: Path) -> tuple[Path, Path]:
-    return merge.with_name(merge.name + ".part"), merge.with_name(merge.name + ".part.idx")
 
 
 def _page_cache(ws: Workspace, run_id: str) -> Path:

@@ -44,13 +44,13 @@ class PageImage:
         return PageImage(zlib.compress(bits.tobytes(), 6), gray.shape[1], gray.shape[0], bilevel=True)
 
 
-def _part_paths(final: Path) -> tuple[Path, Path]:
+def part_paths(final: Path) -> tuple[Path, Path]:
     return final.with_name(final.name + ".part"), final.with_name(final.name + ".part.idx")
 
 
 def discard(final: Path) -> None:
     """Remove an unfinished merged file (an abandoned run)."""
-    for p in _part_paths(final):
+    for p in part_paths(final):
         p.unlink(missing_ok=True)
 
 
@@ -59,7 +59,7 @@ class StreamingPdf:
 
     def __init__(self, final: Path, committed: int = 0) -> None:
         self.final = Path(final)
-        self.part, self.index = _part_paths(self.final)
+        self.part, self.index = part_paths(self.final)
         self.records: list[tuple[int, int, int]] = []
         try:
             if committed == 0:

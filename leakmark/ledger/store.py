@@ -225,10 +225,6 @@ class Ledger:
         rows = self.db.execute("SELECT * FROM documents ORDER BY created_at, id").fetchall()
         return [Document(**{k: r[k] for k in DOC_FIELDS}) for r in rows]
 
-    def register_document(self, doc: Document) -> None:
-        with self.transaction():
-            self._insert_document(doc)
-
     def _insert_document(self, doc: Document) -> None:
         values = {k: getattr(doc, k) for k in DOC_FIELDS}
         self._append("document", values, ts=doc.created_at)
