@@ -6,6 +6,7 @@ change a workspace work on a `shutil.copytree` of it (`ws_copy`).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,11 @@ def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def issued(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Issued:
     """memo-en.pdf issued to 5 recipients (copies 000001..000005) in a fresh workspace, jobs=1."""
     root = tmp_path_factory.mktemp("issued")
+    # a fixed key: the marks, and so every score the tests see, are the same on every run
+    (root / "ws").mkdir()
+    key = root / "ws" / "key"
+    key.write_bytes(hashlib.sha256(b"leakmark test workspace").digest())
+    key.chmod(0o600)
     ws = leakmark.Workspace.open(root / "ws")
     out = root / "copies"
     source = samples_dir / "memo-en.pdf"
