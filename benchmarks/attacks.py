@@ -364,44 +364,23 @@ def phone_photo(img, seed=0, *, jitter=0.05, lens=0.03, curl=0.004, fold=0.0, sh
     return _jpeg(_u8(scene), quality)
 
 
-def ph_perspective(img, jitter, seed=0):
-    return phone_photo(img, seed, jitter=float(jitter))
+def _phone(knob: str, cast: type) -> Callable:
+    """One knob of `phone_photo` as an attack `f(img, strength, seed)`."""
+    def attack(img, strength, seed=0):
+        return phone_photo(img, seed, **{knob: cast(strength)})
+    return attack
 
 
-def ph_lens(img, k, seed=0):
-    return phone_photo(img, seed, lens=float(k))
-
-
-def ph_curl(img, c, seed=0):
-    return phone_photo(img, seed, curl=float(c))
-
-
-def ph_fold(img, px, seed=0):
-    return phone_photo(img, seed, fold=float(px))
-
-
-def ph_shadow(img, s, seed=0):
-    return phone_photo(img, seed, shadow=float(s))
-
-
-def ph_defocus(img, sigma, seed=0):
-    return phone_photo(img, seed, defocus=float(sigma))
-
-
-def ph_motion(img, length, seed=0):
-    return phone_photo(img, seed, motion=int(length))
-
-
-def ph_noise(img, sigma, seed=0):
-    return phone_photo(img, seed, noise=float(sigma))
-
-
-def ph_fill(img, fill, seed=0):
-    return phone_photo(img, seed, fill=float(fill))
-
-
-def ph_jpeg(img, q, seed=0):
-    return phone_photo(img, seed, quality=int(q))
+ph_perspective = _phone("jitter", float)
+ph_lens = _phone("lens", float)
+ph_curl = _phone("curl", float)
+ph_fold = _phone("fold", float)
+ph_shadow = _phone("shadow", float)
+ph_defocus = _phone("defocus", float)
+ph_motion = _phone("motion", int)
+ph_noise = _phone("noise", float)
+ph_fill = _phone("fill", float)
+ph_jpeg = _phone("quality", int)
 
 
 # ---------------------------------------------------------------------------------------------- screen
