@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,8 +109,8 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         by_id = {d.id: d for d in docs}
         reports: list[EvidenceReport] = []
         measures: list[_PageMeasure] = []
-        deltas: dict[str, float] = {}
-        tones: dict[str, bool] = {}
+        copies_of = functools.cache(ledger.copies)  # once per document: it can be 100,000 rows
+        toned = functools.cache(lambda doc_id: _uses_tone(copies_of(doc_id)))
         for ev in pages:
             rep = EvidenceReport(path=str(ev.path), sha256=ev.sha256, page=ev.page, aligned=False)
             reports.append(rep)
@@ -131,19 +133,15 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             timings["align"] += time.perf_counter() - t
             t = time.perf_counter()
             units = vault.load_units(workspace, doc.sha256, location.ref.page)
-            if doc.id not in deltas:  # once per document: the ledger rows can be 100,000 copies
-                copies = ledger.copies(doc.id)
-                deltas[doc.id], tones[doc.id] = _delta(copies), _uses_tone(copies)
-            delta, toned = deltas[doc.id], tones[doc.id]
-            m = measure.measure_shift(aligned, valid, original, units, delta=delta)
-            tm = tone.measure(aligned, valid, original, doc.dpi) if toned else None
+            m = measure.measure_shift(aligned, valid, original, units, delta=_delta(copies_of(doc.id)))
+            tm = tone.measure(aligned, valid, original, doc.dpi) if toned(doc.id) else None
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured" + (
                 f", {int(np.count_nonzero(tm))} tone cells" if tm is not None else "")
             measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values, tone=tm))
         t = time.perf_counter()
-        result = _decide(workspace, ledger, docs, measures, tokens, reports, options)
+        result = _decide(workspace, copies_of, docs, measures, tokens, reports, options)
         timings["decide"] += time.perf_counter() - t
     result.timings = dict(timings)
     return result
@@ -192,10 +190,12 @@ def _delta(copies: list[Copy]) -> float:
     return float(copies[0].settings_dict.get("shift", {}).get("delta_px", 1)) if copies else 1.0
 
 
-def _decide(workspace: Workspace, ledger: Ledger, docs: list[Document], measures: list[_PageMeasure],
-            tokens: set[bytes], reports: list[EvidenceReport], options: TraceOptions) -> TraceResult:
+def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
+            measures: list[_PageMeasure], tokens: set[bytes], reports: list[EvidenceReport],
+            options: TraceOptions) -> TraceResult:
     key = workspace.key()
-    hits = filemark.match(key, tokens, [(c.document_id, c.copy_no) for d in docs for c in ledger.copies(d.id)])
+    hits = filemark.match(key, tokens, [(c.document_id, c.copy_no) for d in docs for c in copies_of(d.id)]) \
+        if tokens else []
     if not measures and not hits:
         return TraceResult("no-match", None, [], [], 0, reports, 0)
     # evidence of one leak shows one document: the one most pages located to, else the file layer's
@@ -210,7 +210,7 @@ def _decide(workspace: Workspace, ledger: Ledger, docs: list[Document], measures
             rep.detail = f"shows document {m.doc.id}, not {doc_id}; trace it separately"
     measures = [m for m in measures if m.doc.id == doc_id]
     pages = sorted({m.page + 1 for m in measures})
-    copies = ledger.copies(doc_id)
+    copies = copies_of(doc_id)
     if not copies:
         return TraceResult("no-match", doc, pages, [], 0, reports, 0)
     layers = _layer_scores(key, doc_id, copies, measures, {n for d, n in hits if d == doc_id})
