@@ -157,15 +157,18 @@ def _size(n: int) -> str:
 @click.option("--threshold", type=float, default=1e-6, show_default=True,
               help="False-accusation probability below which a copy is named.")
 @click.option("--password", help="Password of an encrypted evidence PDF.")
+@click.option("--layers", help="Score only these layers, comma-separated (default: every layer the copies carry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @home_option
 def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, password: str | None,
-              as_json: bool, home: Path | None) -> None:
+              layers: str | None, as_json: bool, home: Path | None) -> None:
     """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from."""
     from leakmark.trace.tracer import TraceOptions, trace
 
     ws = Workspace.open(home, create=False)
-    result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password))
+    only = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else None
+    result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
+                                    layers=only))
     if as_json:
         _emit_json(result.to_json())
         return

@@ -25,6 +25,8 @@ from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
+SCORED_LAYERS = (shift.LAYER, tone.LAYER, filemark.LAYER)
+
 
 @dataclass(frozen=True)
 class TraceOptions:
@@ -33,10 +35,15 @@ class TraceOptions:
     threshold: float = 1e-6
     password: str | None = None
     max_suspects: int = 10
+    layers: tuple[str, ...] | None = None  # score only these layers (None: every layer the copies carry)
 
     def validate(self) -> None:
         if not self.evidence:
             raise BadRequestError("no evidence given: pass one or more image or PDF files")
+        unknown = set(self.layers or ()) - set(SCORED_LAYERS)
+        if unknown:
+            raise BadRequestError(f"unknown layer(s) {', '.join(sorted(unknown))}: choose from "
+                                  f"{', '.join(SCORED_LAYERS)}")
         if not 0 < self.threshold < 1:
             raise BadRequestError(f"--threshold {self.threshold} must be between 0 and 1")
 
@@ -134,7 +141,8 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             t = time.perf_counter()
             units = vault.load_units(workspace, doc.sha256, location.ref.page)
             m = measure.measure_shift(aligned, valid, original, units, delta=_delta(copies_of(doc.id)))
-            tm = tone.measure(aligned, valid, original, doc.dpi) if toned(doc.id) else None
+            tm = (tone.measure(aligned, valid, original, doc.dpi)
+                  if toned(doc.id) and _wanted(options, tone.LAYER) else None)
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured" + (
@@ -172,6 +180,10 @@ def _locate_as_is(img: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.L
             return loc, img
     loc = locate.locate(img, refs)
     return (loc, img) if loc is not None else None
+
+
+def _wanted(options: TraceOptions, layer: str) -> bool:
+    return options.layers is None or layer in options.layers
 
 
 def _uses_tone(copies: list[Copy]) -> bool:
@@ -214,6 +226,8 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
     if not copies:
         return TraceResult("no-match", doc, pages, [], 0, reports, 0)
     layers = _layer_scores(key, doc_id, copies, measures, {n for d, n in hits if d == doc_id})
+    if options.layers is not None:  # e.g. what the tone layer alone says
+        layers = {name: v for name, v in layers.items() if name in options.layers}
     if not layers:
         return TraceResult("no-match", doc, pages, [], 0, reports, len(copies))
     # Stouffer, per copy, over the layers that measured something and that the copy carries: still
