@@ -66,14 +66,13 @@ def test_tone_is_small_smooth_and_absent_on_paper(photo_issue):
     assert abs(float(inner.mean())) < 0.5 and np.percentile(np.abs(inner), 99) <= tone.ALPHA + 3
 
 
-# a phone photo of this page scores about 5 on tone (inconclusive with 4 copies): the residual misregistration
-# after alignment is what limits it (see the issue-4 note); it is not claimed here
-@pytest.mark.parametrize("attack", ["jpeg30", "rescale50", "screenshot"])
+@pytest.mark.parametrize("attack", ["jpeg30", "rescale50", "screenshot", "phone"])
 def test_photo_page_traces_through_tone(photo_issue, tmp_path, attack):
     ws, _, result = photo_issue
     page = render_gray(Path(result.copies[2].path), 0, 300)
     leak = {"jpeg30": lambda: simulate.jpeg(page, 30), "rescale50": lambda: simulate.rescale(page, 0.5),
-            "screenshot": lambda: simulate.screenshot(page)}[attack]()
+            "screenshot": lambda: simulate.screenshot(page),
+            "phone": lambda: simulate.phone_photo(page, seed=2)}[attack]()
     ev = tmp_path / f"{attack}.png"
     cv2.imwrite(str(ev), leak)
     r = trace(ws, TraceOptions(evidence=(ev,)))
