@@ -89,3 +89,19 @@ def test_unmarked_photo_page_names_nobody(photo_issue, tmp_path):
     cv2.imwrite(str(ev), simulate.jpeg(render_gray(src, 0, 300), 50))
     r = trace(ws, TraceOptions(evidence=(ev,)))
     assert r.named == 0 and all(s.fap > 1e-6 for s in r.suspects)
+
+
+def test_painter_paints_what_apply_defines():
+    """The incremental painter (only changed cells, per copy) gives exactly the planes' per-cell choice."""
+    gray = _photo(700, 500, seed=1)
+    gray[:, :120] = 255  # a paper margin: cells there are never touched
+    plus, minus = tone.planes(gray, gray, 150)
+    painter = tone.Painter(plus, minus, 150)
+    a, b = minus.copy(), minus.copy()
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        codes = rng.choice([-1, 1], tone.n_cells(gray.shape, 150)).astype(np.int8)
+        painter.paint(codes, a, b)
+        want = np.empty_like(gray)
+        tone.apply(plus, minus, codes, 150, out=want)
+        assert np.array_equal(a, want) and np.array_equal(b, want)

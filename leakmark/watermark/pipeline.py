@@ -122,9 +122,9 @@ def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> M
     arrays = tuple(np.load(f) for f in job.page_files or ()) if arrays is None else arrays
     base = arrays[0]
     pu = units.PageUnits.from_json(job.units)
-    work = base.copy()
     images = []
     if job.tone_seeds is None:  # shift only: mark, encode, put the moved boxes back
+        work = base.copy()
         for seed in job.seeds:
             shift.apply(base, pu, signs(seed, pu.n_codes), job.delta, out=work)
             images.append(encode(work))
@@ -132,12 +132,14 @@ def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> M
         return MarkResult(index=job.index, images=images)
     plus, minus = arrays[1], arrays[2]
     n = tone.n_cells(base.shape, job.dpi)
-    toned = np.empty_like(base)
+    painter = tone.Painter(plus, minus, job.dpi)
+    toned = minus.copy()  # the page with the current copy's tone; `work` is that, shifted
+    work = minus.copy()
     for seed, tseed in zip(job.seeds, job.tone_seeds, strict=True):
-        tone.apply(plus, minus, signs(tseed, n), job.dpi, out=toned)
-        work[:] = toned
+        painter.paint(signs(tseed, n), toned, work)
         shift.apply(toned, pu, signs(seed, pu.n_codes), job.delta, out=work)  # words move with their tone
         images.append(encode(work))
+        shift.restore(work, toned, pu, job.delta)
     return MarkResult(index=job.index, images=images)
 
 

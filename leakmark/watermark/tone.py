@@ -87,8 +87,47 @@ def planes(base: np.ndarray, gray: np.ndarray, dpi: int, alpha: float = ALPHA) -
     return np.clip(b + step, 0, 255).astype(np.uint8), np.clip(b - step, 0, 255).astype(np.uint8)
 
 
+def _blocks(image: np.ndarray, dpi: int) -> np.ndarray:
+    """A (rows, c, columns, c[, 3]) view of the page's whole cells (writes go through to `image`)."""
+    ny, nx, c = grid(image.shape, dpi)
+    return image[:ny * c, :nx * c].reshape(ny, c, nx, c, *image.shape[2:])
+
+
+class Painter:
+    """Paints copies' cell signs into page buffers, touching only what changes from one copy to the next.
+
+    Most of a page's cells are paper (the template is zero there: both planes equal the page); the others
+    are gathered once per page, cell-major, from both planes. A copy then rewrites only the cells whose
+    sign differs from the previous copy's: about half the marked area, instead of whole pages.
+    """
+
+    def __init__(self, plus: np.ndarray, minus: np.ndarray, dpi: int) -> None:
+        ny, nx, _ = grid(plus.shape, dpi)
+        self.dpi = dpi
+        p, m = _blocks(plus, dpi), _blocks(minus, dpi)
+        differs = (p != m).reshape(ny, p.shape[1], nx, -1).any(axis=(1, 3))
+        self.iy, self.ix = np.nonzero(differs)
+        self.index = self.iy * nx + self.ix  # into a copy's codes (row-major cells)
+        self.cells = np.stack([m[self.iy, :, self.ix], p[self.iy, :, self.ix]], axis=1)  # (k, minus|plus, c, c[, 3])
+        self.shown: np.ndarray | None = None  # the signs the buffers show now (None: not yet painted)
+
+    def paint(self, codes: np.ndarray, *outs: np.ndarray) -> None:
+        """Make every buffer in `outs` (equal to each other on the cells, e.g. a page and its shifted copy
+        after `shift.restore`) show the copy with these cell signs. The first call needs buffers equal to
+        the minus plane."""
+        up = codes[self.index] > 0
+        shown = np.zeros_like(up) if self.shown is None else self.shown
+        change = np.nonzero(up != shown)[0]
+        if len(change):
+            cells = self.cells[change, up[change].astype(np.intp)]  # one gather of just what is needed
+            for out in outs:
+                _blocks(out, self.dpi)[self.iy[change], :, self.ix[change]] = cells
+        self.shown = up
+
+
 def apply(plus: np.ndarray, minus: np.ndarray, codes: np.ndarray, dpi: int, out: np.ndarray) -> None:
-    """Write the copy with these cell signs into `out` (same shape as the planes)."""
+    """Write the copy with these cell signs into `out` (same shape as the planes). This is the definition;
+    `Painter` reaches the same pixels faster when one page is marked for many copies."""
     ny, nx, c = grid(plus.shape, dpi)
     out[:] = minus
     up = (codes.reshape(ny, 1, nx, 1) > 0)
