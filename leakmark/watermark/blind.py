@@ -215,11 +215,53 @@ def _validate(image: np.ndarray, what: str) -> None:
         raise BadRequestError(f"{what} must be greyscale (H, W) or BGR (H, W, 3), not shape {image.shape}")
 
 
-def _paper_fraction(gray: np.ndarray, grid: tuple[int, int], level: int) -> np.ndarray:
-    """(by, bx): the fraction of each 8×8 block's pixels at or above `level`."""
+def _paper_fraction(gray: np.ndarray, grid: tuple[int, int], level: float) -> np.ndarray:
+    """(by, bx): the fraction of each 8×8 block's pixels at or above `level` (a block that the page's odd
+    size cuts to 7 pixels counts the pixels it has)."""
     by, bx = grid
+    h, w = gray.shape
+    ph, pw = max(0, by * BLOCK - h), max(0, bx * BLOCK - w)
+    if ph or pw:
+        gray = cv2.copyMakeBorder(gray, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
     view = gray[:by * BLOCK, :bx * BLOCK].reshape(by, BLOCK, bx, BLOCK)
     return (view >= level).mean(axis=(1, 3))
+
+
+def _words(a: np.ndarray, by: int, bx: int) -> np.ndarray:
+    """The first by × bx blocks of a page as (by, 8, bx, channels) uint64 words: one word holds a block's
+    8 pixels of one row (and channel group), so choosing per block is copying 8-byte words."""
+    rows = a[:by * BLOCK, :bx * BLOCK].reshape(by * BLOCK, -1)
+    words = rows.view(np.uint64)  # raises ValueError when the rows are not contiguous
+    words = words.reshape(by, BLOCK, bx, -1)
+    if not np.shares_memory(words, a):  # pragma: no cover - reshape never copies a row-contiguous view
+        raise ValueError("not a view")
+    return words
+
+
+def _select(dst: np.ndarray, src: np.ndarray, chosen: np.ndarray) -> None:
+    """Copy the 8×8 blocks where `chosen` (by, bx) is True from `src` into `dst`. The block grid may
+    overhang the page by one pixel (odd sizes: the package pads with zeros); those blocks are cut."""
+    by, bx = chosen.shape
+    h, w = dst.shape[:2]
+    fy, fx = min(by, h // BLOCK), min(bx, w // BLOCK)
+    extra = (1,) * (dst.ndim - 2)
+    try:
+        d, s = _words(dst, fy, fx), _words(src, fy, fx)
+        np.copyto(d, s, where=np.broadcast_to(chosen[:fy, None, :fx, None], d.shape))
+    except ValueError:  # not row-contiguous: pixel by pixel
+        view = (fy, BLOCK, fx, BLOCK, *dst.shape[2:])
+        np.copyto(dst[:fy * BLOCK, :fx * BLOCK].reshape(view), src[:fy * BLOCK, :fx * BLOCK].reshape(view),
+                  where=np.broadcast_to(chosen[:fy, :fx].reshape(fy, 1, fx, 1, *extra), view))
+    if bx > fx:  # the cut column of blocks
+        rows = slice(0, fy * BLOCK)
+        mask = np.repeat(chosen[:fy, fx], BLOCK)[:, None].reshape(-1, 1, *extra)
+        np.copyto(dst[rows, fx * BLOCK:], src[rows, fx * BLOCK:], where=mask)
+    if by > fy:  # the cut row of blocks, with the corner
+        row = np.zeros(w, bool)
+        cells = np.repeat(chosen[fy], BLOCK)[:w]
+        row[:cells.size] = cells
+        mask = row.reshape(1, w, *extra)
+        np.copyto(dst[fy * BLOCK:], src[fy * BLOCK:], where=mask)
 
 
 def planes(base: np.ndarray, paper: int | None = PAPER) -> tuple[np.ndarray, np.ndarray]:
@@ -233,8 +275,8 @@ def planes(base: np.ndarray, paper: int | None = PAPER) -> tuple[np.ndarray, np.
         h, w = base.shape[:2]
         raise BadRequestError(
             f"the page is too small for the blind layer: {w}×{h} pixels hold {n} blocks of 8×8, more than "
-            f"{PAYLOAD_BITS} are needed (at least about 88×88 pixels); render at a higher dpi or leave the "
-            "blind layer out")
+            f"{PAYLOAD_BITS} are needed (a square page needs at least 80×80 pixels); render at a higher dpi "
+            "or leave the blind layer out")
     y, yuv = _luma(base)
     h, w = y.shape
     ca, hvd, blocks, (by, bx) = _dwt_blocks(y)
@@ -265,12 +307,8 @@ def planes(base: np.ndarray, paper: int | None = PAPER) -> tuple[np.ndarray, np.
             yuv2[:, :, 0] = y2
             bgr = np.clip(np.rint(cv2.cvtColor(yuv2, cv2.COLOR_YUV2BGR)), 0, 255).astype(np.uint8)
             plane = bgr if base.shape[2] == 3 else np.dstack([bgr, base[:, :, 3]])
-        # outside the marked blocks the page is the original, exactly (no float round trip)
-        final = base.copy()
-        view = (by, BLOCK, bx, BLOCK, *base.shape[2:])
-        where = keep.reshape(by, 1, bx, 1, *([1] * (base.ndim - 2)))
-        np.copyto(final[:by * BLOCK, :bx * BLOCK].reshape(view), plane[:by * BLOCK, :bx * BLOCK].reshape(view),
-                  where=np.broadcast_to(where, view))
+        final = base.copy()  # outside the marked blocks the page is the original, exactly
+        _select(final, plane, keep)
         out.append(final)
     return out[0], out[1]
 
@@ -284,32 +322,13 @@ def block_bits(bits: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return np.resize(bits[_wm_order()], by * bx).reshape(by, bx)
 
 
-def _words(a: np.ndarray, by: int, bx: int) -> np.ndarray:
-    """The blocked region of a page as (by, 8, bx, channels) uint64 words: one word is a block's 8 pixels
-    of one row and channel-interleaved group, so a per-block choice is a copy of 8-byte words."""
-    rows = a[:by * BLOCK, :bx * BLOCK].reshape(by * BLOCK, -1)
-    words = rows.view(np.uint64)  # raises ValueError when the rows are not contiguous
-    words = words.reshape(by, BLOCK, bx, -1)
-    if not np.shares_memory(words, a):  # pragma: no cover - reshape never copies a row-contiguous view
-        raise ValueError("not a view")
-    return words
-
-
 def apply(zero: np.ndarray, one: np.ndarray, bits: np.ndarray, out: np.ndarray) -> None:
     """Write the copy carrying these 96 payload bits into `out` (same shape as the planes): each 8×8
     block from `one` where its bit is 1, else from `zero`."""
     h, w = zero.shape[:2]
-    by, bx = ((h + 1) // 2) // 4, ((w + 1) // 2) // 4
-    ones = block_bits(bits, (by, bx))
+    ones = block_bits(bits, (((h + 1) // 2) // 4, ((w + 1) // 2) // 4))
     out[:] = zero
-    try:
-        dst, src = _words(out, by, bx), _words(one, by, bx)
-        np.copyto(dst, src, where=np.broadcast_to(ones[:, None, :, None], dst.shape))
-    except ValueError:  # a non-contiguous array: pixel by pixel
-        view = (by, BLOCK, bx, BLOCK, *zero.shape[2:])
-        where = ones.reshape(by, 1, bx, 1, *([1] * (zero.ndim - 2)))
-        np.copyto(out[:by * BLOCK, :bx * BLOCK].reshape(view), one[:by * BLOCK, :bx * BLOCK].reshape(view),
-                  where=np.broadcast_to(where, view))
+    _select(out, one, ones)
 
 
 # ---------------------------------------------------------------------------------------------- reading
