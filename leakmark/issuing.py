@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from leakmark import __version__, pdf, pdfstream, vault
 from leakmark._io import temp_path_for
 from leakmark._parallel import Executor, make_executor
@@ -40,21 +42,21 @@ from leakmark.fingerprint import Fingerprint
 from leakmark.ledger import Copy, Document, Ledger, Planned, Run, format_copy_no, now_iso
 from leakmark.pdfstream import PageImage, StreamingPdf
 from leakmark.recipients import Recipient
-from leakmark.watermark import filemark, shift, tone
+from leakmark.watermark import blind, filemark, shift, tone
 from leakmark.watermark.codes import page_seed
 from leakmark.watermark.pipeline import (
     MarkJob,
     MarkResult,
     PrepJob,
     PrepResult,
+    layer_files,
     mark_copies,
     prepare_page,
-    tone_files,
 )
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
-LAYERS = ("shift", "tone", "file")  # page layers first; `file` only where there is a per-copy file
+LAYERS = ("shift", "tone", "blind", "file")  # page layers first; `file` only where there is a per-copy file
 DEFAULT_OFF = ("tone",)  # opt-in until the robustness benchmark covers the pages it is for
 EXECUTORS = ("local", "dask")
 BATCH_BYTES = 192 * 2**20  # encoded images held per batch; two batches are in flight at most
@@ -115,6 +117,10 @@ class IssueOptions:
             if "shift" not in self.layers:
                 raise BadRequestError("the shift layer cannot be left out: it is the mark that survives print, "
                                       "scan and photo")
+            if "tone" in self.layers and "blind" in self.layers:
+                raise BadRequestError("the tone and blind layers cannot be combined on one page in this version "
+                                      "(each would overwrite the other's pixels): choose one; tone survives "
+                                      "everything blind does on the benchmark pages (docs/layers.md)")
             if "file" in self.layers and self.merge is not None:
                 raise BadRequestError("the file layer marks per-copy PDF files; a merged print file (--merge) "
                                       "has none: leave `file` out of --layers")
@@ -221,7 +227,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         with _run_lock(cache, run_id), _executors(options.settings) as (local, marker):
             try:
                 prep = _prepare(workspace, doc, info.path, existing is None, cache, options.delta, options.password,
-                                local, progress, "tone" in options.chosen_layers)
+                                local, progress, options.chosen_layers)
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
                     for r in prep:
@@ -273,7 +279,7 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         cache = _page_cache(workspace, run.id)
         with _run_lock(cache, run.id), _executors(settings) as (local, marker):
             prep = _prepare(workspace, doc, source, False, cache, int(opts["delta"]),
-                            settings.password, local, progress, "tone" in opts.get("layers", ["shift"]))
+                            settings.password, local, progress, opts.get("layers", ["shift"]))
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
 
@@ -297,6 +303,9 @@ def _copy_settings(layers: tuple[str, ...], delta: int, dpi: int) -> str:
     recorded: dict[str, Any] = {"layers": list(layers), "shift": {"delta_px": delta}, "dpi": dpi}
     if "tone" in layers:
         recorded["tone"] = {"version": tone.VERSION, "cell_mm": tone.CELL_MM, "alpha": tone.ALPHA}
+    if "blind" in layers:
+        recorded["blind"] = {"version": blind.FORMAT_VERSION, "d1": blind.D1, "d2": blind.D2,
+                             "password": blind.PASSWORD_IMG, "bits": blind.PAYLOAD_BITS}
     if "file" in layers:
         recorded["file"] = {"token": "hmac-sha256-128/v1", "where": ["trailer-id", "xmp-documentid"]}
     return json.dumps(recorded, sort_keys=True)
@@ -361,8 +370,8 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
         if merge is not None and (pending or not merge.exists()):
             writer = StreamingPdf(merge, committed=run.merge_bytes)
         text_layer = None if merge else pdf.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep])
-        with_tone = "tone" in opts.get("layers", ["shift"])
-        pages = [executor.share(r.index, _page_files(_page_cache(ws, run.id) / _cache_name(r.index), with_tone))
+        layers = opts.get("layers", ["shift"])
+        pages = [executor.share(r.index, layer_files(_page_cache(ws, run.id) / _cache_name(r.index), layers))
                  for r in prep]
         batch = settings.batch or _batch_size(prep, executor.workers)
         batches = [pending[i:i + batch] for i in range(0, len(pending), batch)]
@@ -468,11 +477,15 @@ def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult
         for s in range(0, len(copies), step):
             part = copies[s:s + step]
             seeds = [page_seed(key, doc.id, c.copy_no, shift.LAYER, r.index) for c in part]
+            layers = opts.get("layers", ["shift"])
             tone_seeds = ([page_seed(key, doc.id, c.copy_no, tone.LAYER, r.index) for c in part]
-                          if "tone" in opts.get("layers", ["shift"]) else None)
+                          if tone.LAYER in layers else None)
+            blind_bits = ([np.packbits(blind.payload_bits(key, doc.id, c.copy_no)).tobytes() for c in part]
+                          if blind.LAYER in layers else None)
             local = isinstance(page[0], str)  # file names here; arrays already on the Dask workers
             job = MarkJob(index=r.index, units=r.units, delta=int(opts["delta"]), seeds=seeds,
-                          page_files=page if local else None, tone_seeds=tone_seeds, dpi=doc.dpi)
+                          page_files=page if local else None, tone_seeds=tone_seeds, blind_bits=blind_bits,
+                          dpi=doc.dpi)
             futures.append(executor.submit(mark_copies, job, None if local else page))
     return futures
 
@@ -492,12 +505,13 @@ def _batch_size(prep: list[PrepResult], workers: int) -> int:
 
 
 def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, cache: Path, delta: int,
-             password: str | None, executor: Executor, progress: Progress, with_tone: bool) -> list[PrepResult]:
+             password: str | None, executor: Executor, progress: Progress,
+             layers: list[str] | tuple[str, ...]) -> list[PrepResult]:
     """Render every page once for the run (locally, also with Dask: only the client has the PDF)."""
     cache.mkdir(parents=True, exist_ok=True)
     jobs = [PrepJob(source=source, kind=doc.kind, index=i, dpi=doc.dpi, delta=delta, password=password,
                     cache=cache / _cache_name(i), known_units=None if new else vault.load_units_json(ws, doc.sha256, i),
-                    want_vault=new, tone=with_tone) for i in range(doc.pages)]
+                    want_vault=new, tone=tone.LAYER in layers, blind=blind.LAYER in layers) for i in range(doc.pages)]
     progress.start(doc.pages, "pages rendered")
     try:
         futures = [executor.submit(prepare_page, j) for j in jobs]
@@ -544,10 +558,6 @@ def _make_folder(folder: Path) -> None:
 
 def _page_cache(ws: Workspace, run_id: str) -> Path:
     return ws.home / "runs" / run_id
-
-
-def _page_files(rendering: Path, with_tone: bool) -> list[Path]:
-    return [rendering, *tone_files(rendering)] if with_tone else [rendering]
 
 
 def _cache_name(index: int) -> str:

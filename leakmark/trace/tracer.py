@@ -19,13 +19,13 @@ from leakmark.ledger import Copy, Document, Ledger
 from leakmark.trace import decide, load, locate, measure
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
-from leakmark.watermark import filemark, shift, tone
+from leakmark.watermark import blind, filemark, shift, tone
 from leakmark.watermark.codes import sign_matrix
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-SCORED_LAYERS = (shift.LAYER, tone.LAYER, filemark.LAYER)
+SCORED_LAYERS = (shift.LAYER, tone.LAYER, blind.LAYER, filemark.LAYER)
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class EvidenceReport:
     aligned: bool
     document_page: int | None = None
     detail: str = ""
+    blind: dict | None = None  # what the blind mark reads: document, copy, and whether its check verifies
 
 
 @dataclass
@@ -87,8 +88,8 @@ class TraceResult:
             "suspects": [{"copy_no": s.copy.label, "recipient": s.copy.recipient, "unit": s.copy.unit,
                           "score": round(s.score, 3), "false_accusation_probability": float(f"{s.fap:.3g}"),
                           "layers": {k: round(v, 3) for k, v in s.layers.items()}} for s in self.suspects],
-            "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned}
-                         for e in self.evidence],
+            "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned,
+                          **({"blind": e.blind} if e.blind else {})} for e in self.evidence],
             "leakmark_version": __version__,
         }
 
@@ -118,6 +119,10 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         measures: list[_PageMeasure] = []
         copies_of = functools.cache(ledger.copies)  # once per document: it can be 100,000 rows
         toned = functools.cache(lambda doc_id: _uses_tone(copies_of(doc_id)))
+        blinded = functools.cache(lambda doc_id: any(blind.LAYER in c.settings_dict.get("layers", [])
+                                                     for c in copies_of(doc_id)))
+        key = workspace.key()
+        blind_hits: set[tuple[str, int]] = set()
         for ev in pages:
             rep = EvidenceReport(path=str(ev.path), sha256=ev.sha256, page=ev.page, aligned=False)
             reports.append(rep)
@@ -126,6 +131,10 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             timings["locate"] += time.perf_counter() - t
             if loc is None:
                 rep.detail = "shows no registered page"
+                if _wanted(options, blind.LAYER):  # another office's copy: its blind mark still names it
+                    found = _read_blind(ev.gray, None, key, rep)
+                    if found is not None and found.doc_id in by_id and rep.blind and rep.blind["verified"]:
+                        blind_hits.add((found.doc_id, found.copy_no))
                 continue
             location, gray = loc
             doc = by_id[location.ref.doc_id]
@@ -143,13 +152,20 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             m = measure.measure_shift(aligned, valid, original, units, delta=_delta(copies_of(doc.id)))
             tm = (tone.measure(aligned, valid, original, doc.dpi)
                   if toned(doc.id) and _wanted(options, tone.LAYER) else None)
+            found = None
+            if blinded(doc.id) and _wanted(options, blind.LAYER):  # the evidence as it is, then aligned
+                found = (_read_blind(gray, original.shape, key, rep) if gray.shape == original.shape else None) \
+                    or _read_blind(aligned, None, key, rep)
+                if found is not None and found.doc_id == doc.id and rep.blind and rep.blind["verified"]:
+                    blind_hits.add((doc.id, found.copy_no))
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured" + (
-                f", {int(np.count_nonzero(tm))} tone cells" if tm is not None else "")
+                f", {int(np.count_nonzero(tm))} tone cells" if tm is not None else "") + (
+                f", blind mark reads copy {found.copy_no:06d}" if found is not None else "")
             measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values, tone=tm))
         t = time.perf_counter()
-        result = _decide(workspace, copies_of, docs, measures, tokens, reports, options)
+        result = _decide(workspace, copies_of, docs, measures, tokens, blind_hits, reports, options)
         timings["decide"] += time.perf_counter() - t
     result.timings = dict(timings)
     return result
@@ -182,6 +198,21 @@ def _locate_as_is(img: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.L
     return (loc, img) if loc is not None else None
 
 
+def _read_blind(image: np.ndarray, shape: tuple[int, ...] | None, key: bytes,
+                rep: EvidenceReport) -> blind.BlindRead | None:
+    """The blind payload, keyless; recorded on the evidence report with whether this workspace's key
+    verifies its check (it does only for copies issued here, and nobody can forge it without the key)."""
+    found = blind.read(image, shape=shape[:2] if shape else None)
+    if found is None:
+        return None
+    ok = blind.verify(key, found)
+    rep.blind = {"document": found.doc_id, "copy_no": f"{found.copy_no:06d}", "verified": ok}
+    if not ok:
+        rep.detail += (f"; its blind mark reads document {found.doc_id}, copy {found.copy_no:06d}, but the check "
+                       "does not verify with this workspace's key: issued by another office (ask them), or forged")
+    return found
+
+
 def _wanted(options: TraceOptions, layer: str) -> bool:
     return options.layers is None or layer in options.layers
 
@@ -203,11 +234,12 @@ def _delta(copies: list[Copy]) -> float:
 
 
 def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
-            measures: list[_PageMeasure], tokens: set[bytes], reports: list[EvidenceReport],
-            options: TraceOptions) -> TraceResult:
+            measures: list[_PageMeasure], tokens: set[bytes], blind_hits: set[tuple[str, int]],
+            reports: list[EvidenceReport], options: TraceOptions) -> TraceResult:
     key = workspace.key()
-    hits = filemark.match(key, tokens, [(c.document_id, c.copy_no) for d in docs for c in copies_of(d.id)]) \
+    file_hits = filemark.match(key, tokens, [(c.document_id, c.copy_no) for d in docs for c in copies_of(d.id)]) \
         if tokens else []
+    hits = [*file_hits, *sorted(blind_hits)]  # read from the file or the pixels, verified with the key
     if not measures and not hits:
         return TraceResult("no-match", None, [], [], 0, reports, 0)
     # evidence of one leak shows one document: the one most pages located to, else the file layer's
@@ -225,7 +257,8 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
     copies = copies_of(doc_id)
     if not copies:
         return TraceResult("no-match", doc, pages, [], 0, reports, 0)
-    layers = _layer_scores(key, doc_id, copies, measures, {n for d, n in hits if d == doc_id})
+    layers = _layer_scores(key, doc_id, copies, measures, {n for d, n in file_hits if d == doc_id},
+                           {n for d, n in blind_hits if d == doc_id})
     if options.layers is not None:  # e.g. what the tone layer alone says
         layers = {name: v for name, v in layers.items() if name in options.layers}
     if not layers:
@@ -244,13 +277,13 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
 
 
 def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeasure],
-                  file_hits: set[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                  file_hits: set[int], blind_hits: set[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per layer that measured something: a score per copy on the N(0,1)-or-narrower null scale, and
     which copies carry that layer (the ledger records each copy's layers)."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     numbers = [c.copy_no for c in copies]
     carried = {name: np.array([name in c.settings_dict.get("layers", ["shift"]) for c in copies])
-               for name in (shift.LAYER, tone.LAYER, filemark.LAYER)}
+               for name in SCORED_LAYERS}
     for name, get in ((shift.LAYER, lambda m: m.values), (tone.LAYER, lambda m: m.tone)):
         total = np.zeros(len(copies))
         norm2 = 0.0
@@ -263,7 +296,11 @@ def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_P
             norm2 += float(np.dot(values, values))
         if norm2 > 0 and carried[name].any():
             out[name] = (total / np.sqrt(norm2), carried[name])
-    if file_hits:  # tokens of other files (any PDF has an /ID) match nothing and do not count as measured
-        out[filemark.LAYER] = (np.array([filemark.MATCH_SCORE if n in file_hits else 0.0 for n in numbers]),
-                               carried[filemark.LAYER] | np.isin(numbers, list(file_hits)))
+    # exact reads: tokens of other files (any PDF has an /ID) and payloads that fail the check match nothing
+    # and do not count as measured
+    for name, found, score in ((filemark.LAYER, file_hits, filemark.MATCH_SCORE),
+                               (blind.LAYER, blind_hits, blind.MATCH_SCORE)):
+        if found:
+            out[name] = (np.array([score if n in found else 0.0 for n in numbers]),
+                         carried[name] | np.isin(numbers, list(found)))
     return out

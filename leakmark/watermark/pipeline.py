@@ -18,7 +18,7 @@ import numpy as np
 
 from leakmark import fingerprint, pdf
 from leakmark.pdfstream import PageImage
-from leakmark.watermark import shift, tone, units
+from leakmark.watermark import blind, shift, tone, units
 from leakmark.watermark.codes import signs
 
 JPEG_QUALITY = 92
@@ -36,6 +36,7 @@ class PrepJob:
     known_units: dict | None = None  # the units recorded at registration, reused for later runs
     want_vault: bool = True  # compute the original's PNG and fingerprint (first registration)
     tone: bool = False  # also cache the tone layer's two planes beside the rendering
+    blind: bool = False  # and the blind layer's (the page embedded with all bits 0 and all bits 1)
 
 
 @dataclass
@@ -58,8 +59,9 @@ class MarkJob:
     units: dict
     delta: int
     seeds: list[bytes]  # one per copy: HMAC-derived, the key itself never reaches workers
-    page_files: tuple[str, ...] | None = None  # rendering[, tone planes]; None: they come as arguments (Dask)
+    page_files: tuple[str, ...] | None = None  # rendering[, tone planes][, blind planes]; None: arguments (Dask)
     tone_seeds: list[bytes] | None = None  # one per copy when the tone layer is on
+    blind_bits: list[bytes] | None = None  # one packed 96-bit payload per copy when the blind layer is on
     dpi: int = 300
 
 
@@ -102,9 +104,13 @@ def prepare_page(job: PrepJob) -> PrepResult:
         plus, minus = tone.planes(base, gray, job.dpi)
         for name, plane in zip(tone_files(job.cache), (plus, minus), strict=True):
             _save_npy(name, plane)
+    if job.blind:
+        for name, plane in zip(blind_files(job.cache), blind.planes(base), strict=True):
+            _save_npy(name, plane)
     result = PrepResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
                         spans=page.spans, shape=base.shape,
-                        stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum())})
+                        stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum()),
+                               "picture": round(picture_share(gray, pu), 4)})
     if job.want_vault:
         _ok, png = cv2.imencode(".png", gray)
         result.original_png = png.tobytes()
@@ -113,8 +119,29 @@ def prepare_page(job: PrepJob) -> PrepResult:
     return result
 
 
+def picture_share(gray: np.ndarray, pu: units.PageUnits) -> float:
+    """The share of the page covered by ink that is not text (photos, charts, rules, stamps, shading): where
+    the shift layer has nothing to move and the tone layer has something to carry."""
+    ink = gray < 230
+    for boxes in (pu.lines, pu.words):
+        for x0, y0, x1, y1 in boxes.tolist():
+            if x1 > x0:
+                ink[max(0, y0 - 4):y1 + 4, max(0, x0 - 4):x1 + 4] = False
+    return float(ink.mean())
+
+
 def tone_files(cache: Path) -> tuple[Path, Path]:
     return cache.with_suffix(".tone-plus.npy"), cache.with_suffix(".tone-minus.npy")
+
+
+def blind_files(cache: Path) -> tuple[Path, Path]:
+    return cache.with_suffix(".blind-zero.npy"), cache.with_suffix(".blind-one.npy")
+
+
+def layer_files(cache: Path, layers: list[str] | tuple[str, ...]) -> list[Path]:
+    """The rendering and the planes of the layers a run uses, in the order `mark_copies` takes them."""
+    return [cache, *(tone_files(cache) if tone.LAYER in layers else ()),
+            *(blind_files(cache) if blind.LAYER in layers else ())]
 
 
 def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> MarkResult:
@@ -123,6 +150,16 @@ def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> M
     base = arrays[0]
     pu = units.PageUnits.from_json(job.units)
     images = []
+    if job.blind_bits is not None:  # (never with tone: see issuing.IssueOptions.validate)
+        zero, one = arrays[-2], arrays[-1]
+        marked = base.copy()
+        work = base.copy()
+        for seed, packed in zip(job.seeds, job.blind_bits, strict=True):
+            blind.apply(zero, one, np.unpackbits(np.frombuffer(packed, np.uint8)), out=marked)
+            work[:] = marked
+            shift.apply(marked, pu, signs(seed, pu.n_codes), job.delta, out=work)
+            images.append(encode(work))
+        return MarkResult(index=job.index, images=images)
     if job.tone_seeds is None:  # shift only: mark, encode, put the moved boxes back
         work = base.copy()
         for seed in job.seeds:
