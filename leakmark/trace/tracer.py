@@ -77,6 +77,10 @@ class TraceResult:
     evidence: list[EvidenceReport]
     candidates: int
     timings: dict[str, float] = field(default_factory=dict)
+    # what each layer alone says (not in the JSON): per layer a score per candidate copy, in the order of
+    # `candidate_numbers` (the ledger's), NaN where the copy does not carry the layer
+    layer_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    candidate_numbers: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict:
         doc = None
@@ -273,7 +277,9 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
                         layers={name: float(v[i]) for name, (v, has) in layers.items() if has[i]}) for i in top]
     log.debug("traced %s: best z %.2f over %d copies (layers %s)", doc_id, float(z.max()), len(copies),
               ", ".join(layers))
-    return TraceResult(d.verdict, doc, pages, suspects, len(d.named), reports, len(copies))
+    return TraceResult(d.verdict, doc, pages, suspects, len(d.named), reports, len(copies),
+                       layer_scores={name: np.where(has, v, np.nan) for name, (v, has) in layers.items()},
+                       candidate_numbers=[c.copy_no for c in copies])
 
 
 def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeasure],
