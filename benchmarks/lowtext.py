@@ -40,7 +40,7 @@ from benchmarks import attacks as atk  # noqa: E402
 from leakmark import IssueOptions, IssueResult, Recipient, TraceOptions, Workspace, issue, trace  # noqa: E402
 from leakmark.issuing import LAYERS  # noqa: E402
 from leakmark.samples import LOWTEXT_SAMPLES, write_lowtext_samples  # noqa: E402
-from leakmark.trace.decide import decide  # noqa: E402
+from leakmark.trace.decide import decide, fuse  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 PAGES = tuple(n.removesuffix(".pdf") for n in LOWTEXT_SAMPLES)
@@ -79,11 +79,10 @@ def select_cases(spec: str) -> list[tuple[str, float]]:
 
 
 def fused_scores(layer_scores: dict[str, np.ndarray]) -> np.ndarray:
-    """Stouffer over the layers each copy carries (the tracer's fusion)."""
+    """The tracer's fusion (`decide.fuse`) from the per-layer vectors (NaN: the copy lacks the layer)."""
     if not layer_scores:
         return np.zeros(0)
-    stack = np.array(list(layer_scores.values()))
-    return np.nansum(stack, axis=0) / np.sqrt(np.maximum(np.sum(~np.isnan(stack), axis=0), 1))
+    return fuse({name: (np.nan_to_num(v, nan=0.0), ~np.isnan(v)) for name, v in layer_scores.items()})[0]
 
 
 def make_evidence(attack: str, strength: float, pdf: Path, seed: int, folder: Path) -> Path:

@@ -70,8 +70,8 @@ def init(home: Path | None) -> None:
 @click.option("--title", help="Title in the register (default: the PDF's title or the file name).")
 @click.option("--level", default="", help="Classification 密级, e.g. 机密.")
 @click.option("--period", default="", help="保密期限, e.g. 1年.")
-@click.option("--layers", help="Mark layers, comma-separated: shift,file (default: every layer that applies; "
-              "file only for per-copy files).")
+@click.option("--layers", help="Mark layers, comma-separated, from shift,tone,blind,file (default: shift, tone on "
+              "pages that are mostly pictures, file for per-copy files; blind only when asked, never with tone).")
 @click.option("--dpi", type=int, help="Rendering resolution (default 300; fixed per document once registered).")
 @click.option("--jobs", type=int, default=0, help="Local worker processes (default: all cores).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,

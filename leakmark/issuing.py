@@ -57,7 +57,15 @@ from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 LAYERS = ("shift", "tone", "blind", "file")  # page layers first; `file` only where there is a per-copy file
-DEFAULT_OFF = ("tone",)  # opt-in until the robustness benchmark covers the pages it is for
+# `blind` is opt-in: on the benchmark pages it adds no identification to tone and shift (docs/layers.md);
+# it is for offices that want a lossless digital leak readable elsewhere. `tone` goes by default only on the
+# pages it helps (TONE_PICTURE_SHARE)
+DEFAULT_OFF = ("blind",)
+# Pages with at least this share of non-text ink (photographs, large fills) get the tone layer by default.
+# Measured (benchmarks/results/lowtext.md): tone names the copy on a photo page (share 0.77) under every
+# digital attack and phone photos; on a chart (0.09) or a ruled form (0.05) it measures nothing that shift
+# does not, because its mask follows the ink edges that shift moves.
+TONE_PICTURE_SHARE = 0.25
 EXECUTORS = ("local", "dask")
 BATCH_BYTES = 192 * 2**20  # encoded images held per batch; two batches are in flight at most
 MAX_BATCH = 64
@@ -233,17 +241,18 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                     for r in prep:
                         vault.store_page(workspace, doc.sha256, r.index, r.original_png or b"", r.units,
                                          Fingerprint(r.fp_points, r.fp_descriptors))
-                layers = options.chosen_layers
+                layers, tone_pages = _layers_for(options, prep)
                 run_options = {"source_stem": info.path.stem, "output_dir": str(out_dir),
                                "merge": str(merge) if merge else None, "separator": options.separator,
                                "delta": options.delta, "encrypted": options.password is not None,
-                               "layers": list(layers)}
+                               "layers": list(layers), "tone_pages": tone_pages}
                 run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
                           state="open", options=json.dumps(run_options, ensure_ascii=False, sort_keys=True),
                           copies=len(numbers), done=0, merge_bytes=0)
                 planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
                 reserved = ledger.start_run(doc, existing is None, run, planned,
-                                            _copy_settings(layers, options.delta, doc.dpi), __version__)
+                                            _copy_settings(layers, options.delta, doc.dpi, tone_pages),
+                                            __version__)
                 if [c.copy_no for c in reserved] != numbers:  # a concurrent run took ours a moment ago
                     clash = _first_existing(out_dir, merge, info.path.stem,
                                             [(c.copy_no, c.recipient) for c in reserved])
@@ -298,11 +307,29 @@ def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
     return run
 
 
-def _copy_settings(layers: tuple[str, ...], delta: int, dpi: int) -> str:
+def _layers_for(options: IssueOptions, prep: list[PrepResult]) -> tuple[tuple[str, ...], list[int] | None]:
+    """The run's layers, and the pages (0-based) that carry tone when it goes only where it helps (None:
+    every page; the clerk chose the layers)."""
+    layers = options.chosen_layers
+    if options.layers is not None or tone.LAYER not in layers:
+        return layers, None
+    pages = [r.index for r in prep if r.stats.get("picture", 0.0) >= TONE_PICTURE_SHARE]
+    return (layers if pages else tuple(x for x in layers if x != tone.LAYER)), pages or None
+
+
+def _page_layers(opts: dict, index: int) -> list[str]:
+    layers = opts.get("layers", ["shift"])
+    pages = opts.get("tone_pages")
+    return [x for x in layers if x != tone.LAYER or pages is None or index in pages]
+
+
+def _copy_settings(layers: tuple[str, ...], delta: int, dpi: int, tone_pages: list[int] | None = None) -> str:
     """What the ledger keeps with each copy: its layers and their parameters (trace uses exactly these)."""
     recorded: dict[str, Any] = {"layers": list(layers), "shift": {"delta_px": delta}, "dpi": dpi}
     if "tone" in layers:
         recorded["tone"] = {"version": tone.VERSION, "cell_mm": tone.CELL_MM, "alpha": tone.ALPHA}
+        if tone_pages is not None:
+            recorded["tone"]["pages"] = [p + 1 for p in tone_pages]
     if "blind" in layers:
         recorded["blind"] = {"version": blind.FORMAT_VERSION, "d1": blind.D1, "d2": blind.D2,
                              "password": blind.PASSWORD_IMG, "bits": blind.PAYLOAD_BITS}
@@ -370,9 +397,8 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
         if merge is not None and (pending or not merge.exists()):
             writer = StreamingPdf(merge, committed=run.merge_bytes)
         text_layer = None if merge else pdf.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep])
-        layers = opts.get("layers", ["shift"])
-        pages = [executor.share(r.index, layer_files(_page_cache(ws, run.id) / _cache_name(r.index), layers))
-                 for r in prep]
+        pages = [executor.share(r.index, layer_files(_page_cache(ws, run.id) / _cache_name(r.index),
+                                                     _page_layers(opts, r.index))) for r in prep]
         batch = settings.batch or _batch_size(prep, executor.workers)
         batches = [pending[i:i + batch] for i in range(0, len(pending), batch)]
         inflight: deque[tuple[list[Copy], list[Any]]] = deque()
@@ -477,7 +503,7 @@ def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult
         for s in range(0, len(copies), step):
             part = copies[s:s + step]
             seeds = [page_seed(key, doc.id, c.copy_no, shift.LAYER, r.index) for c in part]
-            layers = opts.get("layers", ["shift"])
+            layers = _page_layers(opts, r.index)
             tone_seeds = ([page_seed(key, doc.id, c.copy_no, tone.LAYER, r.index) for c in part]
                           if tone.LAYER in layers else None)
             blind_bits = ([np.packbits(blind.payload_bits(key, doc.id, c.copy_no)).tobytes() for c in part]

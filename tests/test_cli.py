@@ -78,9 +78,9 @@ def test_version_and_help(capsys):
 def test_usage_error_is_exit_2(capsys, tmp_path):
     code, _, err = run_main(capsys, "trace")  # EVIDENCE is required
     assert code == 2 and "Missing argument" in err
-    code, _, err = run_main(capsys, "issue", tmp_path / "x.pdf", "-r", "A", "--layers", "shift,blind",
+    code, _, err = run_main(capsys, "issue", tmp_path / "x.pdf", "-r", "A", "--layers", "shift,colour",
                             "--home", tmp_path / "ws")
-    assert code == 2 and "blind" in err
+    assert code == 2 and "colour" in err
 
 
 def test_init_creates_workspace_once(capsys, tmp_path):

@@ -14,7 +14,7 @@ from lmtest import render_gray
 import leakmark
 from leakmark import TraceOptions, simulate, trace
 from leakmark.samples import write_lowtext_samples
-from leakmark.trace.decide import decide
+from leakmark.trace.decide import decide, fuse
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +32,9 @@ def chart_issue(tmp_path_factory):
     return ws, result
 
 
-def _fused(layer_scores: dict[str, np.ndarray]) -> np.ndarray:
-    """Stouffer over the layers each copy carries, as the tracer does."""
-    stack = np.array(list(layer_scores.values()))
-    count = np.sum(~np.isnan(stack), axis=0)
-    return np.nansum(stack, axis=0) / np.sqrt(np.maximum(count, 1))
+def _fused(layer_scores: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
+    """The tracer's fusion, from the per-layer vectors (NaN: the copy does not carry the layer)."""
+    return fuse({name: (np.nan_to_num(v, nan=0.0), ~np.isnan(v)) for name, v in layer_scores.items()})
 
 
 @pytest.mark.parametrize("evidence", ["pdf", "jpeg"])
@@ -54,7 +52,8 @@ def test_layer_scores_reproduce_the_fused_and_the_single_layer_decisions(chart_i
     assert r.candidate_numbers == [int(c.copy_no) for c in result.copies]
     assert all(v.shape == (4,) for v in r.layer_scores.values())
     # the fused decision, recomputed from the per-layer vectors, is the tracer's
-    d = decide(_fused(r.layer_scores), 1e-6)
+    z, tests = _fused(r.layer_scores)
+    d = decide(z, 1e-6, tests)
     assert d.verdict == r.verdict
     assert [r.candidate_numbers[i] for i in d.named] == [s.copy.copy_no for s in r.suspects[:r.named]]
     assert [r.candidate_numbers[i] for i in d.order] == [s.copy.copy_no for s in r.suspects]

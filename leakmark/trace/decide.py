@@ -17,6 +17,26 @@ INCONCLUSIVE_FAP = 1e-2
 SEPARATION = 2.0  # the named copies must stand this far (in z) above the best copy not named
 
 
+def fuse(layers: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, int]:
+    """One score per copy from the layers' scores (each N(0,1)-or-narrower for an innocent copy) and the
+    copies that carry each layer, and how many combinations were tried.
+
+    Per copy, the best Stouffer sum over every non-empty subset of the layers it carries: a layer that
+    measured nothing useful (tone on a page of text, shift on a photograph) cannot dilute the one that
+    did. Each subset's sum is itself sub-Gaussian with variance <= 1 for an innocent copy, so the union
+    bound over the 2^L - 1 subsets keeps the FAP a bound when it is multiplied by their number."""
+    names = list(layers)
+    best = np.full(len(next(iter(layers.values()))[0]), -np.inf) if names else np.zeros(0)
+    tried = 0
+    for mask in range(1, 2 ** len(names)):
+        chosen = [layers[n] for i, n in enumerate(names) if mask >> i & 1]
+        count = sum(has.astype(np.float64) for _, has in chosen)
+        z = sum(v * has for v, has in chosen) / np.sqrt(np.maximum(count, 1.0))
+        best = np.maximum(best, np.where(count > 0, z, -np.inf))
+        tried += 1
+    return np.where(np.isfinite(best), best, 0.0), max(tried, 1)
+
+
 def fap(z: np.ndarray, candidates: int) -> np.ndarray:
     """False-accusation probability bound for each score."""
     tail = np.exp(-0.5 * np.square(np.maximum(z, 0.0)))
@@ -39,11 +59,12 @@ class Decision:
     fap: np.ndarray
 
 
-def decide(z: np.ndarray, threshold: float) -> Decision:
+def decide(z: np.ndarray, threshold: float, tests: int = 1) -> Decision:
+    """`tests`: how many scores were tried per copy (see `fuse`); the FAP bound counts each."""
     n = len(z)
     if n == 0:
         return Decision("no-match", [], [], np.zeros(0))
-    p = fap(z, n)
+    p = fap(z, n * tests)
     order = [int(i) for i in np.argsort(-z, kind="stable")]
     named = [i for i in order if p[i] < threshold]
     if named:

@@ -122,7 +122,8 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         reports: list[EvidenceReport] = []
         measures: list[_PageMeasure] = []
         copies_of = functools.cache(ledger.copies)  # once per document: it can be 100,000 rows
-        toned = functools.cache(lambda doc_id: _uses_tone(copies_of(doc_id)))
+        toned = functools.cache(lambda doc_id, page: _uses_tone([c for c in copies_of(doc_id)
+                                                                 if carries(c, tone.LAYER, page)]))
         blinded = functools.cache(lambda doc_id: any(blind.LAYER in c.settings_dict.get("layers", [])
                                                      for c in copies_of(doc_id)))
         key = workspace.key()
@@ -155,7 +156,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             units = vault.load_units(workspace, doc.sha256, location.ref.page)
             m = measure.measure_shift(aligned, valid, original, units, delta=_delta(copies_of(doc.id)))
             tm = (tone.measure(aligned, valid, original, doc.dpi)
-                  if toned(doc.id) and _wanted(options, tone.LAYER) else None)
+                  if toned(doc.id, location.ref.page) and _wanted(options, tone.LAYER) else None)
             found = None
             if blinded(doc.id) and _wanted(options, blind.LAYER):  # the evidence as it is, then aligned
                 found = (_read_blind(gray, original.shape, key, rep) if gray.shape == original.shape else None) \
@@ -221,6 +222,16 @@ def _wanted(options: TraceOptions, layer: str) -> bool:
     return options.layers is None or layer in options.layers
 
 
+def carries(copy: Copy, layer: str, page: int) -> bool:
+    """Whether this copy carries the layer on this page (0-based): by default the tone layer goes only on
+    the pages it helps, and the ledger lists them (1-based); no list means every page."""
+    settings = copy.settings_dict
+    if layer not in settings.get("layers", ["shift"]):
+        return False
+    pages = settings.get(layer, {}).get("pages") if isinstance(settings.get(layer), dict) else None
+    return pages is None or page + 1 in pages
+
+
 def _uses_tone(copies: list[Copy]) -> bool:
     """Whether any copy carries the tone layer, in the version this release measures."""
     versions = {c.settings_dict.get("tone", {}).get("version") for c in copies
@@ -267,11 +278,10 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
         layers = {name: v for name, v in layers.items() if name in options.layers}
     if not layers:
         return TraceResult("no-match", doc, pages, [], 0, reports, len(copies))
-    # Stouffer, per copy, over the layers that measured something and that the copy carries: still
-    # sub-Gaussian with variance <= 1 for an innocent copy, so the Hoeffding bound behind the FAP holds
-    count = sum(has.astype(np.float64) for _, has in layers.values())
-    z = sum(v * has for v, has in layers.values()) / np.sqrt(np.maximum(count, 1.0))
-    d = decide.decide(z, options.threshold)
+    # Stouffer over the layers a copy carries, the best subset of them (a layer that measured nothing
+    # useful does not dilute the rest), the FAP counting every subset tried
+    z, tests = decide.fuse(layers)
+    d = decide.decide(z, options.threshold, tests)
     top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
     suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]),
                         layers={name: float(v[i]) for name, (v, has) in layers.items() if has[i]}) for i in top]
@@ -292,16 +302,17 @@ def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_P
                for name in SCORED_LAYERS}
     for name, get in ((shift.LAYER, lambda m: m.values), (tone.LAYER, lambda m: m.tone)):
         total = np.zeros(len(copies))
-        norm2 = 0.0
+        norm2 = np.zeros(len(copies))  # per copy: a copy counts only the pages that carry the layer
         for m in measures:  # pages combine as one long codeword: sum of dot products over the joint norm
             values = get(m)
             if values is None or not len(values):
                 continue
+            on_page = np.array([carries(c, name, m.page) for c in copies])
             codes = sign_matrix(key, doc_id, numbers, name, m.page, len(values))
-            total += codes @ values.astype(np.float32)
-            norm2 += float(np.dot(values, values))
-        if norm2 > 0 and carried[name].any():
-            out[name] = (total / np.sqrt(norm2), carried[name])
+            total += (codes @ values.astype(np.float32)) * on_page
+            norm2 += float(np.dot(values, values)) * on_page
+        if norm2.any():
+            out[name] = (total / np.sqrt(np.maximum(norm2, 1e-12)), norm2 > 0)
     # exact reads: tokens of other files (any PDF has an /ID) and payloads that fail the check match nothing
     # and do not count as measured
     for name, found, score in ((filemark.LAYER, file_hits, filemark.MATCH_SCORE),
