@@ -5,8 +5,9 @@ under the leaks issue 4 names. Goal: the right copy named in >= 99 % of trials, 
                                  [--pages photo,chart,form] [--attacks jpeg,screen-photo:2,...]
     python benchmarks/lowtext.py --report-only      # rebuild lowtext.md from lowtext.csv
 
-One workspace; N copies of each sample page issued with every page layer there is (shift, tone, file, and
-blind once `leakmark.issuing.LAYERS` has it). Per (page, attack) K trials: a random copy, the seeded attack,
+One workspace; N copies of each sample page issued with the layers `leakmark issue` chooses for that
+page (`--layers default`: shift, tone on picture pages, file) or the ones given (`--layers shift,blind,file`).
+Per (page, attack) K trials: a random copy, the seeded attack,
 ONE trace; each layer's own decision comes from that trace's per-layer score vectors
 (`TraceResult.layer_scores`: one layer alone = its vector, 0 where a copy does not carry it, through
 `decide.decide`), the fused one is the tracer's. The unmarked original goes through every attack too
@@ -45,7 +46,7 @@ from leakmark.trace.decide import decide, fuse  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 PAGES = tuple(n.removesuffix(".pdf") for n in LOWTEXT_SAMPLES)
 # every page layer the issuer has (blind is picked up once it is merged), and the file layer
-ISSUE_LAYERS = tuple(x for x in LAYERS if x in ("shift", "tone", "blind", "file"))
+ISSUE_LAYERS = tuple(x for x in LAYERS if x in ("shift", "tone", "blind", "file"))  # rows: each layer alone
 CONTROL = "copy-pdf"  # the issued PDF itself, unattacked
 # (attack name, strength): the leaks issue 4 names; phone-perspective at 0.05 is phone_photo's defaults
 CASES: tuple[tuple[str, float], ...] = (
@@ -142,23 +143,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="issue jobs")
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--report-only", action="store_true", help="rebuild lowtext.md from lowtext.csv")
+    ap.add_argument("--layers", default="default",
+                    help="issue layers: `default` (what `leakmark issue` chooses per page) or e.g. shift,blind,file")
+    ap.add_argument("--name", default="lowtext", help="result files NAME.md / NAME.csv / NAME-header.json")
     args = ap.parse_args(argv)
     if args.quick:
         args.trials = 3
     out = args.results
     out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        write_report(out)
+        write_report(out, args.name)
         return
+    chosen = None if args.layers == "default" else tuple(x for x in args.layers.split(",") if x)
     pages = [p for p in args.pages.split(",") if p]
     unknown = set(pages) - set(PAGES)
     if unknown:
         raise SystemExit(f"--pages: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PAGES)})")
     cases = select_cases(args.attacks)
     header = {"command": command_line(), "machine": machine(), "copies": args.copies, "trials": args.trials,
-              "null_trials": max(1, args.trials // 4), "layers": list(ISSUE_LAYERS), "seed": args.seed,
+              "null_trials": max(1, args.trials // 4), "layers": list(ISSUE_LAYERS),
+              "issued_with": args.layers, "seed": args.seed,
               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-    csvlog = CsvLog(out / "lowtext.csv", FIELDS, fresh=True)
+    csvlog = CsvLog(out / f"{args.name}.csv", FIELDS, fresh=True)
     with tempfile.TemporaryDirectory(prefix="leakmark-lowtext-") as tmp_s:
         tmp = Path(tmp_s)
         ws = Workspace.open(tmp / "ws")
@@ -167,10 +173,11 @@ def main(argv: list[str] | None = None) -> None:
         for src in sources:
             t0 = time.perf_counter()
             people = tuple(Recipient(f"recipient {i:05d}", "bench") for i in range(args.copies))
-            issued[src.stem] = issue(ws, IssueOptions(source=src, recipients=people, layers=ISSUE_LAYERS,
+            issued[src.stem] = issue(ws, IssueOptions(source=src, recipients=people, layers=chosen,
                                                       output_dir=tmp / f"out-{src.stem}", jobs=args.jobs))
             log(f"issued {args.copies} copies of {src.name} in {time.perf_counter() - t0:.0f}s")
-        (out / "lowtext-header.json").write_text(json.dumps(header, ensure_ascii=False, indent=1), encoding="utf-8")
+        (out / f"{args.name}-header.json").write_text(json.dumps(header, ensure_ascii=False, indent=1),
+                                                      encoding="utf-8")
         originals = {s.stem: s for s in sources}
         rng = np.random.default_rng(args.seed)
         folder = tmp / "ev"
@@ -202,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
                             f"{f['verdict']:12s} named={f['named'][:14]:14s} truth={base['truth']} "
                             + " ".join(f"{r['layer']}={r['truth_score'] if source == 'copy' else r['best_innocent']}"
                                        for r in rows) + f" {dt:.1f}s")
-            write_report(out)
+            write_report(out, args.name)
     log(f"done: {out / 'lowtext.md'}; median trace {np.median(times):.1f}s")
 
 
@@ -226,9 +233,9 @@ def _truthy(v: str) -> bool:
     return v == "True"
 
 
-def write_report(out: Path) -> None:
-    rows = read_csv(out / "lowtext.csv")
-    hp = out / "lowtext-header.json"
+def write_report(out: Path, name: str = "lowtext") -> None:
+    rows = read_csv(out / f"{name}.csv")
+    hp = out / f"{name}-header.json"
     header = json.loads(hp.read_text(encoding="utf-8")) if hp.exists() else {}
     layers = ["fused", *[x for x in header.get("layers", ISSUE_LAYERS)]]
     by: dict[tuple, list[dict]] = defaultdict(list)
@@ -246,7 +253,8 @@ def write_report(out: Path) -> None:
              f"- command: `{header.get('command', '?')}`",
              f"- machine: {header.get('machine', '?')}",
              f"- started: {header.get('started', '?')}",
-             f"- {header.get('copies', '?')} copies per page issued with layers {', '.join(header.get('layers', []))}; "
+             f"- {header.get('copies', '?')} copies per page issued with layers "
+             f"{header.get('issued_with', ', '.join(header.get('layers', [])))}; "
              f"{header.get('trials', '?')} trials per page and attack (a random copy), "
              f"{header.get('null_trials', '?')} of the unmarked original; FAP threshold {THRESHOLD:g}",
              f"- one trace per trial ({len(traces)} traces): median {np.median(secs):.1f} s, mean "
@@ -322,7 +330,7 @@ def write_report(out: Path) -> None:
                      f"{sum(_truthy(r['correct']) for r in control)}/{len(control)}; {met} the goal (lower bound "
                      f"≥ 99 %, no wrong){note}")
     lines.append("")
-    (out / "lowtext.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 if __name__ == "__main__":
