@@ -14,8 +14,8 @@ The embedding is exactly blind-watermark's (version 0.4.4, `bwm_core.WaterMarkCo
   and the second with step D2 (value `(s // d + 1/4 + bit/2) * d`), and back;
 - the payload is permuted first like `WaterMark.read_wm` does with `PASSWORD_WM`.
 So `blind_watermark.WaterMark(password_wm=PASSWORD_WM, password_img=PASSWORD_IMG).extract(img,
-wm_shape=96, mode='bit')` reads our payload from a marked page that has no blank paper (its extractor
-averages every block, blank paper included, so on text pages only ours reads it: see `read`).
+wm_shape=96, mode='bit')` reads our payload when every block is marked (`planes(..., paper=None)`); with
+the visibility mask below its extractor averages unmarked blocks in, so only our reader (`read`) reads it.
 
 Differences from the package, all deliberate:
 - luminance only: a grey page stays grey (the package also marks U and V, which tints white paper);
@@ -26,6 +26,9 @@ Differences from the package, all deliberate:
   those blocks read as a coin toss anyway (measured: half of the bit-1 blocks that are 60 % paper read 0).
   The reader reads only blocks with little paper in the evidence (fraction of pixels >= BLANK below
   READ_BELOW), weighted by how little: that took JPEG q90 on a text page from 14 bit errors to 0;
+- flat blocks (grey-level deviation below MIN_TEXTURE) are left unchanged too: on a smooth gradient or a
+  flat tint fill the quantisation showed as an 8×8 mottle at 100 % (docs/layers.md); the reader skips
+  blocks that flat in the evidence;
 - the bits are decoded like the package's 'bit' mode (two-means threshold on the averaged values), which
   also absorbs a common bias (unmarked ink blocks lean towards 1);
 - vectorised: the blocks are transformed together (NumPy's batched SVD runs the same LAPACK routine per
@@ -68,6 +71,10 @@ PASSWORD_WM = 0x4C4B4D31  # permutes the payload bits over the block cycle
 BLOCK = 8  # pixels: one 4×4 block of the half-size LL band
 PAPER = 245  # pixels at or above this are paper white
 MARK_BELOW = 0.5  # a block is marked only when less than this fraction of its original pixels is paper
+# ...and when it has texture: on a flat tint or a smooth gradient the quantisation steps show as an 8×8
+# mottle (docs/layers.md). The reader skips blocks flatter than READ_TEXTURE in the evidence.
+MIN_TEXTURE = 6.0
+READ_TEXTURE = MIN_TEXTURE  # measured: lower lets unmarked blocks dilute the read (a photo page failed at 4)
 BLANK = 250  # the reader measures paper in the evidence as pixels at or above this...
 READ_BELOW = 0.3  # ...reads only blocks with less than this fraction of it, weighted by (1 - fraction)²
 # `read` returns None below this soft confidence (mean |2 (v - threshold)| over the 96 averaged bits) and
@@ -229,6 +236,17 @@ def _paper_fraction(gray: np.ndarray, grid: tuple[int, int], level: float) -> np
     return (view >= level).mean(axis=(1, 3))
 
 
+def _block_std(gray: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """(by, bx): the standard deviation of each 8×8 block's grey levels (its texture)."""
+    by, bx = grid
+    h, w = gray.shape
+    ph, pw = max(0, by * BLOCK - h), max(0, bx * BLOCK - w)
+    g = gray.astype(np.float32)
+    if ph or pw:
+        g = cv2.copyMakeBorder(g, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    return g[:by * BLOCK, :bx * BLOCK].reshape(by, BLOCK, bx, BLOCK).std(axis=(1, 3))
+
+
 def _words(a: np.ndarray, by: int, bx: int) -> np.ndarray:
     """The first by × bx blocks of a page as (by, 8, bx, channels) uint64 words: one word holds a block's
     8 pixels of one row (and channel group), so choosing per block is copying 8-byte words."""
@@ -285,7 +303,8 @@ def planes(base: np.ndarray, paper: int | None = PAPER) -> tuple[np.ndarray, np.
     shuffler = _shufflers(by * bx)
     u, s, v = np.linalg.svd(_dct_shuffled(blocks, shuffler))
     gray = base if base.ndim == 2 else cv2.cvtColor(base[:, :, :3], cv2.COLOR_BGR2GRAY)
-    keep = np.ones((by, bx), bool) if paper is None else _paper_fraction(gray, (by, bx), paper) < MARK_BELOW
+    keep = np.ones((by, bx), bool) if paper is None else (
+        (_paper_fraction(gray, (by, bx), paper) < MARK_BELOW) & (_block_std(gray, (by, bx)) >= MIN_TEXTURE))
     out = []
     for bit in (0, 1):
         q = s.copy()
@@ -369,7 +388,8 @@ def soft_bits(image: np.ndarray, shape: tuple[int, int] | None = None) -> tuple[
     s = np.linalg.svd(_dct_shuffled(blocks, _shufflers(by * bx)), compute_uv=False)
     value = ((s[:, 0] % D1 > D1 / 2) * 3 + (s[:, 1] % D2 > D2 / 2) * 1) / 4  # bwm_core.block_get_wm_slow
     frac = _paper_fraction(np.rint(y), (by, bx), BLANK).ravel()
-    weight = np.where(frac < READ_BELOW, (1 - frac) ** 2, 0.0)
+    textured = _block_std(y, (by, bx)).ravel() >= READ_TEXTURE
+    weight = np.where((frac < READ_BELOW) & textured, (1 - frac) ** 2, 0.0)
     pos = np.arange(by * bx) % PAYLOAD_BITS
     total = np.bincount(pos, weights=weight, minlength=PAYLOAD_BITS)
     if total.min() <= 0:
