@@ -27,6 +27,7 @@ class Location:
     ref: PageRef
     H: np.ndarray  # evidence pixels -> fingerprint (FP_DPI) pixels
     inliers: int
+    matched: np.ndarray | None = None  # the inliers' positions on the page (FP_DPI pixels): what it shows
 
 
 def evidence_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -57,7 +58,7 @@ def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
             continue  # a mirror image matched as is: the mirrored attempt (tracer._locate) finds it
         n = int(mask.sum())
         if n >= MIN_INLIERS and (best is None or n > best.inliers):
-            best = Location(ref=ref, H=H, inliers=n)
+            best = Location(ref=ref, H=H, inliers=n, matched=dst[mask.ravel() > 0])
     return best
 
 

@@ -146,7 +146,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             t = time.perf_counter()
             original = vault.load_page(workspace, doc.sha256, location.ref.page)
             try:
-                aligned, valid = align(gray, location.H, original, doc.dpi)
+                aligned, valid = align(gray, location.H, original, doc.dpi, location.matched)
             except (np.linalg.LinAlgError, cv2.error) as exc:  # a degenerate match: nothing to measure
                 timings["align"] += time.perf_counter() - t
                 rep.detail = f"page {location.ref.page + 1} of {doc.id} matched, but could not be aligned ({exc})"
