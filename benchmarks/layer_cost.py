@@ -66,7 +66,7 @@ def timed_issue(src: Path, layers: tuple[str, ...] | None, copies: int, root: Pa
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--copies", default="20,120", help="the smaller and the larger run (default 20,120)")
+    ap.add_argument("--copies", default="20,220", help="the smaller and the larger run (default 20,220)")
     ap.add_argument("--pages", default="photo,chart,form,notice-zh,memo-en")
     args = ap.parse_args(argv)
     small, large = (int(x) for x in args.copies.split(","))
@@ -84,10 +84,10 @@ def main(argv: list[str] | None = None) -> None:
                   "|---|---|---|---:|---:|---:|---:|"]
         for name in wanted:
             base_all = base_marg = None
-            for label, layers in SETS.items():
+            for k, (label, layers) in enumerate(SETS.items()):
                 runs = {}
                 for n in (small, large):
-                    runs[n], chosen = timed_issue(docs[name], layers, n, tmp / f"{name}-{label[:10]}-{n}")
+                    runs[n], chosen = timed_issue(docs[name], layers, n, tmp / f"{name}-{k}-{n}")
                 all_in = runs[large] / large * 1e3
                 marginal = (runs[large] - runs[small]) / (large - small) * 1e3
                 if layers == ("shift",):
