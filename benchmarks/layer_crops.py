@@ -21,11 +21,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pymupdf
 
 from benchmarks.visual_check import DOCS
 from leakmark import pdf
-from leakmark.samples import write_samples
+from leakmark.samples import write_lowtext_samples, write_samples
 from leakmark.simulate import halftone
 from leakmark.watermark import blind, shift, tone, units
 from leakmark.watermark.codes import page_seed, signs
@@ -39,7 +38,7 @@ DELTA = 1
 PAPER = 245  # tone.PAPER and blind.PAPER: at or above this a pixel is paper
 SIZE = 600  # crop side at 300 dpi (1200 at 600 dpi)
 # top-left corners (y, x) at 300 dpi: ink or texture and some paper in every crop
-REGION = {"photo": (2800, 100), "notice-zh": (660, 340), "memo-en": (2420, 280)}
+REGION = {"photo": (700, 900), "notice-zh": (660, 340), "memo-en": (2420, 280)}
 SHIFT_REGION = {"notice-zh": (1150, 330, 360, 900), "memo-en": (560, 280, 360, 900)}  # visual_check's crops
 GAIN = 10
 LABEL_H = 44
@@ -55,40 +54,6 @@ class Page:
 
 
 # ---------------------------------------------------------------------------------------------- pages
-
-
-def _photo(h: int, w: int, seed: int) -> np.ndarray:
-    """A synthetic colour photograph (BGR): tests/test_tone.py's `_photo` as luminance (smooth shading,
-    textured patches, hard-edged flat rectangles) with smooth colour fields over it."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:h, :w].astype(np.float32)
-    img = np.full((h, w), 120, np.float32)
-    for _ in range(25):
-        y, x, s = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(40, 300)
-        img += rng.uniform(-70, 70) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * s * s))
-    texture = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5) * 30
-    patches = cv2.resize((rng.uniform(0, 1, (h // 80 + 1, w // 80 + 1)) > 0.5).astype(np.float32), (w, h),
-                         interpolation=cv2.INTER_NEAREST)
-    img += texture * cv2.GaussianBlur(patches, (0, 0), 8)
-    for _ in range(6):
-        x0, y0 = int(rng.uniform(0, w - 200)), int(rng.uniform(0, h - 200))
-        cv2.rectangle(img, (x0, y0), (x0 + int(rng.uniform(60, 200)), y0 + int(rng.uniform(60, 200))),
-                      float(rng.uniform(20, 230)), -1)
-    chroma = [cv2.GaussianBlur(rng.normal(0, 1, (h // 50 + 1, w // 50 + 1)).astype(np.float32), (0, 0), 1.0)
-              for _ in range(3)]
-    bgr = np.stack([img + 40 * cv2.resize(c, (w, h), interpolation=cv2.INTER_CUBIC) for c in chroma], axis=2)
-    return np.clip(bgr, 0, 255).astype(np.uint8)
-
-
-def photo_pdf(path: Path) -> Path:
-    """A colour photograph on an A4 page with white margins (as tests/test_tone.py places its photo)."""
-    ok, png = cv2.imencode(".png", _photo(1400, 1000, seed=4))
-    assert ok
-    with pymupdf.open() as doc:
-        page = doc.new_page(width=595, height=842)
-        page.insert_image(pymupdf.Rect(60, 80, 535, 745), stream=png.tobytes())
-        doc.save(path, garbage=3, deflate=True)
-    return path
 
 
 def prepare(path: Path, name: str) -> Page:
@@ -266,7 +231,7 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        pages = [prepare(photo_pdf(tmp_path / "photo.pdf"), "photo")]
+        pages = [prepare(path, path.stem) for path in write_lowtext_samples(tmp_path / "lowtext", ("photo",))]
         pages += [prepare(path, path.stem) for path in write_samples(tmp_path / "samples")]
     results: dict[str, dict] = {}
     for p in pages:
