@@ -62,7 +62,8 @@ def test_quick_case_names_the_source_and_nobody_else(issued, tmp_path, attack, s
     else:
         assert r.verdict == "identified" and named == truth, scores
     assert all(s.fap < 1e-6 for s in r.suspects[: r.named])
-    assert all(s.fap > 1e-2 for s in r.suspects[r.named:])
+    # every copy that did not contribute stays far from being named (a colluder left unnamed may not)
+    assert all(s.fap > 1e-2 for s in r.suspects[r.named:] if s.copy.copy_no not in truth)
 
 
 @pytest.mark.parametrize("name", ["jpeg", "ps-error-diffusion", "phone-perspective"])
