@@ -245,7 +245,8 @@ def main() -> None:
         f"numpy {np.__version__}, OpenCV {cv2.__version__}; whole run {total:.0f} s.",
         "",
         f"d1={blind.D1}, d2={blind.D2}, PASSWORD_IMG=PASSWORD_WM=0x{blind.PASSWORD_IMG:08X}; a block is marked "
-        f"when less than {blind.MARK_BELOW:.0%} of its pixels are paper (>= {blind.PAPER}); the reader uses "
+        f"when less than {blind.MARK_BELOW:.0%} of its pixels are paper (>= {blind.PAPER}) and its grey levels "
+        f"deviate by at least {blind.MIN_TEXTURE:g} (flat blocks showed a mottle); the reader uses textured "
         f"blocks with less than {blind.READ_BELOW:.0%} of pixels >= {blind.BLANK}, weighted; "
         f"MIN_CONFIDENCE={blind.MIN_CONFIDENCE}. {args.copies} copies per page (fixed ids and copy numbers).",
         "",
