@@ -498,3 +498,23 @@ def write_lowtext_samples(folder: Path, names: tuple[str, ...] | None = None) ->
         atomic_write_bytes(path, make())
         paths.append(path)
     return paths
+
+
+def synthetic_photo(h: int, w: int, seed: int) -> np.ndarray:
+    """A small synthetic greyscale photograph (smooth shading, textured patches, hard-edged rectangles),
+    deterministic for a seed: the tests' and benchmarks' picture when a whole sample page is too much."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    img = np.full((h, w), 120, np.float32)
+    for _ in range(25):
+        y, x, s = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(40, 300)
+        img += rng.uniform(-70, 70) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * s * s))
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5) * 30
+    patches = cv2.resize((rng.uniform(0, 1, (h // 80 + 1, w // 80 + 1)) > 0.5).astype(np.float32), (w, h),
+                         interpolation=cv2.INTER_NEAREST)
+    img += texture * cv2.GaussianBlur(patches, (0, 0), 8)
+    for _ in range(6):
+        x0, y0 = int(rng.uniform(0, w - 200)), int(rng.uniform(0, h - 200))
+        cv2.rectangle(img, (x0, y0), (x0 + int(rng.uniform(60, 200)), y0 + int(rng.uniform(60, 200))),
+                      float(rng.uniform(20, 230)), -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
