@@ -167,7 +167,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = f"{m.measured_words} words, {m.measured_lines} lines measured" + (
                 f", {int(np.count_nonzero(tm))} tone cells" if tm is not None else "") + (
-                f", blind mark reads copy {found.copy_no:06d}" if found is not None else "")
+                f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
             measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values, tone=tm))
         t = time.perf_counter()
         result = _decide(workspace, copies_of, docs, measures, tokens, blind_hits, reports, options)
