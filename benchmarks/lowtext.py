@@ -222,7 +222,7 @@ def wilson_lower(k: int, n: int, z: float = 1.96) -> float:
     p = k / n
     centre = p + z * z / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - spread) / (1 + z * z / n)
+    return max(0.0, (centre - spread) / (1 + z * z / n))  # 0/n: not a rounding "-0.0"
 
 
 def _floats(rows: list[dict], key: str) -> list[float]:
