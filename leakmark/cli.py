@@ -163,10 +163,13 @@ def _size(n: int) -> str:
 def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, password: str | None,
               layers: str | None, as_json: bool, home: Path | None) -> None:
     """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from."""
-    from leakmark.trace.tracer import TraceOptions, trace
+    from leakmark.trace.tracer import SCORED_LAYERS, TraceOptions, trace
 
-    ws = Workspace.open(home, create=False)
     only = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else None
+    if only is not None and set(only) - set(SCORED_LAYERS):
+        raise click.BadParameter(f"unknown layer(s) {', '.join(sorted(set(only) - set(SCORED_LAYERS)))} "
+                                 f"(choose from {', '.join(SCORED_LAYERS)})", param_hint="--layers")
+    ws = Workspace.open(home, create=False)
     result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
                                     layers=only))
     if as_json:

@@ -354,6 +354,16 @@ def test_log_export_csv_via_main(capsysbinary, issued):
 
 
 # -- trace -------------------------------------------------------------------------------------------------
+def test_trace_layers_option(capsys, issued, copy3_page1, tmp_path):
+    ev = tmp_path / "leak.jpg"
+    assert cv2.imwrite(str(ev), copy3_page1, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--layers", "shift", "--home", issued.ws.home)
+    assert code == 0, err
+    assert set(json.loads(out)["suspects"][0]["layers"]) == {"shift"}
+    code, _, err = run_main(capsys, "trace", ev, "--layers", "colour", "--home", issued.ws.home)
+    assert code == 2 and "unknown layer" in err and "Traceback" not in err
+
+
 def test_trace_json_contract(capsys, issued, copy3_page1, tmp_path):
     ev = tmp_path / "leak.jpg"
     assert cv2.imwrite(str(ev), copy3_page1, [cv2.IMWRITE_JPEG_QUALITY, 85])
