@@ -18,6 +18,7 @@ from lmtest import render_gray
 
 from leakmark import simulate
 from leakmark.errors import BadRequestError
+from leakmark.samples import synthetic_photo
 from leakmark.watermark import blind
 
 KEY = bytes(range(32))
@@ -26,16 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _photo(h: int, w: int, seed: int, lo: int = 0, hi: int = 255) -> np.ndarray:
-    """Smooth shading and texture (like test_tone's photograph), squeezed into [lo, hi]."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:h, :w].astype(np.float32)
-    img = np.full((h, w), 120, np.float32)
-    for _ in range(12):
-        y, x, s = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(30, 200)
-        img += rng.uniform(-70, 70) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * s * s))
-    img += cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5) * 25
-    img = np.clip(img, 0, 255)
-    return (lo + img * (hi - lo) / 255).astype(np.uint8)
+    """The shared synthetic photograph, squeezed into [lo, hi] (mid-tones: nothing clips when marked)."""
+    return (lo + synthetic_photo(h, w, seed).astype(np.float32) * (hi - lo) / 255).astype(np.uint8)
 
 
 def _bgr_core_embed(bgr: np.ndarray, bits: np.ndarray) -> np.ndarray:
