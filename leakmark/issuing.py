@@ -57,15 +57,10 @@ from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 LAYERS = ("shift", "tone", "blind", "file")  # page layers first; `file` only where there is a per-copy file
-# `blind` is opt-in: on the benchmark pages it adds no identification to tone and shift (docs/layers.md);
-# it is for offices that want a lossless digital leak readable elsewhere. `tone` goes by default only on the
-# pages it helps (TONE_PICTURE_SHARE)
+# `blind` is opt-in: on the benchmark pages it adds no identification to tone and shift (README,
+# benchmarks/results/lowtext-blind.md); it is for offices that want a lossless digital leak readable
+# elsewhere. `tone` goes by default only on the pages it helps (tone.PICTURE_SHARE).
 DEFAULT_OFF = ("blind",)
-# Pages with at least this share of non-text ink (photographs, large fills) get the tone layer by default.
-# Measured (benchmarks/results/lowtext.md): tone names the copy on a photo page (share 0.77) under every
-# digital attack and phone photos; on a chart (0.09) or a ruled form (0.05) it measures nothing that shift
-# does not, because its mask follows the ink edges that shift moves.
-TONE_PICTURE_SHARE = 0.25
 EXECUTORS = ("local", "dask")
 BATCH_BYTES = 192 * 2**20  # encoded images held per batch; two batches are in flight at most
 MAX_BATCH = 64
@@ -235,7 +230,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         with _run_lock(cache, run_id), _executors(options.settings) as (local, marker):
             try:
                 prep = _prepare(workspace, doc, info.path, existing is None, cache, options.delta, options.password,
-                                local, progress, options.chosen_layers)
+                                local, progress, options.chosen_layers, auto_tone=options.layers is None)
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
                     for r in prep:
@@ -288,7 +283,8 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         cache = _page_cache(workspace, run.id)
         with _run_lock(cache, run.id), _executors(settings) as (local, marker):
             prep = _prepare(workspace, doc, source, False, cache, int(opts["delta"]),
-                            settings.password, local, progress, opts.get("layers", ["shift"]))
+                            settings.password, local, progress, opts.get("layers", ["shift"]),
+                            tone_pages=opts.get("tone_pages"))
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
 
@@ -313,7 +309,7 @@ def _layers_for(options: IssueOptions, prep: list[PrepResult]) -> tuple[tuple[st
     layers = options.chosen_layers
     if options.layers is not None or tone.LAYER not in layers:
         return layers, None
-    pages = [r.index for r in prep if r.stats.get("picture", 0.0) >= TONE_PICTURE_SHARE]
+    pages = [r.index for r in prep if r.stats.get("tone")]  # prepare_page decided, by tone.PICTURE_SHARE
     return (layers if pages else tuple(x for x in layers if x != tone.LAYER)), pages or None
 
 
@@ -532,12 +528,22 @@ def _batch_size(prep: list[PrepResult], workers: int) -> int:
 
 def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, cache: Path, delta: int,
              password: str | None, executor: Executor, progress: Progress,
-             layers: list[str] | tuple[str, ...]) -> list[PrepResult]:
-    """Render every page once for the run (locally, also with Dask: only the client has the PDF)."""
+             layers: list[str] | tuple[str, ...], *, auto_tone: bool = False,
+             tone_pages: list[int] | None = None) -> list[PrepResult]:
+    """Render every page once for the run (locally, also with Dask: only the client has the PDF), with the
+    tone planes where tone goes: decided per page (`auto_tone`), or the run's recorded pages (a resume)."""
     cache.mkdir(parents=True, exist_ok=True)
+
+    def tone_mode(i: int) -> str:
+        if tone.LAYER not in layers:
+            return "off"
+        if auto_tone:
+            return "auto"
+        return "on" if tone_pages is None or i in tone_pages else "off"
+
     jobs = [PrepJob(source=source, kind=doc.kind, index=i, dpi=doc.dpi, delta=delta, password=password,
                     cache=cache / _cache_name(i), known_units=None if new else vault.load_units_json(ws, doc.sha256, i),
-                    want_vault=new, tone=tone.LAYER in layers, blind=blind.LAYER in layers) for i in range(doc.pages)]
+                    want_vault=new, tone=tone_mode(i), blind=blind.LAYER in layers) for i in range(doc.pages)]
     progress.start(doc.pages, "pages rendered")
     try:
         futures = [executor.submit(prepare_page, j) for j in jobs]

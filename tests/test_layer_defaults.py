@@ -41,6 +41,8 @@ def test_tone_goes_only_on_the_picture_page(mixed):
     assert settings["layers"] == ["shift", "tone", "file"]
     assert settings["tone"]["pages"] == [2]
     assert result.stats["units"][2]["picture"] >= 0.25 > result.stats["units"][1]["picture"]
+    # the tone planes were made for the photo page only (a text page of a long run costs no tone work)
+    assert result.stats["units"][2]["tone"] and not result.stats["units"][1]["tone"]
 
 
 @pytest.mark.parametrize(("page", "layer"), [(0, "shift"), (1, "tone")])

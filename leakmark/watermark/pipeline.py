@@ -35,7 +35,7 @@ class PrepJob:
     cache: Path  # where the rendering goes (.npy): mark jobs read it from there
     known_units: dict | None = None  # the units recorded at registration, reused for later runs
     want_vault: bool = True  # compute the original's PNG and fingerprint (first registration)
-    tone: bool = False  # also cache the tone layer's two planes beside the rendering
+    tone: str = "off"  # the tone layer's two planes beside the rendering: "on", "off", or "auto" (picture pages)
     blind: bool = False  # and the blind layer's (the page embedded with all bits 0 and all bits 1)
 
 
@@ -100,7 +100,9 @@ def prepare_page(job: PrepJob) -> PrepResult:
         pu = units.from_image(gray, job.delta)
     base = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR) if is_colour(page.rgb) else gray
     _save_npy(job.cache, base)
-    if job.tone:
+    picture = round(picture_share(gray, pu), 4)
+    toned = job.tone == "on" or (job.tone == "auto" and picture >= tone.PICTURE_SHARE)
+    if toned:
         plus, minus = tone.planes(base, gray, job.dpi)
         for name, plane in zip(tone_files(job.cache), (plus, minus), strict=True):
             _save_npy(name, plane)
@@ -110,7 +112,7 @@ def prepare_page(job: PrepJob) -> PrepResult:
     result = PrepResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
                         spans=page.spans, shape=base.shape,
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum()),
-                               "picture": round(picture_share(gray, pu), 4)})
+                               "picture": picture, "tone": toned})
     if job.want_vault:
         _ok, png = cv2.imencode(".png", gray)
         result.original_png = png.tobytes()

@@ -32,6 +32,11 @@ PAPER = 245.0  # at or above this a pixel is paper and is never changed
 # mark's own brightness steps as motion and cancels up to half of it (z 5.4 with it, 9.2 without).
 FIT_CELLS = 2
 CLIP = 2.0
+# By default the layer goes on pages with at least this share of non-text ink (photographs, large fills).
+# Measured (benchmarks/results/lowtext.md): it names the copy of a photo page (share 0.77) under every
+# digital attack, phone photos and photos of a screen; on a chart (0.09) or a ruled form (0.05) it measured
+# nothing, even away from the text, so shift carries those alone.
+PICTURE_SHARE = 0.25
 
 
 def _bayer(n: int) -> np.ndarray:
