@@ -33,7 +33,7 @@ def align(evidence: np.ndarray, H_ev_to_fp: np.ndarray, original: np.ndarray, dp
     H = _scale(dpi / FP_DPI) @ H_ev_to_fp  # evidence -> original pixels
     M = np.linalg.inv(H)  # original pixels -> evidence, for WARP_INVERSE_MAP
     h, w = original.shape
-    region = _region(matched, dpi, (h, w)) if matched is not None and len(matched) >= 3 else None
+    region = _region(matched, (h, w), dpi) if matched is not None and len(matched) >= 3 else None
     M = _refine(evidence, M, original, dpi, region)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     aligned = cv2.warpPerspective(evidence, M, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -42,13 +42,16 @@ def align(evidence: np.ndarray, H_ev_to_fp: np.ndarray, original: np.ndarray, dp
     return aligned, valid
 
 
-def _region(matched: np.ndarray, dpi: int, shape: tuple[int, int]) -> np.ndarray:
-    """The convex hull of the matched features on the page (original pixels), widened by a margin."""
-    pts = (matched.reshape(-1, 2) * (dpi / FP_DPI)).astype(np.float32)
-    hull = cv2.convexHull(pts).astype(np.int32)
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(mask, hull, 255)
-    r = max(1, int(REGION_MARGIN * max(shape)))
+def _region(matched: np.ndarray, shape: tuple[int, int], dpi: int) -> np.ndarray:
+    """The convex hull of the matched features on the page, widened by a margin: a mask at the coarsest
+    refinement resolution (the steps resize it to theirs; at full resolution the dilation alone took
+    seconds)."""
+    s = min(REFINE_DPI) / dpi
+    small = (max(1, round(shape[0] * s)), max(1, round(shape[1] * s)))
+    pts = (matched.reshape(-1, 2) * (min(REFINE_DPI) / FP_DPI)).astype(np.float32)
+    mask = np.zeros(small, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(pts).astype(np.int32), 255)
+    r = max(1, int(REGION_MARGIN * max(small)))
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
 
 
