@@ -12,6 +12,7 @@ become `void`). So every copy number is accounted for whatever happens to the pr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -93,7 +94,15 @@ class Copy:
 
     @property
     def settings_dict(self) -> dict:
-        return json.loads(self.settings)
+        """Read only: the parsed dict is shared by every copy with the same settings (a run's copies)."""
+        return _parsed_settings(self.settings)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_settings(settings: str) -> dict:
+    # trace asks every copy, per page and layer, which layers it carries: 100,000 copies of one run share
+    # one settings string, so parse it once, not a million times
+    return json.loads(settings)
 
 
 @dataclass(frozen=True)
