@@ -48,7 +48,7 @@ def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
         if len(ref.descriptors) < 2:
             continue
         pairs = matcher.knnMatch(qd, ref.descriptors.astype(np.float32), k=2)
-        good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance]
+        good = _one_to_one([m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance])
         if len(good) < MIN_INLIERS:
             continue
         src = pts[[m.queryIdx for m in good]]
@@ -60,6 +60,18 @@ def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
         if n >= MIN_INLIERS and (best is None or n > best.inliers):
             best = Location(ref=ref, H=H, inliers=n, matched=dst[mask.ravel() > 0])
     return best
+
+
+def _one_to_one(matches: list) -> list:
+    """At most one evidence feature per page feature, the closest. A screen's moiré makes thousands of
+    near-identical features that all pass the ratio test onto one page feature; RANSAC then fits a
+    degenerate homography to them (every inlier landing on one point) and the real matches are lost."""
+    best: dict[int, object] = {}
+    for m in matches:
+        b = best.get(m.trainIdx)
+        if b is None or m.distance < b.distance:
+            best[m.trainIdx] = m
+    return list(best.values())
 
 
 def _keeps_orientation(H: np.ndarray, points: np.ndarray) -> bool:

@@ -1,0 +1,49 @@
+"""Locating evidence on its registered page when the picture itself is repetitive or patterned."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pymupdf
+import pytest
+
+from leakmark import fingerprint
+from leakmark.samples import form_page
+from leakmark.trace import locate
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import attacks as atk  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def form() -> np.ndarray:
+    with pymupdf.open(stream=form_page(), filetype="pdf") as doc:
+        pix = doc[0].get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
+        return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width).copy()
+
+
+def test_one_page_feature_takes_one_evidence_feature() -> None:
+    hub = [cv2.DMatch(q, 7, 0, 10.0 + q) for q in range(50)]
+    kept = locate._one_to_one([*hub, cv2.DMatch(60, 8, 0, 3.0)])
+    assert sorted((m.queryIdx, m.trainIdx) for m in kept) == [(0, 7), (60, 8)]
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])  # both collapsed onto one page feature before matching was 1:1
+def test_screen_photo_of_a_ruled_form_locates(form: np.ndarray, seed: int) -> None:
+    fp = fingerprint.of_page(form, 300)
+    ref = locate.PageRef(doc_id="Dform", page=0, points=fp.points, descriptors=fp.descriptors)
+    evidence = atk.by_name("screen-photo").fn(form, 2, seed)  # grey in, grey out
+    loc = locate.locate(evidence, [ref])
+    assert loc is not None and loc.inliers >= 100
+    # the evidence centre lands inside the form's table, where the photo is pointed
+    c = cv2.perspectiveTransform(np.float32([[[evidence.shape[1] / 2, evidence.shape[0] / 2]]]), loc.H)[0, 0]
+    scale = fingerprint.FP_DPI / 300
+    assert 0 < c[0] < form.shape[1] * scale and 0 < c[1] < form.shape[0] * scale
+    spread = np.ptp(loc.matched, axis=0)
+    assert spread.min() > 100  # matches spread over the page, not collapsed on one point
