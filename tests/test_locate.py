@@ -34,7 +34,7 @@ def test_one_page_feature_takes_one_evidence_feature() -> None:
     assert sorted((m.queryIdx, m.trainIdx) for m in kept) == [(0, 7), (60, 8)]
 
 
-@pytest.mark.parametrize("seed", [0, 2, 4])  # both collapsed onto one page feature before matching was 1:1
+@pytest.mark.parametrize("seed", [0, 2, 4])  # these collapsed onto one page feature before matching was one-to-one
 def test_screen_photo_of_a_ruled_form_locates(form: np.ndarray, seed: int) -> None:
     fp = fingerprint.of_page(form, 300)
     ref = locate.PageRef(doc_id="Dform", page=0, points=fp.points, descriptors=fp.descriptors)

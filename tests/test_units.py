@@ -7,6 +7,7 @@ import itertools
 
 import cv2
 import numpy as np
+import pymupdf
 import pytest
 
 from leakmark import pdf, vault
@@ -36,7 +37,7 @@ def test_memo_page1_has_many_words(samples_dir):
     pu = _text_units(samples_dir, "memo-en.pdf")
     assert pu.n_words > 150
     assert pu.n_lines > 20 and (pu.lines[:, 2] > pu.lines[:, 0]).sum() > 20
-    assert pu.n_codes == pu.n_words + pu.n_lines
+    assert pu.n_codes == pu.n_words + pu.n_lines + pu.n_rules
     assert set(np.unique(pu.word_axis).tolist()) == {0}  # horizontal text moves along x
 
 
@@ -72,7 +73,8 @@ def test_units_are_well_formed(samples_dir):
 def test_units_json_roundtrip(samples_dir):
     pu = _text_units(samples_dir, "notice-zh.pdf")
     back = units.PageUnits.from_json(pu.to_json())
-    for field in ("words", "word_axis", "word_line", "lines"):
+    assert pu.n_rules > 0  # the header rules
+    for field in ("words", "word_axis", "word_line", "lines", "rules", "rule_axis"):
         assert np.array_equal(getattr(back, field), getattr(pu, field))
         assert getattr(back, field).dtype == getattr(pu, field).dtype
 
@@ -125,8 +127,10 @@ def test_marking_changes_only_unit_boxes_by_at_most_delta(samples_dir, name, del
     assert out.shape == src.shape and out.dtype == src.dtype
     assert not np.array_equal(out, src)  # the mark is there
     changed = (out != src) if out.ndim == 2 else (out != src).any(axis=2)
-    inside = _padded_mask(gray.shape, pu.words, delta) | _padded_mask(gray.shape, pu.lines, delta)
+    inside = (_padded_mask(gray.shape, pu.words, delta) | _padded_mask(gray.shape, pu.lines, delta)
+              | _padded_mask(gray.shape, pu.rules, delta))
     assert not (changed & ~inside).any(), "pixels outside the padded unit boxes changed"
+    _check_rules(out, src, pu, codes, delta)
 
     word_masks = _padded_mask(gray.shape, pu.words, delta)
     nw = pu.n_words
@@ -172,7 +176,8 @@ def test_units_from_image_without_text_layer(render, issued):
     assert pu.n_lines > 10
     out = shift.apply(gray, pu, signs(b"scan", pu.n_codes), 1)
     changed = out != gray
-    inside = _padded_mask(gray.shape, pu.words, 1) | _padded_mask(gray.shape, pu.lines, 1)
+    inside = (_padded_mask(gray.shape, pu.words, 1) | _padded_mask(gray.shape, pu.lines, 1)
+              | _padded_mask(gray.shape, pu.rules, 1))
     assert changed.any() and not (changed & ~inside).any()
 
 
@@ -180,3 +185,54 @@ def test_blank_page_has_no_units():
     blank = np.full((3508, 2480), 255, np.uint8)
     assert units.from_image(blank, 1).n_words == 0
     assert units.from_text({"blocks": []}, (1, 0, 0, 1, 0, 0), blank, 1).n_codes == 0
+
+
+def _check_rules(out, src, pu: units.PageUnits, codes, delta) -> None:
+    """Every rule's moved box is the source moved across the rule by its code; where two rules cross, by
+    both."""
+    offset = pu.n_words + pu.n_lines
+    moves = [(int(codes[offset + k]) * delta, 0) if a == 0 else (0, int(codes[offset + k]) * delta)
+             for k, a in enumerate(pu.rule_axis.tolist())]
+    crossing = np.zeros(src.shape[:2], dtype=bool)
+    for i, j, (x0, y0, x1, y1) in pu.crossings(delta):
+        crossing[y0:y1, x0:x1] = True
+        assert (moves[j][0], moves[i][1]) in _shifts_reproducing(out, src, (x0, y0, x1, y1),
+                                                                 np.ones((y1 - y0, x1 - x0), bool), delta)
+    for k, (x0, y0, x1, y1) in enumerate(pu.rules.tolist()):
+        box = (x0 - delta, y0 - delta, x1 + delta, y1 + delta)
+        region = ~crossing[box[1]:box[3], box[0]:box[2]]
+        assert moves[k] in _shifts_reproducing(out, src, box, region, delta), k
+
+
+@pytest.mark.parametrize("delta", [1, 2])
+def test_a_ruled_form_moves_its_rules(delta):
+    from leakmark.samples import form_page
+
+    with pymupdf.open(stream=form_page(), filetype="pdf") as doc:
+        page = doc[0]
+        pix = page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
+        gray = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width).copy()
+        raw = page.get_text("rawdict")
+        m = pymupdf.Matrix(300 / 72, 300 / 72)
+    pu = units.from_text(raw, (m.a, m.b, m.c, m.d, m.e, m.f), gray, delta)
+    # 17 horizontal rules (header, 15 rows, bottom) and 6 vertical ones, each a single unit
+    assert (pu.rule_axis == 1).sum() == 17 and (pu.rule_axis == 0).sum() == 6
+    assert len(pu.crossings(delta)) == 17 * 6
+    codes = signs(b"form", pu.n_codes)
+    out = shift.apply(gray, pu, codes, delta)
+    changed = out != gray
+    inside = (_padded_mask(gray.shape, pu.words, delta) | _padded_mask(gray.shape, pu.lines, delta)
+              | _padded_mask(gray.shape, pu.rules, delta))
+    assert changed.any() and not (changed & ~inside).any()
+    _check_rules(out, gray, pu, codes, delta)
+    shift.restore(out, gray, pu, delta)
+    assert np.array_equal(out, gray)
+
+
+def test_units_recorded_before_rules_keep_their_codes(samples_dir):
+    """A page registered by an earlier release has no rules in its recorded units: same code positions."""
+    pu = _text_units(samples_dir, "memo-en.pdf")
+    old = {k: v for k, v in pu.to_json().items() if k not in ("rules", "rule_axis")}
+    back = units.PageUnits.from_json(old)
+    assert back.n_rules == 0 and back.n_codes == pu.n_words + pu.n_lines
+    assert np.array_equal(signs(b"seed", pu.n_codes)[:back.n_codes], signs(b"seed", back.n_codes))

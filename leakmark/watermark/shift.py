@@ -1,4 +1,5 @@
-"""The `shift` layer: move each line across and each word along its line by a keyed ±delta pixels.
+"""The `shift` layer: move each line across and each word along its line by a keyed ±delta pixels, and
+each rule (table line, border, axis) across itself.
 
 Every moved box is read from the unmarked rendering at an offset, so the result never depends on the
 order of moves and nothing is erased: the ring of background around a box (checked plain when the
@@ -16,15 +17,15 @@ LAYER = "shift"
 
 def apply(image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int,
           out: np.ndarray | None = None) -> np.ndarray:
-    """A marked copy of `image`; `codes` are ±1 for the words, then for the lines.
+    """A marked copy of `image`; `codes` are ±1 for the words, then the lines, then the rules.
 
     With `out` (equal to `image`, e.g. after `restore`) the copy is made in place: no page-sized
     allocation per copy, which matters when one page is marked for thousands of copies.
     """
     out = image.copy() if out is None else out
     pad = delta  # the moved box: tight box plus delta, so the glyphs land inside it
-    nw = units.n_words
-    word_codes, line_codes = codes[:nw], codes[nw:]
+    nw, nl = units.n_words, units.n_lines
+    word_codes, line_codes, rule_codes = codes[:nw], codes[nw:nw + nl], codes[nw + nl:]
     axes = _line_axes(units)
     line_move = np.zeros((units.n_lines, 2), dtype=np.int64)  # (dx, dy) of each line
     for j, (x0, y0, x1, y1) in enumerate(units.lines.tolist()):
@@ -44,13 +45,29 @@ def apply(image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int,
         else:
             my += int(c) * delta
         _move(out, image, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), mx, my)
+    if units.n_rules:
+        _move_rules(out, image, units, rule_codes, delta)
     return out
+
+
+def _move_rules(out: np.ndarray, image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int) -> None:
+    """Rules never touch word or line boxes (units.rules.find), so their order against those is free.
+    A crossing lies in both rules' boxes: it is written last, moved by both."""
+    pad = delta
+    moves = []
+    for (x0, y0, x1, y1), axis, c in zip(units.rules.tolist(), units.rule_axis.tolist(), codes.tolist(),
+                                         strict=True):
+        move = (int(c) * delta, 0) if axis == 0 else (0, int(c) * delta)
+        moves.append(move)
+        _move(out, image, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), *move)
+    for i, j, box in units.crossings(delta):
+        _move(out, image, box, moves[j][0], moves[i][1])
 
 
 def restore(out: np.ndarray, image: np.ndarray, units: PageUnits, delta: int) -> None:
     """Undo `apply(..., out=out)`: every moved pixel lies inside a padded line or word box."""
     pad = delta
-    for boxes in (units.lines, units.words):
+    for boxes in (units.lines, units.words, units.rules):
         for x0, y0, x1, y1 in boxes.tolist():
             if x1 > x0:
                 out[y0 - pad:y1 + pad, x0 - pad:x1 + pad] = image[y0 - pad:y1 + pad, x0 - pad:x1 + pad]

@@ -11,10 +11,12 @@ connected components of the ink.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from leakmark.watermark import rules
 
 INK_LEVEL = 170  # grey below this is ink (connected components, plain-ring check)
 EDGE_LEVEL = 10  # a pixel this much darker than the local paper belongs to the glyph (antialiasing too)
@@ -27,6 +29,10 @@ class PageUnits:
     word_axis: np.ndarray  # (n,) int8: 0 = word moves along x (horizontal text), 1 = along y
     word_line: np.ndarray  # (n,) int32 index into lines
     lines: np.ndarray  # (m, 4) int32 union of their words' boxes
+    # (k, 4) int32 table lines, borders, axes, and the axis each moves along (1: a horizontal rule moves
+    # along y). Pages registered before rules were units have none: their copies' codes are unchanged.
+    rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int32))
+    rule_axis: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
 
     @property
     def n_words(self) -> int:
@@ -37,19 +43,36 @@ class PageUnits:
         return len(self.lines)
 
     @property
+    def n_rules(self) -> int:
+        return len(self.rules)
+
+    @property
     def n_codes(self) -> int:
-        return self.n_words + self.n_lines
+        """Code positions: words, then lines, then rules."""
+        return self.n_words + self.n_lines + self.n_rules
+
+    def crossings(self, delta: int) -> list[tuple[int, int, tuple[int, int, int, int]]]:
+        """Where a horizontal and a vertical rule's moved boxes overlap (computed once per page)."""
+        cached = self.__dict__.setdefault("_crossings", {})
+        if delta not in cached:
+            cached[delta] = rules.crossings(self.rules, self.rule_axis, delta)
+        return cached[delta]
 
     def to_json(self) -> dict:
-        return {"words": self.words.tolist(), "word_axis": self.word_axis.tolist(),
-                "word_line": self.word_line.tolist(), "lines": self.lines.tolist()}
+        d = {"words": self.words.tolist(), "word_axis": self.word_axis.tolist(),
+             "word_line": self.word_line.tolist(), "lines": self.lines.tolist()}
+        if self.n_rules:
+            d |= {"rules": self.rules.tolist(), "rule_axis": self.rule_axis.tolist()}
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> PageUnits:
         return cls(words=np.asarray(d["words"], dtype=np.int32).reshape(-1, 4),
                    word_axis=np.asarray(d["word_axis"], dtype=np.int8),
                    word_line=np.asarray(d["word_line"], dtype=np.int32),
-                   lines=np.asarray(d["lines"], dtype=np.int32).reshape(-1, 4))
+                   lines=np.asarray(d["lines"], dtype=np.int32).reshape(-1, 4),
+                   rules=np.asarray(d.get("rules", []), dtype=np.int32).reshape(-1, 4),
+                   rule_axis=np.asarray(d.get("rule_axis", []), dtype=np.int8))
 
     @classmethod
     def empty(cls) -> PageUnits:
@@ -143,7 +166,7 @@ def from_image(gray: np.ndarray, delta: int) -> PageUnits:
     ws = stats[1:, cv2.CC_STAT_WIDTH]
     plausible = (hs >= 4) & (hs <= gray.shape[0] // 20) & (ws <= gray.shape[1] // 4)
     if plausible.sum() < 5:
-        return PageUnits.empty()
+        return _build([], gray, delta)
     h = float(np.median(hs[plausible]))
     glyphs = np.zeros_like(ink)
     keep = np.zeros(n, dtype=bool)
@@ -164,7 +187,7 @@ def from_image(gray: np.ndarray, delta: int) -> PageUnits:
         for k in range(pieces):
             words.append((edges[k], y, edges[k + 1], y + hh))
     if not words:
-        return PageUnits.empty()
+        return _build([], gray, delta)
     words.sort(key=lambda b: ((b[1] + b[3]) / 2, b[0]))
     lines: list[tuple[int, list]] = []
     for box in words:
@@ -219,8 +242,16 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
         line_boxes.append([min(t[0] for t in tight), min(t[1] for t in tight),
                            max(t[2] for t in tight), max(t[3] for t in tight)])
         line_axes.append(1 - axis)
-    if not words:
-        return PageUnits.empty()
+    pu = _words_and_lines(words, axes, owner, line_boxes, gray, delta, ring, tolerance) if words \
+        else PageUnits.empty()
+    moving = np.concatenate([pu.words, pu.lines[pu.lines[:, 2] > pu.lines[:, 0]]])
+    taken = moving + np.array([-delta, -delta, delta, delta])
+    pu.rules, pu.rule_axis = rules.find(gray, delta, taken, edge_level, tolerance)
+    return pu
+
+
+def _words_and_lines(words: list[list[int]], axes: list[int], owner: list[int], line_boxes: list[list[int]],
+                     gray: np.ndarray, delta: int, ring: int, tolerance: int) -> PageUnits:
     words_a = np.asarray(words, dtype=np.int32)
     owner_a = np.asarray(owner, dtype=np.int32)
     lines_a = np.asarray(line_boxes, dtype=np.int32)
