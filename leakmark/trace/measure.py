@@ -1,6 +1,6 @@
 """Measure the `shift` layer: each unit's displacement, minus the smooth residual warp.
 
-Output is one number per code position (words, then lines), zero where nothing was measured, so a
+Output is one number per code position (words, then lines, then rules), zero where nothing was measured, so a
 copy's score is a dot product with its ±1 codeword. Everything here is independent of any copy's
 codeword, which is what keeps innocent copies' scores centred (see decide.py).
 """
@@ -17,6 +17,9 @@ from leakmark.watermark.units import PageUnits
 SEARCH = 8  # pixels searched either side of the aligned position (residual warp after alignment)
 MARGIN = 3  # background kept around a word in its template
 CLIP = 2.5  # residuals are clipped at this many deltas: one wild unit must not dominate
+SEGMENT = 128  # pixels of a rule per displacement sample
+RULE_PEAK = 0.8  # a piece of rule counts when its cross-profile correlates this well with the original's
+RULE_SPREAD = 0.75  # pixels: the pieces of a rule that is really there agree to within this (median |dev|)
 
 
 @dataclass
@@ -24,6 +27,7 @@ class ShiftMeasurement:
     values: np.ndarray  # (n_codes,) float64, weighted clipped residuals (0 = not measured)
     measured_words: int
     measured_lines: int
+    measured_rules: int = 0
 
 
 def _poly_terms(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
@@ -82,18 +86,33 @@ def measure_shift(aligned: np.ndarray, valid: np.ndarray, original: np.ndarray, 
         if peak < 0.4:
             continue  # the word is not recognisably there (occluded, torn, overexposed)
         disp[i] = (px - SEARCH, py - SEARCH)
+    rule_d, rule_xy = _rule_displacements(ev, og, valid, units)
     ok = ~np.isnan(disp[:, 0])
+    rok = ~np.isnan(rule_d)
     values = np.zeros(units.n_codes)
-    if ok.sum() < 6:
-        return ShiftMeasurement(values=values, measured_words=int(ok.sum()), measured_lines=0)
+    if ok.sum() + rok.sum() < 6:
+        return ShiftMeasurement(values=values, measured_words=int(ok.sum()), measured_lines=0,
+                                measured_rules=0)
     boxes = units.words[ok].astype(np.float64)
     xy = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
-    rx = smooth_residual(xy, disp[ok, 0], delta)
-    ry = smooth_residual(xy, disp[ok, 1], delta)
+    # the smooth warp is fitted per component over every unit that measured it: words give both, a
+    # rule only the one across itself (a vertical rule: x)
+    across_rule = {0: rok & (units.rule_axis == 0), 1: rok & (units.rule_axis == 1)}
+    resid = []
+    for c in (0, 1):
+        pts = np.concatenate([xy, rule_xy[across_rule[c]]])
+        d = np.concatenate([disp[ok, c], rule_d[across_rule[c]]])
+        resid.append(smooth_residual(pts, d, delta) if len(d) >= 6 else np.full(len(d), np.nan))
+    rx, ry = resid[0][:len(xy)], resid[1][:len(xy)]
+    offset = n + units.n_lines
+    for c in (0, 1):
+        k = np.nonzero(across_rule[c])[0]
+        r_rule = resid[c][len(xy):]
+        values[offset + k] = np.nan_to_num(np.clip(r_rule / delta, -CLIP, CLIP))
     idx = np.nonzero(ok)[0]
     axis = units.word_axis[idx]
-    along = np.where(axis == 0, rx, ry)
-    across = np.where(axis == 0, ry, rx)
+    along = np.nan_to_num(np.where(axis == 0, rx, ry))
+    across = np.nan_to_num(np.where(axis == 0, ry, rx))
     values[idx] = np.clip(along / delta, -CLIP, CLIP)
     # a line's code: the mean across-displacement of its measured words, weighted by their number
     lines_measured = 0
@@ -106,4 +125,56 @@ def measure_shift(aligned: np.ndarray, valid: np.ndarray, original: np.ndarray, 
         k = int(m.sum())
         values[n + j] = np.clip(across[m].mean() / delta, -CLIP, CLIP) * np.sqrt(min(k, 8))
         lines_measured += 1
-    return ShiftMeasurement(values=values, measured_words=int(ok.sum()), measured_lines=lines_measured)
+    return ShiftMeasurement(values=values, measured_words=int(ok.sum()), measured_lines=lines_measured,
+                            measured_rules=int(np.count_nonzero(values[offset:])))
+
+
+def _rule_displacements(ev: np.ndarray, og: np.ndarray, valid: np.ndarray,
+                        units: PageUnits) -> tuple[np.ndarray, np.ndarray]:
+    """Each rule's displacement across itself (nan where not seen) and the centre of what was seen.
+
+    The rule is cut into SEGMENT-long pieces; each piece's cross-profile (the mean along the rule, which
+    averages away noise and moiré) is matched against the original's. The rule's displacement is the
+    median over its pieces, which a piece under a glare or a fold cannot move."""
+    H, W = og.shape
+    k = units.n_rules
+    d = np.full(k, np.nan)
+    xy = np.zeros((k, 2))
+    r = SEARCH + MARGIN
+    for i, ((x0, y0, x1, y1), axis) in enumerate(zip(units.rules.tolist(), units.rule_axis.tolist(), strict=True)):
+        # in the rule's own frame: u along it, v across it
+        u0, u1, v0, v1 = (x0, x1, y0, y1) if axis == 1 else (y0, y1, x0, x1)
+        V = H if axis == 1 else W
+        if v0 - r < 0 or v1 + r > V:
+            continue
+        found, centres = [], []
+        for a in range(u0 + 2, max(u0 + 3, u1 - 2 - SEGMENT // 2), SEGMENT):
+            b = min(a + SEGMENT, u1 - 2)
+            if b - a < SEGMENT // 2:
+                continue
+            if axis == 1:
+                win = (slice(v0 - r, v1 + r), slice(a, b))
+                if not valid[win].all():
+                    continue
+                e, o = ev[win].mean(axis=1), og[v0 - MARGIN:v1 + MARGIN, a:b].mean(axis=1)
+            else:
+                win = (slice(a, b), slice(v0 - r, v1 + r))
+                if not valid[win].all():
+                    continue
+                e, o = ev[win].mean(axis=0), og[a:b, v0 - MARGIN:v1 + MARGIN].mean(axis=0)
+            if o.std() < 5:
+                continue
+            res = cv2.matchTemplate(e.astype(np.float32)[:, None], o.astype(np.float32)[:, None],
+                                    cv2.TM_CCOEFF_NORMED)
+            _px, pv, peak = _subpixel(res)
+            if peak < RULE_PEAK or abs(pv - SEARCH) > SEARCH - 1:
+                continue  # not a clean profile of the rule here (the screen's edge, glare, a fold)
+            found.append(pv - SEARCH)
+            centres.append((a + b) / 2)
+        # the pieces of one straight rule must agree: a rule half off the evidence, matched on a frame or
+        # a bezel edge, scatters and is left out rather than read
+        if found and (len(found) == 1 or np.median(np.abs(np.subtract(found, np.median(found)))) <= RULE_SPREAD):
+            d[i] = float(np.median(found))
+            u = float(np.mean(centres))
+            xy[i] = (u, (v0 + v1) / 2) if axis == 1 else ((v0 + v1) / 2, u)
+    return d, xy
