@@ -8,8 +8,9 @@ and `pipeline.mark_copies` do, at 300 dpi with delta 1. The shift crops `docs/sh
 benchmarks/visual_check.py (issued copies, so JPEG included) and are kept; here the shift layer gets numbers
 only, measured at the same place. Prints the numbers that docs/layers.md quotes.
 
-Files: docs/<layer>-crop-<page>.png (tone and blind on the photo page and the two text pages) and
-docs/halftone-600dpi-<page>.png (shift + tone on the photo page and the Chinese notice).
+Files: docs/<layer>-crop-<page>.png (tone and blind on the photo page and the two text pages; shift on the
+ruled form, whose table rules move) and docs/halftone-600dpi-<page>.png (shift + tone on the photo page and
+the Chinese notice, shift on the form).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ DELTA = 1
 PAPER = 245  # tone.PAPER and blind.PAPER: at or above this a pixel is paper
 SIZE = 600  # crop side at 300 dpi (1200 at 600 dpi)
 # top-left corners (y, x) at 300 dpi: ink or texture and some paper in every crop
-REGION = {"photo": (700, 900), "notice-zh": (660, 340), "memo-en": (2420, 280)}
+REGION = {"photo": (700, 900), "notice-zh": (660, 340), "memo-en": (2420, 280), "form": (560, 180)}
 SHIFT_REGION = {"notice-zh": (1150, 330, 360, 900), "memo-en": (560, 280, 360, 900)}  # visual_check's crops
 GAIN = 10
 LABEL_H = 44
@@ -169,7 +170,7 @@ def _toner_image(toner: np.ndarray) -> np.ndarray:
     return np.where(toner, 0, 255).astype(np.uint8)
 
 
-def halftone_figure(p: Page, marked: np.ndarray) -> dict:
+def halftone_figure(p: Page, marked: np.ndarray, layers: str = "shift+tone") -> dict:
     """1-bit Floyd–Steinberg halftones at 600 dpi of the original and the shift+tone copy (each the 300 dpi
     page image resampled to 600 dpi, as a printer does with an issued copy), their XOR, and both blurred to
     viewing resolution (Gaussian sigma 1.5 at 600 dpi) with the 10× difference."""
@@ -193,7 +194,7 @@ def halftone_figure(p: Page, marked: np.ndarray) -> dict:
     v_ref = cv2.GaussianBlur(_toner_image(h_orig_jpeg).astype(np.float32), (0, 0), 1.5)
     vd = v_mark - v_orig
     top = labelled([("halftone of original, 600 dpi 1-bit", _toner_image(ho)),
-                    ("halftone of shift+tone copy", _toner_image(hm)), ("pixels that differ (XOR)", xor_img)])
+                    (f"halftone of {layers} copy", _toner_image(hm)), ("pixels that differ (XOR)", xor_img)])
     bottom = labelled([("original halftone, viewed (blur s=1.5)", np.clip(v_orig[c], 0, 255).astype(np.uint8)),
                        ("copy halftone, viewed", np.clip(v_mark[c], 0, 255).astype(np.uint8)),
                        (f"128 + {GAIN} x (viewed copy - viewed original)", amplified(v_orig[c], v_mark[c]))])
@@ -231,10 +232,15 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        pages = [prepare(path, path.stem) for path in write_lowtext_samples(tmp_path / "lowtext", ("photo",))]
+        pages = [prepare(path, path.stem) for path in write_lowtext_samples(tmp_path / "lowtext", ("photo", "form"))]
         pages += [prepare(path, path.stem) for path in write_samples(tmp_path / "samples")]
     results: dict[str, dict] = {}
     for p in pages:
+        if p.name == "form":  # its table rules move: the shift layer's crop and halftone on a ruled page
+            results["shift-form"] = layer_crop("shift", p, mark_shift(p))
+            results["halftone-form"] = halftone_figure(p, mark_shift(p), "shift")
+            print(p.name, f"{p.base.shape}, {p.units.n_words} words, {p.units.n_lines} lines, {p.units.n_rules} rules")
+            continue
         if p.name in SHIFT_REGION:  # numbers only: docs/shift-crop-<page>.png is visual_check's
             marked = mark_shift(p)
             y, x, h, w = SHIFT_REGION[p.name]
