@@ -40,8 +40,13 @@ def smooth_residual(xy: np.ndarray, d: np.ndarray, delta: float) -> np.ndarray:
     degree = 4 if n >= 150 else 3 if n >= 60 else 2 if n >= 20 else 1 if n >= 6 else 0
     centre, span = xy.mean(axis=0), np.maximum(np.ptp(xy, axis=0), 1.0)
     u = (xy - centre) / span
-    A = _poly_terms(u[:, 0], u[:, 1], degree)
-    keep = np.ones(n, dtype=bool)
+    return _robust_fit(_poly_terms(u[:, 0], u[:, 1], degree), d, delta)[0]
+
+
+def _robust_fit(A: np.ndarray, d: np.ndarray, delta: float) -> tuple[np.ndarray, float, int]:
+    """Residuals of an iteratively trimmed least-squares fit, their robust scale on the kept points and
+    how many were kept."""
+    keep = np.ones(len(d), dtype=bool)
     for _ in range(4):
         coef, *_ = np.linalg.lstsq(A[keep], d[keep], rcond=None)
         r = d - A @ coef
@@ -49,7 +54,7 @@ def smooth_residual(xy: np.ndarray, d: np.ndarray, delta: float) -> np.ndarray:
         if new_keep.sum() < A.shape[1] + 2 or (new_keep == keep).all():
             break
         keep = new_keep
-    return r
+    return r, float(1.4826 * np.median(np.abs(r[keep]))), int(keep.sum())
 
 
 def _subpixel(res: np.ndarray) -> tuple[float, float, float]:
@@ -134,8 +139,7 @@ def _rule_displacements(ev: np.ndarray, og: np.ndarray, valid: np.ndarray,
     """Each rule's displacement across itself (nan where not seen) and the centre of what was seen.
 
     The rule is cut into SEGMENT-long pieces; each piece's cross-profile (the mean along the rule, which
-    averages away noise and moiré) is matched against the original's. The rule's displacement is the
-    median over its pieces, which a piece under a glare or a fold cannot move."""
+    averages away noise and moiré) is matched against the original's; `_along_rule` combines them."""
     H, W = og.shape
     k = units.n_rules
     d = np.full(k, np.nan)
@@ -171,10 +175,30 @@ def _rule_displacements(ev: np.ndarray, og: np.ndarray, valid: np.ndarray,
                 continue  # not a clean profile of the rule here (the screen's edge, glare, a fold)
             found.append(pv - SEARCH)
             centres.append((a + b) / 2)
-        # the pieces of one straight rule must agree: a rule half off the evidence, matched on a frame or
-        # a bezel edge, scatters and is left out rather than read
-        if found and (len(found) == 1 or np.median(np.abs(np.subtract(found, np.median(found)))) <= RULE_SPREAD):
-            d[i] = float(np.median(found))
-            u = float(np.mean(centres))
+        value = _along_rule(np.asarray(centres), np.asarray(found))
+        if value is not None:
+            d[i], u = value
             xy[i] = (u, (v0 + v1) / 2) if axis == 1 else ((v0 + v1) / 2, u)
     return d, xy
+
+
+def _along_rule(u: np.ndarray, d: np.ndarray) -> tuple[float, float] | None:
+    """A rule's displacement from its pieces' (position along it, displacement): the pieces of a straight
+    rule lie on a straight line (the residual warp of a photo tilts it; a rule half off the evidence,
+    matched on a frame or a bezel edge, scatters and is left out). Returns (displacement at the centre of
+    the pieces that agree, that centre) or None."""
+    if len(d) < 3:
+        return (float(np.mean(d)), float(np.mean(u))) if len(d) and np.ptp(d) <= 2 * RULE_SPREAD else None
+    keep = np.ones(len(d), dtype=bool)
+    for _ in range(2):
+        slope, icpt = np.polyfit(u[keep], d[keep], 1)
+        r = d - (slope * u + icpt)
+        keep = np.abs(r) <= 2 * RULE_SPREAD
+        if keep.sum() < 3:
+            return None
+    slope, icpt = np.polyfit(u[keep], d[keep], 1)
+    r = d[keep] - (slope * u[keep] + icpt)
+    if keep.mean() < 0.6 or np.median(np.abs(r)) > RULE_SPREAD / 2:
+        return None
+    centre = float(u[keep].mean())
+    return float(slope * centre + icpt), centre
