@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import attacks as atk
+from leakmark import tailbound
 
 TAIL_T = (2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0)
+NAMING_Z_1000 = tailbound.score_for(1e-6 / 1000)  # the score that names one of 1,000 copies at FAP 1e-6
 
 
 # Cause (as far as found from the per-trace rows: words measured, truth score) and what would fix it, per
@@ -159,9 +161,9 @@ def robustness_md(out: Path) -> list[str]:
               "else); *wrong* = a non-source copy named; *part.* = collusion with only some colluders named; "
               "*inc.* / *none* = verdict inconclusive / no-match; *FAP* = median false-accusation probability "
               "of the source (collusion: the worst colluder); *innocent* = highest innocent-copy score seen "
-              "(threshold for 1,000 copies ≈ 6.8). blind-watermark columns: BER blind / BER after aligning to the "
-              "original / all 64 bits exact (one trial, memo page 1; `–` not run; `n/a` blind decoding "
-              "impossible after a size change).", "",
+              f"(threshold for 1,000 copies ≈ {NAMING_Z_1000:.2f}). blind-watermark columns: BER blind / BER "
+              "after aligning to the original / all 64 bits exact (one trial, memo page 1; `–` not run; `n/a` "
+              "blind decoding impossible after a size change).", "",
               "| family | attack | strength | n | id | rate | wrong | part. | inc. | none | FAP | innocent | s | "
               "bwm default | bwm strong |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
@@ -278,9 +280,10 @@ def null_md(out: Path) -> list[str]:
             lines.append(f"- {kind}: {len(g)} traces, verdicts {dict(v)}, named anyone: "
                          f"{sum(int(r['named']) > 0 for r in g)}, highest score {max(mx) if mx else '-'}")
     lines += ["", "Tail counts, one-sided (the FAP uses the upper tail): observed count of scores ≥ t, expected "
-              "under N(0,1), and the Hoeffding bound exp(−t²/2) the FAP is computed from; lower tail (≤ −t) "
+              "under N(0,1), and the tail bound the FAP is computed from (`leakmark.tailbound`: the smaller of "
+              "Hoeffding's exp(−t²/2) and 3.178 × the normal tail); lower tail (≤ −t) "
               "for symmetry.", "",
-              "| scores | t | ≥ t observed | N(0,1) expects | Hoeffding bound | ≤ −t observed |",
+              "| scores | t | ≥ t observed | N(0,1) expects | tail bound | ≤ −t observed |",
               "|---|---:|---:|---:|---:|---:|"]
     verdicts = []
     for name, z in (("null", null), ("marked-leak innocents", marked), ("all", np.concatenate([null, marked]))):
@@ -288,7 +291,7 @@ def null_md(out: Path) -> list[str]:
             continue
         for t in TAIL_T:
             obs, low = int((z >= t).sum()), int((z <= -t).sum())
-            exp_n, bound = z.size * _q(t), z.size * math.exp(-t * t / 2)
+            exp_n, bound = z.size * _q(t), z.size * float(tailbound.tail(t))
             lines.append(f"| {name} | {t} | {obs} | {exp_n:.3g} | {bound:.3g} | {low} |")
             if name == "all" and obs > 0 and _poisson_sf(obs, exp_n) < 1e-3:
                 verdicts.append(f"heavier than N(0,1) at t={t} ({obs} observed vs {exp_n:.3g} expected)")
@@ -303,17 +306,17 @@ def null_md(out: Path) -> list[str]:
                      f"{allz.size:,} innocent scores; in fact lighter (observed / expected: "
                      + ", ".join(f"{int((allz >= t).sum())}/{allz.size * _q(t):.3g} at {t}σ" for t in (3.0, 4.0, 4.5))
                      + "), as expected of a weighted sum of ±1 terms (negative excess kurtosis). The FAP uses the "
-                     "looser Hoeffding bound exp(−z²/2)"
+                     "tail bound (3.178 × the normal tail at these t)"
                      + (", which every tail count stays under" if all(
-                         (allz >= t).sum() <= allz.size * math.exp(-t * t / 2) for t in TAIL_T)
+                         (allz >= t).sum() <= allz.size * float(tailbound.tail(t)) for t in TAIL_T)
                         else ", WHICH SOME TAIL COUNT EXCEEDS") + ". No change to the scoring "
                      "was needed."))
     n_null_named = sum(int(r["named"]) > 0 for r in nrows)
     n_wrong = sum(r["wrong"] == "True" for r in rows)
     lines += ["", "Empirical false-accusation rate at the default threshold (FAP < 1e-6): "
               f"{n_null_named}/{len(nrows)} null traces named anyone; {n_wrong}/{len(rows)} marked-leak traces "
-              f"named a non-source copy; {int((allz >= 6.8).sum()) if allz.size else 0} of {allz.size:,} innocent "
-              "scores reached the 1,000-copy naming score (z ≥ 6.8).", "",
+              f"named a non-source copy; {int((allz >= NAMING_Z_1000).sum()) if allz.size else 0} of {allz.size:,} "
+              f"innocent scores reached the 1,000-copy naming score (z ≥ {NAMING_Z_1000:.2f}).", "",
               "QQ plot: `null-qq.png` (sorted innocent scores against N(0,1) quantiles).", ""]
     return lines
 

@@ -65,7 +65,7 @@ def test_payload_layout():
     assert value >> 92 == 1 and (value >> 52) & (2**40 - 1) == int(DOC[1:], 16)
     assert (value >> 32) & (2**20 - 1) == 123456
     assert not np.array_equal(bits, blind.payload_bits(b"another key", DOC, 123456))
-    assert blind.MATCH_SCORE == pytest.approx(6.660, abs=1e-3)  # exp(-z²/2) = 2^-32
+    assert blind.MATCH_SCORE == pytest.approx(6.409, abs=1e-3)  # tail bound = 2^-32
     with pytest.raises(BadRequestError, match="copy number"):
         blind.payload_bits(KEY, DOC, 1_000_000)
     with pytest.raises(BadRequestError, match="document id"):

@@ -2,9 +2,10 @@
 
 A copy's score is z = <codeword, m> / ||m|| where m is the measurement vector. For a copy that is not
 the source its codeword is independent of m (HMAC-derived from another copy number), so z is a
-Rademacher sum with unit variance: sub-Gaussian, P(z >= t) <= exp(-t²/2) whatever the weights in m
-(Hoeffding). We use that bound as the p-value, so the false-accusation probability is an upper bound,
-not an approximation: FAP = min(1, candidates × exp(-z²/2)).
+Rademacher sum with unit variance, whose tail has a bound that holds whatever the weights in m
+(`leakmark.tailbound`: Hoeffding's exp(-t²/2), or 3.178 × the normal tail, whichever is smaller). We use
+that bound as the p-value, so the false-accusation probability is an upper bound, not an approximation:
+FAP = min(1, candidates × tail(z)).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from leakmark import tailbound
 
 INCONCLUSIVE_FAP = 1e-2
 SEPARATION = 2.0  # the named copies must stand this far (in z) above the best copy not named
@@ -39,8 +42,7 @@ def fuse(layers: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
 
 def fap(z: np.ndarray, candidates: int) -> np.ndarray:
     """False-accusation probability bound for each score."""
-    tail = np.exp(-0.5 * np.square(np.maximum(z, 0.0)))
-    return np.minimum(1.0, candidates * tail)
+    return np.minimum(1.0, candidates * tailbound.tail(z))
 
 
 def scores(codewords: np.ndarray, measurement: np.ndarray) -> np.ndarray:

@@ -49,7 +49,6 @@ import hashlib
 import hmac
 import importlib
 import io
-import math
 import sys
 import threading
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from types import ModuleType
 import cv2
 import numpy as np
 
+from leakmark import tailbound
 from leakmark.errors import BadRequestError
 
 LAYER = "blind"
@@ -84,9 +84,9 @@ READ_BELOW = 0.3  # ...reads only blocks with less than this fraction of it, wei
 MIN_CONFIDENCE = 0.35
 AMBIGUOUS = 0.2  # a bit whose |2v - 1| is below this is counted as ambiguous
 # A read payload either verifies under the key or not. An innocent copy's 32 check bits match by accident
-# with probability 2^-32; as a score on the scale of the other layers: the z whose Hoeffding tail
-# exp(-z²/2) is 2^-32 (about 6.66).
-MATCH_SCORE = math.sqrt(2 * 8 * CHECK_BYTES * math.log(2))
+# with probability 2^-32; as a score on the scale of the other layers: the z whose tail bound
+# (leakmark.tailbound) is 2^-32 (about 6.41).
+MATCH_SCORE = tailbound.score_for(2.0 ** -(8 * CHECK_BYTES))
 
 _DOC_HEX = 10  # document ids are "D" + 10 hex digits
 _IMPORT_LOCK = threading.Lock()  # guards the patched multiprocessing.set_start_method (no data)

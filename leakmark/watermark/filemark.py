@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -18,11 +17,13 @@ from pathlib import Path
 
 import pymupdf
 
+from leakmark import tailbound
+
 LAYER = "file"
 TOKEN_BYTES = 16
 # A match is exact: an innocent copy's token equals the evidence's with probability 2^-128. As a score on
-# the scale of the other layers: the z whose Hoeffding tail exp(-z²/2) is 2^-128.
-MATCH_SCORE = math.sqrt(2 * 8 * TOKEN_BYTES * math.log(2))
+# the scale of the other layers: the z whose tail bound (leakmark.tailbound) is 2^-128.
+MATCH_SCORE = tailbound.score_for(2.0 ** -(8 * TOKEN_BYTES))
 
 
 def token(key: bytes, doc_id: str, copy_no: int) -> bytes:
