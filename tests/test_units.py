@@ -37,7 +37,7 @@ def test_memo_page1_has_many_words(samples_dir):
     pu = _text_units(samples_dir, "memo-en.pdf")
     assert pu.n_words > 150
     assert pu.n_lines > 20 and (pu.lines[:, 2] > pu.lines[:, 0]).sum() > 20
-    assert pu.n_codes == pu.n_words + pu.n_lines + pu.n_rules
+    assert pu.n_codes == pu.n_words + pu.n_lines + pu.n_rules + 2 * pu.n_blobs
     assert set(np.unique(pu.word_axis).tolist()) == {0}  # horizontal text moves along x
 
 
@@ -74,7 +74,7 @@ def test_units_json_roundtrip(samples_dir):
     pu = _text_units(samples_dir, "notice-zh.pdf")
     back = units.PageUnits.from_json(pu.to_json())
     assert pu.n_rules > 0  # the header rules
-    for field in ("words", "word_axis", "word_line", "lines", "rules", "rule_axis"):
+    for field in ("words", "word_axis", "word_line", "lines", "rules", "rule_axis", "blobs"):
         assert np.array_equal(getattr(back, field), getattr(pu, field))
         assert getattr(back, field).dtype == getattr(pu, field).dtype
 
@@ -128,7 +128,7 @@ def test_marking_changes_only_unit_boxes_by_at_most_delta(samples_dir, name, del
     assert not np.array_equal(out, src)  # the mark is there
     changed = (out != src) if out.ndim == 2 else (out != src).any(axis=2)
     inside = (_padded_mask(gray.shape, pu.words, delta) | _padded_mask(gray.shape, pu.lines, delta)
-              | _padded_mask(gray.shape, pu.rules, delta))
+              | _padded_mask(gray.shape, pu.rules, delta) | _padded_mask(gray.shape, pu.blobs, delta))
     assert not (changed & ~inside).any(), "pixels outside the padded unit boxes changed"
     _check_rules(out, src, pu, codes, delta)
 
@@ -177,7 +177,7 @@ def test_units_from_image_without_text_layer(render, issued):
     out = shift.apply(gray, pu, signs(b"scan", pu.n_codes), 1)
     changed = out != gray
     inside = (_padded_mask(gray.shape, pu.words, 1) | _padded_mask(gray.shape, pu.lines, 1)
-              | _padded_mask(gray.shape, pu.rules, 1))
+              | _padded_mask(gray.shape, pu.rules, 1) | _padded_mask(gray.shape, pu.blobs, 1))
     assert changed.any() and not (changed & ~inside).any()
 
 
@@ -189,7 +189,7 @@ def test_blank_page_has_no_units():
 
 def _check_rules(out, src, pu: units.PageUnits, codes, delta) -> None:
     """Every rule's moved box is the source moved across the rule by its code; where two rules cross, by
-    both."""
+    both. Every blob's, by its x and y codes."""
     offset = pu.n_words + pu.n_lines
     moves = [(int(codes[offset + k]) * delta, 0) if a == 0 else (0, int(codes[offset + k]) * delta)
              for k, a in enumerate(pu.rule_axis.tolist())]
@@ -202,6 +202,12 @@ def _check_rules(out, src, pu: units.PageUnits, codes, delta) -> None:
         box = (x0 - delta, y0 - delta, x1 + delta, y1 + delta)
         region = ~crossing[box[1]:box[3], box[0]:box[2]]
         assert moves[k] in _shifts_reproducing(out, src, box, region, delta), k
+    offset += pu.n_rules
+    for k, (x0, y0, x1, y1) in enumerate(pu.blobs.tolist()):  # a blob moves by its x and its y code
+        box = (x0 - delta, y0 - delta, x1 + delta, y1 + delta)
+        move = (int(codes[offset + 2 * k]) * delta, int(codes[offset + 2 * k + 1]) * delta)
+        assert move in _shifts_reproducing(out, src, box, np.ones((box[3] - box[1], box[2] - box[0]), bool),
+                                           delta), k
 
 
 @pytest.mark.parametrize("delta", [1, 2])
@@ -218,11 +224,13 @@ def test_a_ruled_form_moves_its_rules(delta):
     # 17 horizontal rules (header, 15 rows, bottom) and 6 vertical ones, each a single unit
     assert (pu.rule_axis == 1).sum() == 17 and (pu.rule_axis == 0).sum() == 6
     assert len(pu.crossings(delta)) == 17 * 6
+    assert pu.n_blobs >= 1  # the handwritten signature (the seal overlaps the date and its own lettering)
+    assert pu.n_codes == pu.n_words + pu.n_lines + pu.n_rules + 2 * pu.n_blobs
     codes = signs(b"form", pu.n_codes)
     out = shift.apply(gray, pu, codes, delta)
     changed = out != gray
     inside = (_padded_mask(gray.shape, pu.words, delta) | _padded_mask(gray.shape, pu.lines, delta)
-              | _padded_mask(gray.shape, pu.rules, delta))
+              | _padded_mask(gray.shape, pu.rules, delta) | _padded_mask(gray.shape, pu.blobs, delta))
     assert changed.any() and not (changed & ~inside).any()
     _check_rules(out, gray, pu, codes, delta)
     shift.restore(out, gray, pu, delta)
@@ -232,7 +240,7 @@ def test_a_ruled_form_moves_its_rules(delta):
 def test_units_recorded_before_rules_keep_their_codes(samples_dir):
     """A page registered by an earlier release has no rules in its recorded units: same code positions."""
     pu = _text_units(samples_dir, "memo-en.pdf")
-    old = {k: v for k, v in pu.to_json().items() if k not in ("rules", "rule_axis")}
+    old = {k: v for k, v in pu.to_json().items() if k not in ("rules", "rule_axis", "blobs")}
     back = units.PageUnits.from_json(old)
-    assert back.n_rules == 0 and back.n_codes == pu.n_words + pu.n_lines
+    assert back.n_rules == 0 and back.n_blobs == 0 and back.n_codes == pu.n_words + pu.n_lines
     assert np.array_equal(signs(b"seed", pu.n_codes)[:back.n_codes], signs(b"seed", back.n_codes))

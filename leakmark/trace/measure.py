@@ -1,7 +1,7 @@
 """Measure the `shift` layer: each unit's displacement, minus the smooth residual warp.
 
-Output is one number per code position (words, then lines, then rules), zero where nothing was measured, so a
-copy's score is a dot product with its ±1 codeword. Everything here is independent of any copy's
+Output is one number per code position (words, lines, rules, then x and y per blob), zero where nothing
+was measured, so a copy's score is a dot product with its ±1 codeword. Everything here is independent of any copy's
 codeword, which is what keeps innocent copies' scores centred (see decide.py).
 """
 
@@ -28,6 +28,7 @@ class ShiftMeasurement:
     measured_words: int
     measured_lines: int
     measured_rules: int = 0
+    measured_blobs: int = 0
 
 
 def _poly_terms(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
@@ -75,45 +76,33 @@ def measure_shift(aligned: np.ndarray, valid: np.ndarray, original: np.ndarray, 
                   delta: float) -> ShiftMeasurement:
     ev = cv2.GaussianBlur(aligned.astype(np.float32), (0, 0), 1.0)
     og = cv2.GaussianBlur(original.astype(np.float32), (0, 0), 1.0)
-    H, W = og.shape
     n = units.n_words
-    disp = np.full((n, 2), np.nan)
-    r = SEARCH + MARGIN
-    for i, (x0, y0, x1, y1) in enumerate(units.words):
-        X0, Y0, X1, Y1 = x0 - r, y0 - r, x1 + r, y1 + r
-        if X0 < 0 or Y0 < 0 or X1 > W or Y1 > H or not valid[Y0:Y1, X0:X1].all():
-            continue
-        tpl = og[y0 - MARGIN:y1 + MARGIN, x0 - MARGIN:x1 + MARGIN]
-        if tpl.std() < 5:
-            continue
-        res = cv2.matchTemplate(ev[Y0:Y1, X0:X1], tpl, cv2.TM_CCOEFF_NORMED)
-        px, py, peak = _subpixel(res)
-        if peak < 0.4:
-            continue  # the word is not recognisably there (occluded, torn, overexposed)
-        disp[i] = (px - SEARCH, py - SEARCH)
+    disp = _match_boxes(ev, og, valid, units.words)
+    blob_disp = _match_boxes(ev, og, valid, units.blobs)
     rule_d, rule_xy = _rule_displacements(ev, og, valid, units)
     ok = ~np.isnan(disp[:, 0])
     rok = ~np.isnan(rule_d)
+    bok = ~np.isnan(blob_disp[:, 0])
     values = np.zeros(units.n_codes)
-    if ok.sum() + rok.sum() < 6:
+    if ok.sum() + rok.sum() + bok.sum() < 6:
         return ShiftMeasurement(values=values, measured_words=int(ok.sum()), measured_lines=0,
                                 measured_rules=0)
-    boxes = units.words[ok].astype(np.float64)
-    xy = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
-    # the smooth warp is fitted per component over every unit that measured it: words give both, a
-    # rule only the one across itself (a vertical rule: x)
+    xy, bxy = _centres(units.words[ok]), _centres(units.blobs[bok])
+    # the smooth warp is fitted per component over every unit that measured it: words and blobs give
+    # both, a rule only the one across itself (a vertical rule: x)
     across_rule = {0: rok & (units.rule_axis == 0), 1: rok & (units.rule_axis == 1)}
+    offset = n + units.n_lines
+    blob_at = offset + units.n_rules + 2 * np.nonzero(bok)[0]
     resid = []
     for c in (0, 1):
-        pts = np.concatenate([xy, rule_xy[across_rule[c]]])
-        d = np.concatenate([disp[ok, c], rule_d[across_rule[c]]])
-        resid.append(smooth_residual(pts, d, delta) if len(d) >= 6 else np.full(len(d), np.nan))
-    rx, ry = resid[0][:len(xy)], resid[1][:len(xy)]
-    offset = n + units.n_lines
-    for c in (0, 1):
+        pts = np.concatenate([xy, bxy, rule_xy[across_rule[c]]])
+        d = np.concatenate([disp[ok, c], blob_disp[bok, c], rule_d[across_rule[c]]])
+        r = smooth_residual(pts, d, delta) if len(d) >= 6 else np.full(len(d), np.nan)
+        resid.append(r[:len(xy)])
+        values[blob_at + c] = np.nan_to_num(np.clip(r[len(xy):len(xy) + len(bxy)] / delta, -CLIP, CLIP))
         k = np.nonzero(across_rule[c])[0]
-        r_rule = resid[c][len(xy):]
-        values[offset + k] = np.nan_to_num(np.clip(r_rule / delta, -CLIP, CLIP))
+        values[offset + k] = np.nan_to_num(np.clip(r[len(xy) + len(bxy):] / delta, -CLIP, CLIP))
+    rx, ry = resid
     idx = np.nonzero(ok)[0]
     axis = units.word_axis[idx]
     along = np.nan_to_num(np.where(axis == 0, rx, ry))
@@ -131,7 +120,33 @@ def measure_shift(aligned: np.ndarray, valid: np.ndarray, original: np.ndarray, 
         values[n + j] = np.clip(across[m].mean() / delta, -CLIP, CLIP) * np.sqrt(min(k, 8))
         lines_measured += 1
     return ShiftMeasurement(values=values, measured_words=int(ok.sum()), measured_lines=lines_measured,
-                            measured_rules=int(np.count_nonzero(values[offset:])))
+                            measured_rules=int(np.count_nonzero(values[offset:offset + units.n_rules])),
+                            measured_blobs=int(bok.sum()))
+
+
+def _centres(boxes: np.ndarray) -> np.ndarray:
+    b = boxes.astype(np.float64).reshape(-1, 4)
+    return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+
+
+def _match_boxes(ev: np.ndarray, og: np.ndarray, valid: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(dx, dy) of each box's content in the evidence against the original, nan where not measured."""
+    H, W = og.shape
+    disp = np.full((len(boxes), 2), np.nan)
+    r = SEARCH + MARGIN
+    for i, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
+        X0, Y0, X1, Y1 = x0 - r, y0 - r, x1 + r, y1 + r
+        if X0 < 0 or Y0 < 0 or X1 > W or Y1 > H or not valid[Y0:Y1, X0:X1].all():
+            continue
+        tpl = og[y0 - MARGIN:y1 + MARGIN, x0 - MARGIN:x1 + MARGIN]
+        if tpl.std() < 5:
+            continue
+        res = cv2.matchTemplate(ev[Y0:Y1, X0:X1], tpl, cv2.TM_CCOEFF_NORMED)
+        px, py, peak = _subpixel(res)
+        if peak < 0.4:
+            continue  # not recognisably there (occluded, torn, overexposed)
+        disp[i] = (px - SEARCH, py - SEARCH)
+    return disp
 
 
 def _rule_displacements(ev: np.ndarray, og: np.ndarray, valid: np.ndarray,

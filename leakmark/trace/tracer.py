@@ -166,7 +166,8 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = f"{m.measured_words} words, {m.measured_lines} lines" + (
-                f", {m.measured_rules} rules" if m.measured_rules else "") + " measured" + (
+                f", {m.measured_rules} rules" if m.measured_rules else "") + (
+                f", {m.measured_blobs} marks" if m.measured_blobs else "") + " measured" + (
                 f", {int(np.count_nonzero(tm))} tone cells" if tm is not None else "") + (
                 f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
             measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values, tone=tm))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from leakmark.watermark import boxtools
+
 INK_LEVEL = 170  # a rule's core is darker than this (a light-grey gridline is not used)
 MIN_LENGTH = 100  # rendering pixels (8.5 mm at 300 dpi): shorter strokes belong to glyphs and ticks
 MAX_THICKNESS = 12  # thicker is a bar or a filled box, not a rule
@@ -35,11 +37,11 @@ def find(gray: np.ndarray, delta: int, taken: np.ndarray, edge_level: int,
     b = np.asarray(boxes, dtype=np.int64)
     ax = np.asarray(axes, dtype=np.int8)
     grown = b + np.array([-delta, -delta, delta, delta])
-    keep = ~_touches(grown, np.asarray(taken, dtype=np.int64).reshape(-1, 4))
+    keep = ~boxtools.touches(grown, np.asarray(taken, dtype=np.int64).reshape(-1, 4))
     # parallel rules whose moved boxes touch would overwrite each other: neither moves
     for a in (0, 1):
         idx = np.nonzero(ax == a)[0]
-        hit = _touches_pairwise(grown[idx])
+        hit = boxtools.touches_each_other(grown[idx])
         keep[idx[hit]] = False
     return b[keep].astype(np.int32).reshape(-1, 4), ax[keep]
 
@@ -87,22 +89,6 @@ def _slides_over_plain(gray: np.ndarray, box: tuple[int, int, int, int], delta: 
         return False
     ends = np.concatenate([band[:, :delta], band[:, -delta:]], axis=1)
     return not (np.ptp(ends, axis=0) > tolerance).any()
-
-
-def _touches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """For each box of `a`, whether it overlaps any box of `b` (half-open boxes)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros(len(a), dtype=bool)
-    hit = ((a[:, None, 0] < b[None, :, 2]) & (a[:, None, 2] > b[None, :, 0]) &
-           (a[:, None, 1] < b[None, :, 3]) & (a[:, None, 3] > b[None, :, 1]))
-    return hit.any(axis=1)
-
-
-def _touches_pairwise(a: np.ndarray) -> np.ndarray:
-    hit = ((a[:, None, 0] < a[None, :, 2]) & (a[:, None, 2] > a[None, :, 0]) &
-           (a[:, None, 1] < a[None, :, 3]) & (a[:, None, 3] > a[None, :, 1]))
-    np.fill_diagonal(hit, False)
-    return hit.any(axis=1)
 
 
 def crossings(boxes: np.ndarray, axes: np.ndarray, delta: int) -> list[tuple[int, int, tuple[int, int, int, int]]]:

@@ -1,5 +1,5 @@
 """The `shift` layer: move each line across and each word along its line by a keyed ±delta pixels, and
-each rule (table line, border, axis) across itself.
+each rule (table line, border, axis) across itself, and each blob (seal, signature) in x and y.
 
 Every moved box is read from the unmarked rendering at an offset, so the result never depends on the
 order of moves and nothing is erased: the ring of background around a box (checked plain when the
@@ -17,7 +17,7 @@ LAYER = "shift"
 
 def apply(image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int,
           out: np.ndarray | None = None) -> np.ndarray:
-    """A marked copy of `image`; `codes` are ±1 for the words, then the lines, then the rules.
+    """A marked copy of `image`; `codes` are ±1 for the words, then the lines, the rules, and x, y per blob.
 
     With `out` (equal to `image`, e.g. after `restore`) the copy is made in place: no page-sized
     allocation per copy, which matters when one page is marked for thousands of copies.
@@ -46,7 +46,11 @@ def apply(image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int,
             my += int(c) * delta
         _move(out, image, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), mx, my)
     if units.n_rules:
-        _move_rules(out, image, units, rule_codes, delta)
+        _move_rules(out, image, units, rule_codes[:units.n_rules], delta)
+    blob_codes = rule_codes[units.n_rules:].tolist()
+    for k, (x0, y0, x1, y1) in enumerate(units.blobs.tolist()):
+        _move(out, image, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), int(blob_codes[2 * k]) * delta,
+              int(blob_codes[2 * k + 1]) * delta)
     return out
 
 
@@ -67,7 +71,7 @@ def _move_rules(out: np.ndarray, image: np.ndarray, units: PageUnits, codes: np.
 def restore(out: np.ndarray, image: np.ndarray, units: PageUnits, delta: int) -> None:
     """Undo `apply(..., out=out)`: every moved pixel lies inside a padded line or word box."""
     pad = delta
-    for boxes in (units.lines, units.words, units.rules):
+    for boxes in (units.lines, units.words, units.rules, units.blobs):
         for x0, y0, x1, y1 in boxes.tolist():
             if x1 > x0:
                 out[y0 - pad:y1 + pad, x0 - pad:x1 + pad] = image[y0 - pad:y1 + pad, x0 - pad:x1 + pad]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from leakmark.watermark import rules
+from leakmark.watermark import blobs, boxtools, rules
 
 INK_LEVEL = 170  # grey below this is ink (connected components, plain-ring check)
 EDGE_LEVEL = 10  # a pixel this much darker than the local paper belongs to the glyph (antialiasing too)
@@ -33,6 +33,8 @@ class PageUnits:
     # along y). Pages registered before rules were units have none: their copies' codes are unchanged.
     rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int32))
     rule_axis: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    # (b, 4) int32 seals, signatures, logos: each moves in x and y (two code positions each, x then y)
+    blobs: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int32))
 
     @property
     def n_words(self) -> int:
@@ -47,9 +49,13 @@ class PageUnits:
         return len(self.rules)
 
     @property
+    def n_blobs(self) -> int:
+        return len(self.blobs)
+
+    @property
     def n_codes(self) -> int:
-        """Code positions: words, then lines, then rules."""
-        return self.n_words + self.n_lines + self.n_rules
+        """Code positions: words, then lines, then rules, then two per blob (x, y)."""
+        return self.n_words + self.n_lines + self.n_rules + 2 * self.n_blobs
 
     def crossings(self, delta: int) -> list[tuple[int, int, tuple[int, int, int, int]]]:
         """Where a horizontal and a vertical rule's moved boxes overlap (computed once per page)."""
@@ -63,6 +69,8 @@ class PageUnits:
              "word_line": self.word_line.tolist(), "lines": self.lines.tolist()}
         if self.n_rules:
             d |= {"rules": self.rules.tolist(), "rule_axis": self.rule_axis.tolist()}
+        if self.n_blobs:
+            d["blobs"] = self.blobs.tolist()
         return d
 
     @classmethod
@@ -72,7 +80,8 @@ class PageUnits:
                    word_line=np.asarray(d["word_line"], dtype=np.int32),
                    lines=np.asarray(d["lines"], dtype=np.int32).reshape(-1, 4),
                    rules=np.asarray(d.get("rules", []), dtype=np.int32).reshape(-1, 4),
-                   rule_axis=np.asarray(d.get("rule_axis", []), dtype=np.int8))
+                   rule_axis=np.asarray(d.get("rule_axis", []), dtype=np.int8),
+                   blobs=np.asarray(d.get("blobs", []), dtype=np.int32).reshape(-1, 4))
 
     @classmethod
     def empty(cls) -> PageUnits:
@@ -231,7 +240,7 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
                 continue
             tight.append([x0 + xs[0], y0 + ys[0], x0 + xs[-1] + 1, y0 + ys[-1] + 1])
         tight = _merge_close(sorted(tight, key=lambda t: t[axis]), axis, 2 * delta + 1)
-        tight = [t for t in tight if _ring_is_plain(gray, t, ring, tolerance)]
+        tight = [t for t in tight if boxtools.ring_is_plain(gray, t, ring, tolerance)]
         if not tight:
             continue
         line_idx = len(line_boxes)
@@ -247,6 +256,8 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
     moving = np.concatenate([pu.words, pu.lines[pu.lines[:, 2] > pu.lines[:, 0]]])
     taken = moving + np.array([-delta, -delta, delta, delta])
     pu.rules, pu.rule_axis = rules.find(gray, delta, taken, edge_level, tolerance)
+    taken = np.concatenate([taken, pu.rules + np.array([-delta, -delta, delta, delta])])
+    pu.blobs = blobs.find(gray, delta, taken, tolerance)
     return pu
 
 
@@ -268,7 +279,7 @@ def _words_and_lines(words: list[list[int]], axes: list[int], owner: list[int], 
     owner_a = remap[owner_a]
     # a line that cannot move (a rule or seal touches it) keeps its words, which still move: its box
     # is zeroed, which the marker and the detector read as "no line code here"
-    plain = np.asarray([_ring_is_plain(gray, b, ring, tolerance) for b in lines_a], dtype=bool)
+    plain = np.asarray([boxtools.ring_is_plain(gray, b, ring, tolerance) for b in lines_a], dtype=bool)
     lines_a[~plain] = 0
     return PageUnits(words=words_a, word_axis=axes_a, word_line=owner_a, lines=lines_a)
 
@@ -286,18 +297,6 @@ def _merge_close(boxes: list[list[int]], axis: int, gap: int) -> list[list[int]]
         else:
             out.append(list(b))
     return out
-
-
-def _ring_is_plain(gray: np.ndarray, box, pad: int, tolerance: int = RING_TOLERANCE) -> bool:
-    x0, y0, x1, y1 = (int(v) for v in box)
-    H, W = gray.shape
-    X0, Y0, X1, Y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
-    if X0 < 0 or Y0 < 0 or X1 > W or Y1 > H:
-        return False
-    region = gray[Y0:Y1, X0:X1]
-    ring = np.concatenate([region[:pad].ravel(), region[-pad:].ravel(), region[:, :pad].ravel(),
-                           region[:, -pad:].ravel()])
-    return int(ring.max()) - int(ring.min()) <= tolerance
 
 
 def _merge_overlapping_lines(lines: np.ndarray, owner: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
