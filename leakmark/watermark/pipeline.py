@@ -112,7 +112,7 @@ def prepare_page(job: PrepJob) -> PrepResult:
     result = PrepResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
                         spans=page.spans, shape=base.shape,
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum()),
-                               "rules": pu.n_rules, "picture": picture, "tone": toned})
+                               "rules": pu.n_rules, "marks": pu.n_blobs, "picture": picture, "tone": toned})
     if job.want_vault:
         _ok, png = cv2.imencode(".png", gray)
         result.original_png = png.tobytes()
