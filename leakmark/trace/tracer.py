@@ -194,15 +194,22 @@ def _locate(gray: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Locati
 
 
 def _locate_as_is(img: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Location, np.ndarray] | None:
+    """The unwarped sheet first; the raw image too when that finds nothing or only a weak match (the
+    "sheet" may be a box drawn on the page, e.g. a chart's frame in a screenshot), the better one kept."""
+    best = None
     quad = find_page_quad(img)
     if quad is not None:
         flat, H_raw_to_flat = unwarp(img, quad)
         loc = locate.locate(flat, refs)
         if loc is not None:
             loc.H = loc.H @ H_raw_to_flat  # raw evidence -> fingerprint
-            return loc, img
+            if loc.inliers >= STRONG_LOCATION:
+                return loc, img
+            best = loc
     loc = locate.locate(img, refs)
-    return (loc, img) if loc is not None else None
+    if loc is not None and (best is None or loc.inliers > best.inliers):
+        best = loc
+    return (best, img) if best is not None else None
 
 
 def _read_blind(image: np.ndarray, shape: tuple[int, ...] | None, key: bytes,
