@@ -4,6 +4,7 @@ under the leaks issue 4 names. Goal: the right copy named in >= 99 % of trials, 
     python benchmarks/lowtext.py [--copies 100] [--trials 20] [--quick] [--seed 1]
                                  [--pages photo,chart,form] [--attacks jpeg,screen-photo:2,...]
     python benchmarks/lowtext.py --report-only      # rebuild lowtext.md from lowtext.csv
+    python benchmarks/lowtext.py --combine lowtext,lowtext-seed2   # independent runs pooled: lowtext-combined.md
 
 One workspace; N copies of each sample page issued with the layers `leakmark issue` chooses for that
 page (`--layers default`: shift, tone on picture pages, file) or the ones given (`--layers shift,blind,file`).
@@ -146,7 +147,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--layers", default="default",
                     help="issue layers: `default` (what `leakmark issue` chooses per page) or e.g. shift,blind,file")
     ap.add_argument("--name", default="lowtext", help="result files NAME.md / NAME.csv / NAME-header.json")
+    ap.add_argument("--combine", default="", help="comma-separated run names (independent seeds) to pool into "
+                    "lowtext-combined.md: one run of 20 trials (360 leaks) cannot show a 95 %% lower bound >= 99 %%")
     args = ap.parse_args(argv)
+    if args.combine:
+        write_combined(args.results, [n for n in args.combine.split(",") if n])
+        return
     if args.quick:
         args.trials = 3
     out = args.results
@@ -231,6 +237,36 @@ def _floats(rows: list[dict], key: str) -> list[float]:
 
 def _truthy(v: str) -> bool:
     return v == "True"
+
+
+def write_combined(out: Path, names: list[str]) -> None:
+    """The fused verdicts of several independent runs (own seed, own workspace and key) pooled."""
+    rows = [r for n in names for r in read_csv(out / f"{n}.csv") if r["layer"] == "fused"]
+    leaks = [r for r in rows if r["source"] == "copy" and r["attack"] != CONTROL]
+    right = sum(_truthy(r["correct"]) for r in leaks)
+    wrong = sum(_truthy(r["wrong"]) for r in rows)
+    nulls = [r for r in rows if r["source"] == "original"]
+    named_null = sum(r["named"] != "-" for r in nulls)
+    lines = [f"# Low-text pages, runs pooled: {', '.join(names)}", "",
+             f"Command: `python benchmarks/lowtext.py --combine {','.join(names)}` (each run: its own seed, "
+             "workspace and key; see each run's .md for its command and machine).", "",
+             "| page | attack | right/n | wrong |", "|---|---|---|---|"]
+    by: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in leaks:
+        by[(r["page"], case_label(r["attack"], float(r["strength"])))].append(r)
+    for (page, case), rs in sorted(by.items()):
+        lines.append(f"| {page} | {case} | {sum(_truthy(r['correct']) for r in rs)}/{len(rs)} | "
+                     f"{sum(_truthy(r['wrong']) for r in rs)} |")
+    lb = wilson_lower(right, len(leaks))
+    lines += ["", f"**Fused: {right}/{len(leaks)} right = {100 * right / max(1, len(leaks)):.2f} % (95 % Wilson lower "
+              f"bound {100 * lb:.2f} %), {wrong} wrong; unmarked originals named someone {named_null}/{len(nulls)} "
+              f"times.** Goal (right >= 99 % with the lower bound, no wrong, no original named): "
+              + ("met." if lb >= 0.99 and not wrong and not named_null else "not met."), "",
+              "Misses: " + ("; ".join(f"{r['page']} {case_label(r['attack'], float(r['strength']))}: {r['verdict']}, "
+                                      f"truth z {r['truth_score']} ({r['detail']})"
+                                      for r in leaks if not _truthy(r["correct"])) or "none"), ""]
+    (out / "lowtext-combined.md").write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
 
 
 def write_report(out: Path, name: str = "lowtext") -> None:
