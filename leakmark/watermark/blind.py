@@ -300,24 +300,31 @@ def planes(base: np.ndarray, paper: int | None = PAPER) -> tuple[np.ndarray, np.
     y, yuv = _luma(base)
     h, w = y.shape
     ca, hvd, blocks, (by, bx) = _dwt_blocks(y)
-    shuffler = _shufflers(by * bx)
-    u, s, v = np.linalg.svd(_dct_shuffled(blocks, shuffler))
     gray = base if base.ndim == 2 else cv2.cvtColor(base[:, :, :3], cv2.COLOR_BGR2GRAY)
     keep = np.ones((by, bx), bool) if paper is None else (
         (_paper_fraction(gray, (by, bx), paper) < MARK_BELOW) & (_block_std(gray, (by, bx)) >= MIN_TEXTURE))
+    # only the blocks that will be marked are transformed: the others are put back from the original below
+    # (the haar DWT is local, so a block's pixels depend on its own coefficients only); on a text page that
+    # is most of the page, and the per-block DCTs were most of this function's time
+    idx = np.flatnonzero(keep.ravel())
+    shuffler = _shufflers(by * bx)[idx]
+    u, s, v = np.linalg.svd(_dct_shuffled(blocks[idx], shuffler)) if len(idx) else (None, None, None)
     out = []
     for bit in (0, 1):
-        q = s.copy()
-        q[:, 0] = (q[:, 0] // D1 + 1 / 4 + 1 / 2 * bit) * D1
-        q[:, 1] = (q[:, 1] // D2 + 1 / 4 + 1 / 2 * bit) * D2
-        m = np.matmul(u, np.matmul(q[:, :, None] * np.eye(4, dtype=np.float32), v)).reshape(-1, 16)
-        back = np.empty_like(m)
-        np.put_along_axis(back, shuffler, m, axis=1)
-        back = back.reshape(-1, 4, 4)
-        for i in range(back.shape[0]):
-            back[i] = cv2.idct(back[i])
+        marked_blocks = blocks.copy()
+        if len(idx):
+            q = s.copy()
+            q[:, 0] = (q[:, 0] // D1 + 1 / 4 + 1 / 2 * bit) * D1
+            q[:, 1] = (q[:, 1] // D2 + 1 / 4 + 1 / 2 * bit) * D2
+            m = np.matmul(u, np.matmul(q[:, :, None] * np.eye(4, dtype=np.float32), v)).reshape(-1, 16)
+            back = np.empty_like(m)
+            np.put_along_axis(back, shuffler, m, axis=1)
+            back = back.reshape(-1, 4, 4)
+            for i in range(back.shape[0]):
+                back[i] = cv2.idct(back[i])
+            marked_blocks[idx] = back
         marked_ca = ca.copy()
-        marked_ca[:4 * by, :4 * bx] = back.reshape(by, bx, 4, 4).transpose(0, 2, 1, 3).reshape(4 * by, 4 * bx)
+        marked_ca[:4 * by, :4 * bx] = marked_blocks.reshape(by, bx, 4, 4).transpose(0, 2, 1, 3).reshape(4 * by, 4 * bx)
         import pywt
 
         y2 = pywt.idwt2((marked_ca, hvd), "haar")[:h, :w]
