@@ -43,13 +43,8 @@ def smooth_residual(xy: np.ndarray, d: np.ndarray, delta: float) -> np.ndarray:
     degree = 4 if n >= 150 else 3 if n >= 60 else 2 if n >= 20 else 1 if n >= 6 else 0
     centre, span = xy.mean(axis=0), np.maximum(np.ptp(xy, axis=0), 1.0)
     u = (xy - centre) / span
-    return _robust_fit(_poly_terms(u[:, 0], u[:, 1], degree), d, delta)[0]
-
-
-def _robust_fit(A: np.ndarray, d: np.ndarray, delta: float) -> tuple[np.ndarray, float, int]:
-    """Residuals of an iteratively trimmed least-squares fit, their robust scale on the kept points and
-    how many were kept."""
-    keep = np.ones(len(d), dtype=bool)
+    A = _poly_terms(u[:, 0], u[:, 1], degree)
+    keep = np.ones(n, dtype=bool)
     for _ in range(4):
         coef, *_ = np.linalg.lstsq(A[keep], d[keep], rcond=None)
         r = d - A @ coef
@@ -57,7 +52,7 @@ def _robust_fit(A: np.ndarray, d: np.ndarray, delta: float) -> tuple[np.ndarray,
         if new_keep.sum() < A.shape[1] + 2 or (new_keep == keep).all():
             break
         keep = new_keep
-    return r, float(1.4826 * np.median(np.abs(r[keep]))), int(keep.sum())
+    return r
 
 
 def _subpixel(res: np.ndarray) -> tuple[float, float, float]:
