@@ -20,11 +20,14 @@ import numpy as np
 C_BD = 1.0 / (4.0 * 0.5 * math.erfc(1.0))  # 1 / (4 P(N >= sqrt 2)); P(N >= x) = erfc(x / sqrt 2) / 2
 
 
+def _tail(t: float) -> float:
+    t = max(t, 0.0)
+    return min(1.0, math.exp(-0.5 * t * t), C_BD * 0.5 * math.erfc(t / math.sqrt(2.0)))
+
+
 def tail(z: np.ndarray | float) -> np.ndarray:
     """Upper bound on P(innocent score >= z), elementwise (1 for z <= 0)."""
-    t = np.maximum(np.asarray(z, dtype=np.float64), 0.0)
-    gauss = C_BD * 0.5 * np.vectorize(math.erfc, otypes=[np.float64])(t / math.sqrt(2.0)) if t.size else t
-    return np.minimum(1.0, np.minimum(np.exp(-0.5 * t * t), gauss))
+    return np.vectorize(_tail, otypes=[np.float64])(np.asarray(z, dtype=np.float64))
 
 
 def score_for(p: float) -> float:
@@ -33,5 +36,5 @@ def score_for(p: float) -> float:
     lo, hi = 0.0, 60.0
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if float(tail(mid)) > p else (lo, mid)
+        lo, hi = (mid, hi) if _tail(mid) > p else (lo, mid)
     return hi

@@ -62,11 +62,11 @@ def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
     return best
 
 
-def _one_to_one(matches: list) -> list:
+def _one_to_one(matches: list[cv2.DMatch]) -> list[cv2.DMatch]:
     """At most one evidence feature per page feature, the closest. A screen's moiré makes thousands of
     near-identical features that all pass the ratio test onto one page feature; RANSAC then fits a
     degenerate homography to them (every inlier landing on one point) and the real matches are lost."""
-    best: dict[int, object] = {}
+    best: dict[int, cv2.DMatch] = {}
     for m in matches:
         b = best.get(m.trainIdx)
         if b is None or m.distance < b.distance:

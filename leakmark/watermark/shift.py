@@ -69,7 +69,7 @@ def _move_rules(out: np.ndarray, image: np.ndarray, units: PageUnits, codes: np.
 
 
 def restore(out: np.ndarray, image: np.ndarray, units: PageUnits, delta: int) -> None:
-    """Undo `apply(..., out=out)`: every moved pixel lies inside a padded line or word box."""
+    """Undo `apply(..., out=out)`: every moved pixel lies inside a padded line, word, rule or blob box."""
     pad = delta
     for boxes in (units.lines, units.words, units.rules, units.blobs):
         for x0, y0, x1, y1 in boxes.tolist():
