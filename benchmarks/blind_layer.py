@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 import pymupdf  # noqa: E402
 
 from leakmark import simulate  # noqa: E402
+from leakmark.layers import blind  # noqa: E402
 from leakmark.samples import synthetic_photo, write_samples  # noqa: E402
-from leakmark.watermark import blind  # noqa: E402
 
 KEY = bytes(range(32))
 DPI = 300

@@ -24,12 +24,13 @@ import cv2
 import numpy as np
 
 from benchmarks.visual_check import DOCS
-from leakmark import pdf
+from leakmark import units
+from leakmark.issuing.worker import JPEG_QUALITY, is_colour
+from leakmark.layers import blind, shift, tone
+from leakmark.layers.codes import page_seed, signs
+from leakmark.pdf import read as pdf
 from leakmark.samples import write_lowtext_samples, write_samples
 from leakmark.simulate import halftone
-from leakmark.watermark import blind, shift, tone, units
-from leakmark.watermark.codes import page_seed, signs
-from leakmark.watermark.pipeline import JPEG_QUALITY, is_colour
 
 KEY = hashlib.sha256(b"leakmark docs").digest()
 DOC_ID = "D0123456789"

@@ -29,9 +29,10 @@ import numpy as np
 import pymupdf
 
 from leakmark import IssueOptions, Recipient, Workspace, issue
+from leakmark.issuing.worker import MarkJob, PrepJob, encode, mark_copies, prepare_page
+from leakmark.layers import LayerName
+from leakmark.layers.codes import page_seed
 from leakmark.samples import write_samples
-from leakmark.watermark.codes import page_seed
-from leakmark.watermark.pipeline import MarkJob, PrepJob, encode, mark_copies, prepare_page
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -68,7 +69,8 @@ def floor_and_mark(source: Path, dpi: int, copies: int = 4) -> tuple[float, floa
             encode(base)
         enc.append((time.perf_counter() - t) / copies)
         job = MarkJob(index=index, units=prep.units, delta=1,
-                      seeds=[page_seed(b"k" * 32, "D", c, "shift", index) for c in range(copies)],
+                      material={LayerName.shift: [page_seed(b"k" * 32, "D", c, "shift", index)
+                                                  for c in range(copies)]},
                       page_files=(str(cache / f"page-{index}.npy"),))
         t = time.perf_counter()
         mark_copies(job)

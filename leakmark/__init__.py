@@ -3,29 +3,68 @@
 Public API::
 
     from leakmark import Workspace, IssueOptions, issue, resume, abandon, RunSettings, TraceOptions, trace
+
+The names are loaded on first use (PEP 562): `import leakmark` loads neither NumPy, OpenCV nor PyMuPDF,
+and changes no process-wide setting.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from leakmark.errors import ExitCode, LeakmarkError
-from leakmark.issuing import IssueOptions, IssueResult, RunSettings, abandon, issue, resume
-from leakmark.recipients import Recipient
-from leakmark.trace.tracer import TraceOptions, TraceResult, trace
-from leakmark.workspace import Workspace
+_WHERE = {
+    "ExitCode": "leakmark.errors",
+    "LeakmarkError": "leakmark.errors",
+    "IssueOptions": "leakmark.issuing",
+    "IssueResult": "leakmark.issuing",
+    "RunSettings": "leakmark.issuing",
+    "abandon": "leakmark.issuing",
+    "issue": "leakmark.issuing",
+    "resume": "leakmark.issuing",
+    "Recipient": "leakmark.recipients",
+    "TraceOptions": "leakmark.trace.tracer",
+    "TraceResult": "leakmark.trace.tracer",
+    "trace": "leakmark.trace.tracer",
+    "Workspace": "leakmark.workspace",
+}
+
+if TYPE_CHECKING:
+    from leakmark.errors import ExitCode, LeakmarkError
+    from leakmark.issuing import IssueOptions, IssueResult, RunSettings, abandon, issue, resume
+    from leakmark.recipients import Recipient
+    from leakmark.trace.tracer import TraceOptions, TraceResult, trace
+    from leakmark.workspace import Workspace
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'leakmark' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
-           "ExitCode",
-           "IssueOptions",
-           "IssueResult",
-           "LeakmarkError",
-           "Recipient",
-           "RunSettings",
-           "TraceOptions",
-           "TraceResult",
-           "Workspace",
-           "__version__",
-           "abandon",
-           "issue",
-           "resume",
-           "trace",
+    "ExitCode",
+    "IssueOptions",
+    "IssueResult",
+    "LeakmarkError",
+    "Recipient",
+    "RunSettings",
+    "TraceOptions",
+    "TraceResult",
+    "Workspace",
+    "__version__",
+    "abandon",
+    "issue",
+    "resume",
+    "trace",
 ]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pymupdf
 
 from leakmark import simulate
+from leakmark._mupdf import pymupdf
 from leakmark._progress import Progress
 from leakmark.issuing import IssueOptions, IssueResult, issue
 from leakmark.recipients import Recipient

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pymupdf
 
 from leakmark._io import atomic_write_bytes
+from leakmark._mupdf import pymupdf
 
 A4 = pymupdf.paper_rect("a4")
 RED = (0.8, 0.0, 0.0)

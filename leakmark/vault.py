@@ -19,7 +19,7 @@ import numpy as np
 from leakmark._io import atomic_write_bytes, temp_path_for
 from leakmark.errors import WorkspaceMissingError
 from leakmark.fingerprint import Fingerprint
-from leakmark.watermark.units import PageUnits
+from leakmark.units import PageUnits
 from leakmark.workspace import Workspace
 
 

@@ -14,8 +14,9 @@ from test_tone import _photo
 import leakmark
 from leakmark import TraceOptions, trace
 from leakmark.errors import BadRequestError
+from leakmark.layers import blind
 from leakmark.ledger import Ledger
-from leakmark.watermark import blind
+from leakmark.trace.decide import exact_score
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_lossless_copy_traces_through_blind(blind_issue, tmp_path):
     cv2.imwrite(str(ev), render_gray(Path(copy.path), 0, 300))
     r = trace(ws, TraceOptions(evidence=(ev,)))
     assert r.verdict == "identified" and r.named == 1 and r.suspects[0].copy.label == copy.copy_no
-    assert r.suspects[0].layers["blind"] == pytest.approx(blind.MATCH_SCORE)
+    assert r.suspects[0].layers["blind"] == pytest.approx(exact_score(blind.MATCH_BITS))
     assert r.evidence[0].blind == {"document": r.document.id, "copy_no": copy.copy_no, "verified": True}
     assert all(s.layers["blind"] == 0 for s in r.suspects[1:])  # they carry the layer; it names none of them
     alone = trace(ws, TraceOptions(evidence=(ev,), layers=("blind",)))

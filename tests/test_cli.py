@@ -456,7 +456,7 @@ def test_wrong_size_key_is_exit_5(capsys, ws_copy):
 
 
 def test_interrupted_issue_exits_130_and_resumes(capsys, monkeypatch, ws_copy, issued, tmp_path):
-    from leakmark import pdf as lm_pdf
+    from leakmark.pdf import copy as lm_pdf
 
     real, calls = lm_pdf.write_copy, []
 

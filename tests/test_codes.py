@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 
-from leakmark.watermark.codes import SCHEME, page_seed, sign_matrix, signs
+from leakmark.layers.codes import SCHEME, page_seed, sign_matrix, signs
 
 ZERO_KEY = b"\x00" * 32
 

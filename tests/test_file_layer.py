@@ -9,8 +9,9 @@ import pytest
 
 import leakmark
 from leakmark import TraceOptions, trace
+from leakmark.layers import file as filemark
 from leakmark.ledger import Ledger
-from leakmark.watermark import filemark
+from leakmark.trace.decide import exact_score
 
 
 def test_issued_copies_carry_distinct_keyed_tokens(issued):
@@ -33,7 +34,7 @@ def test_a_forwarded_pdf_traces_with_file_and_page_layers(issued):
     assert r.verdict == "identified" and r.named == 1
     best = r.suspects[0]
     assert best.copy.copy_no == 4 and set(best.layers) == {"shift", "file"}
-    assert best.layers["file"] == pytest.approx(filemark.MATCH_SCORE)
+    assert best.layers["file"] == pytest.approx(exact_score(filemark.MATCH_BITS))
     assert all(s.layers["file"] == 0 for s in r.suspects[1:])
 
 

@@ -11,10 +11,11 @@ import pytest
 from lmtest import RECIPIENTS, concurrent_issue_worker, db_exec, db_rows, text_pdf
 
 import leakmark
-from leakmark import pdf as lm_pdf
 from leakmark.errors import BadRequestError, LedgerIntegrityError, NotFoundError, OutputError, WorkspaceLockedError
 from leakmark.ledger import Ledger
 from leakmark.ledger.chain import event_hash, event_mac
+from leakmark.pdf import copy as lm_pdf
+from leakmark.pdf.read import sha256_file
 
 
 def _verify(ws: leakmark.Workspace):
@@ -49,7 +50,7 @@ def test_issue_then_verify_passes(issued):
 
 def test_issue_records_every_copy(issued):
     doc_id = issued.result.document.id
-    assert doc_id == "D" + lm_pdf.sha256_file(issued.source)[:10]
+    assert doc_id == "D" + sha256_file(issued.source)[:10]
     with Ledger(issued.ws) as ledger:
         doc = ledger.document(doc_id)
         copies = ledger.copies(doc_id)

@@ -20,7 +20,7 @@ import leakmark
 from leakmark import TraceOptions, trace
 from leakmark._progress import TextBar
 from leakmark.ledger import Ledger
-from leakmark.pdfstream import PageImage, StreamingPdf
+from leakmark.pdf.stream import PageImage, StreamingPdf
 
 
 def _people(n: int, prefix: str = "R") -> tuple[leakmark.Recipient, ...]:

@@ -13,8 +13,8 @@ from lmtest import render_gray
 
 import leakmark
 from leakmark import TraceOptions, simulate, trace
+from leakmark.layers import tone
 from leakmark.samples import synthetic_photo
-from leakmark.watermark import tone
 
 _photo = synthetic_photo  # test_blind_layer imports it from here
 

@@ -10,9 +10,10 @@ import numpy as np
 import pymupdf
 import pytest
 
-from leakmark import pdf, vault
-from leakmark.watermark import shift, units
-from leakmark.watermark.codes import signs
+from leakmark import units, vault
+from leakmark.layers import shift
+from leakmark.layers.codes import signs
+from leakmark.pdf import read as pdf
 
 
 @functools.lru_cache(maxsize=4)

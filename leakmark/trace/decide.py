@@ -40,6 +40,13 @@ def fuse(layers: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
     return np.where(np.isfinite(best), best, 0.0), max(tried, 1)
 
 
+def exact_score(bits: int) -> float:
+    """The score of an exact match of a `bits`-bit keyed check (the file token, the blind check bits) on
+    the scale of the other layers: the z whose tail bound is 2^-bits, the chance that an innocent copy's
+    value matches by accident."""
+    return tailbound.score_for(2.0 ** -bits)
+
+
 def fap(z: np.ndarray, candidates: int) -> np.ndarray:
     """False-accusation probability bound for each score."""
     return np.minimum(1.0, candidates * tailbound.tail(z))

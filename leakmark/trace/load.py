@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pymupdf
 from PIL import ImageOps
 
-from leakmark import pdf
+from leakmark._mupdf import pymupdf
+from leakmark.pdf import read as pdf
 
 EVIDENCE_DPI = 300  # PDF evidence is rendered at the usual issue resolution
 

@@ -13,19 +13,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from leakmark import __version__, pdf, vault
+from leakmark import __version__, layers, vault
 from leakmark.errors import BadRequestError
+from leakmark.layers import CODEWORD, CopySettings, LayerName, blind, tone
+from leakmark.layers import file as filemark
+from leakmark.layers.base import MeasureContext, Measurement
+from leakmark.layers.codes import sign_matrix
 from leakmark.ledger import Copy, Document, Ledger
-from leakmark.trace import decide, load, locate, measure
+from leakmark.pdf.read import sniff_kind
+from leakmark.trace import decide, load, locate
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
-from leakmark.watermark import blind, filemark, shift, tone
-from leakmark.watermark.codes import sign_matrix
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-SCORED_LAYERS = (shift.LAYER, tone.LAYER, blind.LAYER, filemark.LAYER)
+SCORED_LAYERS: tuple[str, ...] = tuple(str(x) for x in layers.ALL)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,7 @@ class TraceResult:
 class _PageMeasure:
     doc: Document
     page: int
-    values: np.ndarray  # shift
-    tone: np.ndarray | None = None
+    values: dict[LayerName, np.ndarray]  # per codeword layer measured on the page
 
 
 def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
@@ -111,7 +113,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
     timings: dict[str, float] = defaultdict(float)
     t = time.perf_counter()
     pages = [p for path in options.evidence for p in load.load(Path(path), options.password)]
-    tokens = {tok for path in options.evidence if pdf.sniff_kind(Path(path)) == "pdf"
+    tokens = {tok for path in options.evidence if sniff_kind(Path(path)) == "pdf"
               for tok in filemark.read(Path(path), options.password)}  # an issued PDF forwarded as a file
     timings["load"] += time.perf_counter() - t
     with Ledger(workspace) as ledger:
@@ -124,7 +126,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         copies_of = functools.cache(ledger.copies)  # once per document: it can be 100,000 rows
         toned = functools.cache(lambda doc_id, page: _uses_tone([c for c in copies_of(doc_id)
                                                                  if carries(c, tone.LAYER, page)]))
-        blinded = functools.cache(lambda doc_id: any(blind.LAYER in c.settings_dict.get("layers", [])
+        blinded = functools.cache(lambda doc_id: any(blind.LAYER in settings_of(c).layers
                                                      for c in copies_of(doc_id)))
         key = workspace.key()
         blind_hits: set[tuple[str, int]] = set()
@@ -153,10 +155,12 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
                 continue
             timings["align"] += time.perf_counter() - t
             t = time.perf_counter()
-            units = vault.load_units(workspace, doc.sha256, location.ref.page)
-            m = measure.measure_shift(aligned, valid, original, units, delta=_delta(copies_of(doc.id)))
-            tm = (tone.measure(aligned, valid, original, doc.dpi)
-                  if toned(doc.id, location.ref.page) and _wanted(options, tone.LAYER) else None)
+            ctx = MeasureContext(aligned=aligned, valid=valid, original=original, dpi=doc.dpi,
+                                 units=vault.load_units(workspace, doc.sha256, location.ref.page),
+                                 delta=_delta(copies_of(doc.id)))
+            measured = {name: m for name in CODEWORD
+                        if (name == LayerName.shift or (toned(doc.id, location.ref.page) and _wanted(options, name)))
+                        and (m := layers.get(name).measure(ctx)) is not None}
             found = None
             if blinded(doc.id) and _wanted(options, blind.LAYER):  # the evidence as it is, then aligned
                 found = (_read_blind(gray, original.shape, key, rep) if gray.shape == original.shape else None) \
@@ -165,17 +169,26 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
                     blind_hits.add((doc.id, found.copy_no))
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
-            rep.detail = f"{m.measured_words} words, {m.measured_lines} lines" + (
-                f", {m.measured_rules} rules" if m.measured_rules else "") + (
-                f", {m.measured_blobs} marks" if m.measured_blobs else "") + " measured" + (
-                f", {int(np.count_nonzero(tm))} tone cells" if tm is not None else "") + (
+            rep.detail = _detail(measured) + (
                 f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
-            measures.append(_PageMeasure(doc=doc, page=location.ref.page, values=m.values, tone=tm))
+            measures.append(_PageMeasure(doc=doc, page=location.ref.page,
+                                         values={name: m.values for name, m in measured.items()}))
         t = time.perf_counter()
         result = _decide(workspace, copies_of, docs, measures, tokens, blind_hits, reports, options)
         timings["decide"] += time.perf_counter() - t
     result.timings = dict(timings)
     return result
+
+
+def _detail(measured: dict[LayerName, Measurement]) -> str:
+    """What was measured on a page, for the evidence line: "N words, L lines[, R rules][, M marks]
+    measured[, T tone cells]"."""
+    c = measured[LayerName.shift].counts
+    text = f"{c['words']} words, {c['lines']} lines" + "".join(
+        f", {c[k]} {k}" for k in ("rules", "marks") if c.get(k)) + " measured"
+    if LayerName.tone in measured:
+        text += f", {measured[LayerName.tone].counts['tone cells']} tone cells"
+    return text
 
 
 STRONG_LOCATION = 100  # inliers; below this the mirrored image is tried as well
@@ -231,20 +244,20 @@ def _wanted(options: TraceOptions, layer: str) -> bool:
     return options.layers is None or layer in options.layers
 
 
+def settings_of(copy: Copy) -> CopySettings:
+    """The copy's recorded layers and parameters (parsed once per distinct record)."""
+    return CopySettings.from_json(copy.settings)
+
+
 def carries(copy: Copy, layer: str, page: int) -> bool:
-    """Whether this copy carries the layer on this page (0-based): by default the tone layer goes only on
-    the pages it helps, and the ledger lists them (1-based); no list means every page."""
-    settings = copy.settings_dict
-    if layer not in settings.get("layers", ["shift"]):
-        return False
-    pages = settings.get(layer, {}).get("pages") if isinstance(settings.get(layer), dict) else None
-    return pages is None or page + 1 in pages
+    """Whether this copy carries the layer on this page (0-based), as the register records it."""
+    return settings_of(copy).carries(layer, page)
 
 
 def _uses_tone(copies: list[Copy]) -> bool:
     """Whether any copy carries the tone layer, in the version this release measures."""
-    versions = {c.settings_dict.get("tone", {}).get("version") for c in copies
-                if "tone" in c.settings_dict.get("layers", [])}
+    versions = {t.version if (t := settings_of(c).tone) is not None else None for c in copies
+                if tone.LAYER in settings_of(c).layers}
     if versions - {tone.VERSION}:
         log.warning("copies with tone layer %s cannot be measured by this release (it measures %s); their "
                     "tone layer is left out", ", ".join(sorted(str(v) for v in versions - {tone.VERSION})),
@@ -254,7 +267,7 @@ def _uses_tone(copies: list[Copy]) -> bool:
 
 def _delta(copies: list[Copy]) -> float:
     """The shift amplitude the copies were marked with (recorded per copy in the ledger)."""
-    return float(copies[0].settings_dict.get("shift", {}).get("delta_px", 1)) if copies else 1.0
+    return float(settings_of(copies[0]).shift.delta_px) if copies else 1.0
 
 
 def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
@@ -307,13 +320,12 @@ def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_P
     which copies carry that layer (the ledger records each copy's layers)."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     numbers = [c.copy_no for c in copies]
-    carried = {name: np.array([name in c.settings_dict.get("layers", ["shift"]) for c in copies])
-               for name in SCORED_LAYERS}
-    for name, get in ((shift.LAYER, lambda m: m.values), (tone.LAYER, lambda m: m.tone)):
+    carried = {name: np.array([name in settings_of(c).layers for c in copies]) for name in layers.ALL}
+    for name in CODEWORD:
         total = np.zeros(len(copies))
         norm2 = np.zeros(len(copies))  # per copy: a copy counts only the pages that carry the layer
         for m in measures:  # pages combine as one long codeword: sum of dot products over the joint norm
-            values = get(m)
+            values = m.values.get(name)
             if values is None or not len(values):
                 continue
             on_page = np.array([carries(c, name, m.page) for c in copies])
@@ -324,8 +336,8 @@ def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_P
             out[name] = (total / np.sqrt(np.maximum(norm2, 1e-12)), norm2 > 0)
     # exact reads: tokens of other files (any PDF has an /ID) and payloads that fail the check match nothing
     # and do not count as measured
-    for name, found, score in ((filemark.LAYER, file_hits, filemark.MATCH_SCORE),
-                               (blind.LAYER, blind_hits, blind.MATCH_SCORE)):
+    for name, found, score in ((filemark.LAYER, file_hits, decide.exact_score(filemark.MATCH_BITS)),
+                               (blind.LAYER, blind_hits, decide.exact_score(blind.MATCH_BITS))):
         if found:
             out[name] = (np.array([score if n in found else 0.0 for n in numbers]),
                          carried[name] | np.isin(numbers, list(found)))

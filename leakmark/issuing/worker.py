@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from leakmark import fingerprint, pdf
-from leakmark.pdfstream import PageImage
-from leakmark.watermark import blind, shift, tone, units
-from leakmark.watermark.codes import signs
+from leakmark import fingerprint, layers, units
+from leakmark.layers import LayerName, blind, shift, tone
+from leakmark.layers.codes import signs
+from leakmark.pdf.image import PageImage
+from leakmark.pdf.read import render_page
 
 JPEG_QUALITY = 92
+
+
+class ToneMode(StrEnum):
+    on = "on"
+    off = "off"
+    auto = "auto"  # on picture pages only (share of non-text ink >= tone.PICTURE_SHARE)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class PrepJob:
     cache: Path  # where the rendering goes (.npy): mark jobs read it from there
     known_units: dict | None = None  # the units recorded at registration, reused for later runs
     want_vault: bool = True  # compute the original's PNG and fingerprint (first registration)
-    tone: str = "off"  # the tone layer's two planes beside the rendering: "on", "off", or "auto" (picture pages)
+    tone: ToneMode = ToneMode.off  # the tone layer's two planes beside the rendering
     blind: bool = False  # and the blind layer's (the page embedded with all bits 0 and all bits 1)
 
 
@@ -58,10 +66,10 @@ class MarkJob:
     index: int
     units: dict
     delta: int
-    seeds: list[bytes]  # one per copy: HMAC-derived, the key itself never reaches workers
-    page_files: tuple[str, ...] | None = None  # rendering[, tone planes][, blind planes]; None: arguments (Dask)
-    tone_seeds: list[bytes] | None = None  # one per copy when the tone layer is on
-    blind_bits: list[bytes] | None = None  # one packed 96-bit payload per copy when the blind layer is on
+    # per page layer, one value per copy (`Layer.material`: HMAC-derived, the key never reaches workers);
+    # shift always, tone or blind (never both) where the page carries them
+    material: dict[LayerName, list[bytes]]
+    page_files: tuple[str, ...] | None = None  # rendering, then each layer's planes; None: arguments (Dask)
     dpi: int = 300
 
 
@@ -90,7 +98,7 @@ def encode(image: np.ndarray) -> PageImage:
 
 def prepare_page(job: PrepJob) -> PrepResult:
     cv2.setNumThreads(1)  # one page per process: OpenCV's own threads would only contend
-    page = pdf.render_page(job.source, job.kind, job.index, job.dpi, job.password)
+    page = render_page(job.source, job.kind, job.index, job.dpi, job.password)
     gray = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
     if job.known_units is not None:
         pu = units.PageUnits.from_json(job.known_units)
@@ -101,14 +109,11 @@ def prepare_page(job: PrepJob) -> PrepResult:
     base = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR) if is_colour(page.rgb) else gray
     _save_npy(job.cache, base)
     picture = round(picture_share(gray, pu), 4)
-    toned = job.tone == "on" or (job.tone == "auto" and picture >= tone.PICTURE_SHARE)
-    if toned:
-        plus, minus = tone.planes(base, gray, job.dpi)
-        for name, plane in zip(tone_files(job.cache), (plus, minus), strict=True):
-            _save_npy(name, plane)
-    if job.blind:
-        for name, plane in zip(blind_files(job.cache), blind.planes(base), strict=True):
-            _save_npy(name, plane)
+    toned = job.tone == ToneMode.on or (job.tone == ToneMode.auto and picture >= tone.PICTURE_SHARE)
+    for name in (*([LayerName.tone] if toned else []), *([LayerName.blind] if job.blind else [])):
+        for file, plane in zip(plane_files(job.cache, name), layers.get(name).prepare(base, gray, job.dpi),
+                               strict=True):
+            _save_npy(file, plane)
     result = PrepResult(index=job.index, width_pt=page.width_pt, height_pt=page.height_pt, units=pu.to_json(),
                         spans=page.spans, shape=base.shape,
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum()),
@@ -132,18 +137,15 @@ def picture_share(gray: np.ndarray, pu: units.PageUnits) -> float:
     return float(ink.mean())
 
 
-def tone_files(cache: Path) -> tuple[Path, Path]:
-    return cache.with_suffix(".tone-plus.npy"), cache.with_suffix(".tone-minus.npy")
+def plane_files(cache: Path, layer: LayerName) -> tuple[Path, Path]:
+    """Where a layer's two planes go beside the page rendering (tone: plus, minus; blind: bits 0, 1)."""
+    return cache.with_suffix(f".{layer}-0.npy"), cache.with_suffix(f".{layer}-1.npy")
 
 
-def blind_files(cache: Path) -> tuple[Path, Path]:
-    return cache.with_suffix(".blind-zero.npy"), cache.with_suffix(".blind-one.npy")
-
-
-def layer_files(cache: Path, layers: list[str] | tuple[str, ...]) -> list[Path]:
-    """The rendering and the planes of the layers a run uses, in the order `mark_copies` takes them."""
-    return [cache, *(tone_files(cache) if tone.LAYER in layers else ()),
-            *(blind_files(cache) if blind.LAYER in layers else ())]
+def layer_files(cache: Path, page_layers: tuple[LayerName, ...]) -> list[Path]:
+    """The rendering and the planes of the page's layers, in the order `mark_copies` takes them."""
+    return [cache, *(f for name in (LayerName.tone, LayerName.blind) if name in page_layers
+                     for f in plane_files(cache, name))]
 
 
 def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> MarkResult:
@@ -152,19 +154,20 @@ def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> M
     base = arrays[0]
     pu = units.PageUnits.from_json(job.units)
     images = []
-    if job.blind_bits is not None:  # (never with tone: see issuing.IssueOptions.validate)
+    seeds = job.material[LayerName.shift]
+    if LayerName.blind in job.material:  # (never with tone: see issuing.IssueOptions.validate)
         zero, one = arrays[-2], arrays[-1]
         marked = base.copy()
         work = base.copy()
-        for seed, packed in zip(job.seeds, job.blind_bits, strict=True):
+        for seed, packed in zip(seeds, job.material[LayerName.blind], strict=True):
             blind.apply(zero, one, np.unpackbits(np.frombuffer(packed, np.uint8)), out=marked)
             work[:] = marked
             shift.apply(marked, pu, signs(seed, pu.n_codes), job.delta, out=work)
             images.append(encode(work))
         return MarkResult(index=job.index, images=images)
-    if job.tone_seeds is None:  # shift only: mark, encode, put the moved boxes back
+    if LayerName.tone not in job.material:  # shift only: mark, encode, put the moved boxes back
         work = base.copy()
-        for seed in job.seeds:
+        for seed in seeds:
             shift.apply(base, pu, signs(seed, pu.n_codes), job.delta, out=work)
             images.append(encode(work))
             shift.restore(work, base, pu, job.delta)
@@ -174,7 +177,7 @@ def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> M
     painter = tone.Painter(plus, minus, job.dpi)
     toned = minus.copy()  # the page with the current copy's tone; `work` is that, shifted
     work = minus.copy()
-    for seed, tseed in zip(job.seeds, job.tone_seeds, strict=True):
+    for seed, tseed in zip(seeds, job.material[LayerName.tone], strict=True):
         painter.paint(signs(tseed, n), toned, work)
         shift.apply(toned, pu, signs(seed, pu.n_codes), job.delta, out=work)  # words move with their tone
         images.append(encode(work))

@@ -20,7 +20,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-LAYER = "tone"
+from leakmark.layers.base import MeasureContext, Measurement
+from leakmark.layers.codes import page_seed
+from leakmark.layers.settings import LayerName, ToneSettings
+
+LAYER = LayerName.tone
 VERSION = "v1"
 CELL_MM = 4.0
 ALPHA = 2.0  # peak change in grey levels
@@ -166,3 +170,28 @@ def measure(aligned: np.ndarray, valid: np.ndarray, original: np.ndarray, dpi: i
     if spread > 0:  # an edge left by misregistration, glare or a stain: no cell may outweigh the rest
         m = np.clip(m, -CLIP * spread, CLIP * spread)
     return m.astype(np.float32)
+
+
+def settings(pages: list[int] | None) -> ToneSettings:
+    """The record for copies made now; `pages` 0-based (None: every page)."""
+    return ToneSettings(version=VERSION, cell_mm=CELL_MM, alpha=ALPHA,
+                        pages=None if pages is None else tuple(p + 1 for p in pages))
+
+
+class ToneLayer:
+    name = LAYER
+    codeword = True
+    on_pages = True
+
+    def material(self, key: bytes, doc_id: str, copy_no: int, page: int) -> bytes:
+        return page_seed(key, doc_id, copy_no, LAYER, page)
+
+    def prepare(self, base: np.ndarray, gray: np.ndarray, dpi: int) -> tuple[np.ndarray, ...]:
+        return planes(base, gray, dpi)
+
+    def measure(self, ctx: MeasureContext) -> Measurement:
+        values = measure(ctx.aligned, ctx.valid, ctx.original, ctx.dpi)
+        return Measurement(values, {"tone cells": int(np.count_nonzero(values))})
+
+
+LAYER_IMPL = ToneLayer()

@@ -1,24 +1,19 @@
-"""Reading inputs (PDFs and page images) and writing marked copies, with PyMuPDF and Pillow."""
+"""Reading inputs: PDFs and page images, checked, hashed and rendered one page at a time."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pymupdf
 from PIL import Image, ImageOps
 
-from leakmark.errors import EncryptedPdfError, InputFileError, OutputError
-from leakmark.pdfstream import PageImage
-from leakmark.watermark import filemark
+from leakmark._mupdf import pymupdf
+from leakmark.errors import EncryptedPdfError, InputFileError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
-Image.MAX_IMAGE_PIXELS = 400_000_000  # a 600 dpi A0 scan is legitimate input
-
-pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's own warnings would reach stdout otherwise
+MAX_IMAGE_PIXELS = 400_000_000  # a 600 dpi A0 scan is legitimate input (Pillow refuses > 179 M by default)
 
 
 @dataclass(frozen=True)
@@ -77,11 +72,15 @@ def open_pdf(path: Path, password: str | None = None) -> pymupdf.Document:
 
 
 def open_image(path: Path) -> Image.Image:
+    saved = Image.MAX_IMAGE_PIXELS  # Pillow's limit is a module global: raised for this call only
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         img = Image.open(path)
         img.load()
     except Exception as exc:
         raise InputFileError(f"{path} is not a readable image ({exc})") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
     return img
 
 
@@ -158,90 +157,3 @@ def _text_spans(page_dict: dict, rot: pymupdf.Matrix) -> list[dict]:
                 spans.append({"text": text, "x": origin.x, "y": origin.y, "size": span["size"], "rotate": rotate,
                               "width": bbox.width if rotate in (0, 180) else bbox.height})
     return spans
-
-
-def build_text_layer(pages: list[tuple[float, float, list[dict]]]) -> bytes:
-    """A PDF with one page per input page holding only invisible (render mode 3) text.
-
-    Each copy starts from this, so text stays searchable and copyable without carrying the
-    unmarked original's glyphs (which would defeat the marks).
-    """
-    doc = pymupdf.open()
-    for width, height, spans in pages:
-        page = doc.new_page(width=width, height=height)
-        for s in spans:
-            cjk = any(ord(ch) > 0x2E7F for ch in s["text"])
-            font = "china-s" if cjk else "helv"
-            natural = pymupdf.get_text_length(s["text"], fontname=font, fontsize=s["size"])
-            sx = s["width"] / natural if natural > 0 and s["width"] > 0 else 1.0
-            origin = pymupdf.Point(s["x"], s["y"])
-            rotate = s.get("rotate", 0)
-            stretch = pymupdf.Matrix(sx, 1) if rotate in (0, 180) else pymupdf.Matrix(1, sx)
-            try:
-                page.insert_text(origin, s["text"], fontsize=s["size"], fontname=font, render_mode=3,
-                                 rotate=rotate, morph=(origin, stretch))
-            except Exception:  # a glyph the base-14/CJK font cannot encode: leave that span out
-                continue
-    return doc.tobytes(garbage=3, deflate=True)
-
-
-def write_copy(text_layer: bytes, images: list[bytes], out: Path, file_token: bytes | None = None) -> None:
-    """Write one copy: the text layer plus each page's marked image filling the page; with `file_token`,
-    the copy's `file` layer (trailer /ID and XMP DocumentID)."""
-    doc = pymupdf.open("pdf", text_layer)
-    try:
-        for page, data in zip(doc, images, strict=True):
-            page.insert_image(page.rect, stream=data, keep_proportion=False, overlay=True)
-        if file_token is not None:
-            filemark.stamp(doc, file_token)
-        doc.save(out, garbage=1, deflate=True)
-    except Exception as exc:  # MuPDF reports a full disk or a bad folder as its own error types
-        raise OutputError(f"cannot write {out}: {exc}") from exc
-    finally:
-        doc.close()
-
-
-SEPARATOR_DPI = 200
-
-
-def separator_image(doc: Any, copy: Any, width_pt: float, height_pt: float) -> PageImage:
-    """The page put before each copy in a merged print file: 份号, recipient and unit in large type,
-    as a 1-bit image (any script renders, and it prints crisp). Not marked: it carries no content."""
-    page_doc = pymupdf.open()
-    try:
-        page = page_doc.new_page(width=width_pt, height=height_pt)
-        x, y = width_pt * 0.12, height_pt * 0.25
-        lines = [(f"份号 {copy.label}", 36), (copy.recipient, 28), (copy.unit, 20), ("", 12),
-                 (doc.title, 14), ("  ".join(t for t in (doc.level, f"{doc.id}") if t), 12), ("", 10),
-                 ("此页为分发隔页，不属于文件内容", 10), ("Separator page: not part of the document", 10)]
-        for text, size in lines:
-            _draw_mixed(page, x, y, text, size, width_pt * 0.8)
-            y += size * 1.6
-        pix = page.get_pixmap(dpi=SEPARATOR_DPI, colorspace=pymupdf.csGRAY)
-        gray = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
-        return PageImage.bilevel_from(gray)
-    finally:
-        page_doc.close()
-
-
-def _draw_mixed(page: pymupdf.Page, x: float, y: float, text: str, size: float, limit: float) -> None:
-    """Latin runs in Helvetica, CJK runs in the CJK font (which sets Latin full-width); cut at `limit`."""
-    start = x
-    for cjk, run in _script_runs(text):
-        font = "china-s" if cjk else "helv"
-        width = pymupdf.get_text_length(run, fontname=font, fontsize=size)
-        if x + width - start > limit:
-            break
-        page.insert_text((x, y), run, fontsize=size, fontname=font)
-        x += width
-
-
-def _script_runs(text: str) -> list[tuple[bool, str]]:
-    runs: list[tuple[bool, str]] = []
-    for ch in text:
-        cjk = ord(ch) > 0x2E7F
-        if runs and runs[-1][0] == cjk:
-            runs[-1] = (cjk, runs[-1][1] + ch)
-        else:
-            runs.append((cjk, ch))
-    return runs

@@ -44,23 +44,18 @@ keylessly); the secret is in the check bits.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import importlib
-import io
-import sys
-import threading
 from dataclasses import dataclass
-from types import ModuleType
 
 import cv2
 import numpy as np
 
-from leakmark import tailbound
 from leakmark.errors import BadRequestError
+from leakmark.layers.base import MeasureContext, Measurement
+from leakmark.layers.settings import BlindSettings, LayerName
 
-LAYER = "blind"
+LAYER = LayerName.blind
 FORMAT_VERSION = 1  # the payload's first 4 bits
 PAYLOAD_BITS = 96  # 4 version + 40 document id + 20 copy number + 32 check
 CHECK_BYTES = 4
@@ -84,45 +79,19 @@ READ_BELOW = 0.3  # ...reads only blocks with less than this fraction of it, wei
 MIN_CONFIDENCE = 0.35
 AMBIGUOUS = 0.2  # a bit whose |2v - 1| is below this is counted as ambiguous
 # A read payload either verifies under the key or not. An innocent copy's 32 check bits match by accident
-# with probability 2^-32; as a score on the scale of the other layers: the z whose tail bound
-# (leakmark.tailbound) is 2^-32 (about 6.41).
-MATCH_SCORE = tailbound.score_for(2.0 ** -(8 * CHECK_BYTES))
+# with probability 2^-32 (the tracer turns that into a score, `trace.decide.exact_score`: about 6.41).
+MATCH_BITS = 8 * CHECK_BYTES
 
 _DOC_HEX = 10  # document ids are "D" + 10 hex digits
-_IMPORT_LOCK = threading.Lock()  # guards the patched multiprocessing.set_start_method (no data)
 
 
 # ---------------------------------------------------------------------------------------------- package
 
 
-def _bwm_core() -> ModuleType:
-    """`blind_watermark.bwm_core`, imported without its side effects: its package prints to stdout and
-    its pool.py calls `multiprocessing.set_start_method('fork')` at import (which changes the start method
-    for the whole process, and raises if one is already set)."""
-    mod = sys.modules.get("blind_watermark.bwm_core")
-    if mod is not None:
-        return mod
-    import multiprocessing
-
-    with _IMPORT_LOCK:
-        saved = multiprocessing.set_start_method
-        multiprocessing.set_start_method = lambda *args, **kwargs: None
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                return importlib.import_module("blind_watermark.bwm_core")
-        except AssertionError as exc:  # pragma: no cover - the package validates with assert
-            raise BadRequestError(f"blind-watermark refused: {exc}") from None
-        finally:
-            multiprocessing.set_start_method = saved
-
-
 def _shufflers(n_blocks: int) -> np.ndarray:
-    """(n_blocks, 16) per-block coefficient permutations: the package's own `random_strategy1`."""
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return _bwm_core().random_strategy1(PASSWORD_IMG, n_blocks, 16)
-    except AssertionError as exc:  # pragma: no cover
-        raise BadRequestError(f"blind-watermark refused: {exc}") from None
+    """(n_blocks, 16) per-block coefficient permutations, as blind-watermark's `random_strategy1` makes
+    them (the tests compare with the package, which is no longer needed at run time)."""
+    return np.random.RandomState(PASSWORD_IMG).random(size=(n_blocks, 16)).argsort(axis=1)
 
 
 def _wm_order() -> np.ndarray:
@@ -429,3 +398,26 @@ def read(image: np.ndarray, shape: tuple[int, int] | None = None) -> BlindRead |
                      check=(value & (2**32 - 1)).to_bytes(CHECK_BYTES, "big"), soft=soft.astype(np.float32),
                      threshold=threshold, confidence=confidence, ambiguous=int((np.abs(soft) < AMBIGUOUS).sum()),
                      blocks=used)
+
+
+SETTINGS = BlindSettings(version=FORMAT_VERSION, d1=D1, d2=D2, password=PASSWORD_IMG, bits=PAYLOAD_BITS)
+
+
+class BlindLayer:
+    """Pixels of the page, but read as a payload (`read`, then `verify` with the key), not as a codeword."""
+
+    name = LAYER
+    codeword = False
+    on_pages = True
+
+    def material(self, key: bytes, doc_id: str, copy_no: int, page: int) -> bytes:
+        return np.packbits(payload_bits(key, doc_id, copy_no)).tobytes()
+
+    def prepare(self, base: np.ndarray, gray: np.ndarray, dpi: int) -> tuple[np.ndarray, ...]:
+        return planes(base)
+
+    def measure(self, ctx: MeasureContext) -> Measurement | None:
+        return None
+
+
+LAYER_IMPL = BlindLayer()

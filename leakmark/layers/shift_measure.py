@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from leakmark.watermark.units import PageUnits
+from leakmark.units import PageUnits
 
 SEARCH = 8  # pixels searched either side of the aligned position (residual warp after alignment)
 MARGIN = 3  # background kept around a word in its template

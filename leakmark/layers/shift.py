@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from leakmark.watermark.units import PageUnits
+from leakmark.layers.base import MeasureContext, Measurement
+from leakmark.layers.codes import page_seed
+from leakmark.layers.settings import LayerName
+from leakmark.units import PageUnits
 
-LAYER = "shift"
+LAYER = LayerName.shift
 
 
 def apply(image: np.ndarray, units: PageUnits, codes: np.ndarray, delta: int,
@@ -91,3 +94,25 @@ def _line_axes(units: PageUnits) -> list[int]:
 def _move(out: np.ndarray, src: np.ndarray, box: tuple[int, int, int, int], dx: int, dy: int) -> None:
     x0, y0, x1, y1 = box
     out[y0:y1, x0:x1] = src[y0 - dy:y1 - dy, x0 - dx:x1 - dx]
+
+
+class ShiftLayer:
+    name = LAYER
+    codeword = True
+    on_pages = True
+
+    def material(self, key: bytes, doc_id: str, copy_no: int, page: int) -> bytes:
+        return page_seed(key, doc_id, copy_no, LAYER, page)
+
+    def prepare(self, base: np.ndarray, gray: np.ndarray, dpi: int) -> tuple[np.ndarray, ...]:
+        return ()  # boxes are moved from the page's own rendering
+
+    def measure(self, ctx: MeasureContext) -> Measurement:
+        from leakmark.layers.shift_measure import measure_shift
+
+        m = measure_shift(ctx.aligned, ctx.valid, ctx.original, ctx.units, delta=ctx.delta)
+        return Measurement(m.values, {"words": m.measured_words, "lines": m.measured_lines,
+                                      "rules": m.measured_rules, "marks": m.measured_blobs})
+
+
+LAYER_IMPL = ShiftLayer()

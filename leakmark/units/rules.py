@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from leakmark.watermark import boxtools
+from leakmark.units import boxtools
 
 INK_LEVEL = 170  # a rule's core is darker than this (a light-grey gridline is not used)
 MIN_LENGTH = 100  # rendering pixels (8.5 mm at 300 dpi): shorter strokes belong to glyphs and ticks

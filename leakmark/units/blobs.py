@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from leakmark.watermark import boxtools
+from leakmark.units import boxtools
 
 PAPER_LEVEL = 235  # lighter than this is paper (a pale red seal still counts as ink)
 JOIN = 15  # pixels: ink this close belongs to one blob

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from leakmark.watermark import blobs, boxtools, rules
+from leakmark.units import blobs, boxtools, rules
 
 INK_LEVEL = 170  # grey below this is ink (connected components, plain-ring check)
 EDGE_LEVEL = 10  # a pixel this much darker than the local paper belongs to the glyph (antialiasing too)

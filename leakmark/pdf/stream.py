@@ -12,36 +12,16 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from leakmark.errors import OutputError
+from leakmark.pdf.image import PageImage
 
 HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 KIDS_PER_NODE = 256  # a two-level page tree: viewers handle it faster than one flat /Kids array
 _REC = struct.Struct("<QQB")  # object number, offset, role
 _OTHER, _PAGE, _NODE = 0, 1, 2
 _CATALOG, _ROOT = 1, 2  # written last, numbers fixed
-
-
-@dataclass(frozen=True)
-class PageImage:
-    """An encoded page image ready to embed: JPEG (DCTDecode) or 1-bit Flate."""
-
-    data: bytes
-    width: int
-    height: int
-    colour: bool = False
-    bilevel: bool = False
-
-    @staticmethod
-    def bilevel_from(gray: np.ndarray) -> PageImage:
-        """A 1-bit image (black where gray < 128): crisp text at a tenth of a greyscale JPEG's size."""
-        bits = np.packbits(gray >= 128, axis=1)  # 1 = white in DeviceGray
-        return PageImage(zlib.compress(bits.tobytes(), 6), gray.shape[1], gray.shape[0], bilevel=True)
 
 
 def part_paths(final: Path) -> tuple[Path, Path]:

@@ -14,16 +14,21 @@ import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pymupdf
+import numpy as np
 
-from leakmark import tailbound
+from leakmark.layers.base import MeasureContext, Measurement
+from leakmark.layers.settings import FileSettings, LayerName
 
-LAYER = "file"
+if TYPE_CHECKING:
+    import pymupdf
+
+LAYER = LayerName.file
 TOKEN_BYTES = 16
-# A match is exact: an innocent copy's token equals the evidence's with probability 2^-128. As a score on
-# the scale of the other layers: the z whose tail bound (leakmark.tailbound) is 2^-128.
-MATCH_SCORE = tailbound.score_for(2.0 ** -(8 * TOKEN_BYTES))
+# A match is exact: an innocent copy's token equals the evidence's with probability 2^-128 (the
+# tracer turns that into a score, `trace.decide.exact_score`).
+MATCH_BITS = 8 * TOKEN_BYTES
 
 
 def token(key: bytes, doc_id: str, copy_no: int) -> bytes:
@@ -53,6 +58,8 @@ _UUID = re.compile(r"uuid:([0-9a-fA-F-]{36})")
 
 def read(path: Path, password: str | None = None) -> set[bytes]:
     """Every candidate token in a PDF: both /ID elements and the XMP DocumentID. Empty when unreadable."""
+    from leakmark._mupdf import pymupdf
+
     try:
         doc = pymupdf.open(path)
     except Exception:  # not a PDF or damaged: the page layers decide
@@ -76,3 +83,26 @@ def match(key: bytes, found: set[bytes], copies: Iterable[tuple[str, int]]) -> l
     if not found:
         return []
     return [(d, n) for d, n in copies if token(key, d, n) in found]
+
+
+SETTINGS = FileSettings(token="hmac-sha256-128/v1", where=("trailer-id", "xmp-documentid"))
+
+
+class FileLayer:
+    """Marks the PDF file, not its pages: `material` is the copy's token, read back by `read`."""
+
+    name = LAYER
+    codeword = False
+    on_pages = False
+
+    def material(self, key: bytes, doc_id: str, copy_no: int, page: int) -> bytes:
+        return token(key, doc_id, copy_no)
+
+    def prepare(self, base: np.ndarray, gray: np.ndarray, dpi: int) -> tuple[np.ndarray, ...]:
+        return ()
+
+    def measure(self, ctx: MeasureContext) -> Measurement | None:
+        return None
+
+
+LAYER_IMPL = FileLayer()

@@ -1,0 +1,131 @@
+"""Where a run's copies go: one PDF file per copy, or one merged print file. Both write a batch of
+copies, say what the register records for it, and after a failure remove what the register does not
+vouch for, so that a copy file exists only once the register says so."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from leakmark import __version__
+from leakmark._io import temp_path_for
+from leakmark.errors import OutputError
+from leakmark.issuing.naming import copy_file_name
+from leakmark.ledger import Copy, Document
+from leakmark.pdf import copy as pdf_copy
+from leakmark.pdf import separator as pdf_separator
+from leakmark.pdf.image import PageImage
+from leakmark.pdf.stream import StreamingPdf
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the register records for a batch: (copy number, where) per copy, and for the merged file
+    the length of its part that the batch completes."""
+
+    items: list[tuple[int, str]]
+    merge_bytes: int = 0
+
+
+class OutputSink(Protocol):
+    def write(self, copies: list[Copy], images: list[list[PageImage]]) -> Written: ...
+
+    def discard(self, copies: list[Copy], issued: set[int]) -> None:
+        """After a failure: remove the batch's output that the register does not record as issued."""
+        ...
+
+    def finish(self) -> None: ...
+
+    def close(self) -> None:
+        """Release files without finishing (the run stays open for a resume)."""
+        ...
+
+    def output_bytes(self, copies: list[Copy]) -> int: ...
+
+
+class CopyFiles:
+    """One PDF per copy: the invisible text layer, the marked page images and (with `file`) the token."""
+
+    def __init__(self, out_dir: Path, stem: str, text_layer: bytes,
+                 token: Callable[[int], bytes] | None) -> None:
+        self.out_dir, self.stem, self.text_layer, self.token = out_dir, stem, text_layer, token
+
+    def path(self, c: Copy) -> Path:
+        return self.out_dir / copy_file_name(self.stem, c.copy_no, c.recipient)
+
+    def remove_unrecorded(self, copies: list[Copy]) -> None:
+        """Remove the files (finished or temp) of copies the register does not record as issued."""
+        for c in copies:
+            final = self.path(c)
+            final.unlink(missing_ok=True)
+            for t in self.out_dir.glob(f".{glob.escape(final.name)}.*.tmp"):
+                t.unlink(missing_ok=True)
+
+    def write(self, copies: list[Copy], images: list[list[PageImage]]) -> Written:
+        items = []
+        for c, imgs in zip(copies, images, strict=True):
+            final = self.path(c)
+            try:
+                tmp = temp_path_for(final)
+            except OSError as exc:
+                raise OutputError(f"cannot create a file in {final.parent}: {exc.strerror}") from exc
+            pdf_copy.write_copy(self.text_layer, [i.data for i in imgs], tmp,
+                                self.token(c.copy_no) if self.token else None)
+            tmp.replace(final)
+            items.append((c.copy_no, str(final)))
+        return Written(items)
+
+    def discard(self, copies: list[Copy], issued: set[int]) -> None:
+        self.remove_unrecorded([c for c in copies if c.copy_no not in issued])
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def output_bytes(self, copies: list[Copy]) -> int:
+        return sum(Path(c.path).stat().st_size for c in copies if c.status == "issued" and Path(c.path).exists())
+
+
+class MergedFile:
+    """Every copy in copy order in one print file, streamed to `NAME.part` (see `pdf.stream`)."""
+
+    def __init__(self, final: Path, committed: int, doc: Document, sizes: list[tuple[float, float]],
+                 separator: bool, run_id: str, write: bool = True) -> None:
+        self.final, self.doc, self.sizes, self.separator, self.run_id = final, doc, sizes, separator, run_id
+        self.writer: StreamingPdf | None = StreamingPdf(final, committed=committed) if write else None
+
+    def write(self, copies: list[Copy], images: list[list[PageImage]]) -> Written:
+        w = self.writer
+        if w is None:
+            raise RuntimeError("a finished or closed merged file takes no more pages")
+        items = []
+        for c, imgs in zip(copies, images, strict=True):
+            if self.separator:
+                width, height = self.sizes[0]
+                w.add_page(width, height, pdf_separator.separator_image(self.doc, c, width, height))
+            first = w.pages + 1
+            for (width, height), img in zip(self.sizes, imgs, strict=True):
+                w.add_page(width, height, img)
+            items.append((c.copy_no, f"{w.final}#pages={first}-{w.pages}"))
+        return Written(items, merge_bytes=w.commit())
+
+    def discard(self, copies: list[Copy], issued: set[int]) -> None:
+        pass  # a resume truncates the part to the length the register records
+
+    def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.finish(title=f"{self.doc.title} — run {self.run_id}", producer=f"leakmark {__version__}")
+            self.writer = None
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def output_bytes(self, copies: list[Copy]) -> int:
+        return self.final.stat().st_size
