@@ -27,7 +27,6 @@ _WHERE = {
     "Recipient": "leakmark.recipients",
     "TraceOptions": "leakmark.trace.tracer",
     "TraceResult": "leakmark.trace.tracer",
-    "trace": "leakmark.trace.tracer",
     "Workspace": "leakmark.workspace",
 }
 
@@ -35,8 +34,20 @@ if TYPE_CHECKING:
     from leakmark.errors import ExitCode, LeakmarkError
     from leakmark.issuing import IssueOptions, IssueResult, RunSettings, abandon, issue, resume
     from leakmark.recipients import Recipient
-    from leakmark.trace.tracer import TraceOptions, TraceResult, trace
+    from leakmark.trace.tracer import TraceOptions, TraceResult
     from leakmark.workspace import Workspace
+
+# The subpackage `leakmark.trace` and the function `leakmark.trace` share a name. Importing a subpackage
+# for the first time sets it as an attribute of its parent, so it is imported now (it is light), and the
+# function defined below keeps the name whatever is imported later.
+importlib.import_module("leakmark.trace")
+
+
+def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
+    """Trace evidence to the issued copies: `leakmark.trace.tracer.trace`."""
+    from leakmark.trace.tracer import trace as run
+
+    return run(workspace, options)
 
 
 def __getattr__(name: str) -> Any:
