@@ -26,8 +26,11 @@ import numpy as np
 import pytest
 
 from leakmark import issuing, tailbound
-from leakmark.watermark import blind, codes, filemark, shift, tone
-from leakmark.watermark.units import PageUnits
+from leakmark.issuing.naming import document_id
+from leakmark.layers import blind, blind_payload, codes, shift, tone
+from leakmark.layers import file as filemark
+from leakmark.trace.decide import exact_score
+from leakmark.units import PageUnits
 
 KEY = bytes(range(32))
 DOC = "D0123456789"  # "D" + 10 hex digits, as issuing.document_id makes them (the blind layer needs that form)
@@ -261,12 +264,12 @@ def test_blind_payload_and_check(copy_no):
     bits = blind.payload_bits(KEY, DOC, copy_no)
     assert bits.dtype == np.uint8 and bits.shape == (96,)
     assert np.packbits(bits).tobytes().hex() == packed
-    assert blind._check(KEY, DOC, copy_no).hex() == check
+    assert blind_payload._check(KEY, DOC, copy_no).hex() == check
 
 
 def test_blind_document_number():
-    assert blind._doc_number(DOC) == 4886718345 == 0x0123456789
-    assert blind._doc_number("Dffffffffff") == 2**40 - 1
+    assert blind_payload._doc_number(DOC) == 4886718345 == 0x0123456789
+    assert blind_payload._doc_number("Dffffffffff") == 2**40 - 1
 
 
 def test_blind_shufflers():
@@ -326,8 +329,8 @@ def test_file_token_and_xmp(copy_no):
 # ---------------------------------------------------------------------------------------------- scores
 
 def test_exact_match_scores():
-    assert f"{filemark.MATCH_SCORE:.12g}" == "13.1437215216"  # tail bound 2^-128
-    assert f"{blind.MATCH_SCORE:.12g}" == "6.40898011012"  # tail bound 2^-32
+    assert f"{exact_score(filemark.MATCH_BITS):.12g}" == "13.1437215216"  # tail bound 2^-128
+    assert f"{exact_score(blind.MATCH_BITS):.12g}" == "6.40898011012"  # tail bound 2^-32
 
 
 def test_tail_bound_constant():
@@ -400,9 +403,9 @@ def _assert_contains(actual: object, expected: object, where: str = "settings") 
 @pytest.mark.parametrize(("args", "want"), COPY_SETTINGS)
 def test_copy_settings(args, want):
     layers, delta, dpi, tone_pages = args
-    got = json.loads(issuing._copy_settings(layers, delta, dpi, tone_pages))
+    got = json.loads(issuing.copy_settings(layers, delta, dpi, tone_pages).to_json())
     _assert_contains(got, want)
 
 
 def test_document_id():
-    assert issuing.document_id("0123456789abcdef" * 4) == "D0123456789"
+    assert document_id("0123456789abcdef" * 4) == "D0123456789"
