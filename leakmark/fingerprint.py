@@ -26,7 +26,7 @@ class Fingerprint:
 
 def detect(gray: np.ndarray, max_features: int = MAX_FEATURES) -> tuple[np.ndarray, np.ndarray]:
     """SIFT keypoint positions and descriptors (uint8) of a greyscale image."""
-    sift = cv2.SIFT_create(nfeatures=max_features)
+    sift = cv2.SIFT.create(nfeatures=max_features)
     kps, desc = sift.detectAndCompute(gray, None)
     if desc is None or not kps:
         return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)

@@ -16,7 +16,10 @@ def _gray(img: np.ndarray) -> np.ndarray:
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if out is None:
+        raise RuntimeError("JPEG round trip failed")
+    return out
 
 
 def rescale(img: np.ndarray, factor: float) -> np.ndarray:
@@ -80,7 +83,7 @@ def phone_photo(img: np.ndarray, seed: int = 0, corner_jitter: float = 0.08, blu
     angle = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(angle) * xx / out_w + np.sin(angle) * yy / out_h)
     light = 0.95 - 0.25 * (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-    scene = scene * light + rng.normal(0, noise, scene.shape).astype(np.float32)
+    scene = scene * light + np.asarray(rng.normal(0, noise, scene.shape)).astype(np.float32)
     return jpeg(np.clip(scene, 0, 255).astype(np.uint8), quality)
 
 
@@ -90,11 +93,11 @@ def print_scan(img: np.ndarray, seed: int = 0, dpi: int = 300, skew: float = 1.0
     page = _gray(img)
     up = cv2.resize(page, None, fx=600 / dpi, fy=600 / dpi, interpolation=cv2.INTER_CUBIC)
     ink = halftone(up)
-    paper = np.where(ink, 20, 250).astype(np.float32)
+    paper: np.ndarray = np.where(ink, 20, 250).astype(np.float32)
     paper = cv2.GaussianBlur(paper, (0, 0), 1.2)  # toner spread and scanner optics
     paper = rotate(paper, skew)
     scan = cv2.resize(paper, None, fx=scan_dpi / 600, fy=scan_dpi / 600, interpolation=cv2.INTER_AREA)
-    scan = scan + rng.normal(0, 4, scan.shape).astype(np.float32)
+    scan = scan + np.asarray(rng.normal(0, 4, scan.shape)).astype(np.float32)
     return np.clip(scan, 0, 255).astype(np.uint8)
 
 

@@ -40,7 +40,7 @@ def store_page(ws: Workspace, sha256: str, index: int, png: bytes, units: dict, 
     atomic_write_bytes(folder / f"page-{index + 1:03d}.png", png)
     atomic_write_bytes(folder / f"units-{index + 1:03d}.json", json.dumps(units).encode())
     buf = io.BytesIO()
-    np.savez_compressed(buf, **fp.to_npz())
+    np.savez_compressed(buf, points=fp.points, descriptors=fp.descriptors)
     atomic_write_bytes(folder / f"fp-{index + 1:03d}.npz", buf.getvalue())
 
 

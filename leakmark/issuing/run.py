@@ -131,6 +131,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
                     for page in prep:
+                        if page.fp_points is None or page.fp_descriptors is None:
+                            raise RuntimeError(f"page {page.index + 1} was prepared without its fingerprint")
                         vault.store_page(workspace, doc.sha256, page.index, page.original_png or b"", page.units,
                                          Fingerprint(page.fp_points, page.fp_descriptors))
                 chosen, tone_pages = _layers_for(options, prep)

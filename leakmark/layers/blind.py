@@ -112,7 +112,7 @@ def _luma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(yuv[:, :, 0]), yuv
 
 
-def _dwt_blocks(y: np.ndarray):
+def _dwt_blocks(y: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, tuple[int, int]]:
     """The package's read_img_arr for one channel: zero-pad to even size, haar DWT, 4×4 LL blocks."""
     import pywt  # blind-watermark's own dependency
 
@@ -155,7 +155,7 @@ def _block_std(gray: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     by, bx = grid
     h, w = gray.shape
     ph, pw = max(0, by * BLOCK - h), max(0, bx * BLOCK - w)
-    g = gray.astype(np.float32)
+    g: np.ndarray = gray.astype(np.float32)
     if ph or pw:
         g = cv2.copyMakeBorder(g, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
     return g[:by * BLOCK, :bx * BLOCK].reshape(by, BLOCK, bx, BLOCK).std(axis=(1, 3))
@@ -165,7 +165,7 @@ def _words(a: np.ndarray, by: int, bx: int) -> np.ndarray:
     """The first by × bx blocks of a page as (by, 8, bx, channels) uint64 words: one word holds a block's
     8 pixels of one row (and channel group), so choosing per block is copying 8-byte words."""
     rows = a[:by * BLOCK, :bx * BLOCK].reshape(by * BLOCK, -1)
-    words = rows.view(np.uint64)  # raises ValueError when the rows are not contiguous
+    words: np.ndarray = rows.view(np.uint64)  # raises ValueError when the rows are not contiguous
     words = words.reshape(by, BLOCK, bx, -1)
     if not np.shares_memory(words, a):  # pragma: no cover - reshape never copies a row-contiguous view
         raise ValueError("not a view")
@@ -222,11 +222,12 @@ def planes(base: np.ndarray, paper: int | None = PAPER) -> tuple[np.ndarray, np.
     # is most of the page, and the per-block DCTs were most of this function's time
     idx = np.flatnonzero(keep.ravel())
     shuffler = _shufflers(by * bx)[idx]
-    u, s, v = np.linalg.svd(_dct_shuffled(blocks[idx], shuffler)) if len(idx) else (None, None, None)
+    svd = np.linalg.svd(_dct_shuffled(blocks[idx], shuffler)) if len(idx) else None
     out = []
     for bit in (0, 1):
         marked_blocks = blocks.copy()
-        if len(idx):
+        if svd is not None:
+            u, s, v = svd
             q = s.copy()
             q[:, 0] = (q[:, 0] // D1 + 1 / 4 + 1 / 2 * bit) * D1
             q[:, 1] = (q[:, 1] // D2 + 1 / 4 + 1 / 2 * bit) * D2

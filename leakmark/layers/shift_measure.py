@@ -113,8 +113,8 @@ def measure_shift(aligned: np.ndarray, valid: np.ndarray, original: np.ndarray, 
         if not movable[j]:
             continue
         m = owners == j
-        k = int(m.sum())
-        values[n + j] = np.clip(across[m].mean() / delta, -CLIP, CLIP) * np.sqrt(min(k, 8))
+        count = int(m.sum())
+        values[n + j] = np.clip(across[m].mean() / delta, -CLIP, CLIP) * np.sqrt(min(count, 8))
         lines_measured += 1
     return ShiftMeasurement(values=values, measured_words=int(ok.sum()), measured_lines=lines_measured,
                             measured_rules=int(np.count_nonzero(values[offset:offset + units.n_rules])),

@@ -39,7 +39,7 @@ def write_copy(text_layer: bytes, images: list[bytes], out: Path, file_token: by
     the copy's `file` layer (trailer /ID and XMP DocumentID)."""
     doc = pymupdf.open("pdf", text_layer)
     try:
-        for page, data in zip(doc, images, strict=True):
+        for page, data in zip(doc.pages(), images, strict=True):
             page.insert_image(page.rect, stream=data, keep_proportion=False, overlay=True)
         if file_token is not None:
             filemark.stamp(doc, file_token)

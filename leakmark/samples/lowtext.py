@@ -73,11 +73,11 @@ def chart_page() -> bytes:
         x = box.x0 + i * step
         page.draw_line((x, box.y1), (x, box.y1 + 3), color=BLACK, width=0.6)
         _centred(page, x, box.y1 + 14, m, 8)
-    for _, colour, values in lines:
-        pts = [(box.x0 + i * step, box.y1 - v / 60 * box.height) for i, v in enumerate(values)]
-        page.draw_polyline(pts, color=colour, width=1.6)
+    for _, line_colour, counts in lines:
+        pts = [(box.x0 + i * step, box.y1 - v / 60 * box.height) for i, v in enumerate(counts)]
+        page.draw_polyline(pts, color=line_colour, width=1.6)
         for p in pts:
-            page.draw_circle(p, 2.6, color=colour, fill=(1, 1, 1), width=1.2)
+            page.draw_circle(p, 2.6, color=line_colour, fill=(1, 1, 1), width=1.2)
     _legend(page, box.x0 + 10, box.y1 + 36, [(n, c) for n, c, _ in lines], line=True)
     _text(page, 72, 762, "说明：三季度登记数量下降主要因会议材料改为电子分发；违规复制查处数逐月减少，", 10.5)
     _text(page, 72, 780, "专项清查成效明显。数据截至2025年9月30日。", 10.5)
@@ -158,7 +158,7 @@ def form_page() -> bytes:
                ((70, -4), (82, -18), (90, 2), (110, -8)), ((-4, 8), (30, 2), (70, 6), (118, 0))]
     for s in strokes:
         p = [pymupdf.Point(x0 + a, y0 + b) for a, b in s]
-        page.draw_bezier(*p, color=BLUE_INK, width=1.3, lineCap=1)
+        page.draw_bezier(p[0], p[1], p[2], p[3], color=BLUE_INK, width=1.3, lineCap=1)
     _seal(page, (right - 100, y + 100), 56, "某市保密工作委员会办公室", "登记专用章")
     doc.set_metadata({"title": "涉密载体登记表", "creator": "leakmark samples"})
     return doc.tobytes(garbage=3, deflate=True, no_new_id=True)  # same bytes every run

@@ -80,7 +80,7 @@ def _flow_step(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: i
         valid = np.where(cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0, valid, 0)
     mask = cv2.erode(valid, np.ones((5, 5), np.uint8))
     orig = cv2.resize(original, size, interpolation=cv2.INTER_AREA)
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(orig, ev, None)
+    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(orig, ev, None)  # type: ignore[call-overload]  # the stub wants an initial flow
     gy, gx = np.mgrid[4:size[1]:8, 4:size[0]:8]
     o = orig.astype(np.float32)
     edges = cv2.magnitude(cv2.Sobel(o, cv2.CV_32F, 1, 0), cv2.Sobel(o, cv2.CV_32F, 0, 1))

@@ -30,7 +30,7 @@ def load(path: Path, password: str | None = None) -> list[EvidencePage]:
     if kind == "pdf":
         doc = pdf.open_pdf(path, password)
         try:
-            for i, page in enumerate(doc):
+            for i, page in enumerate(doc.pages()):
                 pix = page.get_pixmap(dpi=EVIDENCE_DPI, colorspace=pymupdf.csGRAY, alpha=False)
                 gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width).copy()
                 out.append(EvidencePage(path=path, sha256=digest, page=i + 1, gray=gray))

@@ -229,7 +229,7 @@ def _read_blind(image: np.ndarray, shape: tuple[int, ...] | None, key: bytes,
                 rep: EvidenceReport) -> blind.BlindRead | None:
     """The blind payload, keyless; recorded on the evidence report with whether this workspace's key
     verifies its check (it does only for copies issued here, and nobody can forge it without the key)."""
-    found = blind.read(image, shape=shape[:2] if shape else None)
+    found = blind.read(image, shape=(shape[0], shape[1]) if shape else None)
     if found is None:
         return None
     ok = blind.verify(key, found)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import numpy as np
 
 
-def ring_is_plain(gray: np.ndarray, box, pad: int, tolerance: int) -> bool:
+def ring_is_plain(gray: np.ndarray, box: Sequence[float] | np.ndarray, pad: int, tolerance: int) -> bool:
     """The `pad`-wide ring around `box` is uniform to within `tolerance` grey levels (and on the page)."""
     x0, y0, x1, y1 = (int(v) for v in box)
     H, W = gray.shape
@@ -25,7 +28,7 @@ def touches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.zeros(len(a), dtype=bool)
     hit = ((a[:, None, 0] < b[None, :, 2]) & (a[:, None, 2] > b[None, :, 0]) &
            (a[:, None, 1] < b[None, :, 3]) & (a[:, None, 3] > b[None, :, 1]))
-    return hit.any(axis=1)
+    return cast(np.ndarray, hit.any(axis=1))
 
 
 def touches_each_other(a: np.ndarray) -> np.ndarray:
@@ -34,4 +37,4 @@ def touches_each_other(a: np.ndarray) -> np.ndarray:
     hit = ((a[:, None, 0] < a[None, :, 2]) & (a[:, None, 2] > a[None, :, 0]) &
            (a[:, None, 1] < a[None, :, 3]) & (a[:, None, 3] > a[None, :, 1]))
     np.fill_diagonal(hit, False)
-    return hit.any(axis=1)
+    return cast(np.ndarray, hit.any(axis=1))
