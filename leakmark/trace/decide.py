@@ -11,10 +11,18 @@ FAP = min(1, candidates × tail(z)).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
 from leakmark import tailbound
+
+
+class Verdict(StrEnum):
+    identified = "identified"  # the named copies' false-accusation probability is below the threshold
+    inconclusive = "inconclusive"  # suggestive (below INCONCLUSIVE_FAP), not enough to name anyone
+    no_match = "no-match"
+
 
 INCONCLUSIVE_FAP = 1e-2
 SEPARATION = 2.0  # the named copies must stand this far (in z) above the best copy not named
@@ -62,7 +70,7 @@ def scores(codewords: np.ndarray, measurement: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Decision:
-    verdict: str  # identified | inconclusive | no-match
+    verdict: Verdict
     named: list[int]  # row indices of the identified copies, best first
     order: list[int]  # all rows, best first
     fap: np.ndarray
@@ -72,15 +80,15 @@ def decide(z: np.ndarray, threshold: float, tests: int = 1) -> Decision:
     """`tests`: how many scores were tried per copy (see `fuse`); the FAP bound counts each."""
     n = len(z)
     if n == 0:
-        return Decision("no-match", [], [], np.zeros(0))
+        return Decision(Verdict.no_match, [], [], np.zeros(0))
     p = fap(z, n * tests)
     order = [int(i) for i in np.argsort(-z, kind="stable")]
     named = [i for i in order if p[i] < threshold]
     if named:
         rest = [i for i in order if i not in named]
         if not rest or z[named[-1]] - z[rest[0]] >= SEPARATION:
-            return Decision("identified", named, order, p)
-        return Decision("inconclusive", [], order, p)
+            return Decision(Verdict.identified, named, order, p)
+        return Decision(Verdict.inconclusive, [], order, p)
     if p[order[0]] < INCONCLUSIVE_FAP:
-        return Decision("inconclusive", [], order, p)
-    return Decision("no-match", [], order, p)
+        return Decision(Verdict.inconclusive, [], order, p)
+    return Decision(Verdict.no_match, [], order, p)

@@ -23,6 +23,7 @@ from leakmark.ledger import Copy, Document, Ledger
 from leakmark.pdf.read import sniff_kind
 from leakmark.trace import decide, load, locate
 from leakmark.trace.align import align
+from leakmark.trace.decide import Verdict
 from leakmark.trace.page import find_page_quad, unwarp
 from leakmark.workspace import Workspace
 
@@ -72,7 +73,7 @@ class Suspect:
 
 @dataclass
 class TraceResult:
-    verdict: str
+    verdict: Verdict
     document: Document | None
     pages: list[int]
     suspects: list[Suspect]
@@ -278,7 +279,7 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
         if tokens else []
     hits = [*file_hits, *sorted(blind_hits)]  # read from the file or the pixels, verified with the key
     if not measures and not hits:
-        return TraceResult("no-match", None, [], [], 0, reports, 0)
+        return TraceResult(Verdict.no_match, None, [], [], 0, reports, 0)
     # evidence of one leak shows one document: the one most pages located to, else the file layer's
     counts: dict[str, int] = defaultdict(int)
     for m in measures:
@@ -293,13 +294,13 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
     pages = sorted({m.page + 1 for m in measures})
     copies = copies_of(doc_id)
     if not copies:
-        return TraceResult("no-match", doc, pages, [], 0, reports, 0)
+        return TraceResult(Verdict.no_match, doc, pages, [], 0, reports, 0)
     layers = _layer_scores(key, doc_id, copies, measures, {n for d, n in file_hits if d == doc_id},
                            {n for d, n in blind_hits if d == doc_id})
     if options.layers is not None:  # e.g. what the tone layer alone says
         layers = {name: v for name, v in layers.items() if name in options.layers}
     if not layers:
-        return TraceResult("no-match", doc, pages, [], 0, reports, len(copies))
+        return TraceResult(Verdict.no_match, doc, pages, [], 0, reports, len(copies))
     # Stouffer over the layers a copy carries, the best subset of them (a layer that measured nothing
     # useful does not dilute the rest), the FAP counting every subset tried
     z, tests = decide.fuse(layers)
