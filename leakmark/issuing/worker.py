@@ -9,7 +9,9 @@ and its encoding only. Workers get page images, units and per-copy seeds: never 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -96,8 +98,24 @@ def encode(image: np.ndarray) -> PageImage:
     return PageImage(buf.tobytes(), image.shape[1], image.shape[0], colour=colour)
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One page per process: OpenCV's own threads would only contend. Restored afterwards, since the serial
+    executor runs jobs in the caller's process."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def prepare_page(job: PrepJob) -> PrepResult:
-    cv2.setNumThreads(1)  # one page per process: OpenCV's own threads would only contend
+    with _one_thread():
+        return _prepare_page(job)
+
+
+def _prepare_page(job: PrepJob) -> PrepResult:
     page = render_page(job.source, job.kind, job.index, job.dpi, job.password)
     gray = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
     if job.known_units is not None:
@@ -149,7 +167,11 @@ def layer_files(cache: Path, page_layers: tuple[LayerName, ...]) -> list[Path]:
 
 
 def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> MarkResult:
-    cv2.setNumThreads(1)
+    with _one_thread():
+        return _mark_copies(job, arrays)
+
+
+def _mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None) -> MarkResult:
     arrays = tuple(np.load(f) for f in job.page_files or ()) if arrays is None else arrays
     base = arrays[0]
     pu = units.PageUnits.from_json(job.units)
