@@ -30,12 +30,10 @@ class CopyStatus(StrEnum):
     def read(cls, value: str) -> CopyStatus | str:
         """The member for a stored string; an unknown string (a register altered outside leakmark) is
         kept verbatim, so listing still shows what is there and `log verify` names the row."""
-        try:
-            return cls(value)
-        except ValueError:
-            return value
+        return _COPY_STATUSES.get(value, value)  # a dict lookup: trace reads 100,000s of rows
 
 
+_COPY_STATUSES: dict[str, CopyStatus] = {s.value: s for s in CopyStatus}
 # what a clerk may set; `reserved` and `void` belong to runs
 CLERK_STATUSES = (CopyStatus.issued, CopyStatus.returned, CopyStatus.destroyed)
 
@@ -50,10 +48,10 @@ class RunState(StrEnum):
     @classmethod
     def read(cls, value: str) -> RunState | str:
         """The member for a stored string; an unknown string is kept verbatim (see CopyStatus.read)."""
-        try:
-            return cls(value)
-        except ValueError:
-            return value
+        return _RUN_STATES.get(value, value)
+
+
+_RUN_STATES: dict[str, RunState] = {s.value: s for s in RunState}
 
 
 def now_iso() -> str:
