@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -251,7 +252,7 @@ def test_a_newer_register_is_refused(ws_copy):
         Ledger(ws_copy)
 
 
-def _with_v2(monkeypatch: pytest.MonkeyPatch, apply) -> None:
+def _with_v2(monkeypatch: pytest.MonkeyPatch, apply: Callable[[sqlite3.Connection, Path], None]) -> None:
     monkeypatch.setattr(ledger_schema, "MIGRATIONS", (*ledger_schema.MIGRATIONS,
                                                       ledger_schema.Migration(SCHEMA_VERSION + 1, "test", apply)))
     monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
