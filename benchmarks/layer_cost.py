@@ -60,7 +60,7 @@ def timed_issue(src: Path, layers: tuple[str, ...] | None, copies: int, root: Pa
                                         jobs=1))
     seconds = time.perf_counter() - t0
     with Ledger(ws) as ledger:
-        chosen = ledger.copies(result.document.id)[0].settings_dict.get("layers", [])
+        chosen = [str(x) for x in ledger.copies(result.document.id)[0].marking.layers]
     return seconds, chosen
 
 

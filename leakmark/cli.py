@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import signal
 import sys
@@ -15,23 +12,19 @@ import click
 
 from leakmark import __version__
 from leakmark._progress import NullProgress, Progress, TextBar
+from leakmark.cli_common import emit_json as _emit_json
+from leakmark.cli_common import home_option
+from leakmark.cli_log import log_group
 from leakmark.errors import ExitCode, LeakmarkError
-from leakmark.ledger import Ledger, format_copy_no
+from leakmark.ledger import Ledger
 from leakmark.recipients import Recipient, parse_option, read_csv
 from leakmark.workspace import Workspace
 
 log = logging.getLogger("leakmark")
 
-home_option = click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="LEAKMARK_HOME",
-                           help="Workspace folder (default: $LEAKMARK_HOME, else the user data folder).")
-
 
 def _progress(quiet: bool) -> Progress:
     return TextBar() if not quiet and sys.stderr.isatty() else NullProgress()
-
-
-def _emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,6 +37,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj["verbose"] = verbose
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="leakmark: %(levelname)s: %(message)s")
+
+
+cli.add_command(log_group)  # `leakmark log ...`: the register's commands (cli_log.py)
 
 
 @cli.command()
@@ -144,11 +140,12 @@ def _duration(seconds: float) -> str:
 
 
 def _size(n: int) -> str:
+    size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
 
 
 @cli.command("trace")
@@ -199,124 +196,6 @@ def render_trace(result: Any) -> None:
                    f"(false-accusation probability {s.fap:.2g})")
     if result.verdict == "no-match":
         click.echo("no issued copy is indicated by this evidence")
-
-
-@cli.group("log")
-def log_group() -> None:
-    """The distribution register: list, show, return, destroy, export, verify."""
-
-
-@log_group.command("list")
-@click.option("--doc", "doc_id", help="Only this document's copies.")
-@click.option("--json", "as_json", is_flag=True)
-@home_option
-def log_list(doc_id: str | None, as_json: bool, home: Path | None) -> None:
-    """Documents and their issued copies."""
-    ws = Workspace.open(home, create=False)
-    with Ledger(ws) as ledger:
-        docs = [ledger.document(doc_id)] if doc_id else ledger.documents()
-        rows = {d.id: ledger.copies(d.id) for d in docs}
-    if as_json:
-        _emit_json([{"id": d.id, "title": d.title, "level": d.level, "pages": d.pages, "sha256": d.sha256,
-                     "copies": [{"copy_no": c.label, "recipient": c.recipient, "unit": c.unit,
-                                 "issued_at": c.issued_at, "status": c.status} for c in rows[d.id]]} for d in docs])
-        return
-    if not docs:
-        click.echo("the register is empty")
-    for d in docs:
-        click.echo(f"{d.id}  {d.title}  {d.level}  {d.pages} pages  {len(rows[d.id])} copies")
-        for c in rows[d.id]:
-            click.echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
-
-
-@log_group.command("runs")
-@click.option("--json", "as_json", is_flag=True)
-@home_option
-def log_runs(as_json: bool, home: Path | None) -> None:
-    """Issue runs: open (resumable), finished or abandoned, with copies done."""
-    ws = Workspace.open(home, create=False)
-    with Ledger(ws) as ledger:
-        runs = ledger.runs()
-    if as_json:
-        _emit_json([{"id": r.id, "document_id": r.document_id, "created_at": r.created_at, "by": r.created_by,
-                     "state": r.state, "copies": r.copies, "done": r.done,
-                     "output": r.options_dict.get("merge") or r.options_dict.get("output_dir")} for r in runs])
-        return
-    if not runs:
-        click.echo("no runs yet")
-    for r in runs:
-        o = r.options_dict
-        click.echo(f"{r.id}  {r.document_id}  {r.created_at}  {r.state:<9} {r.done}/{r.copies} copies  "
-                   f"-> {o.get('merge') or o.get('output_dir')}")
-
-
-@log_group.command("show")
-@click.argument("copy_ref", metavar="COPY")
-@home_option
-def log_show(copy_ref: str, home: Path | None) -> None:
-    """One copy (DOC/000123, or 000123 when unambiguous) with its history."""
-    ws = Workspace.open(home, create=False)
-    with Ledger(ws) as ledger:
-        c = ledger.find_copy(copy_ref)
-        doc = ledger.document(c.document_id)
-        history = ledger.history(c)
-    click.echo(f"document:  {doc.id}  {doc.title}  {doc.level}")
-    click.echo(f"copy:      {c.label}")
-    click.echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
-    click.echo(f"issued:    {c.issued_at} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
-    click.echo(f"status:    {c.status}")
-    click.echo(f"file:      {c.path}")
-    click.echo(f"marking:   {c.settings}")
-    for h in history:
-        click.echo(f"  event {h['seq']}: {h['ts']}  {h['status']}{'  ' + h['note'] if h['note'] else ''}")
-
-
-def _status_command(name: str, status: str, summary: str) -> None:
-    @log_group.command(name, help=summary)
-    @click.argument("copy_ref", metavar="COPY")
-    @click.option("--note", default="", help="Free text kept in the register.")
-    @home_option
-    def command(copy_ref: str, note: str, home: Path | None) -> None:
-        ws = Workspace.open(home, create=False)
-        with Ledger(ws) as ledger:
-            c = ledger.set_status(copy_ref, status, note)
-        click.echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
-
-
-_status_command("return", "returned", "Record that a copy came back.")
-_status_command("destroy", "destroyed", "Record that a copy was destroyed.")
-
-
-@log_group.command("export")
-@click.option("--csv", "as_csv", is_flag=True, required=True, help="CSV (UTF-8 with BOM) on stdout.")
-@home_option
-def log_export(as_csv: bool, home: Path | None) -> None:
-    """The register as CSV on stdout (opens correctly in Excel and WPS)."""
-    ws = Workspace.open(home, create=False)
-    with Ledger(ws) as ledger:
-        titles = {d.id: d for d in ledger.documents()}
-        copies = ledger.copies()
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by",
-                "status", "note"])
-    for c in copies:
-        d = titles[c.document_id]
-        w.writerow([c.document_id, d.title, d.level, format_copy_no(c.copy_no), c.recipient, c.unit, c.issued_at,
-                    c.issued_by, c.status, c.note])
-    sys.stdout.buffer.write(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
-    sys.stdout.flush()
-
-
-@log_group.command("verify")
-@home_option
-def log_verify(home: Path | None) -> None:
-    """Check the hash chain, the HMACs and every register row; exit 7 at the first bad row."""
-    ws = Workspace.open(home, create=False)
-    with Ledger(ws) as ledger:
-        rep = ledger.verify()
-    click.echo(f"ledger OK: {rep.events} events, {rep.documents} documents, {rep.runs} runs, {rep.copies} copies "
-               f"(key {ws.key_fingerprint()})")
 
 
 @cli.command()

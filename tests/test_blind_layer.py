@@ -3,6 +3,7 @@ readable (but not verifiable) in another office's workspace."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -39,7 +40,7 @@ def test_lossless_copy_traces_through_blind(blind_issue, tmp_path):
     _, ws, _, result = blind_issue
     copy = result.copies[1]
     with Ledger(ws) as ledger:
-        recorded = ledger.copies(result.document.id)[1].settings_dict
+        recorded = json.loads(ledger.copies(result.document.id)[1].settings)
     assert "blind" in recorded["layers"] and recorded["blind"]["bits"] == blind.PAYLOAD_BITS
     ev = tmp_path / "leak.png"
     cv2.imwrite(str(ev), render_gray(Path(copy.path), 0, 300))

@@ -26,7 +26,7 @@ def test_issued_copies_carry_distinct_keyed_tokens(issued):
             meta = (doc.get_xml_metadata() or "") + json.dumps(doc.metadata, ensure_ascii=False)
         assert issued.result.copies[n - 1].recipient not in meta and f"{n:06d}" not in meta
     with Ledger(issued.ws) as ledger:
-        assert ledger.copies()[0].settings_dict["layers"] == ["shift", "file"]
+        assert json.loads(ledger.copies()[0].settings)["layers"] == ["shift", "file"]
 
 
 def test_a_forwarded_pdf_traces_with_file_and_page_layers(issued):
@@ -74,5 +74,5 @@ def test_layer_choice(issued, ws_copy, tmp_path):
     r = leakmark.issue(ws_copy, leakmark.IssueOptions(source=issued.source, recipients=(leakmark.Recipient("B"),),
                                                       merge=tmp_path / "m.pdf", jobs=1))
     with Ledger(ws_copy) as ledger:
-        layers = {c.copy_no: c.settings_dict["layers"] for c in ledger.copies(r.document.id)}
+        layers = {c.copy_no: json.loads(c.settings)["layers"] for c in ledger.copies(r.document.id)}
     assert layers[6] == ["shift"] and layers[7] == ["shift"]  # merged: no file layer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -37,7 +38,7 @@ def mixed(tmp_path_factory):
 def test_tone_goes_only_on_the_picture_page(mixed):
     ws, result = mixed
     with Ledger(ws) as ledger:
-        settings = ledger.copies(result.document.id)[0].settings_dict
+        settings = json.loads(ledger.copies(result.document.id)[0].settings)
     assert settings["layers"] == ["shift", "tone", "file"]
     assert settings["tone"]["pages"] == [2]
     assert result.stats["units"][2]["picture"] >= 0.25 > result.stats["units"][1]["picture"]

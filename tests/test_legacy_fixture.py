@@ -67,7 +67,7 @@ def test_ledger_reads_every_copy(legacy_ws):
             assert (doc.title, doc.sha256, doc.pages, doc.dpi) == (want["title"], want["sha256"], want["pages"],
                                                                    want["dpi"])
             got = [{"copy_no": c.copy_no, "recipient": c.recipient, "unit": c.unit, "status": c.status,
-                    "settings": c.settings_dict} for c in ledger.copies(doc_id)]
+                    "settings": json.loads(c.settings)} for c in ledger.copies(doc_id)]
             assert got == want["copies"]
         # what trace reads from those settings: which layers each copy carries on its page
         copies = {(c.document_id, c.copy_no): c for c in ledger.copies()}

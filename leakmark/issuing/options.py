@@ -1,16 +1,16 @@
 """What an `issue` run is asked to do: one frozen, keyword-only options object for the CLI and the API,
-validated once; the layer policy; and the typed record of a run's options that the register keeps."""
+validated once, and the layer policy. (The register's record of a run's options, `RunRecord`, lives
+with the register: `leakmark.ledger.records`.)"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from leakmark.errors import BadRequestError
 from leakmark.layers import ALL, DEFAULT_OFF, LayerName
+from leakmark.ledger.records import RunRecord
 from leakmark.recipients import Recipient
 
 LAYERS: tuple[str, ...] = tuple(str(x) for x in ALL)  # page layers first; `file` only with per-copy files
@@ -97,37 +97,4 @@ class IssueOptions(RunSettings):
                            password=self.password, batch=self.batch)
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunRecord:
-    """A run's options as the register keeps them (the `run` event): what a resume needs to finish it."""
-
-    source_stem: str
-    output_dir: str
-    merge: str | None
-    separator: bool
-    delta: int
-    encrypted: bool
-    layers: tuple[LayerName, ...]
-    tone_pages: tuple[int, ...] | None  # 0-based; None: every page (or no tone)
-
-    def page_layers(self, index: int) -> tuple[LayerName, ...]:
-        """The layers page `index` (0-based) carries."""
-        return tuple(x for x in self.layers
-                     if x != LayerName.tone or self.tone_pages is None or index in self.tone_pages)
-
-    def to_json(self) -> str:
-        out: dict[str, Any] = {"source_stem": self.source_stem, "output_dir": self.output_dir,
-                               "merge": self.merge, "separator": self.separator, "delta": self.delta,
-                               "encrypted": self.encrypted, "layers": [str(x) for x in self.layers],
-                               "tone_pages": None if self.tone_pages is None else list(self.tone_pages)}
-        return json.dumps(out, ensure_ascii=False, sort_keys=True)
-
-    @staticmethod
-    def from_json(text: str) -> RunRecord:
-        d = json.loads(text or "{}")
-        pages = d.get("tone_pages")
-        return RunRecord(source_stem=d["source_stem"], output_dir=d["output_dir"], merge=d.get("merge"),
-                         separator=bool(d.get("separator")), delta=int(d.get("delta", 1)),
-                         encrypted=bool(d.get("encrypted")),
-                         layers=tuple(LayerName(x) for x in d.get("layers", ["shift"])),
-                         tone_pages=None if pages is None else tuple(int(p) for p in pages))
+__all__ = ["LAYERS", "ExecutorKind", "IssueOptions", "RunRecord", "RunSettings"]

@@ -172,7 +172,7 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         if run.state != "open":
             raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
         doc = ledger.document(run.document_id)
-        record = RunRecord.from_json(run.options)
+        record = run.record
         if record.encrypted and settings.password is None:
             raise BadRequestError(f"the document of run {run.id} is password-protected: pass --password")
         source = next(workspace.doc_dir(doc.sha256).glob("original.*"), None)
@@ -192,7 +192,7 @@ def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
         if run.state != "open":
             raise BadRequestError(f"run {run.id} is already {run.state}")
         run = ledger.end_run(run.id, "abandoned", note)
-    merge = RunRecord.from_json(run.options).merge
+    merge = run.record.merge
     if merge:
         pdf_stream.discard(Path(merge))
     cache.remove(workspace, run.id)
@@ -250,7 +250,7 @@ def _sink(ws: Workspace, key: bytes, doc: Document, run: Run, record: RunRecord,
 
 def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Run, prep: list[PrepResult],
                settings: RunSettings, executor: Executor, progress: Progress, t0: float) -> IssueResult:
-    record = RunRecord.from_json(run.options)
+    record = run.record
     pending = [c for c in ledger.run_copies(run.id) if c.status == "reserved"]
     current: list[Copy] = []  # the batch being written
     sink: OutputSink | None = None

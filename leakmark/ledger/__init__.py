@@ -1,5 +1,38 @@
-"""The distribution register: documents, runs, copies and hash-chained, authenticated events."""
+"""The distribution register: documents, runs and copies, and hash-chained, authenticated events.
 
-from leakmark.ledger.store import Copy, Document, Ledger, Planned, Run, VerifyReport, format_copy_no, now_iso
+    models.py   Document, Copy, Run, Planned, VerifyReport; CopyStatus and RunState (StrEnum)
+    schema.py   the tables, their version (PRAGMA user_version) and the migrations
+    store.py    Ledger: connection, transactions, event appends, writes and queries
+    verify.py   replay of the chain and comparison of every view row
+    chain.py    the hash chain and HMACs
 
-__all__ = ["Copy", "Document", "Ledger", "Planned", "Run", "VerifyReport", "format_copy_no", "now_iso"]
+The register as an application sees it (listings, search, export, JSON shapes) is `leakmark.register`.
+"""
+
+from leakmark.ledger.models import (
+    Copy,
+    CopyStatus,
+    Document,
+    Planned,
+    Run,
+    RunState,
+    VerifyReport,
+    format_copy_no,
+    now_iso,
+)
+from leakmark.ledger.schema import SCHEMA_VERSION
+from leakmark.ledger.store import Ledger
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Copy",
+    "CopyStatus",
+    "Document",
+    "Ledger",
+    "Planned",
+    "Run",
+    "RunState",
+    "VerifyReport",
+    "format_copy_no",
+    "now_iso",
+]

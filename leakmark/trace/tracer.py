@@ -15,7 +15,7 @@ import numpy as np
 
 from leakmark import __version__, layers, vault
 from leakmark.errors import BadRequestError
-from leakmark.layers import CODEWORD, CopySettings, LayerName, blind, tone
+from leakmark.layers import CODEWORD, LayerName, blind, tone
 from leakmark.layers import file as filemark
 from leakmark.layers.base import MeasureContext, Measurement
 from leakmark.layers.codes import sign_matrix
@@ -127,7 +127,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         copies_of = functools.cache(ledger.copies)  # once per document: it can be 100,000 rows
         toned = functools.cache(lambda doc_id, page: _uses_tone([c for c in copies_of(doc_id)
                                                                  if carries(c, tone.LAYER, page)]))
-        blinded = functools.cache(lambda doc_id: any(blind.LAYER in settings_of(c).layers
+        blinded = functools.cache(lambda doc_id: any(blind.LAYER in c.marking.layers
                                                      for c in copies_of(doc_id)))
         key = workspace.key()
         blind_hits: set[tuple[str, int]] = set()
@@ -245,20 +245,15 @@ def _wanted(options: TraceOptions, layer: str) -> bool:
     return options.layers is None or layer in options.layers
 
 
-def settings_of(copy: Copy) -> CopySettings:
-    """The copy's recorded layers and parameters (parsed once per distinct record)."""
-    return CopySettings.from_json(copy.settings)
-
-
 def carries(copy: Copy, layer: str, page: int) -> bool:
     """Whether this copy carries the layer on this page (0-based), as the register records it."""
-    return settings_of(copy).carries(layer, page)
+    return copy.marking.carries(layer, page)
 
 
 def _uses_tone(copies: list[Copy]) -> bool:
     """Whether any copy carries the tone layer, in the version this release measures."""
-    versions = {t.version if (t := settings_of(c).tone) is not None else None for c in copies
-                if tone.LAYER in settings_of(c).layers}
+    versions = {t.version if (t := c.marking.tone) is not None else None for c in copies
+                if tone.LAYER in c.marking.layers}
     if versions - {tone.VERSION}:
         log.warning("copies with tone layer %s cannot be measured by this release (it measures %s); their "
                     "tone layer is left out", ", ".join(sorted(str(v) for v in versions - {tone.VERSION})),
@@ -268,7 +263,7 @@ def _uses_tone(copies: list[Copy]) -> bool:
 
 def _delta(copies: list[Copy]) -> float:
     """The shift amplitude the copies were marked with (recorded per copy in the ledger)."""
-    return float(settings_of(copies[0]).shift.delta_px) if copies else 1.0
+    return float(copies[0].marking.shift.delta_px) if copies else 1.0
 
 
 def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
@@ -321,7 +316,7 @@ def _layer_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_P
     which copies carry that layer (the ledger records each copy's layers)."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     numbers = [c.copy_no for c in copies]
-    carried = {name: np.array([name in settings_of(c).layers for c in copies]) for name in layers.ALL}
+    carried = {name: np.array([name in c.marking.layers for c in copies]) for name in layers.ALL}
     for name in CODEWORD:
         total = np.zeros(len(copies))
         norm2 = np.zeros(len(copies))  # per copy: a copy counts only the pages that carry the layer

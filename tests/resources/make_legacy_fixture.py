@@ -218,7 +218,7 @@ def main() -> None:
             report = ledger.verify()
             documents = {d.id: {"title": d.title, "sha256": d.sha256, "pages": d.pages, "dpi": d.dpi,
                                 "copies": [{"copy_no": c.copy_no, "recipient": c.recipient, "unit": c.unit,
-                                            "status": c.status, "settings": c.settings_dict}
+                                            "status": c.status, "settings": json.loads(c.settings)}
                                            for c in ledger.copies(d.id)]}
                          for d in ledger.documents()}
         if any(ws.home.glob("ledger.sqlite-*")):  # WAL left behind: the copied file would miss events

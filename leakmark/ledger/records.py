@@ -1,0 +1,49 @@
+"""The register's typed record of a run's options (the `run` event): what a resume needs to finish it.
+
+Copies' marking records are `leakmark.layers.settings.CopySettings`; both are turned into JSON and back
+only here and there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from leakmark.layers.settings import LayerName
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """A run's options as the register keeps them (the `run` event): what a resume needs to finish it."""
+
+    source_stem: str
+    output_dir: str
+    merge: str | None
+    separator: bool
+    delta: int
+    encrypted: bool
+    layers: tuple[LayerName, ...]
+    tone_pages: tuple[int, ...] | None  # 0-based; None: every page (or no tone)
+
+    def page_layers(self, index: int) -> tuple[LayerName, ...]:
+        """The layers page `index` (0-based) carries."""
+        return tuple(x for x in self.layers
+                     if x != LayerName.tone or self.tone_pages is None or index in self.tone_pages)
+
+    def to_json(self) -> str:
+        out: dict[str, Any] = {"source_stem": self.source_stem, "output_dir": self.output_dir,
+                               "merge": self.merge, "separator": self.separator, "delta": self.delta,
+                               "encrypted": self.encrypted, "layers": [str(x) for x in self.layers],
+                               "tone_pages": None if self.tone_pages is None else list(self.tone_pages)}
+        return json.dumps(out, ensure_ascii=False, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> RunRecord:
+        d = json.loads(text or "{}")
+        pages = d.get("tone_pages")
+        return RunRecord(source_stem=d.get("source_stem", ""), output_dir=d.get("output_dir", ""), merge=d.get("merge"),
+                         separator=bool(d.get("separator")), delta=int(d.get("delta", 1)),
+                         encrypted=bool(d.get("encrypted")),
+                         layers=tuple(LayerName(x) for x in d.get("layers", ["shift"])),
+                         tone_pages=None if pages is None else tuple(int(p) for p in pages))

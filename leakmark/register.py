@@ -1,0 +1,261 @@
+"""The register as an application sees it: list, search, show, runs, set status, export, verify.
+
+Library calls: they never print or exit; they raise LeakmarkError subclasses (NotFoundError,
+BadRequestError, LedgerIntegrityError, WorkspaceLockedError, ...) and return frozen result objects whose
+`to_json()` gives the plain dicts `leakmark log ... --json` prints. Every function takes a `Workspace`
+(its ledger is opened and closed around the call) or an open `Ledger` (used as it is).
+
+    from leakmark.register import list_documents, verify
+    for entry in list_documents(ws):
+        print(entry.document.title, len(entry.copies))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from leakmark.errors import BadRequestError
+from leakmark.ledger import Copy, CopyStatus, Document, Ledger, Run, RunState, format_copy_no
+from leakmark.workspace import Workspace
+
+Source = Workspace | Ledger
+
+EXPORT_COLUMNS = ("document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by",
+                  "status", "note")
+CSV_BOM = b"\xef\xbb\xbf"  # Excel and WPS read UTF-8 only with it
+
+
+@contextlib.contextmanager
+def _opened(source: Source) -> Iterator[Ledger]:
+    if isinstance(source, Ledger):
+        yield source
+    else:
+        with Ledger(source) as ledger:
+            yield ledger
+
+
+# -- results ----------------------------------------------------------------------------------------------
+def _copy_summary(c: Copy) -> dict[str, Any]:
+    return {"copy_no": c.label, "recipient": c.recipient, "unit": c.unit, "issued_at": c.issued_at,
+            "status": str(c.status)}
+
+
+@dataclass(frozen=True)
+class DocumentCopies:
+    """A registered document and its copies (every status), in copy-number order."""
+
+    document: Document
+    copies: tuple[Copy, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.document
+        return {"id": d.id, "title": d.title, "level": d.level, "pages": d.pages, "sha256": d.sha256,
+                "copies": [_copy_summary(c) for c in self.copies]}
+
+
+@dataclass(frozen=True)
+class CopyEntry:
+    """A copy with its document's title and 密级: one row of the export, one search hit."""
+
+    document: Document
+    copy: Copy
+
+    def row(self) -> list[str]:
+        """The values in EXPORT_COLUMNS order."""
+        c, d = self.copy, self.document
+        return [c.document_id, d.title, d.level, format_copy_no(c.copy_no), c.recipient, c.unit, c.issued_at,
+                c.issued_by, str(c.status), c.note]
+
+    def to_json(self) -> dict[str, str]:
+        return dict(zip(EXPORT_COLUMNS, self.row(), strict=True))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event in a copy's life: reserved by its run, issued, returned, destroyed, or void."""
+
+    seq: int
+    ts: str
+    kind: str  # the event kind: run | issued | status | run_end (| issue, in early registers)
+    status: str  # the copy's status after the event
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "status": self.status, "note": self.note}
+
+
+@dataclass(frozen=True)
+class CopyDetail:
+    """One copy with its document and its history, oldest event first."""
+
+    document: Document
+    copy: Copy
+    history: tuple[HistoryEntry, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        d, c = self.document, self.copy
+        return {"document": {"id": d.id, "title": d.title, "level": d.level},
+                "copy": {"document_id": c.document_id, "copy_no": c.label, "recipient": c.recipient,
+                         "unit": c.unit, "note": c.note, "issued_at": c.issued_at, "issued_by": c.issued_by,
+                         "status": str(c.status), "run_id": c.run_id, "version": c.version, "path": c.path,
+                         "settings": c.settings},
+                "history": [h.to_json() for h in self.history]}
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A recorded status change: the copy as it is now."""
+
+    copy: Copy
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.copy
+        return {"document_id": c.document_id, "copy_no": c.label, "recipient": c.recipient, "unit": c.unit,
+                "status": str(c.status)}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """An issue run: open (resumable), finished or abandoned, and how far it got."""
+
+    id: str
+    document_id: str
+    created_at: str
+    created_by: str
+    state: RunState | str
+    copies: int
+    done: int
+    output: str | None  # the merged file, else the output folder
+
+    @classmethod
+    def of(cls, run: Run) -> RunInfo:
+        o = run.record
+        return cls(id=run.id, document_id=run.document_id, created_at=run.created_at, created_by=run.created_by,
+                   state=run.state, copies=run.copies, done=run.done, output=o.merge or o.output_dir)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "document_id": self.document_id, "created_at": self.created_at,
+                "by": self.created_by, "state": str(self.state), "copies": self.copies, "done": self.done,
+                "output": self.output}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A register that passed verification: what it holds, and which key vouches for it."""
+
+    events: int
+    documents: int
+    runs: int
+    copies: int
+    key_fingerprint: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": self.events, "documents": self.documents, "runs": self.runs, "copies": self.copies,
+                "key_fingerprint": self.key_fingerprint}
+
+
+# -- queries ----------------------------------------------------------------------------------------------
+def list_documents(source: Source, doc_id: str | None = None) -> tuple[DocumentCopies, ...]:
+    """Every document (or only `doc_id`; NotFoundError if unknown) with its copies."""
+    with _opened(source) as ledger:
+        docs = [ledger.document(doc_id)] if doc_id else ledger.documents()
+        return tuple(DocumentCopies(d, tuple(ledger.copies(d.id))) for d in docs)
+
+
+def search(source: Source, text: str = "", *, doc_id: str | None = None,
+           status: CopyStatus | str | None = None) -> tuple[CopyEntry, ...]:
+    """Copies whose recipient, unit, note or reference (`DOCUMENT/000123`) contains `text`, ignoring case;
+    only `doc_id`'s copies and only those with `status` when given. In document, then copy-number order."""
+    wanted = _status(status) if status is not None else None
+    needle = text.casefold()
+    with _opened(source) as ledger:
+        if doc_id:
+            ledger.document(doc_id)  # NotFoundError for an unknown document
+        entries = _entries(ledger, ledger.copies(doc_id))
+    return tuple(e for e in entries
+                 if (wanted is None or e.copy.status == wanted)
+                 and any(needle in s.casefold() for s in (e.copy.recipient, e.copy.unit, e.copy.note, e.copy.ref)))
+
+
+def show(source: Source, ref: str) -> CopyDetail:
+    """One copy (`DOCUMENT/000123`, or `000123` / `123` when only one document has it) with its history."""
+    with _opened(source) as ledger:
+        c = ledger.find_copy(ref)
+        doc = ledger.document(c.document_id)
+        history = tuple(HistoryEntry(**h) for h in ledger.history(c))
+    return CopyDetail(document=doc, copy=c, history=history)
+
+
+def runs(source: Source) -> tuple[RunInfo, ...]:
+    """Every issue run, oldest first."""
+    with _opened(source) as ledger:
+        return tuple(RunInfo.of(r) for r in ledger.runs())
+
+
+# -- status -----------------------------------------------------------------------------------------------
+def set_status(source: Source, ref: str, status: CopyStatus | str, note: str = "") -> StatusChange:
+    """Record a clerk's status for an issued copy: `issued`, `returned` or `destroyed`.
+
+    `reserved` and `void` belong to runs (a run reserves numbers; abandoning it voids the unmade ones):
+    BadRequestError, as for a copy never issued or already destroyed."""
+    with _opened(source) as ledger:
+        return StatusChange(ledger.set_status(ref, status, note))
+
+
+def return_copy(source: Source, ref: str, note: str = "") -> StatusChange:
+    """Record that a copy came back."""
+    return set_status(source, ref, CopyStatus.returned, note)
+
+
+def destroy_copy(source: Source, ref: str, note: str = "") -> StatusChange:
+    """Record that a copy was destroyed."""
+    return set_status(source, ref, CopyStatus.destroyed, note)
+
+
+# -- export and verification ------------------------------------------------------------------------------
+def export_rows(source: Source) -> tuple[CopyEntry, ...]:
+    """Every copy of every document, in document-id then copy-number order."""
+    with _opened(source) as ledger:
+        return tuple(_entries(ledger, ledger.copies()))
+
+
+def csv_bytes(rows: Iterable[CopyEntry]) -> bytes:
+    """The rows as CSV with a header of EXPORT_COLUMNS, UTF-8 with BOM (opens correctly in Excel and WPS)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(EXPORT_COLUMNS)
+    for entry in rows:
+        w.writerow(entry.row())
+    return CSV_BOM + buf.getvalue().encode("utf-8")
+
+
+def export_csv(source: Source) -> bytes:
+    """The whole register as `leakmark log export --csv` writes it."""
+    return csv_bytes(export_rows(source))
+
+
+def verify(source: Source) -> Verification:
+    """Replay the chain and check every row (LedgerIntegrityError at the first bad one)."""
+    with _opened(source) as ledger:
+        rep = ledger.verify()
+        fingerprint = ledger.ws.key_fingerprint()
+    return Verification(events=rep.events, documents=rep.documents, runs=rep.runs, copies=rep.copies,
+                        key_fingerprint=fingerprint)
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+def _entries(ledger: Ledger, copies: list[Copy]) -> list[CopyEntry]:
+    docs = {d.id: d for d in ledger.documents()}
+    return [CopyEntry(document=docs[c.document_id], copy=c) for c in copies]
+
+
+def _status(value: CopyStatus | str) -> CopyStatus:
+    try:
+        return CopyStatus(value)
+    except ValueError:
+        raise BadRequestError(f"unknown status {str(value)!r} (choose from {', '.join(CopyStatus)})") from None
