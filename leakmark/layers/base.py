@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from leakmark.layers.codes import page_seed
 from leakmark.layers.settings import LayerName
 
 if TYPE_CHECKING:
@@ -54,3 +55,14 @@ class Layer(Protocol):
     def measure(self, ctx: MeasureContext) -> Measurement | None:
         """The codeword measurement on one aligned page (None for layers read as a payload)."""
         ...
+
+
+class CodewordLayer:
+    """A page layer scored as a codeword: each copy's page pattern comes from its HMAC seed."""
+
+    name: ClassVar[LayerName]
+    codeword: ClassVar[bool] = True
+    on_pages: ClassVar[bool] = True
+
+    def material(self, key: bytes, doc_id: str, copy_no: int, page: int) -> bytes:
+        return page_seed(key, doc_id, copy_no, self.name, page)

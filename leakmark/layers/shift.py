@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leakmark.layers.base import MeasureContext, Measurement
-from leakmark.layers.codes import page_seed
+from leakmark.layers.base import CodewordLayer, MeasureContext, Measurement
 from leakmark.layers.settings import LayerName
 from leakmark.units import PageUnits
 
@@ -96,13 +95,8 @@ def _move(out: np.ndarray, src: np.ndarray, box: tuple[int, int, int, int], dx: 
     out[y0:y1, x0:x1] = src[y0 - dy:y1 - dy, x0 - dx:x1 - dx]
 
 
-class ShiftLayer:
+class ShiftLayer(CodewordLayer):
     name = LAYER
-    codeword = True
-    on_pages = True
-
-    def material(self, key: bytes, doc_id: str, copy_no: int, page: int) -> bytes:
-        return page_seed(key, doc_id, copy_no, LAYER, page)
 
     def prepare(self, base: np.ndarray, gray: np.ndarray, dpi: int) -> tuple[np.ndarray, ...]:
         return ()  # boxes are moved from the page's own rendering

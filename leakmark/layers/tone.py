@@ -20,8 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from leakmark.layers.base import MeasureContext, Measurement
-from leakmark.layers.codes import page_seed
+from leakmark.layers.base import CodewordLayer, MeasureContext, Measurement
 from leakmark.layers.settings import LayerName, ToneSettings
 
 LAYER = LayerName.tone
@@ -178,13 +177,8 @@ def settings(pages: list[int] | None) -> ToneSettings:
                         pages=None if pages is None else tuple(p + 1 for p in pages))
 
 
-class ToneLayer:
+class ToneLayer(CodewordLayer):
     name = LAYER
-    codeword = True
-    on_pages = True
-
-    def material(self, key: bytes, doc_id: str, copy_no: int, page: int) -> bytes:
-        return page_seed(key, doc_id, copy_no, LAYER, page)
 
     def prepare(self, base: np.ndarray, gray: np.ndarray, dpi: int) -> tuple[np.ndarray, ...]:
         return planes(base, gray, dpi)
