@@ -1,7 +1,12 @@
-"""One issue run in a fresh process, for throughput.py's issue section: its time and peak memory as JSON.
+"""One issue run in a fresh process, for throughput's issue section: its time and peak memory as JSON.
 
-Kept apart from throughput.py, which imports blind-watermark at the top: a spawned pool worker re-imports
-the parent's main module, and blind-watermark's import-time `set_start_method('fork')` would kill it.
+    python -c "import sys; from benchmarks._issue_probe import main; main(*sys.argv[1:])" \
+        SAMPLE COPIES JOBS DPI TMP          # from the checkout: what throughput runs
+
+Not a benchmark of its own (so not listed by `python -m benchmarks`). Kept apart from throughput.py, which
+imports blind-watermark at the top: a spawned pool worker re-imports its parent's main module, and
+blind-watermark's import-time `set_start_method('fork')` would kill it; and the process's peak memory is
+then the issue run's (this module imports nothing but leakmark).
 """
 
 from __future__ import annotations
