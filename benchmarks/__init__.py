@@ -3,7 +3,7 @@
 `python -m benchmarks` lists the scripts; `python -m benchmarks NAME --help` shows one's options; each
 also runs as `python -m benchmarks.NAME`. Results go to benchmarks/results/ (layer_crops and visual_check:
 docs/), each file stamped with the commit, machine and command that produced it (`benchmarks.common`);
-`python -m benchmarks stale` (to come) lists the results older than the code they measure.
+`python -m benchmarks stale` lists the results older than the code they measure.
 """
 
 from __future__ import annotations
@@ -34,4 +34,5 @@ SCRIPTS: dict[str, Script] = {
     "blind_layer": Script("the `blind` layer on A4 pages: reads, false reads, cost, change (blind-layer.md)"),
     "visual_check": Script("original / marked copy / 10× difference crops at 100 %, to docs/"),
     "report": Script("rebuild the robustness and null-calibration tables and plots from their CSVs"),
+    "stale": Script("list results files with the commit they record, and whether the code changed since"),
 }
