@@ -206,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         for reason, n in notes.items():
             print(f"[{n}] {reason}")
-    print(f"\n{len(rows)} files: {counts['current']} current, {counts['stale']} stale, {counts['unknown']} of "
-          f"unknown provenance ({older} of them committed before the code they measure last changed)")
+    n = len(rows)
+    print(f"\n{n} file{'s' if n != 1 else ''}: {counts['current']} current, {counts['stale']} stale, "
+          f"{counts['unknown']} of unknown provenance ({older} of them committed before the code they measure "
+          "last changed)")
     return 1 if args.strict and (counts["stale"] or counts["unknown"]) else 0
 
 
