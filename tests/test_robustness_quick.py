@@ -1,8 +1,8 @@
-"""The core `benchmarks/robustness.py --quick` cases as tests: the right copy named, nobody wrong.
+"""The core `python -m benchmarks robustness --quick` cases as tests: the right copy named, nobody wrong.
 
 Memo sample issued to 5 copies (session fixture); the leak is copy 000003's page 1 (collusion: copies 000003
 and 000005), each quick attack of benchmarks/attacks.py with a fixed seed. The full sweep with 1,000 copies
-is `python benchmarks/robustness.py --copies 1000`.
+is `python -m benchmarks robustness --copies 1000`.
 """
 
 from __future__ import annotations
