@@ -10,8 +10,9 @@ PATHS` (so uncommitted changes count too). A file rebuilt from others (the stamp
 tables `report` rebuilds from a run's CSVs) is as old as the oldest of them; a file whose parts come from
 several runs (throughput.md's sections) as its oldest part.
 
-A file without a stamp is of unknown provenance. The commit that last committed it bounds its age from
-above: when the code changed after that commit, the file is stale for certain. `--strict` exits 1 when any
+A file without a stamp is of unknown provenance. The commit that last changed it (not counting commits that
+only added a blockquote note at the top) bounds its age from above: when the code changed after that
+commit, the file is stale for certain. `--strict` exits 1 when any
 file is stale or of unknown provenance.
 """
 
@@ -95,18 +96,30 @@ def judge_run(run: dict) -> Verdict:
     return Verdict("current", shown, "current" + (" (run with uncommitted changes)" if run.get("dirty") else ""))
 
 
+def _only_adds_a_note(commit: str, rel: str) -> bool:
+    """Did `commit` only add blockquote lines (a hand-written "stale" note) to the file?"""
+    diff = git("diff", "--unified=0", f"{commit}^", commit, "--", rel)
+    if not diff:
+        return False
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return bool(changed) and all(line.startswith("+") and (line[1:].startswith(">") or not line[1:].strip())
+                                 for line in changed)  # (a binary file's diff has no lines)
+
+
 def judge_unstamped(path: Path, script: str | None) -> Verdict:
     rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
-    last = git("log", "-1", "--format=%H %cs", "--", rel)
+    log = (git("log", "--format=%H %cs", "--", rel) or "").splitlines()
+    # the commit that last changed the data: commits that only added a note at the top do not count
+    last = next((line for line in log if not _only_adds_a_note(line.split()[0], rel)), None)
     if not last:
         return Verdict("unknown", "no stamp", "unknown provenance (never committed)")
     commit, day = last.split()
     changed = changes_since(commit, measured_paths(script))
     if changed:
         return Verdict("unknown", "no stamp", "unknown provenance, older than the code",
-                       f"last committed in {commit[:7]} ({day}); changed since: {changed}", older=True)
+                       f"data last changed in {commit[:7]} ({day}); changed since: {changed}", older=True)
     return Verdict("unknown", "no stamp", "unknown provenance",
-                   f"last committed in {commit[:7]} ({day}); the code is unchanged since")
+                   f"data last changed in {commit[:7]} ({day}); the code is unchanged since")
 
 
 def load_entries(folder: Path) -> dict[Path, dict[str, list[dict]]]:
