@@ -3,10 +3,10 @@
     python -c "import sys; from benchmarks._issue_probe import main; main(*sys.argv[1:])" \
         SAMPLE COPIES JOBS DPI TMP          # from the checkout: what throughput runs
 
-Not a benchmark of its own (so not listed by `python -m benchmarks`). Kept apart from throughput.py, which
-imports blind-watermark at the top: a spawned pool worker re-imports its parent's main module, and
-blind-watermark's import-time `set_start_method('fork')` would kill it; and the process's peak memory is
-then the issue run's (this module imports nothing but leakmark).
+Not a benchmark of its own (so not listed by `python -m benchmarks`). Kept apart from throughput.py so
+that the process's peak memory is the issue run's own (this module imports leakmark only: not
+blind-watermark, nor the other sections' code and state), and `python -c` leaves spawned pool workers no
+main module to re-import.
 """
 
 from __future__ import annotations

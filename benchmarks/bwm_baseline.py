@@ -7,8 +7,8 @@ attack kept the page size, since the decoder needs the embedding grid), and afte
 page (SIFT + RANSAC homography, warped back to the page size). Correct only when all 64 bits are exact.
 Collusion cases are not run: the decoder returns one id, never two.
 
-Import this module (or blind_watermark) before anything starts a process pool: blind-watermark calls
-`multiprocessing.set_start_method('fork')` at import.
+blind-watermark is imported through `common.import_blind_watermark` (silenced, and without the
+`multiprocessing.set_start_method('fork')` its package calls at import).
 
     python -m benchmarks robustness ...      # runs this phase after the first trial
     python -m benchmarks bwm_baseline [--quick] [--strengths one|all] [--seed 1] [--results DIR]

@@ -267,10 +267,18 @@ def arguments(argv: list[str] | None) -> list[str]:
 
 
 def import_blind_watermark() -> None:
-    """Import blind-watermark before anything starts a process pool, silenced: it prints a banner, and its
-    pool.py calls `multiprocessing.set_start_method('fork')` at import, which fails once a pool exists."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        import blind_watermark  # noqa: F401
+    """Import blind-watermark without its side effects, as leakmark.watermark.blind does: it prints a banner,
+    and its pool.py calls `multiprocessing.set_start_method('fork')` at import, which raises once a start
+    method is set (after a pool has run, and in every spawned worker) and would change it for the process."""
+    import multiprocessing
+
+    saved = multiprocessing.set_start_method
+    multiprocessing.set_start_method = lambda *args, **kwargs: None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import blind_watermark  # noqa: F401
+    finally:
+        multiprocessing.set_start_method = saved
 
 
 class CsvLog:

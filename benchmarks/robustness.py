@@ -36,7 +36,7 @@ from benchmarks.common import (
     write_evidence,
 )
 
-import_blind_watermark()  # before any process pool exists
+import_blind_watermark()  # silenced, and without its set_start_method('fork')
 
 import numpy as np  # noqa: E402
 

@@ -44,8 +44,7 @@ from benchmarks.common import (
     script_name,
 )
 
-# leakmark's own pool passes an explicit spawn context and is unaffected by blind-watermark's fork
-import_blind_watermark()
+import_blind_watermark()  # silenced, and without its set_start_method('fork')
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -230,7 +229,7 @@ def section_bwm(ctx: Ctx) -> list[str]:
 def section_printrun(ctx: Ctx) -> list[str]:
     """A print run (issue 5): 30 pages × 200 copies into one merged PDF with 1 and 2 jobs and on a Dask
     LocalCluster of 2 workers, beside the encode-only floor. Run as its own process (`python -m benchmarks
-    printrun`): this module imports blind-watermark, which a spawned worker cannot import again."""
+    printrun`), so that its pools, cluster and memory are its own."""
     from benchmarks import printrun
 
     pages, copies = (10, 20) if ctx.quick else (30, 200)
