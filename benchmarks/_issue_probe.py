@@ -1,7 +1,12 @@
-"""One issue run in a fresh process, for throughput.py's issue section: its time and peak memory as JSON.
+"""One issue run in a fresh process, for throughput's issue section: its time and peak memory as JSON.
 
-Kept apart from throughput.py, which imports blind-watermark at the top: a spawned pool worker re-imports
-the parent's main module, and blind-watermark's import-time `set_start_method('fork')` would kill it.
+    python -c "import sys; from benchmarks._issue_probe import main; main(*sys.argv[1:])" \
+        SAMPLE COPIES JOBS DPI TMP          # from the checkout: what throughput runs
+
+Not a benchmark of its own (so not listed by `python -m benchmarks`). Kept apart from throughput.py so
+that the process's peak memory is the issue run's own (this module imports leakmark only: not
+blind-watermark, nor the other sections' code and state), and `python -c` leaves spawned pool workers no
+main module to re-import.
 """
 
 from __future__ import annotations

@@ -545,3 +545,16 @@ def by_name(name: str) -> Attack:
 def cases(quick: bool = False) -> list[tuple[Attack, float]]:
     """(attack, strength) pairs of the full or the quick run."""
     return [(a, s) for a in ATTACKS for s in (a.quick if quick else a.strengths)]
+
+
+def one_per_attack(chosen: list[tuple[Attack, float]]) -> list[tuple[Attack, float]]:
+    """One case per attack among `chosen`: its quick strength if chosen, else the middle one chosen."""
+    by: dict[str, list[tuple[Attack, float]]] = {}
+    for a, s in chosen:
+        by.setdefault(a.name, []).append((a, s))
+    picked = []
+    for lst in by.values():
+        a = lst[0][0]
+        quick = [c for c in lst if c[1] in a.quick]
+        picked.append(quick[0] if quick else lst[len(lst) // 2])
+    return picked

@@ -1,7 +1,7 @@
-"""The `blind` layer (leakmark/watermark/blind.py) on A4 pages at 300 dpi: what reads, what it costs, how
+"""The `blind` layer (leakmark/layers/blind.py) on A4 pages at 300 dpi: what reads, what it costs, how
 much it changes the page.
 
-    PYTHONPATH=. python benchmarks/blind_layer.py [--copies 2] [--nulls 120]
+    python -m benchmarks blind_layer [--copies 2] [--nulls 120]
 
 Pages: every page of the two sample documents (text on white paper) and one A4 page with a large
 synthetic photograph (tests/test_tone.py's `_photo`), rendered grey at 300 dpi. Per page: `planes` once,
@@ -17,41 +17,26 @@ Writes benchmarks/results/blind-layer.md. About 3 minutes on 2 cores.
 
 from __future__ import annotations
 
-import argparse
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import cv2
+import numpy as np
+import pymupdf
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import pymupdf  # noqa: E402
+from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, script_name
+from leakmark import simulate
+from leakmark.layers import blind
+from leakmark.rendering import render_pages
+from leakmark.samples import synthetic_photo, write_samples
 
-from leakmark import simulate  # noqa: E402
-from leakmark.layers import blind  # noqa: E402
-from leakmark.samples import synthetic_photo, write_samples  # noqa: E402
-
+NAME = script_name(__file__)
 KEY = bytes(range(32))
 DPI = 300
-OUT = ROOT / "benchmarks" / "results" / "blind-layer.md"
 
 
 photo = synthetic_photo
-
-
-def render(pdf: Path, colour: bool = False) -> list[np.ndarray]:
-    with pymupdf.open(pdf) as doc:
-        pages = []
-        for page in doc:
-            pix = page.get_pixmap(dpi=DPI, colorspace=pymupdf.csRGB if colour else pymupdf.csGRAY, alpha=False)
-            a = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, pix.n).copy()
-            pages.append(cv2.cvtColor(a, cv2.COLOR_RGB2BGR) if colour else a[:, :, 0])
-        return pages
 
 
 def photo_pdf(folder: Path, seed: int = 4) -> Path:
@@ -126,16 +111,19 @@ def change_stats(page: np.ndarray, copy: np.ndarray) -> tuple[int, float, int, f
             int(d[ink].max(initial=0)), float(d[ink].mean()) if ink.any() else 0.0)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--copies", type=int, default=2)
-    ap.add_argument("--nulls", type=int, default=120)
-    args = ap.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
+    ap.add_argument("--copies", type=int, default=2, help="marked copies per page")
+    ap.add_argument("--nulls", type=int, default=120, help="extra unmarked reads for the false-read rate")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    output = Results(args.results, Stamp.take(NAME, argv), "blind-layer")
     t_all = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="blind-layer-"))
     docs = {p.stem: p for p in write_samples(tmp)}
     docs["photo-page"] = photo_pdf(tmp)
-    pages = [(f"{stem} p{i + 1}", page) for stem, pdf in docs.items() for i, page in enumerate(render(pdf))]
+    pages = [(f"{stem} p{i + 1}", page) for stem, pdf in docs.items() for i, page in enumerate(render_pages(pdf, DPI))]
     doc_ids = {stem: f"D{k + 1:02d}{'c0ffee1a'}" for k, stem in enumerate(docs)}
 
     rows, per_page, null_conf = [], [], []
@@ -185,7 +173,7 @@ def main() -> None:
 
     # more unmarked pages: random grid offsets (a crop of a few pixels), JPEG, other photographs
     rng = np.random.default_rng(2024)
-    extra_pages = [p for _, p in pages] + [render(photo_pdf(tmp, seed))[0] for seed in (11, 12, 13)]
+    extra_pages = [p for _, p in pages] + [render_pages(photo_pdf(tmp, seed), DPI)[0] for seed in (11, 12, 13)]
     false_reads = 0
     t = time.perf_counter()
     for k in range(args.nulls):
@@ -206,7 +194,7 @@ def main() -> None:
     n_false = len(null_rows) + false_reads
 
     # colour page timing (the Chinese notice's red header kept in colour)
-    colour = render(docs["notice-zh"], colour=True)[0]
+    colour = render_pages(docs["notice-zh"], DPI, mode="bgr")[0]
     t = time.perf_counter()
     cz, co = blind.planes(colour)
     t_cplanes = time.perf_counter() - t
@@ -224,9 +212,7 @@ def main() -> None:
     lines = [
         "# blind layer: keyless 96-bit payload (blind-watermark's DWT-DCT-SVD, luminance only, paper left alone)",
         "",
-        f"Command: `PYTHONPATH=. python benchmarks/blind_layer.py --copies {args.copies} --nulls {args.nulls}`; "
-        f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, OpenCV {cv2.__version__}; whole run {total:.0f} s.",
+        f"Whole run {total:.0f} s.",
         "",
         f"d1={blind.D1}, d2={blind.D2}, PASSWORD_IMG=PASSWORD_WM=0x{blind.PASSWORD_IMG:08X}; a block is marked "
         f"when less than {blind.MARK_BELOW:.0%} of its pixels are paper (>= {blind.PAPER}) and its grey levels "
@@ -268,10 +254,9 @@ def main() -> None:
         f"The colour copy reads and verifies: {colour_ok}.",
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines), encoding="utf-8")
+    out = output.write_markdown("blind-layer.md", lines)
     print("\n".join(lines[-(len(per_page) + 8):]))
-    print(f"false reads {n_false}/{n_null}; null confidence max {max(null_conf):.3f}; wrote {OUT}")
+    print(f"false reads {n_false}/{n_null}; null confidence max {max(null_conf):.3f}; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -7,26 +7,46 @@ attack kept the page size, since the decoder needs the embedding grid), and afte
 page (SIFT + RANSAC homography, warped back to the page size). Correct only when all 64 bits are exact.
 Collusion cases are not run: the decoder returns one id, never two.
 
-Import this module (or blind_watermark) before anything starts a process pool: blind-watermark calls
-`multiprocessing.set_start_method('fork')` at import.
+blind-watermark is imported through `common.import_blind_watermark` (silenced, and without the
+`multiprocessing.set_start_method('fork')` its package calls at import).
+
+    python -m benchmarks robustness ...      # runs this phase after the first trial
+    python -m benchmarks bwm_baseline [--quick] [--strengths one|all] [--seed 1] [--results DIR]
+
+Run alone, it marks page 1 of the memo sample and writes robustness-bwm.csv; `python -m benchmarks report`
+then puts it beside leakmark's rows in robustness.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-with contextlib.redirect_stdout(io.StringIO()):  # banner on import
-    from blind_watermark import WaterMark
+from benchmarks.common import (
+    RESULTS,
+    Results,
+    Stamp,
+    argument_parser,
+    arguments,
+    import_blind_watermark,
+    log,
+    script_name,
+)
 
-import cv2
-import numpy as np
+import_blind_watermark()
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from blind_watermark import WaterMark  # noqa: E402
 
-from benchmarks import attacks as atk
+from benchmarks import attacks as atk  # noqa: E402
+from leakmark.rendering import render_page_array  # noqa: E402
 
+NAME = script_name(__file__)
+QUICK = ("jpeg", "rescale", "ps-error-diffusion", "phone-perspective")  # ~8 s a case: robustness --quick's four
 SETTINGS = {"default": (36, 20), "strong": (72, 40)}
 FIELDS = ["setting", "attack", "family", "strength", "ber_blind", "ber_aligned", "exact", "seconds", "note"]
 BITS = 64
@@ -81,12 +101,10 @@ def align_to(img: np.ndarray, ref: np.ndarray, max_side: int = 1600) -> np.ndarr
     return cv2.warpPerspective(img, H, (ref.shape[1], ref.shape[0]), flags=cv2.INTER_CUBIC, borderValue=bv)
 
 
-def run(doc_pdf: Path, cases: list[tuple[atk.Attack, float]], settings: tuple[str, ...], out: Path, seed: int,
+def run(doc_pdf: Path, cases: list[tuple[atk.Attack, float]], settings: tuple[str, ...], output: Results, seed: int,
         log: Callable[[str], None]) -> None:
-    from benchmarks.robustness import CsvLog, render
-
-    csv_log = CsvLog(out / "robustness-bwm.csv", FIELDS, fresh=True)
-    page = render(doc_pdf, 0)
+    csv_log = output.csv("robustness-bwm.csv", FIELDS)
+    page = render_page_array(doc_pdf, 0, mode="bgr")
     rng = np.random.default_rng(seed + 7)
     for setting in settings:
         bits = rng.integers(0, 2, BITS).astype(bool)
@@ -123,3 +141,31 @@ def run(doc_pdf: Path, cases: list[tuple[atk.Attack, float]], settings: tuple[st
                          "note": note.strip("; ")})
             log(f"bwm {setting:7s} {a.name:20s} {s!s:7s} blind={ber_blind!s:6.6s} aligned={ber_al!s:6.6s} "
                 f"exact={exact} {dt:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
+    ap.add_argument("--quick", action="store_true", help=f"the default setting on {', '.join(QUICK)} only")
+    ap.add_argument("--strengths", choices=("one", "all"), default="one",
+                    help="every strength, or one per attack (the quick one, else the middle one)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    from leakmark.samples import write_samples
+
+    cases = atk.cases()
+    if args.strengths == "one":
+        cases = atk.one_per_attack(cases)
+    if args.quick:
+        cases = [c for c in atk.one_per_attack(atk.cases(quick=True)) if c[0].name in QUICK]
+    settings = ("default",) if args.quick else ("default", "strong")
+    output = Results(args.results, Stamp.take(NAME, argv), "robustness")
+    with tempfile.TemporaryDirectory(prefix="leakmark-bwm-") as tmp:
+        memo = next(p for p in write_samples(Path(tmp)) if p.name == "memo-en.pdf")
+        run(memo, cases, settings, output, seed=args.seed, log=log)
+    log(f"done: {output.path('robustness-bwm.csv')}; `python -m benchmarks report` puts it into robustness.md")
+
+
+if __name__ == "__main__":
+    main()

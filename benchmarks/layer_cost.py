@@ -1,7 +1,7 @@
 """What each layer costs at issue time, per page type: the issue-4 target is that a page-copy with every
 layer on costs at most 1.5× one with `shift` alone.
 
-    python benchmarks/layer_cost.py [--copies 20,120] [--pages photo,chart,form,notice-zh,memo-en]
+    python -m benchmarks layer_cost [--copies 20,220] [--pages photo,chart,form,notice-zh,memo-en]
 
 For every one-page document (the low-text samples and page 1 of each text sample) and every layer set,
 `leakmark.issue` runs in-process with one job (no pool: the machine's other core stays idle, so the
@@ -15,26 +15,20 @@ shift, tone where the page is mostly picture, file). Writes benchmarks/results/l
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import pymupdf
 
-import pymupdf  # noqa: E402
+from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, script_name
+from leakmark import IssueOptions, Recipient, Workspace, issue
+from leakmark.ledger import Ledger
+from leakmark.samples import write_lowtext_samples, write_samples
 
-from benchmarks.robustness import command_line, machine  # noqa: E402
-from leakmark import IssueOptions, Recipient, Workspace, issue  # noqa: E402
-from leakmark.ledger import Ledger  # noqa: E402
-from leakmark.samples import write_lowtext_samples, write_samples  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
+NAME = script_name(__file__)
 SETS: dict[str, tuple[str, ...] | None] = {
     "shift": ("shift",),
     "shift+tone": ("shift", "tone"),
@@ -65,15 +59,16 @@ def timed_issue(src: Path, layers: tuple[str, ...] | None, copies: int, root: Pa
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
     ap.add_argument("--copies", default="20,220", help="the smaller and the larger run (default 20,220)")
     ap.add_argument("--pages", default="photo,chart,form,notice-zh,memo-en")
+    ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    output = Results(args.results, Stamp.take(NAME, argv), "layer-cost")
     small, large = (int(x) for x in args.copies.split(","))
     wanted = args.pages.split(",")
     lines = ["# Issue cost per layer set", "",
-             f"- command: `{command_line()}`", f"- machine: {machine()}",
-             f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              f"- one job, in-process; all-in = wall time of {large} copies / {large}; marginal = "
              f"(T({large}) - T({small})) / {large - small}; ratio = against `shift` alone on the same page", ""]
     with tempfile.TemporaryDirectory(prefix="leakmark-layercost-") as tmp_s:
@@ -96,9 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                        f"{marginal:.1f} | {marginal / base_marg:.2f} |")
                 print(row, flush=True)
                 lines.append(row)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "layer-cost.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS / 'layer-cost.md'}")
+    print(f"wrote {output.write_markdown('layer-cost.md', lines)}")
 
 
 if __name__ == "__main__":

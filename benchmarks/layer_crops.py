@@ -1,12 +1,13 @@
 """Crops of each page layer (original / marked / 10× difference) and 600 dpi 1-bit halftones, written to docs/.
 
-    PYTHONPATH=. python benchmarks/layer_crops.py
+    python -m benchmarks layer_crops [--out docs]
 
 Deterministic: a fixed key, document id and copy number; no workspace, no JPEG (the layers' own pixels; the
 numbers also give the halftone of the copy as issued, JPEG q92). Pages are marked as `pipeline.prepare_page`
 and `pipeline.mark_copies` do, at 300 dpi with delta 1. The shift crops `docs/shift-crop-*.png` come from
-benchmarks/visual_check.py (issued copies, so JPEG included) and are kept; here the shift layer gets numbers
-only, measured at the same place. Prints the numbers that docs/layers.md quotes.
+`python -m benchmarks visual_check` (issued copies, so JPEG included) and are kept; here the shift layer gets
+numbers only, measured at the same place. Prints the numbers that docs/layers.md quotes. The PNGs are stamped
+in docs/layer-crops.stamp.json.
 
 Files: docs/<layer>-crop-<page>.png (tone and blind on the photo page and the two text pages; shift on the
 ruled form, whose table rules move) and docs/halftone-600dpi-<page>.png (shift + tone on the photo page and
@@ -23,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.visual_check import DOCS
+from benchmarks.common import DOCS, Results, Stamp, argument_parser, arguments, script_name
 from leakmark import units
 from leakmark.issuing.worker import JPEG_QUALITY, is_colour
 from leakmark.layers import blind, shift, tone
@@ -32,6 +33,7 @@ from leakmark.pdf import read as pdf
 from leakmark.samples import write_lowtext_samples, write_samples
 from leakmark.simulate import halftone
 
+NAME = script_name(__file__)
 KEY = hashlib.sha256(b"leakmark docs").digest()
 DOC_ID = "D0123456789"
 COPY_NO = 7
@@ -146,12 +148,13 @@ def crop(image: np.ndarray, y: int, x: int, h: int = SIZE, w: int = SIZE) -> np.
     return image[y:y + h, x:x + w]
 
 
-def layer_crop(layer: str, p: Page, marked: np.ndarray) -> dict:
+def layer_crop(output: Results, layer: str, p: Page, marked: np.ndarray) -> dict:
     y, x = REGION[p.name]
     o, m = crop(p.base, y, x), crop(marked, y, x)
-    out = DOCS / f"{layer}-crop-{p.name}.png"
+    out = output.path(f"{layer}-crop-{p.name}.png")
     cv2.imwrite(str(out), labelled([("original (300 dpi)", o), (f"{layer}-marked", m),
                                     (f"128 + {GAIN} x (marked - original)", amplified(o, m))]))
+    output.record(out.name)
     return {"file": out.name, "page": change_stats(p.base, marked, p.gray),
             "crop": change_stats(o, m, crop(p.gray, y, x))}
 
@@ -171,7 +174,7 @@ def _toner_image(toner: np.ndarray) -> np.ndarray:
     return np.where(toner, 0, 255).astype(np.uint8)
 
 
-def halftone_figure(p: Page, marked: np.ndarray, layers: str = "shift+tone") -> dict:
+def halftone_figure(output: Results, p: Page, marked: np.ndarray, layers: str = "shift+tone") -> dict:
     """1-bit Floyd–Steinberg halftones at 600 dpi of the original and the shift+tone copy (each the 300 dpi
     page image resampled to 600 dpi, as a printer does with an issued copy), their XOR, and both blurred to
     viewing resolution (Gaussian sigma 1.5 at 600 dpi) with the 10× difference."""
@@ -199,8 +202,9 @@ def halftone_figure(p: Page, marked: np.ndarray, layers: str = "shift+tone") -> 
     bottom = labelled([("original halftone, viewed (blur s=1.5)", np.clip(v_orig[c], 0, 255).astype(np.uint8)),
                        ("copy halftone, viewed", np.clip(v_mark[c], 0, 255).astype(np.uint8)),
                        (f"128 + {GAIN} x (viewed copy - viewed original)", amplified(v_orig[c], v_mark[c]))])
-    out = DOCS / f"halftone-600dpi-{p.name}.png"
+    out = output.path(f"halftone-600dpi-{p.name}.png")
     cv2.imwrite(str(out), np.vstack([top, np.full((SEP, top.shape[1], 3), 160, np.uint8), bottom]))
+    output.record(out.name)
     pc = paper[c]
     grey_change = np.abs(g_mark.astype(np.int16) - g_orig.astype(np.int16))
     # local toner density over 1 mm (≈ 24 px at 600 dpi): how far the copy's printed tone strays anywhere
@@ -229,8 +233,12 @@ def halftone_figure(p: Page, marked: np.ndarray, layers: str = "shift+tone") -> 
     }
 
 
-def main() -> None:
-    DOCS.mkdir(exist_ok=True)
+def main(argv: list[str] | None = None) -> None:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
+    ap.add_argument("--out", type=Path, default=DOCS, help="folder for the PNGs (default docs/)")
+    args = ap.parse_args(argv)
+    output = Results(args.out, Stamp.take(NAME, argv), "layer-crops")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         pages = [prepare(path, path.stem) for path in write_lowtext_samples(tmp_path / "lowtext", ("photo", "form"))]
@@ -238,21 +246,21 @@ def main() -> None:
     results: dict[str, dict] = {}
     for p in pages:
         if p.name == "form":  # its table rules move: the shift layer's crop and halftone on a ruled page
-            results["shift-form"] = layer_crop("shift", p, mark_shift(p))
-            results["halftone-form"] = halftone_figure(p, mark_shift(p), "shift")
+            results["shift-form"] = layer_crop(output, "shift", p, mark_shift(p))
+            results["halftone-form"] = halftone_figure(output, p, mark_shift(p), "shift")
             print(p.name, f"{p.base.shape}, {p.units.n_words} words, {p.units.n_lines} lines, {p.units.n_rules} rules")
             continue
         if p.name in SHIFT_REGION:  # numbers only: docs/shift-crop-<page>.png is visual_check's
             marked = mark_shift(p)
             y, x, h, w = SHIFT_REGION[p.name]
-            results[f"shift-{p.name}"] = {"file": f"shift-crop-{p.name}.png (visual_check.py)",
+            results[f"shift-{p.name}"] = {"file": f"shift-crop-{p.name}.png (visual_check)",
                                           "page": change_stats(p.base, marked, p.gray),
                                           "crop": change_stats(crop(p.base, y, x, h, w), crop(marked, y, x, h, w),
                                                                crop(p.gray, y, x, h, w))}
-        results[f"tone-{p.name}"] = layer_crop("tone", p, mark_tone(p))
-        results[f"blind-{p.name}"] = layer_crop("blind", p, mark_blind(p))
+        results[f"tone-{p.name}"] = layer_crop(output, "tone", p, mark_tone(p))
+        results[f"blind-{p.name}"] = layer_crop(output, "blind", p, mark_blind(p))
         if p.name in ("photo", "notice-zh"):
-            results[f"halftone-{p.name}"] = halftone_figure(p, mark_shift_tone(p))
+            results[f"halftone-{p.name}"] = halftone_figure(output, p, mark_shift_tone(p))
         print(p.name, f"{p.base.shape}, {p.units.n_words} words, {p.units.n_lines} lines")
     for name, r in results.items():
         print(f"\n{name}: {r['file']}")

@@ -1,10 +1,10 @@
 """Low-text pages (a full-page photograph, a chart report page, a ruled form): each layer alone and fused,
 under the leaks issue 4 names. Goal: the right copy named in >= 99 % of trials, no wrong copy ever named.
 
-    python benchmarks/lowtext.py [--copies 100] [--trials 20] [--quick] [--seed 1]
+    python -m benchmarks lowtext [--copies 100] [--trials 20] [--quick] [--seed 1]
                                  [--pages photo,chart,form] [--attacks jpeg,screen-photo:2,...]
-    python benchmarks/lowtext.py --report-only      # rebuild lowtext.md from lowtext.csv
-    python benchmarks/lowtext.py --combine lowtext,lowtext-seed2   # independent runs pooled: lowtext-combined.md
+    python -m benchmarks lowtext --report-only      # rebuild lowtext.md from lowtext.csv
+    python -m benchmarks lowtext --combine lowtext,lowtext-seed2   # independent runs pooled: lowtext-combined.md
 
 One workspace; N copies of each sample page issued with the layers `leakmark issue` chooses for that
 page (`--layers default`: shift, tone on picture pages, file) or the ones given (`--layers shift,blind,file`).
@@ -15,36 +15,40 @@ ONE trace; each layer's own decision comes from that trace's per-layer score vec
 (max(1, K/4) trials): nobody may be named. The control is the issued PDF itself (the file layer can only
 speak there: a rendering or photo carries no file token).
 
-Writes benchmarks/results/lowtext.csv (one row per trace × layer), lowtext.md and lowtext-header.json.
+Writes benchmarks/results/NAME.csv (one row per trace × layer), NAME.md and NAME-header.json (NAME: --name,
+default lowtext), stamped in NAME.stamp.json.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-# robustness first: it imports blind-watermark silenced, before any process pool exists
-from benchmarks.robustness import CsvLog, command_line, log, machine, read_csv, render, write_evidence  # noqa: I001, E402
+from benchmarks import attacks as atk
+from benchmarks.common import (
+    RESULTS,
+    Results,
+    Stamp,
+    argument_parser,
+    arguments,
+    log,
+    read_csv,
+    script_name,
+    write_evidence,
+)
+from leakmark import IssueOptions, IssueResult, Recipient, TraceOptions, Workspace, issue, trace
+from leakmark.issuing import LAYERS
+from leakmark.rendering import render_page_array
+from leakmark.samples import LOWTEXT_SAMPLES, write_lowtext_samples
+from leakmark.trace.decide import decide, fuse
 
-import numpy as np  # noqa: E402
-
-from benchmarks import attacks as atk  # noqa: E402
-from leakmark import IssueOptions, IssueResult, Recipient, TraceOptions, Workspace, issue, trace  # noqa: E402
-from leakmark.issuing import LAYERS  # noqa: E402
-from leakmark.samples import LOWTEXT_SAMPLES, write_lowtext_samples  # noqa: E402
-from leakmark.trace.decide import decide, fuse  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
+NAME = script_name(__file__)
 PAGES = tuple(n.removesuffix(".pdf") for n in LOWTEXT_SAMPLES)
 # every page layer the issuer has (blind is picked up once it is merged), and the file layer
 ISSUE_LAYERS = tuple(x for x in LAYERS if x in ("shift", "tone", "blind", "file"))  # rows: each layer alone
@@ -90,7 +94,7 @@ def fused_scores(layer_scores: dict[str, np.ndarray]) -> np.ndarray:
 def make_evidence(attack: str, strength: float, pdf: Path, seed: int, folder: Path) -> Path:
     if attack == CONTROL:
         return pdf
-    return write_evidence(atk.by_name(attack).fn(render(pdf, 0), strength, seed), folder, "ev")
+    return write_evidence(atk.by_name(attack).fn(render_page_array(pdf, 0, mode="bgr"), strength, seed), folder, "ev")
 
 
 def trace_rows(ws: Workspace, evidence: Path, truth: int | None, n_copies: int) -> tuple[list[dict], float]:
@@ -133,7 +137,8 @@ def trace_rows(ws: Workspace, evidence: Path, truth: int | None, n_copies: int) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
     ap.add_argument("--copies", type=int, default=100, help="copies issued per page document (default 100)")
     ap.add_argument("--trials", type=int, default=20, help="random leaks per page and attack (K)")
     ap.add_argument("--quick", action="store_true", help="3 trials per page and attack")
@@ -150,27 +155,31 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--combine", default="", help="comma-separated run names (independent seeds) to pool into "
                     "lowtext-combined.md: one run of 20 trials (360 leaks) cannot show a 95 %% lower bound >= 99 %%")
     args = ap.parse_args(argv)
+    stamp = Stamp.take(NAME, argv)
     if args.combine:
-        write_combined(args.results, [n for n in args.combine.split(",") if n])
+        names = [n for n in args.combine.split(",") if n]
+        write_combined(Results(args.results, stamp, "lowtext-combined", derived_from=[f"{n}.csv" for n in names]),
+                       names)
         return
     if args.quick:
         args.trials = 3
-    out = args.results
-    out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        write_report(out, args.name)
+        write_report(Results(args.results, stamp, args.name, derived_from=[f"{args.name}.csv",
+                                                                           f"{args.name}-header.json"]), args.name)
         return
+    output = Results(args.results, stamp, args.name)
+    out = output.folder
     chosen = None if args.layers == "default" else tuple(x for x in args.layers.split(",") if x)
     pages = [p for p in args.pages.split(",") if p]
     unknown = set(pages) - set(PAGES)
     if unknown:
         raise SystemExit(f"--pages: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PAGES)})")
     cases = select_cases(args.attacks)
-    header = {"command": command_line(), "machine": machine(), "copies": args.copies, "trials": args.trials,
+    header = {"command": stamp.command, "machine": stamp.machine_line, "copies": args.copies, "trials": args.trials,
               "null_trials": max(1, args.trials // 4), "layers": list(ISSUE_LAYERS),
               "issued_with": args.layers, "seed": args.seed,
-              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-    csvlog = CsvLog(out / f"{args.name}.csv", FIELDS, fresh=True)
+              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "stamp": stamp.as_dict()}
+    csvlog = output.csv(f"{args.name}.csv", FIELDS)
     with tempfile.TemporaryDirectory(prefix="leakmark-lowtext-") as tmp_s:
         tmp = Path(tmp_s)
         ws = Workspace.open(tmp / "ws")
@@ -182,8 +191,7 @@ def main(argv: list[str] | None = None) -> None:
             issued[src.stem] = issue(ws, IssueOptions(source=src, recipients=people, layers=chosen,
                                                       output_dir=tmp / f"out-{src.stem}", jobs=args.jobs))
             log(f"issued {args.copies} copies of {src.name} in {time.perf_counter() - t0:.0f}s")
-        (out / f"{args.name}-header.json").write_text(json.dumps(header, ensure_ascii=False, indent=1),
-                                                      encoding="utf-8")
+        output.write_json(f"{args.name}-header.json", header)
         originals = {s.stem: s for s in sources}
         rng = np.random.default_rng(args.seed)
         folder = tmp / "ev"
@@ -215,8 +223,8 @@ def main(argv: list[str] | None = None) -> None:
                             f"{f['verdict']:12s} named={f['named'][:14]:14s} truth={base['truth']} "
                             + " ".join(f"{r['layer']}={r['truth_score'] if source == 'copy' else r['best_innocent']}"
                                        for r in rows) + f" {dt:.1f}s")
-            write_report(out, args.name)
-    log(f"done: {out / 'lowtext.md'}; median trace {np.median(times):.1f}s")
+            write_report(output, args.name)
+    log(f"done: {out / f'{args.name}.md'}; median trace {np.median(times):.1f}s")
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -239,8 +247,9 @@ def _truthy(v: str) -> bool:
     return v == "True"
 
 
-def write_combined(out: Path, names: list[str]) -> None:
+def write_combined(output: Results, names: list[str]) -> None:
     """The fused verdicts of several independent runs (own seed, own workspace and key) pooled."""
+    out = output.folder
     rows = [r for n in names for r in read_csv(out / f"{n}.csv") if r["layer"] == "fused"]
     leaks = [r for r in rows if r["source"] == "copy" and r["attack"] != CONTROL]
     right = sum(_truthy(r["correct"]) for r in leaks)
@@ -248,8 +257,7 @@ def write_combined(out: Path, names: list[str]) -> None:
     nulls = [r for r in rows if r["source"] == "original"]
     named_null = sum(r["named"] != "-" for r in nulls)
     lines = [f"# Low-text pages, runs pooled: {', '.join(names)}", "",
-             f"Command: `python benchmarks/lowtext.py --combine {','.join(names)}` (each run: its own seed, "
-             "workspace and key; see each run's .md for its command and machine).", "",
+             "Each run: its own seed, workspace and key; see each run's .md for its command and machine.", "",
              "| page | attack | right/n | wrong |", "|---|---|---|---|"]
     by: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in leaks:
@@ -265,11 +273,12 @@ def write_combined(out: Path, names: list[str]) -> None:
               "Misses: " + ("; ".join(f"{r['page']} {case_label(r['attack'], float(r['strength']))}: {r['verdict']}, "
                                       f"truth z {r['truth_score']} ({r['detail']})"
                                       for r in leaks if not _truthy(r["correct"])) or "none"), ""]
-    (out / "lowtext-combined.md").write_text("\n".join(lines), encoding="utf-8")
+    output.write_markdown("lowtext-combined.md", lines)
     print("\n".join(lines))
 
 
-def write_report(out: Path, name: str = "lowtext") -> None:
+def write_report(output: Results, name: str = "lowtext") -> None:
+    out = output.folder
     rows = read_csv(out / f"{name}.csv")
     hp = out / f"{name}-header.json"
     header = json.loads(hp.read_text(encoding="utf-8")) if hp.exists() else {}
@@ -286,8 +295,10 @@ def write_report(out: Path, name: str = "lowtext") -> None:
              "a seal), generated by `leakmark.samples.write_lowtext_samples`. Goal (issue 4): the right copy "
              "named in ≥ 99 % of trials under JPEG q30, rescale 50 %, a 96-dpi screenshot, a photo of a screen "
              "and a phone photo of paper, and no wrong copy ever named.", "",
-             f"- command: `{header.get('command', '?')}`",
-             f"- machine: {header.get('machine', '?')}",
+             *([] if header.get("command") == output.stamp.command else  # a rebuild: where the rows came from
+               [f"- measured by: `{header.get('command', '?')}`" + (
+                   f" at commit `{header['stamp']['commit'][:7]}`" if (header.get("stamp") or {}).get("commit")
+                   else " (commit not recorded)"), f"- machine: {header.get('machine', '?')}"]),
              f"- started: {header.get('started', '?')}",
              f"- {header.get('copies', '?')} copies per page issued with layers "
              f"{header.get('issued_with', ', '.join(header.get('layers', [])))}; "
@@ -366,7 +377,7 @@ def write_report(out: Path, name: str = "lowtext") -> None:
                      f"{sum(_truthy(r['correct']) for r in control)}/{len(control)}; {met} the goal (lower bound "
                      f"≥ 99 %, no wrong){note}")
     lines.append("")
-    (out / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
+    output.write_markdown(f"{name}.md", lines)
 
 
 if __name__ == "__main__":

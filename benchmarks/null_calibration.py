@@ -9,11 +9,17 @@ which comes from the key and the copy number), and keeps every copy's score:
 robustness.py adds the innocent copies of every marked-leak trace. `report.py` turns both into the QQ
 plot, the tail table and the empirical false-accusation rate.
 
-    python benchmarks/robustness.py --quick          # runs this phase too
+    python -m benchmarks robustness --quick          # runs this phase too
+    python -m benchmarks null_calibration [--quick] [--candidates 20000] [--seed 1] [--results DIR]
+
+Run alone, it issues the two samples, writes null-calibration.csv and null-scores.npz and rebuilds the
+null-calibration table (with the innocent copies of the last robustness run in the same folder, if any).
+Real phone photos of paper pages are taken from PHOTOS (the shared folder beside the checkout), if there.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +29,20 @@ import numpy as np
 import pymupdf
 
 from benchmarks import attacks as atk
+from benchmarks.common import (
+    RESULTS,
+    Results,
+    Stamp,
+    argument_parser,
+    arguments,
+    log,
+    script_name,
+    write_evidence,
+)
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, trace
+from leakmark.rendering import render_page_array
 
+NAME = script_name(__file__)
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos"
 FIELDS = ["source", "document", "page", "attack", "strength", "verdict", "named", "scores", "max_score",
           "min_fap", "seconds", "detail"]
@@ -87,12 +105,10 @@ def random_images(rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def run(docs: list[Path], folder: Path, out: Path, quick: bool, candidates: int, seed: int,
+def run(docs: list[Path], folder: Path, output: Results, quick: bool, candidates: int, seed: int,
         log: Callable[[str], None]) -> None:
-    from benchmarks.robustness import CsvLog, render, write_evidence
-
     folder.mkdir(parents=True, exist_ok=True)
-    csv_log = CsvLog(out / "null-calibration.csv", FIELDS, fresh=True)
+    csv_log = output.csv("null-calibration.csv", FIELDS)
     ws = Workspace.open(folder / "ws")
     rng = np.random.default_rng(seed + 1000)
     t0 = time.perf_counter()
@@ -137,12 +153,12 @@ def run(docs: list[Path], folder: Path, out: Path, quick: bool, candidates: int,
         with pymupdf.open(src) as d:
             pages = 1 if quick else d.page_count
         for p in range(pages):
-            page_img = render(src, p)
+            page_img = render_page_array(src, p, mode="bgr")
             for a, s in cases:
                 one("original", src.name, str(p + 1), a.name, s, a.fn(page_img, s, int(rng.integers(1 << 30))))
     unreg = unregistered_pdf(folder / "unregistered.pdf")
     for p in range(1 if quick else 2):
-        page_img = render(unreg, p)
+        page_img = render_page_array(unreg, p, mode="bgr")
         for a, s in cases[: 2 if quick else 4]:
             one("unregistered", unreg.name, str(p + 1), a.name, s, a.fn(page_img, s, int(rng.integers(1 << 30))))
     photos = sorted(q for q in PHOTOS.glob("*") if q.suffix.lower() in (".jpg", ".png", ".jpeg"))
@@ -153,5 +169,29 @@ def run(docs: list[Path], folder: Path, out: Path, quick: bool, candidates: int,
     for name, img in random_images(rng)[: 1 if quick else None]:
         one("random-image", name, "-", "none", "-", img)
     allz = np.concatenate(scores) if scores else np.zeros(0, np.float32)
-    np.savez_compressed(out / "null-scores.npz", scores=allz)
+    np.savez_compressed(output.path("null-scores.npz"), scores=allz)
+    output.record("null-scores.npz")
     log(f"null calibration: {allz.size} innocent scores from {len(scores)} traces")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
+    ap.add_argument("--quick", action="store_true", help="three attacks, one page per document, 2,000 copies")
+    ap.add_argument("--candidates", type=int, default=20000, help="copies per document (synthesised ledger rows)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.candidates = min(args.candidates, 2000)
+    from benchmarks import report
+    from leakmark.samples import write_samples
+
+    output = Results(args.results, Stamp.take(NAME, argv), "robustness")
+    with tempfile.TemporaryDirectory(prefix="leakmark-null-") as tmp_s:
+        tmp = Path(tmp_s)
+        run(write_samples(tmp / "samples"), tmp / "null", output, quick=args.quick, candidates=args.candidates,
+            seed=args.seed, log=log)
+    output.write_markdown("null-calibration.md", report.null_md(output, header={"command": output.stamp.command}))
+    report.qq_plot(output)
+    log(f"done: {output.path('null-calibration.md')}")

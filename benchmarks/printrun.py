@@ -1,6 +1,6 @@
 """Print run: a 30-page document marked for many copies into one merged PDF, as a print room runs it.
 
-    python benchmarks/printrun.py [--pages 30] [--copies 200] [--dpi 300] [--modes jobs1,jobs2,dask]
+    python -m benchmarks printrun [--pages 30] [--copies 200] [--dpi 300] [--modes jobs1,jobs2,dask]
                                   [--memory-copies 2000]
 
 Rows: wall time and page-copies/s of `issue --merge` with 1 and 2 local jobs and on a Dask LocalCluster
@@ -8,7 +8,8 @@ of 2 workers; beside them the floor, i.e. only JPEG-encoding one page image at t
 tool that writes a raster copy must pay), and leakmark's own per-page-copy cost (mark + encode) in one
 process. `--memory-copies N` also runs `leakmark issue` as a separate process for N copies and samples
 the resident memory of its whole process tree (parent + workers, summed from /proc every 0.2 s).
-Writes benchmarks/results/printrun.md.
+Writes benchmarks/results/printrun.md; a run without --memory-copies keeps the last peak-memory block
+(each block says which command and commit measured it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import pymupdf
 
+from benchmarks.common import RESULTS, ROOT, Results, Stamp, argument_parser, arguments, script_name
 from leakmark import IssueOptions, Recipient, Workspace, issue
 from leakmark.issuing.worker import MarkJob, PrepJob, encode, mark_copies, prepare_page
 from leakmark.layers import LayerName
 from leakmark.layers.codes import page_seed
 from leakmark.samples import write_samples
 
-RESULTS = Path(__file__).resolve().parent / "results"
+NAME = script_name(__file__)
 
 
 def build_document(folder: Path, pages: int) -> Path:
@@ -157,7 +158,8 @@ def memory_run(source: Path, copies: int, tmp: Path, jobs: int) -> dict:
     cmd = [sys.executable, "-m", "leakmark", "issue", str(source), "--recipients", str(csv), "--merge", str(merged),
            "--separator", "--home", str(tmp / "ws-mem"), "--jobs", str(jobs), "-q"]
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # from the checkout, so that `-m leakmark` is this tree's leakmark
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     mem = TreeMemory(proc.pid)
     _, err = proc.communicate()
     mem.stop()
@@ -170,8 +172,9 @@ def memory_run(source: Path, copies: int, tmp: Path, jobs: int) -> dict:
             "command": " ".join(cmd[1:]).replace(str(tmp), "$TMP")}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
     ap.add_argument("--pages", type=int, default=30)
     ap.add_argument("--copies", type=int, default=200)
     ap.add_argument("--dpi", type=int, default=300)
@@ -180,11 +183,12 @@ def main() -> None:
     ap.add_argument("--memory-jobs", type=int, default=2)
     ap.add_argument("--tmp", type=Path, help="scratch folder (needs room for the merged file of the memory run)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here (used by throughput.py)")
-    ap.add_argument("--no-report", action="store_true", help="do not rewrite benchmarks/results/printrun.md")
-    args = ap.parse_args()
+    ap.add_argument("--no-report", action="store_true", help="do not rewrite printrun.md")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
     if args.dpi != 300:
         raise SystemExit("the workspace default dpi is 300; other dpi values are measured by throughput.py")
-    command = "python benchmarks/printrun.py " + " ".join(sys.argv[1:])
+    stamp = Stamp.take(NAME, argv)
     with tempfile.TemporaryDirectory(dir=args.tmp) as t:
         tmp = Path(t)
         source = build_document(tmp, args.pages)
@@ -198,7 +202,7 @@ def main() -> None:
             rows.append(row)
         memory = memory_run(source, args.memory_copies, tmp, args.memory_jobs) if args.memory_copies else None
     if not args.no_report:
-        write_report(command, args, floor, mark, rows, memory)
+        write_report(Results(args.results, stamp, "printrun"), args, floor, mark, rows, memory)
     if args.json:
         args.json.write_text(json.dumps({"pages": args.pages, "copies": args.copies, "floor": floor, "mark": mark,
                                          "rows": rows, "memory": memory}))
@@ -229,34 +233,31 @@ def tables(pages: int, copies: int, floor: float, mark: float, rows: list[dict])
     return lines
 
 
-def write_report(command: str, args: argparse.Namespace, floor: float, mark: float, rows: list[dict],
+def write_report(output: Results, args: argparse.Namespace, floor: float, mark: float, rows: list[dict],
                  memory: dict | None) -> None:
-    cores = len(os.sched_getaffinity(0))
+    path = output.path("printrun.md")
     lines = ["# Print run: one document, many copies, one merged PDF", "",
-             f"Command: `{command}`  ",
-             f"Machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, "
-             f"{platform.system()}.  ",
              f"Document: {args.pages} pages (the sample pages in turn), {args.dpi} dpi, greyscale JPEG q92; "
              "merged output with a separator page per copy.", "",
              *tables(args.pages, args.copies, floor, mark, rows)]
     if memory:
         lines += [f"## Peak memory: {args.pages} pages × {memory['copies']} copies", "",
-                  f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{command}`: "
-                  f"`{memory['command']}` as a child process; resident memory of the process and its workers, "
-                  "summed, sampled every 0.2 s from /proc (shared pages count once per process, so this "
-                  "overstates).", "",
+                  f"{output.stamp.oneline()} The run: `{memory['command']}` as a child process; resident memory "
+                  "of the process and its workers, summed, sampled every 0.2 s from /proc (shared pages count "
+                  "once per process, so this overstates).", "",
                   "| copies | page-copies | wall s | peak RSS, all processes | peak RSS, main process | output |",
                   "|---|---|---|---|---|---|",
                   f"| {memory['copies']} | {memory['copies'] * args.pages} | {memory['wall']:.0f} | "
                   f"{memory['peak_tree'] / 2**30:.2f} GiB | {memory['peak_parent'] / 2**30:.2f} GiB | "
                   f"{memory['bytes'] / 2**30:.1f} GiB |", ""]
-    elif (RESULTS / "printrun.md").exists():  # keep the last memory measurement (it takes ~20 minutes)
-        old = (RESULTS / "printrun.md").read_text(encoding="utf-8")
+    kept = []
+    if not memory and path.exists():  # keep the last memory measurement (it takes ~20 minutes), and its stamp
+        old = path.read_text(encoding="utf-8")
         if "## Peak memory" in old:
             lines += ["## Peak memory" + old.split("## Peak memory", 1)[1].rstrip("\n"), ""]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "printrun.md").write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
+            kept = ["memory"]
+    output.write_markdown("printrun.md", lines, parts=["memory"] if memory else [], carried=kept)
+    print(path.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Robustness scoreboard: every attack × strength × K random copies, traced; blind-watermark beside it;
 null calibration of the innocent copies' scores.
 
-    python benchmarks/robustness.py [PDF ...] [--copies 200] [--trials 3] [--quick] [--seed 1]
-    python benchmarks/robustness.py --report-only      # rebuild the tables and plots from the CSVs
+    python -m benchmarks robustness [PDF ...] [--copies 200] [--trials 3] [--quick] [--seed 1]
+    python -m benchmarks robustness --report-only     # rebuild the tables and plots from the CSVs
 
 Phases, in this order so that an interrupted run still leaves balanced tables (every phase appends to its
 CSV as it goes; the report is rewritten after each phase):
@@ -15,84 +15,52 @@ CSV as it goes; the report is rewritten after each phase):
 5. trials 2..K.
 Every trace's innocent-copy scores (all copies but the source) also go to the null calibration.
 Writes benchmarks/results/robustness.md, robustness.csv, robustness-bwm.csv, robustness-*.png and the
-null-calibration files.
+null-calibration files, all stamped in robustness.stamp.json (`benchmarks.common`).
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import csv
-import io
-import os
-import platform
-import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks.common import (
+    RESULTS,
+    Results,
+    Stamp,
+    argument_parser,
+    arguments,
+    import_blind_watermark,
+    log,
+    script_name,
+    write_evidence,
+)
 
-# blind-watermark sets the multiprocessing start method at import (fails once a pool exists) and prints a
-# banner: import it first, silenced
-with contextlib.redirect_stdout(io.StringIO()):
-    import blind_watermark  # noqa: F401
+import_blind_watermark()  # silenced, and without its set_start_method('fork')
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import pymupdf  # noqa: E402
 
 from benchmarks import attacks as atk  # noqa: E402
 from leakmark import IssueOptions, IssueResult, Recipient, TraceOptions, Workspace, issue, trace  # noqa: E402
+from leakmark.rendering import render_page_array, render_pages  # noqa: E402
 from leakmark.samples import write_samples  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
-QUICK_BWM = ("jpeg", "rescale", "ps-error-diffusion", "phone-perspective")
+NAME = script_name(__file__)
 FIELDS = ["trial", "document", "attack", "family", "strength", "copies", "page", "truth", "verdict", "named",
           "correct", "wrong", "truth_fap", "truth_score", "best_innocent", "seconds", "detail"]
 
 
-def render(path: Path | str, page: int, dpi: int = 300) -> np.ndarray:
-    """A page as BGR uint8 (what printing, scanning and photographing start from)."""
-    with pymupdf.open(path) as doc:
-        pix = doc[page].get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False)
-    rgb = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = ""
-    with contextlib.suppress(OSError, ValueError):
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 2 ** 20:.0f} GiB RAM"
-    return (f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, OpenCV {cv2.__version__}, numpy {np.__version__}")
-
-
-def write_evidence(img: np.ndarray, folder: Path, stem: str) -> Path:
-    """Lossless PNG: the attack's own output reaches the tracer unchanged."""
-    path = folder / f"{stem}.png"
-    cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    return path
-
-
 def attack_evidence(attack: atk.Attack, strength: float, sources: list[Path], pages: int, page: int, seed: int,
                     folder: Path) -> list[Path]:
-    """Apply one attack to the given copies' page(s); returns the evidence files."""
+    """Apply one attack to the given copies' page(s), rendered at 300 dpi as BGR (what printing, scanning
+    and photographing start from); returns the evidence files."""
     if attack.inputs == "image":
-        return [write_evidence(attack.fn(render(sources[0], page), strength, seed), folder, "ev")]
+        return [write_evidence(attack.fn(render_page_array(sources[0], page, mode="bgr"), strength, seed), folder,
+                               "ev")]
     if attack.inputs == "copies":
-        return [write_evidence(attack.fn([render(s, page) for s in sources], strength, seed), folder, "ev")]
-    by_copy = [[render(s, p) for p in range(pages)] for s in sources]
+        return [write_evidence(attack.fn([render_page_array(s, page, mode="bgr") for s in sources], strength, seed),
+                               folder, "ev")]
+    by_copy = [render_pages(s, mode="bgr", pages=range(pages)) for s in sources]
     return [write_evidence(img, folder, f"ev-{i}") for i, img in enumerate(attack.fn(by_copy, strength, seed))]
 
 
@@ -141,33 +109,9 @@ def run_case(ws: Workspace, res: IssueResult, attack: atk.Attack, strength: floa
     return row, innocent
 
 
-class CsvLog:
-    """Append rows to a CSV, header once, flushed per row (an interrupted run keeps what it measured)."""
-
-    def __init__(self, path: Path, fields: list[str], fresh: bool) -> None:
-        self.path, self.fields = path, fields
-        if fresh or not path.exists():
-            with path.open("w", newline="", encoding="utf-8") as fh:
-                csv.DictWriter(fh, fieldnames=fields).writeheader()
-
-    def add(self, row: dict) -> None:
-        with self.path.open("a", newline="", encoding="utf-8") as fh:
-            csv.DictWriter(fh, fieldnames=self.fields, extrasaction="ignore").writerow(row)
-
-
-def read_csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def command_line() -> str:
-    return "python " + " ".join([Path(sys.argv[0]).as_posix().split("/work/main/")[-1], *sys.argv[1:]])
-
-
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
     ap.add_argument("pdfs", nargs="*", type=Path, help="more PDFs to issue and attack besides the samples")
     ap.add_argument("--copies", type=int, default=200, help="copies issued per document (default 200)")
     ap.add_argument("--trials", type=int, default=3, help="random leaks per document, attack and strength (K)")
@@ -185,26 +129,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args(argv)
-    if args.quick and "--copies" not in " ".join(sys.argv):
+    if args.quick and not any(a == "--copies" or a.startswith("--copies=") for a in argv):
         args.copies = 50
     if args.quick:
         args.trials = 1
         args.null_candidates = min(args.null_candidates, 2000)
     from benchmarks import bwm_baseline, null_calibration, report
 
-    out = args.results
-    out.mkdir(parents=True, exist_ok=True)
-    header = {"command": command_line(), "machine": machine(), "copies": args.copies, "trials": args.trials,
-              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     if args.report_only:
-        report.write_all(out, None)
+        report.main(["--results", str(args.results)])
         return
-    report.save_header(out, header)
+    stamp = Stamp.take(NAME, argv)
+    output = Results(args.results, stamp, "robustness")
+    out = output.folder
+    header = {"command": stamp.command, "machine": stamp.machine_line, "copies": args.copies,
+              "trials": args.trials, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+              "stamp": stamp.as_dict()}
+    report.save_header(output, header)
     cases = atk.cases(quick=args.quick)
     if args.attacks:
         wanted = set(args.attacks.split(","))
         cases = [(a, s) for a, s in cases if a.name in wanted]
-    ours = CsvLog(out / "robustness.csv", FIELDS, fresh=True)
+    ours = output.csv("robustness.csv", FIELDS)
     innocent_scores: list[np.ndarray] = []
     with tempfile.TemporaryDirectory(prefix="leakmark-bench-") as tmp_s:
         tmp = Path(tmp_s)
@@ -219,11 +165,11 @@ def main(argv: list[str] | None = None) -> None:
             log(f"issued {args.copies} copies of {src.name} ({issued[-1].document.pages} pages) in "
                 f"{time.perf_counter() - t0:.0f}s")
         header["issue"] = [(r.document.title, r.document.pages) for r in issued]
-        report.save_header(out, header)
+        report.save_header(output, header)
         if not args.no_null:
-            null_calibration.run(docs, tmp / "null", out, quick=args.quick, candidates=args.null_candidates,
+            null_calibration.run(docs, tmp / "null", output, quick=args.quick, candidates=args.null_candidates,
                                  seed=args.seed, log=log)
-            _report(report, out, innocent_scores)
+            _report(report, output, innocent_scores)
         rng = np.random.default_rng(args.seed)
         folder = tmp / "ev"
         folder.mkdir()
@@ -237,39 +183,23 @@ def main(argv: list[str] | None = None) -> None:
                     log(f"t{trial + 1} {row['document'][:12]:12s} {a.name:20s} {s!s:7s} {row['verdict']:12s} "
                         f"named={row['named'][:20]:20s} truth={row['truth']} fap={row['truth_fap']} "
                         f"innocent<={row['best_innocent']} {row['seconds']}s")
-            _report(report, out, innocent_scores)
+            _report(report, output, innocent_scores)
             if trial == 0 and not args.no_baseline:
-                bwm_cases = cases if args.baseline_strengths == "all" else one_per_attack(cases)
+                bwm_cases = cases if args.baseline_strengths == "all" else atk.one_per_attack(cases)
                 if args.quick:  # ~8 s per case: four keep --quick under 5 minutes
-                    bwm_cases = [c for c in bwm_cases if c[0].name in QUICK_BWM]
+                    bwm_cases = [c for c in bwm_cases if c[0].name in bwm_baseline.QUICK]
                 settings = ("default",) if args.quick else ("default", "strong")
-                bwm_baseline.run(docs[1 if len(docs) > 1 else 0], bwm_cases, settings, out, seed=args.seed, log=log)
-                _report(report, out, innocent_scores)
+                bwm_baseline.run(docs[1 if len(docs) > 1 else 0], bwm_cases, settings, output, seed=args.seed, log=log)
+                _report(report, output, innocent_scores)
     log(f"done: {out / 'robustness.md'}")
 
 
-def _report(report, out: Path, innocent_scores: list[np.ndarray]) -> None:
+def _report(report, output: Results, innocent_scores: list[np.ndarray]) -> None:
     """Rewrite tables and plots; a reporting bug must not end a long run (--report-only redoes it)."""
     try:
-        report.write_all(out, innocent_scores)
+        report.write_all(output, innocent_scores)
     except Exception as exc:
         log(f"report failed ({type(exc).__name__}: {exc}); the CSVs are intact, rerun with --report-only")
-
-
-def one_per_attack(cases: list[tuple[atk.Attack, float]]) -> list[tuple[atk.Attack, float]]:
-    by: dict[str, list] = defaultdict(list)
-    for a, s in cases:
-        by[a.name].append((a, s))
-    chosen = []
-    for lst in by.values():
-        a = lst[0][0]
-        quick = [c for c in lst if c[1] in a.quick]
-        chosen.append(quick[0] if quick else lst[len(lst) // 2])
-    return chosen
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Round trip: issue both samples to N copies, leak random copies' pages, trace, count.
 
-    python benchmarks/roundtrip.py [--copies 50] [--trials 5] [--seed 1]
+    python -m benchmarks roundtrip [--copies 50] [--trials 5] [--seed 1] [--leaks jpeg-q30,...]
 
 For every leak kind: the traced copy must be the right one with false-accusation probability < 1e-6, and
 no wrong copy may ever be named. The same leak made from the unmarked original must not be `identified`.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import sys
 import tempfile
 import time
@@ -20,12 +19,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pymupdf
 
+from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, script_name
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, simulate, trace
+from leakmark.rendering import render_page_array
 from leakmark.samples import write_samples
 
-RESULTS = Path(__file__).resolve().parent / "results"
+NAME = script_name(__file__)
 
 LEAKS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "jpeg-q30": lambda im, s: simulate.jpeg(im, 30),
@@ -39,19 +39,19 @@ LEAKS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 }
 
 
-def render(path: Path, page: int) -> np.ndarray:
-    with pymupdf.open(path) as doc:
-        pix = doc[page].get_pixmap(dpi=300, colorspace=pymupdf.csRGB)
-    return cv2.cvtColor(np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3), cv2.COLOR_RGB2BGR)
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
     ap.add_argument("--copies", type=int, default=50)
     ap.add_argument("--trials", type=int, default=5, help="random (copy, page) leaks per leak kind and sample")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--leaks", default=",".join(LEAKS), help="comma-separated subset of leak kinds")
-    args = ap.parse_args()
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    unknown = set(args.leaks.split(",")) - set(LEAKS)
+    if unknown:
+        raise SystemExit(f"--leaks: unknown {', '.join(sorted(unknown))} (choose from {', '.join(LEAKS)})")
+    output = Results(args.results, Stamp.take(NAME, argv), "roundtrip")
     rng = np.random.default_rng(args.seed)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,7 +70,7 @@ def main() -> None:
                     seed = int(rng.integers(1 << 30))
                     for marked in (True, False):
                         src = Path(res.copies[k].path) if marked else sample
-                        img = attack(render(src, page), seed)
+                        img = attack(render_page_array(src, page, 300, mode="bgr"), seed)
                         ev = tmp_path / f"leak-{leak}.png"
                         cv2.imwrite(str(ev), img)
                         t0 = time.perf_counter()
@@ -97,21 +97,18 @@ def main() -> None:
                               f"named={row['named']:8s} "
                               f"truth={row['truth']} fap={row['truth_fap']} best-other={row['best_other_score']} "
                               f"{dt:.1f}s", file=sys.stderr)
-    write(rows, args)
+    write(output, rows, args)
 
 
-def write(rows: list[dict], args: argparse.Namespace) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    with (RESULTS / "roundtrip.csv").open("w", newline="", encoding="utf-8") as fh:
+def write(output: Results, rows: list[dict], args: argparse.Namespace) -> None:
+    with output.path("roundtrip.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    output.record("roundtrip.csv")
     lines = [
         "# Round trip: issue → leak → trace",
         "",
-        f"Command: `python benchmarks/roundtrip.py --copies {args.copies} --trials {args.trials} --seed {args.seed}`  ",
-        f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}, "
-        f"{platform.system()}; 2 cores.  ",
         f"Copies issued per sample: {args.copies}. Each row: {args.trials} random (copy, page) leaks.",
         "",
         "| sample | leak | marked copy: identified right / trials | wrong copy named | max FAP of the truth "
@@ -134,7 +131,7 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
     lines += ["", f"Overall: {sum(r['correct'] for r in total_cp)}/{len(total_cp)} leaks of marked copies "
               f"identified correctly; wrong identifications: {sum(r['wrong'] for r in rows)}; unmarked originals "
               f"identified: {sum(r['verdict'] == 'identified' for r in rows if r['source'] == 'original')}.", ""]
-    (RESULTS / "roundtrip.md").write_text("\n".join(lines), encoding="utf-8")
+    output.write_markdown("roundtrip.md", lines)
     print("\n".join(lines))
 
 

@@ -1,6 +1,6 @@
 """Speed: issuing and tracing, split the ways that matter, with blind-watermark beside it.
 
-    python benchmarks/throughput.py [--section issue,trace,evidence,bwm,printrun] [--quick]
+    python -m benchmarks throughput [--section issue,trace,evidence,bwm,printrun] [--quick]
 
 Sections (each writes its own block of benchmarks/results/throughput.md; a run of some sections keeps the
 other sections' last blocks). To add one, write `def section_NAME(ctx) -> list[str]` and add it to
@@ -12,16 +12,16 @@ other sections' last blocks). To add one, write `def section_NAME(ctx) -> list[s
   really issued are synthesised ledger rows: scoring needs only copy numbers), split by stage.
 - evidence: the same page photographed at 2, 12 and 48 megapixels, traced with 50 issued copies, by stage.
 - printrun: 30 pages × 200 copies into one merged PDF with 1 and 2 jobs and on a Dask LocalCluster, beside
-  the encode-only floor (benchmarks/printrun.py; its own run also measures peak memory at 2,000 copies).
+  the encode-only floor (`python -m benchmarks printrun` in a child process; its own run also measures peak
+  memory at 2,000 copies).
 - bwm: blind-watermark embed and extract (64 bits) on the same page at 150 and 300 dpi, against
   leakmark's per-page-copy issue cost and its trace time.
+Each section's block says which command and commit measured it (throughput.stamp.json: `throughput.md#NAME`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import io
 import json
 import re
 import subprocess
@@ -32,24 +32,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks.common import (
+    RESULTS,
+    ROOT,
+    Results,
+    Stamp,
+    argument_parser,
+    arguments,
+    import_blind_watermark,
+    log,
+    script_name,
+)
 
-# blind-watermark calls multiprocessing.set_start_method('fork') at import, which fails once any pool has
-# run: import it first (leakmark's own pool passes an explicit spawn context and is unaffected); it also
-# prints a banner
-with contextlib.redirect_stdout(io.StringIO()):
-    import blind_watermark  # noqa: F401
+import_blind_watermark()  # silenced, and without its set_start_method('fork')
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import pymupdf  # noqa: E402
 
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, simulate, trace  # noqa: E402
+from leakmark.rendering import render_page_array  # noqa: E402
 from leakmark.samples import write_samples  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
+NAME = script_name(__file__)
 STAGES = ("load", "locate", "align", "measure", "decide")
 
 
@@ -59,12 +63,6 @@ class Ctx:
     quick: bool
     sample: Path
     cache: dict = field(default_factory=dict)
-
-
-def render(path: Path, page: int, dpi: int) -> np.ndarray:
-    with pymupdf.open(path) as doc:
-        pix = doc[page].get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False)
-    return cv2.cvtColor(np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3), cv2.COLOR_RGB2BGR)
 
 
 # ---------------------------------------------------------------------------------------------- issue
@@ -84,11 +82,11 @@ def section_issue(ctx: Ctx) -> list[str]:
             for copies in copies_list:
                 d = ctx.tmp / f"issue-{dpi}-{jobs}-{copies}"
                 d.mkdir()
-                # `python -c`: spawned pool workers then have no main script to re-import
-                code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks._issue_probe import main; "
-                        f"main(*sys.argv[1:])")
+                # `python -c` from the checkout: spawned pool workers have no main module to re-import, and the
+                # process imports only what one issue run needs (benchmarks/_issue_probe.py says why)
+                code = "import sys; from benchmarks._issue_probe import main; main(*sys.argv[1:])"
                 proc = subprocess.run([sys.executable, "-c", code, str(ctx.sample), str(copies), str(jobs), str(dpi),
-                                       str(d)], capture_output=True, text=True, check=False)
+                                       str(d)], capture_output=True, text=True, check=False, cwd=ROOT)
                 if proc.returncode != 0:
                     err = proc.stderr.strip().splitlines()[-1:] or ["?"]
                     lines.append(f"| {dpi} | {jobs} | {copies} | failed: {err[0][:150]} | | | | |")
@@ -129,7 +127,7 @@ def _photo(ctx: Ctx, mp: float, real: int = 50) -> Path:
     """A simulated phone photo of page 1 of copy 6 (10-copy workspace) or 18 (the others)."""
     _ws, res = _trace_ws(ctx, real)
     k = 5 if real < 18 else 17
-    page = render(Path(res.copies[k].path), 0, 300)
+    page = render_page_array(res.copies[k].path, 0, 300, mode="bgr")
     if mp > 20:  # a 48 MP photo of a 300-dpi rendering would only upsample it
         page = cv2.resize(page, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     ev = ctx.tmp / f"photo-{mp:g}mp-{real}.jpg"
@@ -208,7 +206,7 @@ def section_bwm(ctx: Ctx) -> list[str]:
     issue_cost = ctx.cache.get("issue_per_page_copy", {})
     trace_s = ctx.cache.get("trace_1000")
     for dpi in (150, 300):
-        page = render(ctx.sample, 0, dpi)
+        page = render_page_array(ctx.sample, 0, dpi, mode="bgr")
         bits = np.random.default_rng(3).integers(0, 2, bwm_baseline.BITS).astype(bool)
         t0 = time.perf_counter()
         marked = bwm_baseline.embed(page, bits, "default")
@@ -230,14 +228,14 @@ def section_bwm(ctx: Ctx) -> list[str]:
 
 def section_printrun(ctx: Ctx) -> list[str]:
     """A print run (issue 5): 30 pages × 200 copies into one merged PDF with 1 and 2 jobs and on a Dask
-    LocalCluster of 2 workers, beside the encode-only floor. Run as its own process (printrun.py): this
-    module imports blind-watermark, which a spawned worker cannot import again."""
+    LocalCluster of 2 workers, beside the encode-only floor. Run as its own process (`python -m benchmarks
+    printrun`), so that its pools, cluster and memory are its own."""
     from benchmarks import printrun
 
     pages, copies = (10, 20) if ctx.quick else (30, 200)
     out = ctx.tmp / "printrun.json"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "printrun.py"), "--pages", str(pages), "--copies",
-                    str(copies), "--json", str(out), "--no-report"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "benchmarks", "printrun", "--pages", str(pages), "--copies", str(copies),
+                    "--json", str(out), "--no-report"], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
     r = json.loads(out.read_text())
     return [*printrun.tables(pages, copies, r["floor"], r["mark"], r["rows"]),
             "Peak memory of a 30-page × 2,000-copy run: `benchmarks/results/printrun.md`.", ""]
@@ -265,36 +263,38 @@ def _harvest(ctx: Ctx, name: str, block: list[str]) -> None:
             ctx.cache["trace_1000"] = float(cells[1])
 
 
-def _merge(path: Path, header: list[str], blocks: dict[str, list[str]]) -> str:
-    """Keep the previous run's blocks of sections not run now."""
+def _merge(path: Path, header: list[str], blocks: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """Keep the previous run's blocks of sections not run now; returns the text and the sections kept."""
     old: dict[str, str] = {}
     if path.exists():
         for m in re.finditer(r"<!-- section (\w+) -->\n(.*?)<!-- /section -->\n", path.read_text(encoding="utf-8"),
                              re.S):
             old[m.group(1)] = m.group(2)
-    parts = ["\n".join(header) + "\n"]
+    parts, kept = ["\n".join(header) + "\n"], []
     for name in SECTIONS:
         body = "\n".join(blocks[name]) + "\n" if name in blocks else old.get(name)
         if body:
             parts.append(f"<!-- section {name} -->\n{body}<!-- /section -->\n")
-    return "\n".join(parts)
+            kept += [] if name in blocks else [name]
+    return "\n".join(parts), kept
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
     ap.add_argument("--section", default=",".join(SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
     ap.add_argument("--quick", action="store_true", help="fewer sizes (a smoke run)")
     ap.add_argument("--results", type=Path, default=RESULTS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     wanted = [s for s in SECTIONS if s in args.section.split(",")]
-    from benchmarks.robustness import command_line, machine
-
+    unknown = set(args.section.split(",")) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"--section: unknown {', '.join(sorted(unknown))} (choose from {', '.join(SECTIONS)})")
+    stamp = Stamp.take(NAME, argv)
     header = ["# Throughput", "",
-              f"Command (latest): `{command_line()}`  ",
-              f"Machine: {machine()}; the CPU was shared with other work while measured, so the figures are "
-              "upper bounds.  ",
-              f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; sections not in the latest command keep "
-              "their previous figures (each section says what it ran)."]
+              "The CPU was shared with other work while measured, so the figures are upper bounds. Sections not in "
+              "the latest command keep their previous figures; each section says which command and commit measured "
+              "it (sections from before stamps: not recorded)."]
     blocks: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="leakmark-speed-") as tmp_s:
         tmp = Path(tmp_s)
@@ -304,15 +304,12 @@ def main() -> None:
             t0 = time.perf_counter()
             blocks[name] = SECTIONS[name](ctx)
             _harvest(ctx, name, blocks[name])
+            blocks[name][1:1] = ["", stamp.oneline()]  # under the section's heading
             log(f"section {name}: {time.perf_counter() - t0:.0f}s")
-    args.results.mkdir(exist_ok=True)
-    text = _merge(args.results / "throughput.md", header, blocks)
-    (args.results / "throughput.md").write_text(text, encoding="utf-8")
-    print(text)
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    output = Results(args.results, stamp, "throughput")
+    text, kept = _merge(output.path("throughput.md"), header, blocks)
+    output.write_markdown("throughput.md", text, parts=blocks, carried=kept)
+    print(output.path("throughput.md").read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from leakmark import simulate
-from leakmark._mupdf import pymupdf
 from leakmark._progress import Progress
 from leakmark.issuing import IssueOptions, IssueResult, issue
 from leakmark.recipients import Recipient
+from leakmark.rendering import render_page_array
 from leakmark.samples import write_samples
 from leakmark.trace.tracer import TraceOptions, TraceResult, trace
 from leakmark.workspace import Workspace
@@ -43,9 +42,7 @@ def run_demo(folder: Path | None = None, jobs: int = 0, progress: Progress | Non
     issued = issue(ws, IssueOptions(source=sample, recipients=DEMO_RECIPIENTS, output_dir=folder / "copies",
                                     level="机密", period="1年", jobs=jobs), progress)
     leaked = issued.copies[LEAKED]
-    with pymupdf.open(leaked.path) as doc:
-        pix = doc[0].get_pixmap(dpi=300, colorspace=pymupdf.csRGB)
-    page = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
+    page = render_page_array(Path(leaked.path), 0, 300, mode="rgb")
     photo = simulate.phone_photo(page, seed=7)
     photo_path = folder / "leaked-photo.jpg"
     cv2.imwrite(str(photo_path), photo, [cv2.IMWRITE_JPEG_QUALITY, 95])

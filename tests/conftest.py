@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lmtest import RECIPIENTS, render_gray
+from lmtest import RECIPIENTS
 
 import leakmark
+from leakmark.rendering import render_page_array
 from leakmark.samples import write_samples
 
 
@@ -64,15 +65,9 @@ def ws_copy(issued: Issued, tmp_path: Path) -> leakmark.Workspace:
 
 
 @pytest.fixture(scope="session")
-def render():
-    """render(pdf_path, index=0, dpi=300) -> greyscale numpy page."""
-    return render_gray
-
-
-@pytest.fixture(scope="session")
 def copy3_page1(issued: Issued):
     """Page 1 of copy 000003 (recipient 'Chen Jing') rendered at 300 dpi, greyscale."""
-    return render_gray(issued.copy_path(3), 0, 300)
+    return render_page_array(issued.copy_path(3), 0, 300)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pymupdf
 
 RECIPIENTS = (
@@ -19,13 +18,6 @@ RECIPIENTS = (
     ("张伟", "办公室"),
     ("Eve Evans", ""),
 )
-
-
-def render_gray(pdf_path: Path | str, index: int = 0, dpi: int = 300) -> np.ndarray:
-    """Page `index` of a PDF as a greyscale uint8 array (what a scan or photo of it starts from)."""
-    with pymupdf.open(pdf_path) as doc:
-        pix = doc[index].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
-        return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width).copy()
 
 
 def text_pdf(path: Path, lines: int = 30, pages: int = 1) -> Path:

@@ -14,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from lmtest import render_gray
 
 from leakmark import simulate
 from leakmark.errors import BadRequestError
 from leakmark.layers import blind
+from leakmark.rendering import render_page_array
 from leakmark.samples import synthetic_photo
 from leakmark.trace.decide import exact_score
 
@@ -67,7 +67,7 @@ def _bgr_core_embed(bgr: np.ndarray, bits: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def memo(samples_dir: Path) -> np.ndarray:
-    return render_gray(samples_dir / "memo-en.pdf", 0, 300)
+    return render_page_array(samples_dir / "memo-en.pdf", 0, 300)
 
 
 @pytest.fixture(scope="module")

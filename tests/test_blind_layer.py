@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import pymupdf
 import pytest
-from lmtest import render_gray
 from test_tone import _photo
 
 import leakmark
@@ -17,6 +16,7 @@ from leakmark import TraceOptions, trace
 from leakmark.errors import BadRequestError
 from leakmark.layers import blind
 from leakmark.ledger import Ledger
+from leakmark.rendering import render_page_array
 from leakmark.trace.decide import exact_score
 
 
@@ -43,7 +43,7 @@ def test_lossless_copy_traces_through_blind(blind_issue, tmp_path):
         recorded = json.loads(ledger.copies(result.document.id)[1].settings)
     assert "blind" in recorded["layers"] and recorded["blind"]["bits"] == blind.PAYLOAD_BITS
     ev = tmp_path / "leak.png"
-    cv2.imwrite(str(ev), render_gray(Path(copy.path), 0, 300))
+    cv2.imwrite(str(ev), render_page_array(Path(copy.path), 0, 300))
     r = trace(ws, TraceOptions(evidence=(ev,)))
     assert r.verdict == "identified" and r.named == 1 and r.suspects[0].copy.label == copy.copy_no
     assert r.suspects[0].layers["blind"] == pytest.approx(exact_score(blind.MATCH_BITS))
@@ -56,7 +56,7 @@ def test_lossless_copy_traces_through_blind(blind_issue, tmp_path):
 def test_another_office_reads_but_cannot_verify(blind_issue, tmp_path):
     root, _, _, result = blind_issue
     ev = tmp_path / "leak.png"
-    cv2.imwrite(str(ev), render_gray(Path(result.copies[2].path), 0, 300))
+    cv2.imwrite(str(ev), render_page_array(Path(result.copies[2].path), 0, 300))
     other = leakmark.Workspace.open(root / "other-office")
     r = trace(other, TraceOptions(evidence=(ev,)))
     assert r.verdict == "no-match" and r.named == 0

@@ -18,12 +18,13 @@ import numpy as np
 import pymupdf
 import pytest
 from click.testing import CliRunner
-from lmtest import db_exec, db_rows, render_gray, text_pdf
+from lmtest import db_exec, db_rows, text_pdf
 
 import leakmark
 from leakmark.cli import cli, main
 from leakmark.ledger import Ledger
 from leakmark.recipients import read_csv
+from leakmark.rendering import render_page_array
 
 REAL_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos"
 
@@ -445,7 +446,7 @@ def test_trace_issued_pdf_itself(capsys, issued):
 
 
 def test_render_helper_matches_page_size(issued):
-    img = render_gray(issued.source, 0, 300)
+    img = render_page_array(issued.source, 0, 300)
     assert img.dtype == np.uint8 and img.shape[1] == 2480 and abs(img.shape[0] - 3508) <= 1  # A4 at 300 dpi
 
 

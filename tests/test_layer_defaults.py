@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 import pymupdf
 import pytest
-from lmtest import render_gray
 
 import leakmark
 from leakmark import TraceOptions, simulate, trace
 from leakmark.ledger import Ledger
+from leakmark.rendering import render_page_array
 from leakmark.samples import write_lowtext_samples, write_samples
 
 
@@ -50,7 +50,7 @@ def test_tone_goes_only_on_the_picture_page(mixed):
 def test_each_page_traces_through_its_own_layers(mixed, tmp_path, page, layer):
     ws, result = mixed
     ev = tmp_path / "leak.png"
-    cv2.imwrite(str(ev), simulate.jpeg(render_gray(Path(result.copies[2].path), page, 300), 40))
+    cv2.imwrite(str(ev), simulate.jpeg(render_page_array(Path(result.copies[2].path), page, 300), 40))
     r = trace(ws, TraceOptions(evidence=(ev,)))
     assert r.verdict == "identified" and r.suspects[0].copy.copy_no == 3
     assert r.suspects[0].layers[layer] > 6

@@ -9,10 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from lmtest import render_gray
 
 import leakmark
 from leakmark import TraceOptions, simulate, trace
+from leakmark.rendering import render_page_array
 from leakmark.samples import write_lowtext_samples
 from leakmark.trace.decide import decide, fuse
 
@@ -45,7 +45,7 @@ def test_layer_scores_reproduce_the_fused_and_the_single_layer_decisions(chart_i
         ev = copy
     else:
         ev = tmp_path / "leak.png"
-        cv2.imwrite(str(ev), simulate.jpeg(render_gray(copy, 0, 300), 50))
+        cv2.imwrite(str(ev), simulate.jpeg(render_page_array(copy, 0, 300), 50))
     r = trace(ws, TraceOptions(evidence=(ev,), max_suspects=4))
     expected = {"shift", "tone", "file"} if evidence == "pdf" else {"shift", "tone"}
     assert set(r.layer_scores) == expected

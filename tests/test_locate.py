@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import cv2
 import numpy as np
-import pymupdf
 import pytest
 
+from benchmarks import attacks as atk
 from leakmark import fingerprint
+from leakmark.rendering import render_page_array
 from leakmark.samples import chart_page, form_page
 from leakmark.trace import locate, tracer
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import attacks as atk  # noqa: E402
-
-
-def _grey(pdf_bytes: bytes) -> np.ndarray:
-    with pymupdf.open(stream=pdf_bytes, filetype="pdf") as doc:
-        pix = doc[0].get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
-        return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width).copy()
 
 
 @pytest.fixture(scope="module")
 def form() -> np.ndarray:
-    return _grey(form_page())
+    return render_page_array(form_page())
 
 
 def test_one_page_feature_takes_one_evidence_feature() -> None:
@@ -57,7 +43,7 @@ def test_a_frame_on_the_page_is_not_taken_for_the_sheet() -> None:
     """A 96-dpi screenshot of the chart page: the page-outline finder takes a chart's frame for the sheet,
     and the unwarped frame matched weakly (26 inliers) and was kept, so nothing could be measured. The raw
     image is now tried too and the stronger match wins."""
-    chart = _grey(chart_page())
+    chart = render_page_array(chart_page())
     fp = fingerprint.of_page(chart, 300)
     ref = locate.PageRef(doc_id="Dchart", page=0, points=fp.points, descriptors=fp.descriptors)
     evidence = atk.by_name("screen-dpi").fn(chart, 96, 388136594)  # the benchmark's seed for the miss

@@ -1,26 +1,20 @@
-"""The core `benchmarks/robustness.py --quick` cases as tests: the right copy named, nobody wrong.
+"""The core `python -m benchmarks robustness --quick` cases as tests: the right copy named, nobody wrong.
 
 Memo sample issued to 5 copies (session fixture); the leak is copy 000003's page 1 (collusion: copies 000003
 and 000005), each quick attack of benchmarks/attacks.py with a fixed seed. The full sweep with 1,000 copies
-is `python benchmarks/robustness.py --copies 1000`.
+is `python -m benchmarks robustness --copies 1000`.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 import pytest
-from lmtest import render_gray
 
 import leakmark
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import attacks as atk  # noqa: E402
+from benchmarks import attacks as atk
+from leakmark.rendering import render_page_array
 
 SEED = 11
 CASES = atk.cases(quick=True)
@@ -29,7 +23,7 @@ LEAKED = (3, 5)  # copy numbers: the single leak is the first, collusions use bo
 
 def _evidence(issued, attack: atk.Attack, strength, tmp_path: Path) -> tuple[list[Path], set[int]]:
     def page(copy_no: int, index: int = 0):
-        return render_gray(issued.copy_path(copy_no), index, 300)
+        return render_page_array(issued.copy_path(copy_no), index, 300)
 
     if attack.inputs == "image":
         imgs, truth = [attack.fn(page(LEAKED[0]), strength, SEED)], {LEAKED[0]}
@@ -67,10 +61,10 @@ def test_quick_case_names_the_source_and_nobody_else(issued, tmp_path, attack, s
 
 
 @pytest.mark.parametrize("name", ["jpeg", "ps-error-diffusion", "phone-perspective"])
-def test_quick_attack_on_unmarked_original_names_nobody(issued, tmp_path, render, name):
+def test_quick_attack_on_unmarked_original_names_nobody(issued, tmp_path, name):
     a = atk.by_name(name)
     p = tmp_path / "original.png"
-    assert cv2.imwrite(str(p), a.fn(render(issued.source, 0, 300), a.quick[0], SEED))
+    assert cv2.imwrite(str(p), a.fn(render_page_array(issued.source, 0, 300), a.quick[0], SEED))
     r = leakmark.trace(issued.ws, leakmark.TraceOptions(evidence=(p,)))
     assert r.named == 0 and r.verdict != "identified"
     assert all(s.fap > 1e-6 for s in r.suspects)

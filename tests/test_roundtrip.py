@@ -13,6 +13,7 @@ import pytest
 
 import leakmark
 from leakmark import simulate
+from leakmark.rendering import render_page_array
 
 ATTACKS = {
     "jpeg30": (lambda img: simulate.jpeg(img, 30), "png"),
@@ -44,8 +45,8 @@ def test_leaked_copy_is_identified(issued, copy3_page1, tmp_path, attack):
     assert [e.aligned for e in result.evidence] == [True]
 
 
-def test_unmarked_original_is_not_identified(issued, tmp_path, render):
-    page = render(issued.source, 0, 300)  # the original itself, never issued to anyone
+def test_unmarked_original_is_not_identified(issued, tmp_path):
+    page = render_page_array(issued.source, 0, 300)  # the original itself, never issued to anyone
     path = tmp_path / "original-photo.jpg"
     assert cv2.imwrite(str(path), simulate.phone_photo(page, seed=1))
     result = _trace(issued.ws, path)

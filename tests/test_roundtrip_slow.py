@@ -7,13 +7,11 @@ through print-and-scan, a colour phone photo, rotation and rescaling, and as two
 from __future__ import annotations
 
 import cv2
-import numpy as np
-import pymupdf
 import pytest
-from lmtest import render_gray
 
 import leakmark
 from leakmark import simulate
+from leakmark.rendering import render_page_array
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +27,6 @@ def notice(tmp_path_factory, samples_dir):
     return ws, res
 
 
-def _rgb_page(path, index=0) -> np.ndarray:
-    with pymupdf.open(path) as doc:
-        pix = doc[index].get_pixmap(dpi=300, colorspace=pymupdf.csRGB)
-        return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3).copy()
-
-
 ATTACKS = {
     "print-scan": lambda g, rgb: simulate.print_scan(g, seed=4),
     "phone-photo-colour": lambda g, rgb: cv2.cvtColor(simulate.phone_photo(rgb, seed=7), cv2.COLOR_GRAY2BGR),
@@ -48,7 +40,7 @@ ATTACKS = {
 def test_notice_leak_is_identified(notice, tmp_path, attack):
     ws, res = notice
     path = res.copies[1].path
-    img = ATTACKS[attack](render_gray(path, 0), _rgb_page(path, 0))
+    img = ATTACKS[attack](render_page_array(path, 0), render_page_array(path, 0, 300, mode="rgb"))
     ev = tmp_path / f"{attack}.png"
     assert cv2.imwrite(str(ev), img)
     result = leakmark.trace(ws, leakmark.TraceOptions(evidence=(ev,)))
@@ -63,7 +55,7 @@ def test_two_captures_of_one_leak_combine(notice, tmp_path):
     evs = []
     for index in (0, 1):
         ev = tmp_path / f"page{index + 1}.jpg"
-        cv2.imwrite(str(ev), simulate.crop(render_gray(path, index), 0.35, seed=index))
+        cv2.imwrite(str(ev), simulate.crop(render_page_array(path, index), 0.35, seed=index))
         evs.append(ev)
     result = leakmark.trace(ws, leakmark.TraceOptions(evidence=tuple(evs)))
     assert result.verdict == "identified" and result.pages == [1, 2]

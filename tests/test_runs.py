@@ -21,6 +21,7 @@ from leakmark import TraceOptions, trace
 from leakmark._progress import TextBar
 from leakmark.ledger import Ledger
 from leakmark.pdf.stream import PageImage, StreamingPdf
+from leakmark.rendering import page_array, render_page_array
 
 
 def _people(n: int, prefix: str = "R") -> tuple[leakmark.Recipient, ...]:
@@ -29,9 +30,7 @@ def _people(n: int, prefix: str = "R") -> tuple[leakmark.Recipient, ...]:
 
 def _trace_page(ws: leakmark.Workspace, pdf_path: Path, page: int, tmp: Path) -> leakmark.TraceResult:
     """Render one page of an issued file to a PNG, as a scan would be, and trace it."""
-    with pymupdf.open(pdf_path) as doc:
-        pix = doc[page].get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
-    img = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
+    img = render_page_array(pdf_path, page, 300)
     png = tmp / f"evidence-{pdf_path.stem}-{page}.png"
     cv2.imwrite(str(png), img)
     return trace(ws, TraceOptions(evidence=(png,)))
@@ -76,8 +75,7 @@ def test_streamed_pdf_resumes_from_the_committed_length(tmp_path):
     with pymupdf.open(final) as doc:
         assert len(doc) == 301 and doc.metadata["title"] == "测试 run"
         assert doc[300].rect == pymupdf.Rect(0, 0, 300, 400)
-        pix = doc[300].get_pixmap(dpi=72, colorspace=pymupdf.csGRAY)
-        img = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
+        img = page_array(doc[300], 72)
         assert img[:30].min() > 200 and img[165:235, 50:250].max() < 60  # the black bar, where it belongs
     assert pymupdf.TOOLS.mupdf_warnings() == ""  # no repair needed: the xref is exact
 

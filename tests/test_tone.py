@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pymupdf
 import pytest
-from lmtest import render_gray
 
 import leakmark
 from leakmark import TraceOptions, simulate, trace
 from leakmark.layers import tone
+from leakmark.rendering import render_page_array
 from leakmark.samples import synthetic_photo
 
 _photo = synthetic_photo  # test_blind_layer imports it from here
@@ -40,8 +40,8 @@ def photo_issue(tmp_path_factory):
 
 def test_tone_is_small_smooth_and_absent_on_paper(photo_issue):
     _, src, result = photo_issue
-    original = render_gray(src, 0, 300).astype(np.int16)
-    copy = render_gray(Path(result.copies[1].path), 0, 300).astype(np.int16)
+    original = render_page_array(src, 0, 300).astype(np.int16)
+    copy = render_page_array(Path(result.copies[1].path), 0, 300).astype(np.int16)
     diff = copy - original
     paper = original >= tone.PAPER
     # JPEG q92 of the copy adds its own error; the mark itself is at most ALPHA levels and zero on paper
@@ -53,7 +53,7 @@ def test_tone_is_small_smooth_and_absent_on_paper(photo_issue):
 @pytest.mark.parametrize("attack", ["jpeg30", "rescale50", "screenshot", "phone"])
 def test_photo_page_traces_through_tone(photo_issue, tmp_path, attack):
     ws, _, result = photo_issue
-    page = render_gray(Path(result.copies[2].path), 0, 300)
+    page = render_page_array(Path(result.copies[2].path), 0, 300)
     leak = {"jpeg30": lambda: simulate.jpeg(page, 30), "rescale50": lambda: simulate.rescale(page, 0.5),
             "screenshot": lambda: simulate.screenshot(page),
             "phone": lambda: simulate.phone_photo(page, seed=2)}[attack]()
@@ -70,7 +70,7 @@ def test_photo_page_traces_through_tone(photo_issue, tmp_path, attack):
 def test_unmarked_photo_page_names_nobody(photo_issue, tmp_path):
     ws, src, _ = photo_issue
     ev = tmp_path / "original.png"
-    cv2.imwrite(str(ev), simulate.jpeg(render_gray(src, 0, 300), 50))
+    cv2.imwrite(str(ev), simulate.jpeg(render_page_array(src, 0, 300), 50))
     r = trace(ws, TraceOptions(evidence=(ev,)))
     assert r.named == 0 and all(s.fap > 1e-6 for s in r.suspects)
 

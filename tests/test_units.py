@@ -14,6 +14,7 @@ from leakmark import units, vault
 from leakmark.layers import shift
 from leakmark.layers.codes import signs
 from leakmark.pdf import read as pdf
+from leakmark.rendering import page_array, render_page_array
 
 
 @functools.lru_cache(maxsize=4)
@@ -170,8 +171,8 @@ def test_marks_differ_between_codes(samples_dir):
     assert not np.array_equal(a, b)
 
 
-def test_units_from_image_without_text_layer(render, issued):
-    gray = render(issued.source, 0, 300)  # pixels only, as for a scanned page
+def test_units_from_image_without_text_layer(issued):
+    gray = render_page_array(issued.source, 0, 300)  # pixels only, as for a scanned page
     pu = units.from_image(gray, 1)
     assert pu.n_words > 100
     assert pu.n_lines > 10
@@ -217,8 +218,7 @@ def test_a_ruled_form_moves_its_rules(delta):
 
     with pymupdf.open(stream=form_page(), filetype="pdf") as doc:
         page = doc[0]
-        pix = page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
-        gray = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width).copy()
+        gray = page_array(page, 300)
         raw = page.get_text("rawdict")
         m = pymupdf.Matrix(300 / 72, 300 / 72)
     pu = units.from_text(raw, (m.a, m.b, m.c, m.d, m.e, m.f), gray, delta)

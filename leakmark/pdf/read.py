@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 
 from leakmark._mupdf import pymupdf
 from leakmark.errors import EncryptedPdfError, InputFileError
+from leakmark.rendering import page_array
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 MAX_IMAGE_PIXELS = 400_000_000  # a 600 dpi A0 scan is legitimate input (Pillow refuses > 179 M by default)
@@ -114,10 +115,9 @@ def render_page(path: Path, kind: str, index: int, dpi: int, password: str | Non
         doc = open_pdf(path, password)
         try:
             page = doc[index]
-            pix = page.get_pixmap(dpi=dpi, alpha=False, colorspace=pymupdf.csRGB)
-            rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
+            rgb = page_array(page, dpi, mode="rgb")
             rawdict = page.get_text("rawdict", flags=pymupdf.TEXT_PRESERVE_WHITESPACE)
-            scale = pix.width / page.rect.width
+            scale = rgb.shape[1] / page.rect.width
             to_display = page.rotation_matrix * pymupdf.Matrix(scale, scale)
             spans = _text_spans(rawdict, page.rotation_matrix)
             has_text = any(ch for b in rawdict.get("blocks", []) for ln in b.get("lines", [])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from leakmark._mupdf import pymupdf
 from leakmark.pdf.image import PageImage
+from leakmark.rendering import page_array
 
 SEPARATOR_DPI = 200
 
@@ -25,9 +24,7 @@ def separator_image(doc: Any, copy: Any, width_pt: float, height_pt: float) -> P
         for text, size in lines:
             _draw_mixed(page, x, y, text, size, width_pt * 0.8)
             y += size * 1.6
-        pix = page.get_pixmap(dpi=SEPARATOR_DPI, colorspace=pymupdf.csGRAY)
-        gray = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
-        return PageImage.bilevel_from(gray)
+        return PageImage.bilevel_from(page_array(page, SEPARATOR_DPI))
     finally:
         page_doc.close()
 

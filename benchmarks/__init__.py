@@ -1,0 +1,38 @@
+"""leakmark's benchmarks, run from a checkout (not installed): `python -m benchmarks NAME [options]`.
+
+`python -m benchmarks` lists the scripts; `python -m benchmarks NAME --help` shows one's options; each
+also runs as `python -m benchmarks.NAME`. Results go to benchmarks/results/ (layer_crops and visual_check:
+docs/), each file stamped with the commit, machine and command that produced it (`benchmarks.common`);
+`python -m benchmarks stale` lists the results older than the code they measure.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Script(NamedTuple):
+    summary: str
+    uses: tuple[str, ...] = ()  # other benchmarks modules whose code shapes this script's results
+
+
+SCRIPTS: dict[str, Script] = {
+    "robustness": Script("every attack × strength on many copies, traced; null calibration, blind-watermark beside",
+                         ("attacks", "null_calibration", "bwm_baseline", "report")),
+    "lowtext": Script("low-text pages (photo, chart, form): each layer alone and fused under issue 4's leaks",
+                      ("attacks",)),
+    "throughput": Script("speed of issuing and tracing, by copies, jobs, dpi and evidence size (throughput.md)",
+                         ("_issue_probe", "null_calibration", "bwm_baseline", "printrun")),
+    "printrun": Script("a 30-page print run into one merged PDF: page-copies/s, floor, peak memory"),
+    "layer_cost": Script("issue cost per layer set and page type against `shift` alone (layer-cost.md)"),
+    "layer_crops": Script("crops of each layer and 600 dpi halftones, to docs/ (prints the numbers docs quote)"),
+    "null_calibration": Script("innocent copies' scores against N(0,1), the null phase of robustness alone",
+                               ("attacks", "report")),
+    "roundtrip": Script("issue both samples, leak random pages eight ways, trace, count (roundtrip.md)"),
+    "bwm_baseline": Script("blind-watermark alone on the same page and attacks, the baseline phase of robustness",
+                           ("attacks", "report")),
+    "blind_layer": Script("the `blind` layer on A4 pages: reads, false reads, cost, change (blind-layer.md)"),
+    "visual_check": Script("original / marked copy / 10× difference crops at 100 %, to docs/"),
+    "report": Script("rebuild the robustness and null-calibration tables and plots from their CSVs"),
+    "stale": Script("list results files with the commit they record, and whether the code changed since"),
+}
