@@ -34,5 +34,6 @@ SCRIPTS: dict[str, Script] = {
     "blind_layer": Script("the `blind` layer on A4 pages: reads, false reads, cost, change (blind-layer.md)"),
     "visual_check": Script("original / marked copy / 10× difference crops at 100 %, to docs/"),
     "report": Script("rebuild the robustness and null-calibration tables and plots from their CSVs"),
+    "import_time": Script("wall time of import leakmark, --version and --help; which heavy modules they load"),
     "stale": Script("list results files with the commit they record, and whether the code changed since"),
 }
