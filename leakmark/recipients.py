@@ -1,4 +1,5 @@
-"""Recipients from `-r NAME/UNIT` options or a CSV file (UTF-8, UTF-8 with BOM, GB18030)."""
+"""Recipients from `-r NAME/UNIT` options or a CSV file (UTF-8, UTF-8 with BOM, GB18030), with English or
+Chinese column names (`name,unit,copy_no,note` or `姓名,单位,份号,备注`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leakmark.errors import InputFileError
+
+# the columns' Chinese names, as a 分发登记表 has them
+HEADER_ALIASES = {"姓名": "name", "收件人": "name", "单位": "unit", "部门": "unit", "份号": "copy_no", "备注": "note"}
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,12 @@ def read_csv(path: Path) -> list[Recipient]:
     rows = list(csv.reader(io.StringIO(text)))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
-        raise InputFileError(f"{path} is empty; it needs a header row `name,unit` and one row per recipient")
-    header = [h.strip().lower() for h in rows[0]]
+        raise InputFileError(f"{path} is empty; it needs a header row `name,unit` (or `姓名,单位`) and one row per "
+                             "recipient")
+    header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in rows[0]]
     if "name" not in header:
-        raise InputFileError(f"{path}: the header row must name the columns, at least `name` (got {rows[0]!r})")
+        raise InputFileError(f"{path}: the header row must name the columns, at least `name` or `姓名` "
+                             f"(got {rows[0]!r})")
     col = {h: i for i, h in enumerate(header)}
     out = []
     for line_no, row in enumerate(rows[1:], start=2):
