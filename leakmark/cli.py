@@ -180,22 +180,33 @@ def render_trace(result: Any) -> None:
     if result.document is not None:
         d = result.document
         echo(f"document: {d.id}  {d.title}  page(s) {', '.join(map(str, result.pages))}  "
-                   f"({result.candidates} issued copies scored)")
+             f"({result.candidates} issued copies scored)")
     for e in result.evidence:
         echo(f"evidence: {e.path} page {e.page}: {'aligned' if e.aligned else 'not aligned'}"
-                   f"{' — ' + e.detail if e.detail else ''}")
+             f"{' — ' + e.detail if e.detail else ''}")
     if result.suspects:
-        echo(f"{'':2}{'copy':>6}  {'recipient':<16} {'unit':<14} {'score':>7}  false-accusation prob.")
+        echo(f"{'':2}{'copy':>6}  {'recipient':<16} {'unit':<14} {'score':>7}  {'false-accusation prob.':<22}  status")
         for i, s in enumerate(result.suspects):
             mark = "*" if i < result.named else " "
             c = s.copy
-            echo(f"{mark} {c.label:>6}  {c.recipient:<16} {c.unit:<14} {s.score:7.2f}  {s.fap:.2g}")
+            echo(f"{mark} {c.label:>6}  {c.recipient:<16} {c.unit:<14} {s.score:7.2f}  {s.fap:<22.2g}  "
+                 f"{_status(c.status, s.status_date)}")
     for s in result.suspects[: result.named]:
-        echo(f"=> copy {s.copy.label} issued to {s.copy.recipient}"
-                   f"{' (' + s.copy.unit + ')' if s.copy.unit else ''} is the source of this capture "
-                   f"(false-accusation probability {s.fap:.2g})")
+        c = s.copy
+        never = str(c.status) in ("reserved", "void")  # a number whose copy was never recorded as issued
+        echo(f"=> copy {c.label} {'made for' if never else 'issued to'} {c.recipient}"
+             f"{' (' + c.unit + ')' if c.unit else ''} is the source of this capture "
+             f"(false-accusation probability {s.fap:.2g}); status: {_status(c.status, s.status_date)}")
+        if str(c.status) != "issued":
+            echo(f"   note: copy {c.label} is recorded as {_status(c.status, s.status_date)}"
+                 f"{' and was never recorded as issued' if never else ''}, yet this capture carries its marks")
     if result.verdict == "no-match":
         echo("no issued copy is indicated by this evidence")
+
+
+def _status(status: str, date: str | None) -> str:
+    """`issued on DATE`, `returned on DATE`, `destroyed on DATE`, `void on DATE`, `reserved on DATE`."""
+    return f"{status} on {date}" if date else str(status)
 
 
 @cli.command()

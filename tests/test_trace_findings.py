@@ -5,8 +5,58 @@ Finding 5, status in every trace result: each suspect shows its copy's status an
 
 from __future__ import annotations
 
-from leakmark import register
+import json
+
+import cv2
+import pytest
+
+from leakmark import TraceOptions, register, trace
+from leakmark.cli import main
 from leakmark.ledger import Ledger, Planned, Run, RunState, now_iso
+
+
+def _run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return int(info.value.code or 0), out, err
+
+
+# -- finding 5: the copy's status in the trace result ------------------------------------------------------
+def _history_ts(ws, ref: str, status: str) -> str:
+    return [h.ts for h in register.show(ws, ref).history if h.status == status][-1]
+
+
+def test_a_destroyed_copy_is_named_with_its_status(capsys, issued, ws_copy, copy3_page1, tmp_path):
+    doc_id = issued.result.document.id
+    register.destroy_copy(ws_copy, f"{doc_id}/000003", "shredded")
+    register.return_copy(ws_copy, f"{doc_id}/000002")
+    destroyed = _history_ts(ws_copy, f"{doc_id}/000003", "destroyed")
+    returned = _history_ts(ws_copy, f"{doc_id}/000002", "returned")
+    ev = tmp_path / "leak.png"
+    cv2.imwrite(str(ev), copy3_page1)
+
+    r = trace(ws_copy, TraceOptions(evidence=(ev,)))
+    assert r.verdict == "identified" and r.suspects[0].copy.copy_no == 3
+    assert (r.suspects[0].copy.status, r.suspects[0].status_date) == ("destroyed", destroyed)
+    by_no = {s.copy.copy_no: s for s in r.suspects}
+    assert (by_no[2].copy.status, by_no[2].status_date) == ("returned", returned)
+    assert (by_no[1].copy.status, by_no[1].status_date) == ("issued", by_no[1].copy.issued_at)
+
+    code, out, err = _run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)
+    assert code == 0, err
+    res = json.loads(out)
+    got = {s["copy_no"]: (s["status"], s["status_date"]) for s in res["suspects"]}
+    assert got["000002"] == ("returned", returned) and got["000001"] == ("issued", by_no[1].copy.issued_at)
+    assert res["suspects"][0]["status"] == "destroyed" and res["suspects"][0]["status_date"] == destroyed
+    assert all(s["status"] and s["status_date"] for s in res["suspects"])
+
+    code, out, _ = _run_main(capsys, "trace", ev, "--home", ws_copy.home)
+    assert "=> copy 000003 issued to Chen Jing (Test lab) is the source of this capture" in out
+    assert f"status: destroyed on {destroyed}" in out
+    assert f"note: copy 000003 is recorded as destroyed on {destroyed}" in out
+    assert f"returned on {returned}" in out
 
 
 def test_status_dates_of_every_status(issued, ws_copy):

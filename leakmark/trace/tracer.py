@@ -69,6 +69,7 @@ class Suspect:
     score: float
     fap: float
     layers: dict[str, float]
+    status_date: str | None = None  # when the copy entered its status (`copy.status`), from the register
 
 
 @dataclass
@@ -95,7 +96,8 @@ class TraceResult:
             "document": doc,
             "suspects": [{"copy_no": s.copy.label, "recipient": s.copy.recipient, "unit": s.copy.unit,
                           "score": round(s.score, 3), "false_accusation_probability": float(f"{s.fap:.3g}"),
-                          "layers": {k: round(v, 3) for k, v in s.layers.items()}} for s in self.suspects],
+                          "layers": {k: round(v, 3) for k, v in s.layers.items()},
+                          "status": str(s.copy.status), "status_date": s.status_date} for s in self.suspects],
             "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned,
                           **({"blind": e.blind} if e.blind else {})} for e in self.evidence],
             "leakmark_version": __version__,
@@ -176,6 +178,10 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
                                          values={name: m.values for name, m in measured.items()}))
         t = time.perf_counter()
         result = _decide(workspace, copies_of, docs, measures, tokens, blind_hits, reports, options)
+        # the status dates of the copies shown only (the register can hold 100,000s of copies)
+        dates = ledger.status_dates([s.copy for s in result.suspects])
+        for s in result.suspects:
+            s.status_date = dates.get((s.copy.document_id, s.copy.copy_no))
         timings["decide"] += time.perf_counter() - t
     result.timings = dict(timings)
     return result
