@@ -200,8 +200,15 @@ def render_trace(result: Any) -> None:
         if str(c.status) != "issued":
             echo(f"   note: copy {c.label} is recorded as {_status(c.status, s.status_date)}"
                  f"{' and was never recorded as issued' if never else ''}, yet this capture carries its marks")
+    for f in result.file_identifiers:
+        echo(f"file: {f.finding}")
+        echo(f"      copy {f.copy.label} status: {_status(f.copy.status, f.status_date)}")
+    for text in result.disagreements:
+        echo(f"!! {text}")
     if result.verdict == "no-match":
-        echo("no issued copy is indicated by this evidence")
+        echo("no issued copy is indicated by the pages of this evidence; its file identifiers (above) say only "
+             "which copy's file it was made from, not the source of a capture" if result.file_identifiers
+             else "no issued copy is indicated by this evidence")
 
 
 def _status(status: str, date: str | None) -> str:

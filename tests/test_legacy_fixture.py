@@ -88,9 +88,9 @@ def _close(got: float, want: float, what: str, abs_: float = 1e-9) -> None:
     assert got == pytest.approx(want, rel=REL, abs=abs_), f"{what}: {got!r}, 0.1.0 gave {want!r}"
 
 
-# keys the JSON report gained after 0.1.0 (added, never in place of one): each suspect's status (issue 13,
-# finding 5)
-ADDED_KEYS = {"status", "status_date"}
+# keys the JSON report gained after 0.1.0 (added, never in place of one): the file identifiers as their own
+# finding, and each suspect's status (issue 13, findings 3 and 5)
+ADDED_KEYS = {"file_identifiers", "disagreements", "status", "status_date"}
 
 
 def _same_report(got: object, want: object, where: str = "report") -> None:
