@@ -94,7 +94,7 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
     if abandon_run is not None:
         run = abandon(Workspace.open(home, create=False), abandon_run)
         echo(f"run {run.id} abandoned: {run.done} of {run.copies} copies were issued; the other "
-                   f"{run.copies - run.done} copy numbers are recorded as void")
+             f"{run.copies - run.done} copy numbers are recorded as void")
         return
     if resume_run is not None:
         if document is not None or recipients or recipients_file or merge or separator or output_dir != Path("."):
@@ -130,8 +130,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
     if result.merged:
         echo(f"merged print file: {result.merged}")
     echo(f"done: {st['copies']} copies x {st['pages']} pages ({st['made_now']} copies made now) in "
-               f"{_duration(st['seconds'])}, {st['page_copies_per_s'] or 0:.1f} page-copies/s, "
-               f"output {_size(st['output_bytes'])}")
+         f"{_duration(st['seconds'])}, {st['page_copies_per_s'] or 0:.1f} page-copies/s, "
+         f"output {_size(st['output_bytes'])}")
 
 
 def _duration(seconds: float) -> str:
@@ -226,7 +226,7 @@ def demo(output_dir: Path | None, jobs: int, quiet: bool) -> None:
     from leakmark.demo import run_demo
 
     echo("leakmark demo: issuing a 3-page 公文 sample to 5 recipients, photographing copy "
-               "page 1 with a simulated phone, tracing the photo...", err=True)
+         "page 1 with a simulated phone, tracing the photo...", err=True)
     r = run_demo(output_dir, jobs=jobs, progress=_progress(quiet))
     t = r.traced
     echo(f"issued {len(r.issued.copies)} copies of {r.issued.document.title} ({r.issued.document.id})")

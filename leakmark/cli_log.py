@@ -53,7 +53,7 @@ def log_runs(as_json: bool, home: Path | None) -> None:
         echo("no runs yet")
     for r in runs:
         echo(f"{r.id}  {r.document_id}  {r.created_at}  {r.state:<9} {r.done}/{r.copies} copies  "
-                   f"-> {r.output}")
+             f"-> {r.output}")
 
 
 @log_group.command("show")
@@ -104,4 +104,4 @@ def log_verify(home: Path | None) -> None:
     """Check the hash chain, the HMACs and every register row; exit 7 at the first bad row."""
     v = register.verify(Workspace.open(home, create=False))
     echo(f"ledger OK: {v.events} events, {v.documents} documents, {v.runs} runs, {v.copies} copies "
-               f"(key {v.key_fingerprint})")
+         f"(key {v.key_fingerprint})")
