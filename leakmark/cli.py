@@ -12,8 +12,8 @@ import click
 
 from leakmark import __version__
 from leakmark._progress import NullProgress, Progress, TextBar
+from leakmark.cli_common import echo, home_option
 from leakmark.cli_common import emit_json as _emit_json
-from leakmark.cli_common import home_option
 from leakmark.cli_log import log_group
 from leakmark.errors import ExitCode, LeakmarkError
 from leakmark.ledger import Ledger
@@ -49,8 +49,8 @@ def init(home: Path | None) -> None:
     ws = Workspace.open(home, create=True)
     with Ledger(ws):
         pass
-    click.echo(f"workspace ready: {ws.home}")
-    click.echo(f"key fingerprint: {ws.key_fingerprint()}  (back up {ws.key_path}: without it nothing traces)")
+    echo(f"workspace ready: {ws.home}")
+    echo(f"key fingerprint: {ws.key_fingerprint()}  (back up {ws.key_path}: without it nothing traces)")
 
 
 @cli.command("issue")
@@ -93,8 +93,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
 
     if abandon_run is not None:
         run = abandon(Workspace.open(home, create=False), abandon_run)
-        click.echo(f"run {run.id} abandoned: {run.done} of {run.copies} copies were issued; the other "
-                   f"{run.copies - run.done} copy numbers are recorded as void")
+        echo(f"run {run.id} abandoned: {run.done} of {run.copies} copies were issued; the other "
+             f"{run.copies - run.done} copy numbers are recorded as void")
         return
     if resume_run is not None:
         if document is not None or recipients or recipients_file or merge or separator or output_dir != Path("."):
@@ -123,15 +123,15 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
         _emit_json(result.to_json())
         return
     d, st = result.document, result.stats
-    click.echo(f"document {d.id}  {d.title}  ({d.pages} pages, {d.dpi} dpi)  run {result.run}")
+    echo(f"document {d.id}  {d.title}  ({d.pages} pages, {d.dpi} dpi)  run {result.run}")
     for c in result.copies:
         unit = f" / {c.unit}" if c.unit else ""
-        click.echo(f"  {c.copy_no}  {c.recipient}{unit}  ->  {c.path}")
+        echo(f"  {c.copy_no}  {c.recipient}{unit}  ->  {c.path}")
     if result.merged:
-        click.echo(f"merged print file: {result.merged}")
-    click.echo(f"done: {st['copies']} copies x {st['pages']} pages ({st['made_now']} copies made now) in "
-               f"{_duration(st['seconds'])}, {st['page_copies_per_s'] or 0:.1f} page-copies/s, "
-               f"output {_size(st['output_bytes'])}")
+        echo(f"merged print file: {result.merged}")
+    echo(f"done: {st['copies']} copies x {st['pages']} pages ({st['made_now']} copies made now) in "
+         f"{_duration(st['seconds'])}, {st['page_copies_per_s'] or 0:.1f} page-copies/s, "
+         f"output {_size(st['output_bytes'])}")
 
 
 def _duration(seconds: float) -> str:
@@ -176,26 +176,44 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
 
 
 def render_trace(result: Any) -> None:
-    click.echo(f"verdict: {result.verdict}")
+    echo(f"verdict: {result.verdict}")
     if result.document is not None:
         d = result.document
-        click.echo(f"document: {d.id}  {d.title}  page(s) {', '.join(map(str, result.pages))}  "
-                   f"({result.candidates} issued copies scored)")
+        echo(f"document: {d.id}  {d.title}  page(s) {', '.join(map(str, result.pages))}  "
+             f"({result.candidates} issued copies scored)")
     for e in result.evidence:
-        click.echo(f"evidence: {e.path} page {e.page}: {'aligned' if e.aligned else 'not aligned'}"
-                   f"{' — ' + e.detail if e.detail else ''}")
+        echo(f"evidence: {e.path} page {e.page}: {'aligned' if e.aligned else 'not aligned'}"
+             f"{' — ' + e.detail if e.detail else ''}")
     if result.suspects:
-        click.echo(f"{'':2}{'copy':>6}  {'recipient':<16} {'unit':<14} {'score':>7}  false-accusation prob.")
+        echo(f"{'':2}{'copy':>6}  {'recipient':<16} {'unit':<14} {'score':>7}  {'false-accusation prob.':<22}  status")
         for i, s in enumerate(result.suspects):
             mark = "*" if i < result.named else " "
             c = s.copy
-            click.echo(f"{mark} {c.label:>6}  {c.recipient:<16} {c.unit:<14} {s.score:7.2f}  {s.fap:.2g}")
+            echo(f"{mark} {c.label:>6}  {c.recipient:<16} {c.unit:<14} {s.score:7.2f}  {s.fap:<22.2g}  "
+                 f"{_status(c.status, s.status_date)}")
     for s in result.suspects[: result.named]:
-        click.echo(f"=> copy {s.copy.label} issued to {s.copy.recipient}"
-                   f"{' (' + s.copy.unit + ')' if s.copy.unit else ''} is the source of this capture "
-                   f"(false-accusation probability {s.fap:.2g})")
+        c = s.copy
+        never = str(c.status) in ("reserved", "void")  # a number whose copy was never recorded as issued
+        echo(f"=> copy {c.label} {'made for' if never else 'issued to'} {c.recipient}"
+             f"{' (' + c.unit + ')' if c.unit else ''} is the source of this capture "
+             f"(false-accusation probability {s.fap:.2g}); status: {_status(c.status, s.status_date)}")
+        if str(c.status) != "issued":
+            echo(f"   note: copy {c.label} is recorded as {_status(c.status, s.status_date)}"
+                 f"{' and was never recorded as issued' if never else ''}, yet this capture carries its marks")
+    for f in result.file_identifiers:
+        echo(f"file: {f.finding}")
+        echo(f"      copy {f.copy.label} status: {_status(f.copy.status, f.status_date)}")
+    for text in result.disagreements:
+        echo(f"!! {text}")
     if result.verdict == "no-match":
-        click.echo("no issued copy is indicated by this evidence")
+        echo("no issued copy is indicated by the pages of this evidence; its file identifiers (above) say only "
+             "which copy's file it was made from, not the source of a capture" if result.file_identifiers
+             else "no issued copy is indicated by this evidence")
+
+
+def _status(status: str, date: str | None) -> str:
+    """`issued on DATE`, `returned on DATE`, `destroyed on DATE`, `void on DATE`, `reserved on DATE`."""
+    return f"{status} on {date}" if date else str(status)
 
 
 @cli.command()
@@ -207,18 +225,18 @@ def demo(output_dir: Path | None, jobs: int, quiet: bool) -> None:
     """Sample document → 5 marked copies → simulated phone photo of one → trace → verdict."""
     from leakmark.demo import run_demo
 
-    click.echo("leakmark demo: issuing a 3-page 公文 sample to 5 recipients, photographing copy "
-               "page 1 with a simulated phone, tracing the photo...", err=True)
+    echo("leakmark demo: issuing a 3-page 公文 sample to 5 recipients, photographing copy "
+         "page 1 with a simulated phone, tracing the photo...", err=True)
     r = run_demo(output_dir, jobs=jobs, progress=_progress(quiet))
     t = r.traced
-    click.echo(f"issued {len(r.issued.copies)} copies of {r.issued.document.title} ({r.issued.document.id})")
-    click.echo(f"leaked: copy {r.leaked_copy} (simulated phone photo: {r.photo})")
+    echo(f"issued {len(r.issued.copies)} copies of {r.issued.document.title} ({r.issued.document.id})")
+    echo(f"leaked: copy {r.leaked_copy} (simulated phone photo: {r.photo})")
     render_trace(t)
-    click.echo("files:")
-    click.echo(f"  workspace: {r.workspace}")
+    echo("files:")
+    echo(f"  workspace: {r.workspace}")
     for c in r.issued.copies:
-        click.echo(f"  copy {c.copy_no}: {c.path}")
-    click.echo(f"  photo: {r.photo}")
+        echo(f"  copy {c.copy_no}: {c.path}")
+    echo(f"  photo: {r.photo}")
 
 
 def _sigterm_as_interrupt() -> None:
@@ -242,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("leakmark: interrupted", err=True)
+        echo("leakmark: interrupted", err=True)
         sys.exit(ExitCode.interrupted)
     except click.ClickException as exc:
         exc.show()
@@ -250,9 +268,9 @@ def main(argv: list[str] | None = None) -> None:
     except LeakmarkError as exc:
         if verbose:
             log.exception("error")
-        click.echo(f"leakmark: error: {exc.message}", err=True)
+        echo(f"leakmark: error: {exc.message}", err=True)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
-        click.echo("leakmark: interrupted; nothing half-written was kept", err=True)
+        echo("leakmark: interrupted; nothing half-written was kept", err=True)
         sys.exit(ExitCode.interrupted)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from leakmark import register
-from leakmark.cli_common import emit_json, home_option
+from leakmark.cli_common import echo, emit_json, home_option
 from leakmark.ledger import CopyStatus
 from leakmark.workspace import Workspace
 
@@ -32,12 +32,12 @@ def log_list(doc_id: str | None, as_json: bool, home: Path | None) -> None:
         emit_json([entry.to_json() for entry in listing])
         return
     if not listing:
-        click.echo("the register is empty")
+        echo("the register is empty")
     for entry in listing:
         d = entry.document
-        click.echo(f"{d.id}  {d.title}  {d.level}  {d.pages} pages  {len(entry.copies)} copies")
+        echo(f"{d.id}  {d.title}  {d.level}  {d.pages} pages  {len(entry.copies)} copies")
         for c in entry.copies:
-            click.echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
+            echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
 
 
 @log_group.command("runs")
@@ -50,10 +50,10 @@ def log_runs(as_json: bool, home: Path | None) -> None:
         emit_json([r.to_json() for r in runs])
         return
     if not runs:
-        click.echo("no runs yet")
+        echo("no runs yet")
     for r in runs:
-        click.echo(f"{r.id}  {r.document_id}  {r.created_at}  {r.state:<9} {r.done}/{r.copies} copies  "
-                   f"-> {r.output}")
+        echo(f"{r.id}  {r.document_id}  {r.created_at}  {r.state:<9} {r.done}/{r.copies} copies  "
+             f"-> {r.output}")
 
 
 @log_group.command("show")
@@ -63,15 +63,15 @@ def log_show(copy_ref: str, home: Path | None) -> None:
     """One copy (DOC/000123, or 000123 when unambiguous) with its history."""
     detail = register.show(Workspace.open(home, create=False), copy_ref)
     doc, c = detail.document, detail.copy
-    click.echo(f"document:  {doc.id}  {doc.title}  {doc.level}")
-    click.echo(f"copy:      {c.label}")
-    click.echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
-    click.echo(f"issued:    {c.issued_at} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
-    click.echo(f"status:    {c.status}")
-    click.echo(f"file:      {c.path}")
-    click.echo(f"marking:   {c.settings}")
+    echo(f"document:  {doc.id}  {doc.title}  {doc.level}")
+    echo(f"copy:      {c.label}")
+    echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
+    echo(f"issued:    {c.issued_at} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
+    echo(f"status:    {c.status}")
+    echo(f"file:      {c.path}")
+    echo(f"marking:   {c.settings}")
     for h in detail.history:
-        click.echo(f"  event {h.seq}: {h.ts}  {h.status}{'  ' + h.note if h.note else ''}")
+        echo(f"  event {h.seq}: {h.ts}  {h.status}{'  ' + h.note if h.note else ''}")
 
 
 def _status_command(name: str, status: CopyStatus, summary: str) -> None:
@@ -81,7 +81,7 @@ def _status_command(name: str, status: CopyStatus, summary: str) -> None:
     @home_option
     def command(copy_ref: str, note: str, home: Path | None) -> None:
         c = register.set_status(Workspace.open(home, create=False), copy_ref, status, note).copy
-        click.echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
+        echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
 
 
 _status_command("return", CopyStatus.returned, "Record that a copy came back.")
@@ -103,5 +103,5 @@ def log_export(as_csv: bool, home: Path | None) -> None:
 def log_verify(home: Path | None) -> None:
     """Check the hash chain, the HMACs and every register row; exit 7 at the first bad row."""
     v = register.verify(Workspace.open(home, create=False))
-    click.echo(f"ledger OK: {v.events} events, {v.documents} documents, {v.runs} runs, {v.copies} copies "
-               f"(key {v.key_fingerprint})")
+    echo(f"ledger OK: {v.events} events, {v.documents} documents, {v.runs} runs, {v.copies} copies "
+         f"(key {v.key_fingerprint})")

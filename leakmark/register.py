@@ -21,6 +21,7 @@ from typing import Any
 
 from leakmark.errors import BadRequestError
 from leakmark.ledger import Copy, CopyStatus, Document, Ledger, Run, RunState, format_copy_no
+from leakmark.safetext import csv_cell
 from leakmark.workspace import Workspace
 
 Source = Workspace | Ledger
@@ -225,12 +226,15 @@ def export_rows(source: Source) -> tuple[CopyEntry, ...]:
 
 
 def csv_bytes(rows: Iterable[CopyEntry]) -> bytes:
-    """The rows as CSV with a header of EXPORT_COLUMNS, UTF-8 with BOM (opens correctly in Excel and WPS)."""
+    """The rows as CSV with a header of EXPORT_COLUMNS, UTF-8 with BOM (opens correctly in Excel and WPS).
+
+    A cell a spreadsheet would take for a formula (`=cmd|...`, `@SUM(...)`, `+HYPERLINK(...)`) starts with
+    a `'` (`leakmark.safetext.csv_cell`); the register and the JSON keep the value as it was given."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(EXPORT_COLUMNS)
     for entry in rows:
-        w.writerow(entry.row())
+        w.writerow([csv_cell(v) for v in entry.row()])
     return CSV_BOM + buf.getvalue().encode("utf-8")
 
 

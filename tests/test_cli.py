@@ -371,14 +371,18 @@ def test_trace_json_contract(capsys, issued, copy3_page1, tmp_path):
     code, out, err = run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)
     assert code == 0, err
     res = json.loads(out)
-    assert set(res) == {"verdict", "document", "suspects", "evidence", "leakmark_version"}
+    assert set(res) == {"verdict", "document", "suspects", "evidence", "leakmark_version", "file_identifiers",
+                        "disagreements"}
+    assert res["file_identifiers"] == [] and res["disagreements"] == []  # an image has no file identifiers
     assert res["verdict"] == "identified"
     assert res["leakmark_version"] == leakmark.__version__
     assert res["document"] == {"id": issued.result.document.id, "title": "Handling of restricted documents, Q4",
                                "pages": [1]}
     assert res["suspects"], res
     for s in res["suspects"]:
-        assert set(s) == {"copy_no", "recipient", "unit", "score", "false_accusation_probability", "layers"}
+        assert set(s) == {"copy_no", "recipient", "unit", "score", "false_accusation_probability", "layers",
+                          "status", "status_date"}
+        assert s["status"] == "issued" and s["status_date"]
         assert isinstance(s["score"], float) and 0 <= s["false_accusation_probability"] <= 1
         assert set(s["layers"]) == {"shift"}
     best = res["suspects"][0]

@@ -38,15 +38,19 @@ def test_a_forwarded_pdf_traces_with_file_and_page_layers(issued):
     assert all(s.layers["file"] == 0 for s in r.suspects[1:])
 
 
-def test_the_file_layer_alone_identifies(issued, tmp_path):
-    """A file with the copy's identifiers and nothing on its pages (the page layers measure nothing)."""
+def test_the_file_layer_alone_names_no_source(issued, tmp_path):
+    """A file with the copy's identifiers and nothing on its pages (the page layers measure nothing): a
+    finding of its own, "this file carries the identifiers of copy 000002's file", never a verdict (issue 13,
+    finding 3: the file layer is bound to content)."""
     doc = pymupdf.open()
     doc.new_page()
     filemark.stamp(doc, filemark.token(issued.ws.key(), issued.result.document.id, 2))
     doc.save(tmp_path / "forwarded.pdf")
     r = trace(issued.ws, TraceOptions(evidence=(tmp_path / "forwarded.pdf",)))
-    assert r.verdict == "identified" and r.suspects[0].copy.copy_no == 2
-    assert set(r.suspects[0].layers) == {"file"} and r.suspects[0].fap < 1e-30
+    assert r.verdict == "no-match" and r.suspects == [] and r.named == 0
+    [found] = r.file_identifiers
+    assert found.copy.copy_no == 2 and found.pages == "no-page" and found.pages_agree is None
+    assert "this file carries the identifiers of copy 000002's file" in found.finding
 
 
 def test_stripped_identifiers_still_trace_through_the_pages(issued, tmp_path):
