@@ -1,15 +1,30 @@
-"""What the `leakmark` command's modules share: the --home option and JSON output on stdout."""
+"""What the `leakmark` command's modules share: the --home and --trust-register options, JSON output on stdout,
+and the warning for a register that failed verification."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from leakmark.ledger import RegisterState
+
 home_option = click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="LEAKMARK_HOME",
                            help="Workspace folder (default: $LEAKMARK_HOME, else the user data folder).")
+
+
+trust_option = click.option(
+    "--trust-register", is_flag=True,
+    help="Read the register even if it fails verification (the output then says it failed); without it, "
+         "exit 7.")
+
+
+def untrusted_warning(state: RegisterState) -> str:
+    return (f"WARNING: the register FAILED verification ({state.problem}); shown only because of --trust-register: "
+            "it may have been altered, rely on nothing below without checking it against a backup")
 
 
 def emit_json(obj: Any) -> None:
