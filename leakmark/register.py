@@ -38,16 +38,16 @@ CSV_BOM = b"\xef\xbb\xbf"  # Excel and WPS read UTF-8 only with it
 
 
 @contextlib.contextmanager
-def _opened(source: Source, trust_register: bool = False, check: bool = True) -> Iterator[Ledger]:
+def _opened(source: Source, trust_register: bool = False, check: bool = True, write: bool = False) -> Iterator[Ledger]:
     """The open ledger, checked (once: an open Ledger already checked is used as it is)."""
     if isinstance(source, Ledger):
         if check and source.state is None:
-            source.check(trust=trust_register)
+            source.check(trust=trust_register, for_write=write)
         yield source
     else:
         with Ledger(source) as ledger:
             if check:
-                ledger.check(trust=trust_register)
+                ledger.check(trust=trust_register, for_write=write)
             yield ledger
 
 
@@ -221,8 +221,9 @@ def show(source: Source, ref: str, *, trust_register: bool = False) -> CopyDetai
 
 
 def runs(source: Source, *, trust_register: bool = False) -> tuple[RunInfo, ...]:
-    """Every issue run, oldest first."""
+    """Every issue run, oldest first (each run's copies are checked too: it counts them)."""
     with _opened(source, trust_register) as ledger:
+        ledger.check_copies()
         return tuple(RunInfo.of(r) for r in ledger.runs())
 
 
@@ -232,7 +233,7 @@ def set_status(source: Source, ref: str, status: CopyStatus | str, note: str = "
 
     `reserved` and `void` belong to runs (a run reserves numbers; abandoning it voids the unmade ones):
     BadRequestError, as for a copy never issued or already destroyed."""
-    with _opened(source) as ledger:
+    with _opened(source, write=True) as ledger:
         return StatusChange(ledger.set_status(ref, status, note))
 
 

@@ -70,6 +70,7 @@ class Ledger:
         self._cp_mac = ""
         self._checked = False  # check() was called: reads of copies are compared with their digests
         self._trust = False
+        self._for_write = False  # check() was called by a command that writes: refusals say nothing was written
         self.state: RegisterState | None = None  # what check() found (None before it)
         self._verified_docs: set[str] = set()
         self._reset_pending()
@@ -222,8 +223,13 @@ class Ledger:
         a checkpoint yet is verified in full once and gets one."""
         load_head = lambda: checkpoint.read_head(self.ws.head_path, self._key)  # noqa: E731
         self._cp = None  # always re-check under the write lock
-        if self._chain(load_head) is None:
+        cp = self._chain(load_head)
+        if cp is None:
             self._bootstrap(load_head)
+            return
+        head = load_head()
+        if cp.seq and (head is None or head.seq != cp.seq):  # one transaction behind (checked): bring it level
+            checkpoint.write_head(self.ws.head_path, self._key, cp)
 
     def _bootstrap(self, load_head: Callable[[], Head | None]) -> None:
         """A register written before checkpoints (or a new one): verify it in full, adopt the key's fingerprint,
@@ -282,7 +288,7 @@ class Ledger:
     def _fail(self, exc: LedgerIntegrityError) -> None:
         """A check of a read failed: refuse (exit 7), or with trust note it in `state` and go on unchecked."""
         if not self._trust:
-            raise self._refusal(exc, write=False) from None
+            raise self._refusal(exc, write=self._for_write) from None
         if self.state is None or self.state.verified:
             row = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
             self.state = RegisterState(count=int(row[0]) if row else 0, head=str(row[1]) if row else GENESIS,
@@ -292,12 +298,13 @@ class Ledger:
     def _verifying(self) -> bool:
         return self._checked and self.state is not None and self.state.verified
 
-    def check(self, trust: bool = False) -> RegisterState:
+    def check(self, trust: bool = False, *, for_write: bool = False) -> RegisterState:
         """Before a command reads: the incremental check (chain since the last checkpoint, checkpoint, head
         file, digests table, every documents and runs row); afterwards every read of copies is compared with
         its document's digest and the vault's reservations. LedgerIntegrityError (exit 7) when it fails,
-        unless `trust`: then `state.verified` is False and reads go on unchecked."""
-        self._trust, self._checked = trust, True
+        unless `trust`: then `state.verified` is False and reads go on unchecked. `for_write`: the command
+        goes on to write (its refusal says that nothing was written; it cannot be trusted)."""
+        self._trust, self._checked, self._for_write = trust and not for_write, True, for_write
         try:
             with self._snapshot() as load_head:
                 cp = self._chain(load_head)
@@ -316,6 +323,11 @@ class Ledger:
             self._fail(exc)
         assert self.state is not None
         return self.state
+
+    def check_copies(self) -> None:
+        """After `check()`: every document's copies against its digest (what `copies()` checks per document)."""
+        if self._verifying:
+            self.copies()
 
     def _document_problem(self, doc_id: str, rows: list[tuple]) -> None:
         """The copies rows of one document (as read in this snapshot) against its digest, and the vault's
