@@ -116,6 +116,24 @@ def test_next_number_comes_from_every_record_not_only_the_copies_rows(issued, ws
     assert res["numbers"] == [[1, 5]] and res["run"] == issued.result.run
 
 
+def test_resume_writes_a_lost_reservation_record(issued, ws_copy, tmp_path, monkeypatch):
+    from leakmark.errors import OutputError
+    from leakmark.ledger import reservations
+    from leakmark.pdf import copy as lm_pdf
+
+    monkeypatch.setattr(reservations, "write", lambda *a: None)  # stopped right after the run's commit
+    monkeypatch.setattr(lm_pdf, "write_copy", lambda *a: (_ for _ in ()).throw(OutputError("disk full")))
+    with pytest.raises(OutputError):
+        _issue(ws_copy, issued.source, ["Frank", "Grace"], tmp_path / "out")
+    monkeypatch.undo()
+    folder = ws_copy.doc_dir(issued.result.document.sha256) / "reservations"
+    assert len(list(folder.glob("*.json"))) == 1  # the first run's only
+    r = leakmark.resume(ws_copy, "last")
+    rec = json.loads((folder / f"{r.run}.json").read_text())
+    assert rec["numbers"] == [[6, 7]] and rec["seq"] == 5
+    assert register.verify(ws_copy).copies == 7
+
+
 def test_deleted_last_run_events_rows_and_head_are_detected(issued, ws_copy, tmp_path, capsys):
     """The last run's events, runs and copies rows and `ledger.head` deleted: before, the next issue reused
     the numbers and rewrote the head, and `log verify` passed."""

@@ -173,6 +173,7 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         run = ledger.run(run_ref)
         if run.state != "open":
             raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
+        ledger.ensure_reservation(run)  # the process may have stopped before the vault's record was written
         doc = ledger.document(run.document_id)
         record = run.record
         if record.encrypted and settings.password is None:

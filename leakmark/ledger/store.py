@@ -535,6 +535,20 @@ class Ledger:
             self._track("runs", run.document_id, old_run, self._rows("runs", "id=?", (run_id,)))
         return self.run(run_id)
 
+    def ensure_reservation(self, run: Run) -> None:
+        """The vault's record of a run's numbers, written again if the process stopped before it was (resume)."""
+        doc = self.document(run.document_id)
+        folder = self.ws.doc_dir(doc.sha256)
+        if (reservations.folder(folder) / f"{run.id}.json").exists():
+            return
+        for r in self.db.execute("SELECT seq, payload FROM events WHERE kind='run' AND instr(payload, ?) > 0",
+                                 (run.id,)):
+            if json.loads(r["payload"])["run"]["id"] == run.id:
+                numbers = [c.copy_no for c in self.run_copies(run.id)]
+                reservations.write(folder, self._key, reservations.Reservation(
+                    run_id=run.id, document_id=doc.id, numbers=reservations.ranges(numbers), seq=int(r["seq"])))
+                return
+
     def run(self, run_id: str) -> Run:
         if run_id == "last":
             row = self.db.execute("SELECT * FROM runs WHERE state='open' ORDER BY created_at DESC, rowid DESC "
