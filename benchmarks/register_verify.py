@@ -82,6 +82,13 @@ def measure(ws: Workspace, repeat: int, cli: bool) -> dict[str, tuple[float, flo
         out["leakmark log verify (child process)"] = timed(lambda: subprocess.run(
             [sys.executable, "-m", "leakmark", "log", "verify", "--home", str(ws.home)], env=env, check=True,
             capture_output=True), 1)
+        try:  # the largest child so far: sizes grow, so this one
+            import resource
+
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+            out["peak memory of that child process (MiB)"] = (peak, peak)
+        except ImportError:
+            pass
     with Ledger(ws) as ledger:
         def write_check() -> None:
             with ledger.transaction():
@@ -174,7 +181,8 @@ def report(rows: list[tuple[int, int, int, float, dict[str, tuple[float, float]]
         cells = []
         for *_, m in rows:
             best, med = m[name]
-            cells.append(f"{best:.2f}" if name.startswith(("full", "leakmark")) else f"{best:.4f} / {med:.4f}")
+            cells.append(f"{best:.0f}" if name.startswith("peak") else
+                         f"{best:.2f}" if name.startswith(("full", "leakmark")) else f"{best:.4f} / {med:.4f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "| size | time to build it (s) |", "|---:|---:|"]
     lines += [f"| {copies:,} | {built:.1f} |" for copies, _, _, built, _ in rows]
@@ -185,7 +193,8 @@ def report(rows: list[tuple[int, int, int, float, dict[str, tuple[float, float]]
         "",
         "- **full verify**: replays every event (hash, HMAC, state), compares every view row with the replay,",
         "  then recomputes every view digest and checks the checkpoint, the head file and the vault's",
-        "  reservation records; `log verify` as a child process adds interpreter start and imports.",
+        "  reservation records; `log verify` as a child process adds interpreter start and imports (its peak",
+        "  resident memory is the next line: the replay holds every copy in memory).",
         "- **pre-write check**: what every write transaction adds before and after its own statements: the",
         "  chain since the last checkpoint (its event's hash and HMAC, none after it), the checkpoint's HMAC, the",
         "  head file, a hash of the digests table (one row per document and view), then the new checkpoint and",
