@@ -462,6 +462,12 @@ def test_a_register_from_before_fingerprints_adopts_the_key_only_if_the_chain_ve
     with pytest.raises(LedgerIntegrityError, match="recipient is 'Mallory'"):
         register.list_documents(tws)
     assert _fingerprint_recorded(tws) == []
+    # the Ledger's own writes (no check() first) verify it once too
+    direct = tmp_path / "direct"
+    shutil.copytree(ws_v0.home, direct)
+    with Ledger(leakmark.Workspace.open(direct, create=False)) as ledger:
+        assert ledger.set_status("000001", "returned").status == "returned"
+    assert register.verify(leakmark.Workspace.open(direct, create=False)).events == 9
     # untouched with the right key: verified in full once, then it records the fingerprint
     assert _fingerprint_recorded(ws_v0) == []
     assert register.list_documents(ws_v0)[0].document.title == "Fixture memo 通知"
