@@ -12,7 +12,7 @@ import click
 
 from leakmark import __version__
 from leakmark._progress import NullProgress, Progress, TextBar
-from leakmark.cli_common import echo, home_option
+from leakmark.cli_common import echo, home_option, trust_option, untrusted_warning
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
 from leakmark.errors import ExitCode, LeakmarkError
@@ -47,8 +47,8 @@ cli.add_command(log_group)  # `leakmark log ...`: the register's commands (cli_l
 def init(home: Path | None) -> None:
     """Create the workspace (key, ledger, vault). Never overwrites an existing key."""
     ws = Workspace.open(home, create=True)
-    with Ledger(ws):
-        pass
+    with Ledger(ws) as ledger:
+        ledger.check()  # records the key's fingerprint in a new register (and checks an existing one)
     echo(f"workspace ready: {ws.home}")
     echo(f"key fingerprint: {ws.key_fingerprint()}  (back up {ws.key_path}: without it nothing traces)")
 
@@ -156,9 +156,10 @@ def _size(n: int) -> str:
 @click.option("--password", help="Password of an encrypted evidence PDF.")
 @click.option("--layers", help="Score only these layers, comma-separated (default: every layer the copies carry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@trust_option
 @home_option
 def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, password: str | None,
-              layers: str | None, as_json: bool, home: Path | None) -> None:
+              layers: str | None, as_json: bool, trust_register: bool, home: Path | None) -> None:
     """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from."""
     from leakmark.trace.tracer import SCORED_LAYERS, TraceOptions, trace
 
@@ -168,14 +169,22 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
                                  f"(choose from {', '.join(SCORED_LAYERS)})", param_hint="--layers")
     ws = Workspace.open(home, create=False)
     result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
-                                    layers=only))
+                                    layers=only, trust_register=trust_register))
     if as_json:
-        _emit_json(result.to_json())
+        out = result.to_json()
+        if result.register is not None:
+            out["register"] = result.register.to_json()
+        _emit_json(out)
+        if result.register is not None and not result.register.verified:
+            echo(untrusted_warning(result.register), err=True)
         return
     render_trace(result)
 
 
 def render_trace(result: Any) -> None:
+    state = getattr(result, "register", None)
+    if state is not None and not state.verified:
+        echo(untrusted_warning(state))
     echo(f"verdict: {result.verdict}")
     if result.document is not None:
         d = result.document
@@ -209,6 +218,8 @@ def render_trace(result: Any) -> None:
         echo("no issued copy is indicated by the pages of this evidence; its file identifiers (above) say only "
              "which copy's file it was made from, not the source of a capture" if result.file_identifiers
              else "no issued copy is indicated by this evidence")
+    if state is not None:
+        echo(state.summary())
 
 
 def _status(status: str, date: str | None) -> str:

@@ -1,4 +1,5 @@
-"""What the `leakmark` command's modules share: the --home option, text and JSON output on stdout.
+"""What the `leakmark` command's modules share: the --home and --trust-register options, text and JSON output
+on stdout, and the warning for a register that failed verification.
 
 Every line of text goes through `echo`, which makes control and bidi characters in names, titles, notes
 and paths visible (`leakmark.safetext.terminal`); JSON goes through `emit_json`."""
@@ -7,11 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from leakmark.safetext import json_text, terminal
+
+if TYPE_CHECKING:
+    from leakmark.ledger import RegisterState
 
 home_option = click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="LEAKMARK_HOME",
                            help="Workspace folder (default: $LEAKMARK_HOME, else the user data folder).")
@@ -20,6 +24,16 @@ home_option = click.option("--home", type=click.Path(file_okay=False, path_type=
 def echo(text: str = "", err: bool = False) -> None:
     """One line of text on stdout (stderr with `err`), control and bidi characters shown as escapes."""
     click.echo(terminal(text), err=err)
+
+trust_option = click.option(
+    "--trust-register", is_flag=True,
+    help="Read the register even if it fails verification (the output then says it failed); without it, "
+         "exit 7.")
+
+
+def untrusted_warning(state: RegisterState) -> str:
+    return (f"WARNING: the register FAILED verification ({state.problem}); shown only because of --trust-register: "
+            "it may have been altered, rely on nothing below without checking it against a backup")
 
 
 def emit_json(obj: Any) -> None:

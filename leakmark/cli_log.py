@@ -5,29 +5,46 @@ Parse, call the API, render; errors propagate to `cli.main`, which maps them to 
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from leakmark import register
-from leakmark.cli_common import echo, emit_json, home_option
-from leakmark.ledger import CopyStatus
+from leakmark.cli_common import echo, emit_json, home_option, trust_option, untrusted_warning
+from leakmark.ledger import CopyStatus, Ledger
 from leakmark.workspace import Workspace
+
+
+@contextlib.contextmanager
+def _checked(home: Path | None, trust: bool, as_json: bool = False) -> Iterator[Ledger]:
+    """The workspace's register, checked before anything is read from it (exit 7 when it fails, unless
+    --trust-register: then the output says so, on stdout for text and on stderr beside JSON)."""
+    with Ledger(Workspace.open(home, create=False)) as ledger:
+        state = ledger.check(trust=trust)
+        if not state.verified:
+            echo(untrusted_warning(state), err=as_json)
+        yield ledger
+        if ledger.state is not None and not ledger.state.verified and state.verified:  # found while reading
+            echo(untrusted_warning(ledger.state), err=as_json)
 
 
 @click.group("log")
 def log_group() -> None:
-    """The distribution register: list, show, return, destroy, export, verify."""
+    """The distribution register: list, show, return, destroy, export, verify, anchor."""
 
 
 @log_group.command("list")
 @click.option("--doc", "doc_id", help="Only this document's copies.")
 @click.option("--json", "as_json", is_flag=True)
+@trust_option
 @home_option
-def log_list(doc_id: str | None, as_json: bool, home: Path | None) -> None:
+def log_list(doc_id: str | None, as_json: bool, trust_register: bool, home: Path | None) -> None:
     """Documents and their issued copies."""
-    listing = register.list_documents(Workspace.open(home, create=False), doc_id)
+    with _checked(home, trust_register, as_json) as ledger:
+        listing = register.list_documents(ledger, doc_id)
     if as_json:
         emit_json([entry.to_json() for entry in listing])
         return
@@ -42,10 +59,12 @@ def log_list(doc_id: str | None, as_json: bool, home: Path | None) -> None:
 
 @log_group.command("runs")
 @click.option("--json", "as_json", is_flag=True)
+@trust_option
 @home_option
-def log_runs(as_json: bool, home: Path | None) -> None:
+def log_runs(as_json: bool, trust_register: bool, home: Path | None) -> None:
     """Issue runs: open (resumable), finished or abandoned, with copies done."""
-    runs = register.runs(Workspace.open(home, create=False))
+    with _checked(home, trust_register, as_json) as ledger:
+        runs = register.runs(ledger)
     if as_json:
         emit_json([r.to_json() for r in runs])
         return
@@ -58,10 +77,12 @@ def log_runs(as_json: bool, home: Path | None) -> None:
 
 @log_group.command("show")
 @click.argument("copy_ref", metavar="COPY")
+@trust_option
 @home_option
-def log_show(copy_ref: str, home: Path | None) -> None:
+def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
     """One copy (DOC/000123, or 000123 when unambiguous) with its history."""
-    detail = register.show(Workspace.open(home, create=False), copy_ref)
+    with _checked(home, trust_register) as ledger:
+        detail = register.show(ledger, copy_ref)
     doc, c = detail.document, detail.copy
     echo(f"document:  {doc.id}  {doc.title}  {doc.level}")
     echo(f"copy:      {c.label}")
@@ -90,18 +111,47 @@ _status_command("destroy", CopyStatus.destroyed, "Record that a copy was destroy
 
 @log_group.command("export")
 @click.option("--csv", "as_csv", is_flag=True, required=True, help="CSV (UTF-8 with BOM) on stdout.")
+@trust_option
 @home_option
-def log_export(as_csv: bool, home: Path | None) -> None:
-    """The register as CSV on stdout (opens correctly in Excel and WPS)."""
-    data = register.export_csv(Workspace.open(home, create=False))
+def log_export(as_csv: bool, trust_register: bool, home: Path | None) -> None:
+    """The register as CSV on stdout (opens correctly in Excel and WPS), ending with the register's
+    checkpoint (event count, head hash, verified)."""
+    with _checked(home, trust_register, as_json=True) as ledger:
+        data = register.export_csv(ledger)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
 
 @log_group.command("verify")
+@click.option("--against", "witness", type=click.Path(dir_okay=False, path_type=Path), metavar="WITNESS",
+              help="A witness file from `log anchor`: exit 7 if the register is older than it (rolled back).")
 @home_option
-def log_verify(home: Path | None) -> None:
-    """Check the hash chain, the HMACs and every register row; exit 7 at the first bad row."""
-    v = register.verify(Workspace.open(home, create=False))
+def log_verify(witness: Path | None, home: Path | None) -> None:
+    """Check the hash chain, the HMACs, every register row, the checkpoint and the head file; exit 7 at the
+    first bad row (or if the register was rolled back to a state older than WITNESS)."""
+    v = register.verify(Workspace.open(home, create=False), against=witness)
     echo(f"ledger OK: {v.events} events, {v.documents} documents, {v.runs} runs, {v.copies} copies "
          f"(key {v.key_fingerprint})")
+    echo(f"register: {v.events} events, head {v.head}, verified")
+    if v.witness is not None:
+        w = v.witness
+        echo(f"witness OK: the register contains event {w.count} as the witness {witness} recorded it "
+             f"on {w.created_at}" + (f" ({v.events - w.count} events since)" if v.events > w.count else ""))
+
+
+@log_group.command("anchor")
+@click.argument("witness", required=False, type=click.Path(dir_okay=False, path_type=Path), metavar="[FILE]")
+@home_option
+def log_anchor(witness: Path | None, home: Path | None) -> None:
+    """Verify the register and write a witness of it (event count, head hash) to FILE, or print it. Keep it
+    away from the workspace: `log verify --against FILE` then detects a roll-back to any older state."""
+    a = register.anchor(Workspace.open(home, create=False), witness)
+    if a.path is None:
+        sys.stdout.buffer.write(a.data)
+        sys.stdout.flush()
+        return
+    w = a.witness
+    echo(f"witness written to {a.path}: register at event {w.count}, head {w.head}, {w.documents} documents, "
+         f"{w.copies} copies" + (f" (it held event {a.replaced.count}, which the register still contains)"
+                                 if a.replaced is not None else ""))
+    echo("keep it away from this workspace (another machine, removable media, the security office)")

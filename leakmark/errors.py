@@ -14,9 +14,9 @@ class ExitCode(IntEnum):
     usage = 2  # click's own code for bad options
     bad_input = 3  # missing, unreadable, empty, not a PDF or image, zero pages
     encrypted_pdf = 4  # needs --password, or the password is wrong
-    workspace_missing = 5  # no workspace, or its key is gone
+    workspace_missing = 5  # no workspace, its key is gone, or the key is not the one the register was written with
     workspace_locked = 6  # another leakmark process holds the ledger
-    ledger_integrity = 7  # `log verify` found an edited, deleted, inserted or reordered row
+    ledger_integrity = 7  # the register fails verification (edited, deleted, inserted, reordered, rolled back)
     not_found = 8  # unknown document id or copy number
     output_error = 9  # cannot write an output file (permissions, disk full, name clash)
     bad_request = 10  # the request contradicts the ledger (e.g. a different dpi for a document)
@@ -45,12 +45,23 @@ class WorkspaceMissingError(LeakmarkError):
     exit_code = ExitCode.workspace_missing
 
 
+class WrongKeyError(WorkspaceMissingError):
+    """The key file holds another key than the one the register was written with (nothing is written)."""
+
+
 class WorkspaceLockedError(LeakmarkError):
     exit_code = ExitCode.workspace_locked
 
 
 class LedgerIntegrityError(LeakmarkError):
+    """The register fails verification. `problem` is what is wrong, without the advice around it (the
+    message), so that a caller can word its own refusal or show it beside results (`--trust-register`)."""
+
     exit_code = ExitCode.ledger_integrity
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem if problem is not None else message
 
 
 class NotFoundError(LeakmarkError):
@@ -77,9 +88,11 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (2, "usage", "unknown option or missing argument (click)"),
     (3, "bad input file", "missing, unreadable, empty, not a PDF or image, or a PDF with no pages"),
     (4, "encrypted PDF", "the PDF needs a password: pass --password, or the password given is wrong"),
-    (5, "workspace missing", "no workspace at --home / LEAKMARK_HOME, or its key file is gone"),
+    (5, "workspace missing", "no workspace at --home / LEAKMARK_HOME, its key file is gone, or the key is not the "
+        "one the register was written with"),
     (6, "workspace locked", "another leakmark process is writing the ledger; wait and retry"),
-    (7, "ledger integrity", "log verify found an edited, deleted, inserted or reordered ledger row"),
+    (7, "ledger integrity", "the register fails verification (an edited, deleted, inserted or reordered row, or a "
+        "roll-back): checked by log verify and before every write, trace and read"),
     (8, "not found", "unknown document id or copy number"),
     (9, "output error", "an output file cannot be written (permissions, disk full, existing file)"),
     (10, "bad request", "the request contradicts the ledger (e.g. another dpi than the document's)"),

@@ -1,9 +1,13 @@
-"""The register as an application sees it: list, search, show, runs, set status, export, verify.
+"""The register as an application sees it: list, search, show, runs, set status, export, verify, anchor.
 
 Library calls: they never print or exit; they raise LeakmarkError subclasses (NotFoundError,
 BadRequestError, LedgerIntegrityError, WorkspaceLockedError, ...) and return frozen result objects whose
 `to_json()` gives the plain dicts `leakmark log ... --json` prints. Every function takes a `Workspace`
 (its ledger is opened and closed around the call) or an open `Ledger` (used as it is).
+
+Nothing is read from a register that fails verification: every function checks it first (the incremental
+check, `Ledger.check`) and raises LedgerIntegrityError (exit 7). The readers take `trust_register=True` to
+read it anyway; the open Ledger's `state` then says that it failed (the CLI prints that with the results).
 
     from leakmark.register import list_documents, verify
     for entry in list_documents(ws):
@@ -17,10 +21,13 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from leakmark.errors import BadRequestError
-from leakmark.ledger import Copy, CopyStatus, Document, Ledger, Run, RunState, format_copy_no
+from leakmark._io import atomic_write_bytes
+from leakmark.errors import BadRequestError, InputFileError, OutputError
+from leakmark.ledger import Copy, CopyStatus, Document, Ledger, RegisterState, Run, RunState, format_copy_no
+from leakmark.ledger.witness import Witness
 from leakmark.safetext import csv_cell
 from leakmark.workspace import Workspace
 
@@ -32,11 +39,16 @@ CSV_BOM = b"\xef\xbb\xbf"  # Excel and WPS read UTF-8 only with it
 
 
 @contextlib.contextmanager
-def _opened(source: Source) -> Iterator[Ledger]:
+def _opened(source: Source, trust_register: bool = False, check: bool = True, write: bool = False) -> Iterator[Ledger]:
+    """The open ledger, checked (once: an open Ledger already checked is used as it is)."""
     if isinstance(source, Ledger):
+        if check and source.state is None:
+            source.check(trust=trust_register, for_write=write)
         yield source
     else:
         with Ledger(source) as ledger:
+            if check:
+                ledger.check(trust=trust_register, for_write=write)
             yield ledger
 
 
@@ -147,34 +159,51 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class Verification:
-    """A register that passed verification: what it holds, and which key vouches for it."""
+    """A register that passed verification: what it holds, which key vouches for it, its head, and the
+    witness it was checked against (if any)."""
 
     events: int
     documents: int
     runs: int
     copies: int
     key_fingerprint: str
+    head: str = ""
+    witness: Witness | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"events": self.events, "documents": self.documents, "runs": self.runs, "copies": self.copies,
-                "key_fingerprint": self.key_fingerprint}
+        out: dict[str, Any] = {"events": self.events, "documents": self.documents, "runs": self.runs,
+                               "copies": self.copies, "key_fingerprint": self.key_fingerprint, "head": self.head}
+        if self.witness is not None:
+            out["witness"] = self.witness.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A witness of the register (`log anchor`): its JSON file's bytes, and where they were written."""
+
+    witness: Witness
+    data: bytes
+    path: Path | None  # None: not written (the CLI prints it)
+    replaced: Witness | None = None  # the older witness the file held, which the register extends
 
 
 # -- queries ----------------------------------------------------------------------------------------------
-def list_documents(source: Source, doc_id: str | None = None) -> tuple[DocumentCopies, ...]:
+def list_documents(source: Source, doc_id: str | None = None, *,
+                   trust_register: bool = False) -> tuple[DocumentCopies, ...]:
     """Every document (or only `doc_id`; NotFoundError if unknown) with its copies."""
-    with _opened(source) as ledger:
+    with _opened(source, trust_register) as ledger:
         docs = [ledger.document(doc_id)] if doc_id else ledger.documents()
         return tuple(DocumentCopies(d, tuple(ledger.copies(d.id))) for d in docs)
 
 
 def search(source: Source, text: str = "", *, doc_id: str | None = None,
-           status: CopyStatus | str | None = None) -> tuple[CopyEntry, ...]:
+           status: CopyStatus | str | None = None, trust_register: bool = False) -> tuple[CopyEntry, ...]:
     """Copies whose recipient, unit, note or reference (`DOCUMENT/000123`) contains `text`, ignoring case;
     only `doc_id`'s copies and only those with `status` when given. In document, then copy-number order."""
     wanted = _status(status) if status is not None else None
     needle = text.casefold()
-    with _opened(source) as ledger:
+    with _opened(source, trust_register) as ledger:
         if doc_id:
             ledger.document(doc_id)  # NotFoundError for an unknown document
         entries = _entries(ledger, ledger.copies(doc_id))
@@ -183,18 +212,19 @@ def search(source: Source, text: str = "", *, doc_id: str | None = None,
                  and any(needle in s.casefold() for s in (e.copy.recipient, e.copy.unit, e.copy.note, e.copy.ref)))
 
 
-def show(source: Source, ref: str) -> CopyDetail:
+def show(source: Source, ref: str, *, trust_register: bool = False) -> CopyDetail:
     """One copy (`DOCUMENT/000123`, or `000123` / `123` when only one document has it) with its history."""
-    with _opened(source) as ledger:
+    with _opened(source, trust_register) as ledger:
         c = ledger.find_copy(ref)
         doc = ledger.document(c.document_id)
         history = tuple(HistoryEntry(**h) for h in ledger.history(c))
     return CopyDetail(document=doc, copy=c, history=history)
 
 
-def runs(source: Source) -> tuple[RunInfo, ...]:
-    """Every issue run, oldest first."""
-    with _opened(source) as ledger:
+def runs(source: Source, *, trust_register: bool = False) -> tuple[RunInfo, ...]:
+    """Every issue run, oldest first (each run's copies are checked too: it counts them)."""
+    with _opened(source, trust_register) as ledger:
+        ledger.check_copies()
         return tuple(RunInfo.of(r) for r in ledger.runs())
 
 
@@ -204,7 +234,7 @@ def set_status(source: Source, ref: str, status: CopyStatus | str, note: str = "
 
     `reserved` and `void` belong to runs (a run reserves numbers; abandoning it voids the unmade ones):
     BadRequestError, as for a copy never issued or already destroyed."""
-    with _opened(source) as ledger:
+    with _opened(source, write=True) as ledger:
         return StatusChange(ledger.set_status(ref, status, note))
 
 
@@ -219,9 +249,9 @@ def destroy_copy(source: Source, ref: str, note: str = "") -> StatusChange:
 
 
 # -- export and verification ------------------------------------------------------------------------------
-def export_rows(source: Source) -> tuple[CopyEntry, ...]:
+def export_rows(source: Source, *, trust_register: bool = False) -> tuple[CopyEntry, ...]:
     """Every copy of every document, in document-id then copy-number order."""
-    with _opened(source) as ledger:
+    with _opened(source, trust_register) as ledger:
         return tuple(_entries(ledger, ledger.copies()))
 
 
@@ -238,18 +268,61 @@ def csv_bytes(rows: Iterable[CopyEntry]) -> bytes:
     return CSV_BOM + buf.getvalue().encode("utf-8")
 
 
-def export_csv(source: Source) -> bytes:
-    """The whole register as `leakmark log export --csv` writes it."""
-    return csv_bytes(export_rows(source))
+def export_csv(source: Source, *, trust_register: bool = False) -> bytes:
+    """The whole register as `leakmark log export --csv` writes it: the rows, then a blank row and one cell
+    with the register's checkpoint (`register: N events, head H, verified`, or that it FAILED verification)."""
+    with _opened(source, trust_register) as ledger:
+        rows = export_rows(ledger)
+        assert ledger.state is not None
+        return csv_bytes(rows) + register_footer(ledger.state)
 
 
-def verify(source: Source) -> Verification:
-    """Replay the chain and check every row (LedgerIntegrityError at the first bad one)."""
-    with _opened(source) as ledger:
+def register_footer(state: RegisterState) -> bytes:
+    """The export's last lines: a blank row, then the register's checkpoint in one cell."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([])
+    w.writerow([state.summary()])
+    return buf.getvalue().encode("utf-8")
+
+
+def verify(source: Source, against: Path | None = None) -> Verification:
+    """Replay the chain and check every row, the checkpoint, the head file, every view digest and the vault's
+    reservation records (LedgerIntegrityError at the first bad one); with `against`, also that the register
+    contains the state that witness file recorded (a register rolled back to an older state fails)."""
+    with _opened(source, check=False) as ledger:
         rep = ledger.verify()
+        seen = ledger.verify_against(against) if against is not None else None
+        state = ledger.check()  # a register written before checkpoints gets its first one here
         fingerprint = ledger.ws.key_fingerprint()
     return Verification(events=rep.events, documents=rep.documents, runs=rep.runs, copies=rep.copies,
-                        key_fingerprint=fingerprint)
+                        key_fingerprint=fingerprint, head=state.head, witness=seen)
+
+
+def anchor(source: Source, path: Path | None = None) -> Anchor:
+    """Verify the register in full and make a witness of it (its event count and head hash, authenticated),
+    to keep away from the workspace; `log verify --against` it later detects a roll-back to anything older.
+
+    With `path` the witness is written there; a file already there must be an older witness of this
+    register, which the register must still contain (so an anchor never replaces a witness with an older
+    state); anything else there is an OutputError."""
+    with _opened(source, check=False) as ledger:
+        rep = ledger.verify()
+        replaced = None
+        if path is not None and path.exists():
+            try:
+                replaced = ledger.verify_against(path)
+            except InputFileError:
+                raise OutputError(f"{path} exists and is not a witness of this register; choose another file "
+                                  "name") from None
+        w = ledger.make_witness(rep)
+        data = w.to_bytes(ledger.ws.key())
+    if path is not None:
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:
+            raise OutputError(f"cannot write the witness {path}: {exc.strerror}") from exc
+    return Anchor(witness=w, data=data, path=path, replaced=replaced)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------

@@ -326,6 +326,10 @@ def test_recipients_csv_with_copy_numbers(tmp_path):
 
 
 # -- log export --csv ----------------------------------------------------------------------------------
+def _head(ws: leakmark.Workspace) -> str:
+    return db_rows(ws.ledger_path, "SELECT hash FROM events ORDER BY seq DESC LIMIT 1")[0][0]
+
+
 def test_log_export_csv(issued):
     r = CliRunner().invoke(cli, ["log", "export", "--csv", "--home", str(issued.ws.home)])
     assert r.exit_code == 0, r.output
@@ -338,7 +342,9 @@ def test_log_export_csv(issued):
     assert header[:2] == ["document_id", "title"]
     assert header.index("copy_no") < header.index("recipient") < header.index("unit") < header.index("issued_at") \
         < header.index("status")
-    body = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+    end = rows.index([])  # the rows, a blank row, then the register's checkpoint in one cell
+    body = [dict(zip(header, row, strict=True)) for row in rows[1:end]]
+    assert rows[end + 1:] == [[f"register: 4 events, head {_head(issued.ws)}, verified"]]
     assert [b["copy_no"] for b in body] == ["000001", "000002", "000003", "000004", "000005"]
     assert body[3]["recipient"] == "张伟" and body[3]["unit"] == "办公室"
     assert {b["status"] for b in body} == {"issued"}
@@ -372,8 +378,9 @@ def test_trace_json_contract(capsys, issued, copy3_page1, tmp_path):
     assert code == 0, err
     res = json.loads(out)
     assert set(res) == {"verdict", "document", "suspects", "evidence", "leakmark_version", "file_identifiers",
-                        "disagreements"}
+                        "disagreements", "register"}
     assert res["file_identifiers"] == [] and res["disagreements"] == []  # an image has no file identifiers
+    assert res["register"] == {"count": 4, "head": _head(issued.ws), "verified": True}
     assert res["verdict"] == "identified"
     assert res["leakmark_version"] == leakmark.__version__
     assert res["document"] == {"id": issued.result.document.id, "title": "Handling of restricted documents, Q4",

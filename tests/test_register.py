@@ -123,9 +123,11 @@ def test_statuses_are_stored_and_printed_as_the_same_plain_strings(ws_copy):
 
 
 def test_a_status_string_outside_the_enum_is_shown_as_it_is(ws_copy):
-    """A register altered outside leakmark still lists (verification names the row)."""
+    """A register altered outside leakmark lists only when trusted, as it is (verification names the row)."""
     db_exec(ws_copy.ledger_path, "UPDATE copies SET status='lost' WHERE copy_no=5")
-    assert register.list_documents(ws_copy)[0].copies[4].status == "lost"
+    with pytest.raises(LedgerIntegrityError, match="failed verification"):
+        register.list_documents(ws_copy)
+    assert register.list_documents(ws_copy, trust_register=True)[0].copies[4].status == "lost"
     with pytest.raises(LedgerIntegrityError, match="status is 'lost'"):
         register.verify(ws_copy)
 
@@ -153,7 +155,9 @@ def test_export_is_the_cli_bytes(issued):
     assert r.exit_code == 0 and r.stdout_bytes == data
     rows = register.export_rows(issued.ws)
     assert [e.row()[3] for e in rows] == ["000001", "000002", "000003", "000004", "000005"]
-    assert register.csv_bytes(rows) == data
+    state = register.verify(issued.ws)
+    footer = f'\r\n"register: 4 events, head {state.head}, verified"\r\n'.encode()
+    assert register.csv_bytes(rows) + footer == data  # the rows, a blank row, the register's checkpoint
     assert register.csv_bytes([]) == b"\xef\xbb\xbf" + ",".join(register.EXPORT_COLUMNS).encode() + b"\r\n"
 
 
@@ -161,8 +165,9 @@ def test_verify_result_and_a_tampered_row(issued, ws_copy):
     v = register.verify(issued.ws)
     assert (v.events, v.documents, v.runs, v.copies) == (4, 1, 1, 5)
     assert v.key_fingerprint == issued.ws.key_fingerprint()
+    head = db_rows(issued.ws.ledger_path, "SELECT hash FROM events WHERE seq=4")[0][0]
     assert v.to_json() == {"events": 4, "documents": 1, "runs": 1, "copies": 5,
-                           "key_fingerprint": issued.ws.key_fingerprint()}
+                           "key_fingerprint": issued.ws.key_fingerprint(), "head": head}
     db_exec(ws_copy.ledger_path, "UPDATE copies SET recipient='Mallory' WHERE copy_no=2")
     with pytest.raises(LedgerIntegrityError) as info:
         register.verify(ws_copy)
@@ -179,7 +184,7 @@ def test_a_new_register_is_stamped_with_the_schema_version(tmp_path):
     with Ledger(ws) as ledger:
         assert ledger.schema_found == SCHEMA_VERSION
     tables = {n for (n,) in db_rows(ws.ledger_path, "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"events", "documents", "copies", "runs"}
+    assert tables == {"events", "documents", "copies", "runs", "meta", "checkpoint", "digests"}
 
 
 def test_a_current_register_opens_without_the_write_lock(ws_copy):

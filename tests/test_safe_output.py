@@ -94,7 +94,9 @@ def test_export_csv_neutralises_formulas_and_the_register_keeps_names(nasty_ws):
     r = CliRunner().invoke(cli, ["log", "export", "--csv", "--home", str(ws.home)])
     assert r.exit_code == 0, r.output
     rows = list(csv.reader(io.StringIO(r.stdout_bytes[3:].decode("utf-8"), newline="")))
-    header, body = rows[0], [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    end = rows.index([])  # the copies end at the blank row; the register line follows it
+    assert len(rows) == end + 2 and rows[end + 1][0].startswith("register: ")
+    header, body = rows[0], [dict(zip(rows[0], row, strict=True)) for row in rows[1:end]]
     assert [(b["recipient"], b["unit"]) for b in body] == [(_neutral(n), _neutral(u)) for n, u in NASTY]
     assert body[0]["recipient"] == "'=cmd|' /C calc'!A0" and body[1]["unit"] == "'+HYPERLINK(\"http://evil\")"
     assert body[1]["recipient"] == "'@SUM(1+1)" and body[2]["recipient"] == "'-2+3"

@@ -98,6 +98,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
     _make_folder(merge.parent if merge else out_dir)
     key = workspace.key()
     with Ledger(workspace) as ledger:
+        ledger.check(for_write=True)  # exit 7 for a register that fails verification: nothing is reserved or made
         cache.sweep(workspace, {r.id for r in ledger.runs() if r.state == "open"})
         existing = ledger.document_by_sha(info.sha256)
         if existing is not None:
@@ -168,9 +169,11 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
     t0 = time.monotonic()
     key = workspace.key()
     with Ledger(workspace) as ledger:
+        ledger.check(for_write=True)
         run = ledger.run(run_ref)
         if run.state != "open":
             raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
+        ledger.ensure_reservation(run)  # the process may have stopped before the vault's record was written
         doc = ledger.document(run.document_id)
         record = run.record
         if record.encrypted and settings.password is None:
@@ -188,6 +191,7 @@ def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
     """Close an unfinished run for good: copies not yet issued become `void`, the unfinished merged
     file and the page cache are removed. Copies already issued stay issued."""
     with Ledger(workspace) as ledger:
+        ledger.check(for_write=True)
         run = ledger.run(run_ref)
         if run.state != "open":
             raise BadRequestError(f"run {run.id} is already {run.state}")

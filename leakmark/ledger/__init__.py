@@ -5,10 +5,14 @@
     store.py    Ledger: connection, transactions, event appends, writes and queries
     verify.py   replay of the chain and comparison of every view row
     chain.py    the hash chain and HMACs
+    checkpoint.py   the anchored chain: checkpoints, view digests, the head file, the incremental check
+    reservations.py the vault's record of reserved copy numbers
+    witness.py  witness files (`log anchor`, `log verify --against`)
 
 The register as an application sees it (listings, search, export, JSON shapes) is `leakmark.register`.
 """
 
+from leakmark.ledger.checkpoint import RegisterState
 from leakmark.ledger.models import (
     Copy,
     CopyStatus,
@@ -30,6 +34,7 @@ __all__ = [
     "Document",
     "Ledger",
     "Planned",
+    "RegisterState",
     "Run",
     "RunState",
     "VerifyReport",

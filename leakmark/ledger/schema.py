@@ -5,6 +5,11 @@ register written before the schema was versioned. Migration 1 creates the tables
 checks that the ones already there have exactly the expected columns, then the version is stamped: a
 version-0 register is adopted as it is (no row is rewritten, so its event chain stays valid).
 
+Migration 2 adds what anchors the chain (see checkpoint.py): `meta` (the key's fingerprint), `checkpoint` (one
+row: the last authenticated checkpoint) and `digests` (per document and view, a keyed digest of its rows).
+It creates them empty (a table already there must have exactly these columns): the first check after it
+verifies the whole register once and fills them. No event or view row is touched.
+
 A later change of the tables appends a `Migration` to MIGRATIONS; `migrate` applies every pending one
 and stamps the new version in one transaction, so a register is never left half migrated. The fast path
 (already current) only reads the version and takes no write lock.
@@ -20,7 +25,7 @@ from pathlib import Path
 
 from leakmark.errors import LedgerIntegrityError
 
-TABLES: dict[str, str] = {
+TABLES_V1: dict[str, str] = {
     "events": """CREATE TABLE events (
     seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
     prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)""",
@@ -38,6 +43,15 @@ TABLES: dict[str, str] = {
     state TEXT NOT NULL, options TEXT NOT NULL, copies INTEGER NOT NULL, done INTEGER NOT NULL,
     merge_bytes INTEGER NOT NULL)""",
 }
+TABLES_V2: dict[str, str] = {
+    "meta": """CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    "checkpoint": """CREATE TABLE checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, mac TEXT NOT NULL)""",
+    "digests": """CREATE TABLE digests (
+    document_id TEXT NOT NULL, part TEXT NOT NULL, rows INTEGER NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (document_id, part))""",
+}
+TABLES: dict[str, str] = {**TABLES_V1, **TABLES_V2}  # every table of the current version
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,16 @@ class Migration:
 
 def _tables_v1(db: sqlite3.Connection, path: Path) -> None:
     """Create the missing tables; a table that exists must have exactly the expected columns."""
-    for name, ddl in TABLES.items():
+    _ensure_tables(db, path, TABLES_V1)
+
+
+def _tables_v2(db: sqlite3.Connection, path: Path) -> None:
+    """The anchoring tables, empty: the first check fills them after verifying the whole register."""
+    _ensure_tables(db, path, TABLES_V2)
+
+
+def _ensure_tables(db: sqlite3.Connection, path: Path, tables: dict[str, str]) -> None:
+    for name, ddl in tables.items():
         have = _columns(db, name)
         if not have:
             db.execute(ddl)
@@ -63,6 +86,7 @@ def _tables_v1(db: sqlite3.Connection, path: Path) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables of a new register, or adopt one written before versioning as it is", _tables_v1),
+    Migration(2, "key fingerprint, checkpoint and view digests (filled by the first check)", _tables_v2),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -20,7 +20,7 @@ from leakmark.layers import CODEWORD, LayerName, blind, tone
 from leakmark.layers import file as filemark
 from leakmark.layers.base import MeasureContext, Measurement
 from leakmark.layers.codes import sign_matrix
-from leakmark.ledger import Copy, CopyStatus, Document, Ledger
+from leakmark.ledger import Copy, CopyStatus, Document, Ledger, RegisterState
 from leakmark.pdf.read import sniff_kind
 from leakmark.trace import decide, load, locate
 from leakmark.trace.align import align
@@ -41,6 +41,7 @@ class TraceOptions:
     password: str | None = None
     max_suspects: int = 10
     layers: tuple[str, ...] | None = None  # score only these layers (None: every layer the copies carry)
+    trust_register: bool = False  # name copies even from a register that fails verification (`register` says so)
 
     def validate(self) -> None:
         if not self.evidence:
@@ -128,6 +129,9 @@ class TraceResult:
     file_identifiers: list[FileIdentifier] = field(default_factory=list)
     # plain statements of where the page layers and the file identifiers disagree (empty when they do not)
     disagreements: list[str] = field(default_factory=list)
+    # the register the names come from: event count, head hash, verified (only with trust_register can it be
+    # False); not in `to_json()` (the evidence report as 0.1.0 wrote it): the CLI adds it as "register"
+    register: RegisterState | None = None
 
     def to_json(self) -> dict:
         doc = None
@@ -166,6 +170,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
               and (ids := filemark.read(Path(path), options.password))}
     timings["load"] += time.perf_counter() - t
     with Ledger(workspace) as ledger:
+        ledger.check(trust=options.trust_register)  # exit 7 unless trusted; copies reads are checked from here on
         docs = [ledger.document(options.doc_id)] if options.doc_id else ledger.documents()
         refs = [locate.PageRef(doc_id=d.id, page=i, **vault.load_fingerprint(workspace, d.sha256, i).to_npz())
                 for d in docs for i in range(d.pages)]
@@ -231,6 +236,7 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         for f in result.file_identifiers:
             f.status_date = dates.get((f.copy.document_id, f.copy.copy_no))
         timings["decide"] += time.perf_counter() - t
+        result.register = ledger.state
     result.timings = dict(timings)
     return result
 
