@@ -98,7 +98,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
     _make_folder(merge.parent if merge else out_dir)
     key = workspace.key()
     with Ledger(workspace) as ledger:
-        cache.sweep(workspace, {r.id for r in ledger.runs() if r.state == "open"})
+        cache.sweep(workspace)  # page caches a killed process left behind
         existing = ledger.document_by_sha(info.sha256)
         if existing is not None:
             if options.dpi is not None and options.dpi != existing.dpi:

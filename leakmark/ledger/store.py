@@ -18,8 +18,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from leakmark._io import atomic_write_bytes
-from leakmark.errors import BadRequestError, LedgerIntegrityError, NotFoundError, WorkspaceLockedError
+from leakmark._io import atomic_write_bytes, private_create
+from leakmark.errors import BadRequestError, LedgerIntegrityError, NotFoundError, OutputError, WorkspaceLockedError
 from leakmark.ledger.chain import GENESIS, event_hash, event_mac, head_mac
 from leakmark.ledger.models import (
     CLERK_STATUSES,
@@ -52,6 +52,7 @@ class Ledger:
     def __init__(self, workspace: Workspace, timeout: float = 30.0) -> None:
         self.ws = workspace
         self._key = workspace.key()
+        private_create(workspace.ledger_path)  # 0600 before SQLite makes it; its -wal and -shm take its mode
         try:
             self.db = sqlite3.connect(workspace.ledger_path, timeout=timeout, isolation_level=None)
             try:
@@ -84,6 +85,12 @@ class Ledger:
                 f"the ledger {self.ws.ledger_path} is locked by another leakmark process; wait for it to "
                 "finish and run the command again"
             )
+        if "full" in str(exc) or "disk I/O" in str(exc):  # SQLITE_FULL, SQLITE_IOERR: nothing was committed
+            return OutputError(
+                f"cannot write the ledger {self.ws.ledger_path} ({exc}); free space on that disk and run the "
+                "command again: the register is unchanged (an interrupted issue run: `leakmark issue --resume "
+                "last`)"
+            )
         return exc
 
     @contextlib.contextmanager
@@ -95,15 +102,23 @@ class Ledger:
             raise self._map_error(exc) from exc
         try:
             yield self.db
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise self._map_error(exc) from exc
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise self._map_error(exc) from exc
         self._write_head()
+
+    def _rollback(self) -> None:
+        """ROLLBACK if a transaction is still open (SQLite ends one itself after some errors, e.g. a full disk)."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     # -- events ----------------------------------------------------------------------------------
     def _append(self, kind: str, payload: dict, ts: str | None = None) -> None:
