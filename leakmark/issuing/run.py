@@ -53,7 +53,7 @@ from leakmark.ledger import Copy, Document, Ledger, Planned, Run, now_iso
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf import stream as pdf_stream
 from leakmark.pdf.image import PageImage
-from leakmark.pdf.read import inspect
+from leakmark.pdf.read import check_pages, inspect
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
     options.validate()
     progress = progress or NullProgress()
     t0 = time.monotonic()
-    info = inspect(options.source, options.password)
+    info = inspect(options.source, options.password, repair=options.repair)
     out_dir = Path(options.output_dir).resolve()
     merge = Path(options.merge).resolve() if options.merge else None
     _make_folder(merge.parent if merge else out_dir)
@@ -111,6 +111,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                            title=options.title or info.title, level=options.level, period=options.period,
                            pages=info.pages, source_name=info.path.name, kind=info.kind,
                            dpi=options.dpi or int(workspace.config()["dpi"]), created_at=now_iso())
+        check_pages(info, doc.dpi)  # neither a speck nor gigapixels, before anything is rendered
         for r in ledger.runs():
             if r.state == "open" and r.document_id == doc.id:
                 log.warning("run %s of this document is unfinished (%d of %d copies issued); finish it with "
@@ -139,7 +140,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                 record = RunRecord(source_stem=info.path.stem, output_dir=str(out_dir),
                                    merge=str(merge) if merge else None, separator=options.separator,
                                    delta=options.delta, encrypted=options.password is not None, layers=chosen,
-                                   tone_pages=None if tone_pages is None else tuple(tone_pages))
+                                   tone_pages=None if tone_pages is None else tuple(tone_pages),
+                                   repaired=info.repaired)
                 run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
                           state="open", options=record.to_json(), copies=len(numbers), done=0, merge_bytes=0)
                 planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
