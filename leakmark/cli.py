@@ -171,7 +171,7 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
                                  f"(choose from {', '.join(SCORED_LAYERS)})", param_hint="--layers")
     ws = Workspace.open(home, create=False)
     result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
-                                    layers=only))
+                                    layers=only), progress=_progress(as_json))
     if as_json:
         _emit_json(result.to_json())
         return
