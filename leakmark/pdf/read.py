@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from leakmark._mupdf import pymupdf
-from leakmark.errors import EncryptedPdfError, InputFileError
+from leakmark.errors import EncryptedPdfError, InputFileError, LeakmarkError
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +65,30 @@ def open_pdf(path: Path, password: str | None = None) -> pymupdf.Document:
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as exc:  # MuPDF raises its own types for every kind of damage
         raise InputFileError(f"{path} is not a readable PDF ({exc}); repair it or print it to a new PDF") from exc
-    if doc.needs_pass:
-        if not password:
-            doc.close()
-            raise EncryptedPdfError(f"{path} is encrypted; give its password with --password")
-        if not doc.authenticate(password):
-            doc.close()
-            raise EncryptedPdfError(f"the password given for {path} is wrong")
-    if doc.page_count == 0:
+    try:
+        if doc.needs_pass:
+            if not password:
+                raise EncryptedPdfError(f"{path} is encrypted; give its password with --password")
+            if not doc.authenticate(password):
+                raise EncryptedPdfError(f"the password given for {path} is wrong")
+        if doc.page_count == 0:
+            raise InputFileError(f"{path} has no pages")
+    except LeakmarkError:
         doc.close()
-        raise InputFileError(f"{path} has no pages")
+        raise
+    except Exception as exc:  # e.g. a page tree MuPDF cannot count
+        doc.close()
+        raise InputFileError(f"{path} is not a readable PDF ({exc}); repair it or print it to a new PDF") from exc
     return doc
+
+
+def image_frames(img: Image.Image, path: Path) -> int:
+    """How many pages (frames) an opened image has; a damaged multi-page file is a typed error."""
+    try:
+        return int(getattr(img, "n_frames", 1))
+    except Exception as exc:
+        raise InputFileError(f"{path} is not a readable image ({exc}); open it in an image viewer and save it "
+                             "again as PNG or JPEG") from exc
 
 
 def open_image(path: Path, *, load: bool = True, max_pixels: int | None = MAX_IMAGE_PIXELS) -> Image.Image:
@@ -142,7 +155,11 @@ def inspect(path: Path, password: str | None = None, *, repair: bool = False) ->
         pymupdf.TOOLS.mupdf_warnings(reset=True)
         doc = open_pdf(path, password)
         try:
-            pages, title = doc.page_count, (doc.metadata or {}).get("title") or path.stem
+            pages = doc.page_count
+            try:
+                title = (doc.metadata or {}).get("title") or path.stem
+            except Exception:  # damaged metadata: the file name
+                title = path.stem
             sizes = []
             for i in range(pages):  # every page and its content, so that a repair made on demand shows too
                 try:
@@ -166,7 +183,7 @@ def inspect(path: Path, password: str | None = None, *, repair: bool = False) ->
                         "recovered: check them page by page", path, said or "broken structure")
     else:
         img = open_image(path, load=False)
-        pages, title, repaired = getattr(img, "n_frames", 1), path.stem, False
+        pages, title, repaired = image_frames(img, path), path.stem, False
         sizes = []
         for i in range(pages):
             try:
@@ -195,6 +212,16 @@ class RenderedPage:
 
 def render_page(path: Path, kind: str, index: int, dpi: int, password: str | None) -> RenderedPage:
     """Render one page once; every copy of the page is made from this rendering."""
+    try:
+        return _render_page(path, kind, index, dpi, password)
+    except LeakmarkError:
+        raise
+    except (Exception, MemoryError) as exc:  # MuPDF's and Pillow's own types for every kind of damage
+        raise InputFileError(f"{path}: page {index + 1} cannot be rendered ({type(exc).__name__}: {exc}); repair "
+                             "the file (re-save it, or print it to a new PDF)") from exc
+
+
+def _render_page(path: Path, kind: str, index: int, dpi: int, password: str | None) -> RenderedPage:
     if kind == "pdf":
         doc = open_pdf(path, password)
         try:
@@ -214,10 +241,7 @@ def render_page(path: Path, kind: str, index: int, dpi: int, password: str | Non
     img = open_image(path, load=False)
     img.seek(index)
     check_image_size(path, img.size, MAX_IMAGE_PIXELS)
-    try:
-        img.load()
-    except Exception as exc:
-        raise InputFileError(f"{path} is not a readable image ({exc}); save it again as PNG or JPEG") from exc
+    img.load()
     frame = ImageOps.exif_transpose(img.convert("RGB"))
     xdpi = float((img.info.get("dpi") or (dpi, dpi))[0]) or dpi
     rgb = np.asarray(frame, dtype=np.uint8).copy()

@@ -102,10 +102,7 @@ def open_evidence(path: Path, password: str | None = None, budget: int = decode.
 def _frames(path: Path) -> int:
     img = pdf.open_image(path, load=False)
     with img:
-        try:
-            return int(getattr(img, "n_frames", 1))
-        except Exception as exc:  # a damaged multi-page TIFF
-            raise InputFileError(f"{path} is not a readable image ({exc}); save it again as PNG or JPEG") from exc
+        return pdf.image_frames(img, path)
 
 
 def load(path: Path, password: str | None = None) -> Iterator[EvidencePage]:
