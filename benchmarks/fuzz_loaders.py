@@ -229,7 +229,7 @@ def _signature(exc: BaseException) -> str:
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
+                              cwd=Path(__file__).resolve().parents[1]).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

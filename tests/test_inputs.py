@@ -4,6 +4,7 @@ a time with bounded memory."""
 from __future__ import annotations
 
 import json
+import re
 import resource
 import sqlite3
 import struct
@@ -300,3 +301,12 @@ def test_every_evidence_file_is_checked_before_any_page_is_traced(issued, tmp_pa
     pdf = many_page_pdf(tmp_path / "few.pdf", 3)
     with pytest.raises(InputFileError, match="no such file"):
         tracer.trace(issued.ws, tracer.TraceOptions(evidence=(pdf, tmp_path / "missing.png")))
+
+
+def test_the_loader_fuzzer_runs_clean_on_its_corpus(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_loaders.py"
+    proc = subprocess.run([sys.executable, str(script), "--max-execs", "300", "--seconds", "120", "--seed", "3",
+                           "--report", str(tmp_path / "fuzz.md")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = (tmp_path / "fuzz.md").read_text(encoding="utf-8")
+    assert re.search(r"Executions: \*\*30[0-3]\*\*", report) and "**0** in **0** distinct places" in report
