@@ -20,7 +20,7 @@ _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 def write_error(path: Path | str, exc: OSError) -> OutputError:
     """The typed error for a failed write of `path`, saying what to do."""
     what = exc.strerror or str(exc)
-    if exc.errno in _DISK_FULL:
+    if exc.errno in _DISK_FULL or (exc.errno is None and "space" in what):  # numpy says so without an errno
         return OutputError(f"cannot write {path}: {what}; free space on that disk (or raise the quota) and run "
                            "the command again (an interrupted issue run: `leakmark issue --resume last`)")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
