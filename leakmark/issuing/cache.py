@@ -27,7 +27,6 @@ except ImportError:  # Windows: no advisory locks; caches left by a killed proce
 
 GRACE_S = 3600  # without locks: another run may be starting right now
 NEW_S = 60  # with locks: a cache this young may belong to a run that has not taken its lock yet
-LOCK_WAIT_S = 2.0  # a sweeping process holds a lock for the time of one rmtree
 
 
 def folder(ws: Workspace, run_id: str) -> Path:
@@ -72,7 +71,6 @@ def _acquire(ws: Workspace, run_id: str) -> IO[str]:
     """The run's lock file, created 0600 in a fresh 0700 cache folder and locked; the same file that the
     path names (a sweeping process may have removed the folder between our open and our lock)."""
     cache = folder(ws, run_id)
-    deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         private_dir(cache.parent)
         private_dir(cache)
@@ -86,11 +84,8 @@ def _acquire(ws: Workspace, run_id: str) -> IO[str]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
-            if time.monotonic() > deadline:
-                raise WorkspaceLockedError(f"run {run_id} is being carried out by another leakmark process; wait "
-                                           "for it to finish (`leakmark log runs` shows its progress)") from None
-            time.sleep(0.1)
-            continue
+            raise WorkspaceLockedError(f"run {run_id} is being carried out by another leakmark process; wait "
+                                       "for it to finish (`leakmark log runs` shows its progress)") from None
         try:
             same = os.fstat(fh.fileno()).st_ino == os.stat(cache / "lock").st_ino
         except FileNotFoundError:

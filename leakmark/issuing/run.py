@@ -181,6 +181,9 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         if source is None:
             raise BadRequestError(f"the vault has no original of document {doc.id}; restore the workspace")
         with cache.run_lock(workspace, run.id), _executors(settings) as (local, marker):
+            run = ledger.run(run.id)  # as it is now that we hold it: another process may have just finished it
+            if run.state != "open":
+                raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
             prep = _prepare(workspace, doc, source, False, run.id, record.delta, settings.password, local, progress,
                             record.layers, tone_pages=None if record.tone_pages is None else list(record.tone_pages))
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
