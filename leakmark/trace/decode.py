@@ -33,6 +33,7 @@ from leakmark.pdf.read import MAX_IMAGE_PIXELS, check_image_size
 MAX_EVIDENCE_PIXELS = 50_000_000  # a 48-megapixel phone photo stays whole; a 1200 dpi A4 scan is halved
 MAX_FULL_DECODE_PIXELS = 150_000_000  # whole-image decoding (TIFF and the like): 0.45 GB as RGB
 MAX_STREAM_PIXELS = 4_000_000_000  # streamed PNGs: bounded in memory, not in time
+MAX_STREAM_SIDE = 200_000  # and a band (a few rows) stays small: an A0 sheet at 1200 dpi is 56,000 px long
 BAND_BYTES = 8 * 2**20  # greyscale bytes per decoded band of a streamed PNG
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -99,9 +100,10 @@ def _frame(path: Path, img: Image.Image, budget: int, page: int | None) -> np.nd
     if w * h > budget and img.format == "PNG":
         streamed = _png_streamable(img)
     if streamed is not None:
-        if w * h > MAX_STREAM_PIXELS:
-            raise InputFileError(f"{path} is {w} × {h} pixels ({w * h / 1e6:.0f} megapixels), more than leakmark "
-                                 f"reads ({MAX_STREAM_PIXELS / 1e6:.0f}); scale it down (300–600 dpi is enough)")
+        if w * h > MAX_STREAM_PIXELS or max(w, h) > MAX_STREAM_SIDE:
+            raise InputFileError(f"{path} is {w} × {h} pixels, more than leakmark reads (at most "
+                                 f"{MAX_STREAM_PIXELS / 1e6:.0f} megapixels and {MAX_STREAM_SIDE:,} pixels a side); "
+                                 "scale it down (300–600 dpi is enough)")
         orientation = _orientation(img, loaded=False)
         small = Image.fromarray(_png_reduced(path, streamed, factor_for(w, h, budget)))
     else:
