@@ -31,6 +31,7 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
+    from leakmark._progress import Progress
     from leakmark.errors import ExitCode, LeakmarkError
     from leakmark.issuing import IssueOptions, IssueResult, RunSettings, abandon, issue, resume
     from leakmark.recipients import Recipient
@@ -43,11 +44,11 @@ if TYPE_CHECKING:
 importlib.import_module("leakmark.trace")
 
 
-def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
+def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None = None) -> TraceResult:
     """Trace evidence to the issued copies: `leakmark.trace.tracer.trace`."""
     from leakmark.trace.tracer import trace as run
 
-    return run(workspace, options)
+    return run(workspace, options, progress)
 
 
 def __getattr__(name: str) -> Any:

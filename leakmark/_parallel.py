@@ -3,13 +3,19 @@
 All three offer `submit(fn, *args) -> future` (with `.result()` and `.cancel()`), `share(index, paths)`
 to hand a cached page rendering to the workers, `workers` and `close`. The local pool uses the 'spawn'
 start method through its own context (never set globally, never at import): OpenCV and MuPDF keep
-threads and state that a forked child must not inherit.
+threads and state that a forked child must not inherit. Its workers exit when the parent process dies,
+even by SIGKILL (`_exit_with_parent`): no orphan keeps rendering unmarked pages.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -55,10 +61,46 @@ class SerialExecutor:
         pass
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_S = 0.5
+
+
+def _exit_with_parent() -> None:
+    """Initializer of a pool worker: end this process as soon as its parent is gone.
+
+    On Linux the kernel does it (prctl PR_SET_PDEATHSIG with SIGKILL: also while the worker is deep in
+    MuPDF or OpenCV and holds the GIL). Everywhere, a daemon thread waits on the parent's sentinel (a
+    pipe that closes, or a process handle that is signalled, when the parent dies) and exits; a worker
+    not started by multiprocessing polls its parent pid instead. The parent is checked once more after
+    all that is set up, in case it died before."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl (musl without it, sandboxes): the thread remains
+            pass
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            parent.join()
+            os._exit(1)
+    else:
+        ppid = os.getppid()
+
+        def watch() -> None:
+            while os.getppid() == ppid:
+                time.sleep(PARENT_POLL_S)
+            os._exit(1)
+    threading.Thread(target=watch, name="leakmark-parent-watch", daemon=True).start()
+    if parent is not None and not parent.is_alive():
+        os._exit(1)
+
+
 class ProcessExecutor(SerialExecutor):
     def __init__(self, n_jobs: int) -> None:
         self.workers = n_jobs
-        self._pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_exit_with_parent)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self._pool.submit(fn, *args)

@@ -77,13 +77,16 @@ def init(home: Path | None) -> None:
 @click.option("--resume", "resume_run", metavar="RUN|last", help="Finish an interrupted run instead of starting one.")
 @click.option("--abandon", "abandon_run", metavar="RUN", help="Close an unfinished run; its unmade copies become void.")
 @click.option("--password", help="Password of an encrypted PDF.")
+@click.option("--repair", is_flag=True, help="Issue a damaged PDF as MuPDF repairs it (refused otherwise; the run "
+              "records it). Check the copies page by page.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @home_option
 def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_file: Path | None, output_dir: Path,
               merge: Path | None, separator: bool, title: str | None, level: str, period: str, layers: str | None,
               dpi: int | None, jobs: int, executor: str, scheduler: str | None, batch: int, resume_run: str | None,
-              abandon_run: str | None, password: str | None, as_json: bool, quiet: bool, home: Path | None) -> None:
+              abandon_run: str | None, password: str | None, repair: bool, as_json: bool, quiet: bool,
+              home: Path | None) -> None:
     """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them.
 
     A run reserves its copy numbers in the register first; if it is interrupted (Ctrl-C, a crash, a full
@@ -117,7 +120,7 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
         result = issue(ws, IssueOptions(source=document, recipients=tuple(people), output_dir=output_dir,
                                         title=title, level=level, period=period, dpi=dpi, jobs=jobs,
                                         password=password, merge=merge, separator=separator, executor=executor,
-                                        scheduler=scheduler, batch=batch, layers=wanted),
+                                        scheduler=scheduler, batch=batch, layers=wanted, repair=repair),
                        _progress(quiet or as_json))
     if as_json:
         _emit_json(result.to_json())
@@ -169,7 +172,7 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
                                  f"(choose from {', '.join(SCORED_LAYERS)})", param_hint="--layers")
     ws = Workspace.open(home, create=False)
     result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
-                                    layers=only, trust_register=trust_register))
+                                    layers=only, trust_register=trust_register), progress=_progress(as_json))
     if as_json:
         out = result.to_json()
         if result.register is not None:

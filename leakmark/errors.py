@@ -12,13 +12,13 @@ class ExitCode(IntEnum):
     ok = 0
     internal_error = 1
     usage = 2  # click's own code for bad options
-    bad_input = 3  # missing, unreadable, empty, not a PDF or image, zero pages
+    bad_input = 3  # missing, unreadable, empty, not a PDF or image, zero pages, damaged, degenerate size
     encrypted_pdf = 4  # needs --password, or the password is wrong
     workspace_missing = 5  # no workspace, its key is gone, or the key is not the one the register was written with
     workspace_locked = 6  # another leakmark process holds the ledger
     ledger_integrity = 7  # the register fails verification (edited, deleted, inserted, reordered, rolled back)
     not_found = 8  # unknown document id or copy number
-    output_error = 9  # cannot write an output file (permissions, disk full, name clash)
+    output_error = 9  # cannot write an output or workspace file (permissions, disk full, name clash)
     bad_request = 10  # the request contradicts the ledger (e.g. a different dpi for a document)
     interrupted = 130
 
@@ -86,7 +86,8 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (0, "ok", "the command did its job, whatever the trace verdict (no-match is a verdict, not an error)"),
     (1, "internal error", "a bug: run again with -v and report the traceback"),
     (2, "usage", "unknown option or missing argument (click)"),
-    (3, "bad input file", "missing, unreadable, empty, not a PDF or image, or a PDF with no pages"),
+    (3, "bad input file", "missing, unreadable, empty, not a PDF or image, a PDF with no pages, a damaged PDF "
+                          "(without --repair), a page too small to carry a mark or too large to render"),
     (4, "encrypted PDF", "the PDF needs a password: pass --password, or the password given is wrong"),
     (5, "workspace missing", "no workspace at --home / LEAKMARK_HOME, its key file is gone, or the key is not the "
         "one the register was written with"),
@@ -94,7 +95,7 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (7, "ledger integrity", "the register fails verification (an edited, deleted, inserted or reordered row, or a "
         "roll-back): checked by log verify and before every write, trace and read"),
     (8, "not found", "unknown document id or copy number"),
-    (9, "output error", "an output file cannot be written (permissions, disk full, existing file)"),
+    (9, "output error", "an output or workspace file cannot be written (permissions, disk full, existing file)"),
     (10, "bad request", "the request contradicts the ledger (e.g. another dpi than the document's)"),
     (130, "interrupted", "Ctrl-C or SIGTERM; nothing half-written is kept, an issue run can be resumed"),
 ]

@@ -33,7 +33,11 @@ def parse_option(value: str) -> Recipient:
 
 def _decode(data: bytes, path: Path) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(f"{path} starts as UTF-8 (with a BOM) but is not UTF-8 at byte {exc.start + 3}; "
+                                 "save it again as UTF-8 CSV") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -53,7 +57,11 @@ def read_csv(path: Path) -> list[Recipient]:
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read it ({exc.strerror})") from exc
     text = _decode(data, path)
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a NUL byte, or a line break inside an unquoted field
+        raise InputFileError(f"{path} is not a readable CSV file ({exc}); save it again as CSV (UTF-8) from "
+                             "your spreadsheet") from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise InputFileError(f"{path} is empty; it needs a header row `name,unit` (or `姓名,单位`) and one row per "

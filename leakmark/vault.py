@@ -3,7 +3,8 @@
 Per document ``vault/<sha256>/``: ``original.pdf`` (or ``.png`` …), and per page ``page-NNN.png`` (the
 greyscale rendering every copy was made from), ``units-NNN.json`` (the shift units as recorded at
 registration) and ``fp-NNN.npz`` (feature fingerprint). Files are written atomically and never
-change once written: later runs and `trace` use exactly these.
+change once written: later runs and `trace` use exactly these. Folders are 0700 and files 0600 (the
+originals are the secret documents themselves).
 """
 
 from __future__ import annotations
@@ -16,27 +17,36 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from leakmark._io import atomic_write_bytes, temp_path_for
+from leakmark._io import atomic_write_bytes, private_dir, temp_path_for, write_error
 from leakmark.errors import WorkspaceMissingError
 from leakmark.fingerprint import Fingerprint
 from leakmark.units import PageUnits
 from leakmark.workspace import Workspace
 
 
+def _doc_folder(ws: Workspace, sha256: str) -> Path:
+    private_dir(ws.vault)
+    return private_dir(ws.doc_dir(sha256))
+
+
 def store_original(ws: Workspace, sha256: str, source: Path) -> Path:
-    folder = ws.doc_dir(sha256)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _doc_folder(ws, sha256)
     target = folder / ("original" + (source.suffix.lower() or ".bin"))
     if not target.exists():
-        tmp = temp_path_for(target)
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        tmp = None
+        try:
+            tmp = temp_path_for(target)  # 0600; copyfile keeps the mode of an existing target
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        except OSError as exc:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            raise write_error(target, exc) from exc
     return target
 
 
 def store_page(ws: Workspace, sha256: str, index: int, png: bytes, units: dict, fp: Fingerprint) -> None:
-    folder = ws.doc_dir(sha256)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _doc_folder(ws, sha256)
     atomic_write_bytes(folder / f"page-{index + 1:03d}.png", png)
     atomic_write_bytes(folder / f"units-{index + 1:03d}.json", json.dumps(units).encode())
     buf = io.BytesIO()

@@ -7,6 +7,11 @@ Layout::
     HOME/ledger.head    last event's sequence number and hash, to detect a truncated ledger
     HOME/vault/<sha256>/original.<ext>, page-NNN.png, units-NNN.json, fp-NNN.npz
     HOME/config.json    defaults (dpi, delta, threshold)
+    HOME/runs/<run>/    a run's page cache while it runs (unmarked page renderings), removed when it ends
+
+Everything in it is private to its owner: files 0600, folders 0700, also under a permissive umask. A
+workspace made by an older leakmark is tightened when it is opened (only what this user owns; nothing fails
+if a file cannot be changed).
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakmark._io import atomic_write_bytes
-from leakmark.errors import WorkspaceMissingError
+from leakmark._io import PRIVATE_DIR, PRIVATE_FILE, atomic_write_bytes, private_dir, tighten
+from leakmark.errors import OutputError, WorkspaceMissingError
 
 KEY_BYTES = 32
 DEFAULT_CONFIG = {"dpi": 300, "delta_px": 1, "threshold": 1e-6}
@@ -74,6 +79,7 @@ class Workspace:
         ws = cls(Path(home).expanduser() if home is not None else default_home())
         if ws.key_path.exists():
             ws._check_key()
+            ws._tighten()
             return ws
         if ws.ledger_path.exists():
             raise WorkspaceMissingError(
@@ -90,12 +96,14 @@ class Workspace:
 
     def _create(self) -> None:
         try:
-            self.home.mkdir(parents=True, exist_ok=True)
-            self.vault.mkdir(exist_ok=True)
+            private_dir(self.home)
+            private_dir(self.vault)
             # O_EXCL: two processes creating the workspace at once never overwrite each other's key
             fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return
+        except OutputError as exc:
+            raise WorkspaceMissingError(f"cannot create the workspace at {self.home}: {exc.message}") from exc
         except OSError as exc:
             raise WorkspaceMissingError(f"cannot create the workspace at {self.home}: {exc.strerror}") from exc
         with os.fdopen(fd, "wb") as fh:
@@ -104,6 +112,20 @@ class Workspace:
             os.fsync(fh.fileno())
         if not self.config_path.exists():
             atomic_write_bytes(self.config_path, json.dumps(DEFAULT_CONFIG, indent=2).encode())
+
+    def _tighten(self) -> None:
+        """Make an existing workspace private (files 0600, folders 0700), best effort. The vault is walked
+        only while its folder is still open to others (a workspace from before this release, once)."""
+        for folder in (self.home, self.home / "runs"):
+            tighten(folder, PRIVATE_DIR)
+        for name in ("key", "ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.head", "config.json"):
+            tighten(self.home / name, PRIVATE_FILE)
+        if tighten(self.vault, PRIVATE_DIR):
+            for root, dirs, files in os.walk(self.vault):
+                for d in dirs:
+                    tighten(Path(root) / d, PRIVATE_DIR)
+                for f in files:
+                    tighten(Path(root) / f, PRIVATE_FILE)
 
     def _check_key(self) -> None:
         size = self.key_path.stat().st_size

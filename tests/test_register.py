@@ -286,7 +286,7 @@ def test_migrations_are_all_or_nothing(tmp_path, monkeypatch):
 
     _with_v2(monkeypatch, broken)
     ws = leakmark.Workspace.open(tmp_path / "ws")
-    with pytest.raises(sqlite3.OperationalError, match="simulated"):
+    with pytest.raises(leakmark.errors.OutputError, match="simulated"):  # a disk error is exit 9, no traceback
         Ledger(ws)
     assert _user_version(ws.ledger_path) == 0  # migration 1 ran before the failure, and was rolled back too
     assert db_rows(ws.ledger_path, "SELECT name FROM sqlite_master") == []

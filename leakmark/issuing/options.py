@@ -57,6 +57,7 @@ class IssueOptions(RunSettings):
     merge: Path | None = None  # one print-ready PDF with every copy in copy order, instead of one file each
     separator: bool = False  # a page before each copy in the merged file: 份号, recipient, unit
     layers: tuple[str, ...] | None = None  # None: every layer that applies
+    repair: bool = False  # accept a damaged PDF as MuPDF repairs it (recorded in the run; refused otherwise)
 
     @property
     def chosen_layers(self) -> tuple[LayerName, ...]:

@@ -53,7 +53,7 @@ from leakmark.ledger import Copy, Document, Ledger, Planned, Run, now_iso
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf import stream as pdf_stream
 from leakmark.pdf.image import PageImage
-from leakmark.pdf.read import inspect
+from leakmark.pdf.read import check_pages, inspect
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -92,14 +92,14 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
     options.validate()
     progress = progress or NullProgress()
     t0 = time.monotonic()
-    info = inspect(options.source, options.password)
+    info = inspect(options.source, options.password, repair=options.repair)
     out_dir = Path(options.output_dir).resolve()
     merge = Path(options.merge).resolve() if options.merge else None
     _make_folder(merge.parent if merge else out_dir)
     key = workspace.key()
     with Ledger(workspace) as ledger:
         ledger.check(for_write=True)  # exit 7 for a register that fails verification: nothing is reserved or made
-        cache.sweep(workspace, {r.id for r in ledger.runs() if r.state == "open"})
+        cache.sweep(workspace)  # page caches a killed process left behind
         existing = ledger.document_by_sha(info.sha256)
         if existing is not None:
             if options.dpi is not None and options.dpi != existing.dpi:
@@ -112,6 +112,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                            title=options.title or info.title, level=options.level, period=options.period,
                            pages=info.pages, source_name=info.path.name, kind=info.kind,
                            dpi=options.dpi or int(workspace.config()["dpi"]), created_at=now_iso())
+        check_pages(info, doc.dpi)  # neither a speck nor gigapixels, before anything is rendered
         for r in ledger.runs():
             if r.state == "open" and r.document_id == doc.id:
                 log.warning("run %s of this document is unfinished (%d of %d copies issued); finish it with "
@@ -140,7 +141,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                 record = RunRecord(source_stem=info.path.stem, output_dir=str(out_dir),
                                    merge=str(merge) if merge else None, separator=options.separator,
                                    delta=options.delta, encrypted=options.password is not None, layers=chosen,
-                                   tone_pages=None if tone_pages is None else tuple(tone_pages))
+                                   tone_pages=None if tone_pages is None else tuple(tone_pages),
+                                   repaired=info.repaired)
                 run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
                           state="open", options=record.to_json(), copies=len(numbers), done=0, merge_bytes=0)
                 planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
@@ -182,6 +184,9 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
         if source is None:
             raise BadRequestError(f"the vault has no original of document {doc.id}; restore the workspace")
         with cache.run_lock(workspace, run.id), _executors(settings) as (local, marker):
+            run = ledger.run(run.id)  # as it is now that we hold it: another process may have just finished it
+            if run.state != "open":
+                raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
             prep = _prepare(workspace, doc, source, False, run.id, record.delta, settings.password, local, progress,
                             record.layers, tone_pages=None if record.tone_pages is None else list(record.tone_pages))
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)

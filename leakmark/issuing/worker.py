@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from leakmark import fingerprint, layers, units
+from leakmark._io import PRIVATE_FILE, write_error
 from leakmark.layers import LayerName, blind, shift, tone
 from leakmark.layers.codes import signs
 from leakmark.pdf.image import PageImage
@@ -208,7 +209,12 @@ def _mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None) -> MarkRes
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
+    """Into the run's page cache: private (0600: an unmarked page), atomic, a full disk as OutputError."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-    os.replace(tmp, path)
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as fh:
+            np.save(fh, array)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from exc

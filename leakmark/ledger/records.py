@@ -25,6 +25,7 @@ class RunRecord:
     encrypted: bool
     layers: tuple[LayerName, ...]
     tone_pages: tuple[int, ...] | None  # 0-based; None: every page (or no tone)
+    repaired: bool = False  # the source was a damaged PDF, issued as MuPDF repaired it (`issue --repair`)
 
     def page_layers(self, index: int) -> tuple[LayerName, ...]:
         """The layers page `index` (0-based) carries."""
@@ -36,6 +37,8 @@ class RunRecord:
                                "merge": self.merge, "separator": self.separator, "delta": self.delta,
                                "encrypted": self.encrypted, "layers": [str(x) for x in self.layers],
                                "tone_pages": None if self.tone_pages is None else list(self.tone_pages)}
+        if self.repaired:  # only then: the records of other runs stay as they were
+            out["repaired"] = True
         return json.dumps(out, ensure_ascii=False, sort_keys=True)
 
     @staticmethod
@@ -46,4 +49,5 @@ class RunRecord:
                          separator=bool(d.get("separator")), delta=int(d.get("delta", 1)),
                          encrypted=bool(d.get("encrypted")),
                          layers=tuple(LayerName(x) for x in d.get("layers", ["shift"])),
-                         tone_pages=None if pages is None else tuple(int(p) for p in pages))
+                         tone_pages=None if pages is None else tuple(int(p) for p in pages),
+                         repaired=bool(d.get("repaired")))

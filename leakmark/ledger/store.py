@@ -27,7 +27,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from leakmark.errors import BadRequestError, LedgerIntegrityError, NotFoundError, WorkspaceLockedError, WrongKeyError
+from leakmark._io import private_create
+from leakmark.errors import (
+    BadRequestError,
+    LedgerIntegrityError,
+    NotFoundError,
+    OutputError,
+    WorkspaceLockedError,
+    WrongKeyError,
+)
 from leakmark.ledger import checkpoint, reservations, witness
 from leakmark.ledger.chain import GENESIS, event_hash, event_mac
 from leakmark.ledger.checkpoint import Checkpoint, Head, RegisterLock, RegisterState, RowHasher
@@ -74,6 +82,7 @@ class Ledger:
         self.state: RegisterState | None = None  # what check() found (None before it)
         self._verified_docs: set[str] = set()
         self._reset_pending()
+        private_create(workspace.ledger_path)  # 0600 before SQLite makes it; its -wal and -shm take its mode
         try:
             self.db = sqlite3.connect(workspace.ledger_path, timeout=timeout, isolation_level=None)
             try:
@@ -104,6 +113,12 @@ class Ledger:
     def _map_error(self, exc: sqlite3.OperationalError) -> Exception:
         if "locked" in str(exc) or "busy" in str(exc):
             return self._locked()
+        if "full" in str(exc) or "disk I/O" in str(exc):  # SQLITE_FULL, SQLITE_IOERR: nothing was committed
+            return OutputError(
+                f"cannot write the ledger {self.ws.ledger_path} ({exc}); free space on that disk and run the "
+                "command again: the register is unchanged (an interrupted issue run: `leakmark issue --resume "
+                "last`)"
+            )
         return exc
 
     def _locked(self) -> WorkspaceLockedError:
@@ -134,14 +149,18 @@ class Ledger:
                     raise (self._refusal(exc, write=True) if refuse else exc) from None
                 yield self.db
                 sealed = self._seal()
+            except sqlite3.OperationalError as exc:  # e.g. a full disk: a typed error, nothing committed
+                self._rollback()
+                self._reset_pending()
+                raise self._map_error(exc) from exc
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 self._reset_pending()
                 raise
             try:
                 self.db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 self._reset_pending()
                 raise self._map_error(exc) from exc
             self._cp, self._cp_mac = sealed, sealed.mac(self._key)
@@ -385,6 +404,11 @@ class Ledger:
         except LedgerIntegrityError as exc:
             raise self._refusal(exc, write=True) from None
         self._verified_docs.add(doc_id)
+
+    def _rollback(self) -> None:
+        """ROLLBACK if a transaction is still open (SQLite ends one itself after some errors, e.g. a full disk)."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     # -- events ----------------------------------------------------------------------------------
     def _append(self, kind: str, payload: dict, ts: str | None = None) -> int:

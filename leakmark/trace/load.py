@@ -1,15 +1,27 @@
-"""Load evidence: images (JPEG, PNG, TIFF, multi-page TIFF) and PDFs (each page rendered)."""
+"""Load evidence: images (JPEG, PNG, TIFF, multi-page TIFF) and PDFs (each page rendered), a page at a time.
+
+`open_evidence` checks a file and counts its pages (nothing rendered yet); `Evidence.pages()` then renders or
+decodes one page at a time, so a 10,000-page PDF costs the memory of one page. Every page is at most
+`decode.MAX_EVIDENCE_PIXELS`: big images are reduced while they are decoded, PDF pages rendered at a lower
+resolution (never more than `EVIDENCE_DPI`).
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import ImageOps
 
 from leakmark._mupdf import pymupdf
+from leakmark.errors import InputFileError
 from leakmark.pdf import read as pdf
+from leakmark.trace import decode
+
+log = logging.getLogger(__name__)
 
 EVIDENCE_DPI = 300  # PDF evidence is rendered at the usual issue resolution
 
@@ -22,24 +34,77 @@ class EvidencePage:
     gray: np.ndarray  # uint8
 
 
-def load(path: Path, password: str | None = None) -> list[EvidencePage]:
-    path = Path(path)
-    kind = pdf.sniff_kind(path)
-    digest = pdf.sha256_file(path)
-    out: list[EvidencePage] = []
-    if kind == "pdf":
-        doc = pdf.open_pdf(path, password)
+@dataclass(frozen=True)
+class Evidence:
+    """One evidence file, checked and hashed; its pages are rendered when iterated."""
+
+    path: Path
+    sha256: str
+    kind: str  # "pdf" or "image"
+    count: int  # pages (PDF) or frames (image)
+    password: str | None = None
+    budget: int = decode.MAX_EVIDENCE_PIXELS
+
+    def pages(self) -> Iterator[EvidencePage]:
+        if self.kind == "pdf":
+            yield from self._pdf_pages()
+            return
+        for i, gray in enumerate(decode.gray_frames(self.path, self.budget)):
+            yield EvidencePage(path=self.path, sha256=self.sha256, page=i + 1, gray=gray)
+
+    def _pdf_pages(self) -> Iterator[EvidencePage]:
+        doc = pdf.open_pdf(self.path, self.password)
         try:
-            for i, page in enumerate(doc.pages()):
-                pix = page.get_pixmap(dpi=EVIDENCE_DPI, colorspace=pymupdf.csGRAY, alpha=False)
-                gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width).copy()
-                out.append(EvidencePage(path=path, sha256=digest, page=i + 1, gray=gray))
+            for i in range(doc.page_count):
+                yield EvidencePage(path=self.path, sha256=self.sha256, page=i + 1, gray=self._render(doc, i))
         finally:
             doc.close()
-        return out
-    img = pdf.open_image(path)
-    for i in range(getattr(img, "n_frames", 1)):
-        img.seek(i)
-        frame = ImageOps.exif_transpose(img.convert("L"))  # phone photos carry their rotation in EXIF
-        out.append(EvidencePage(path=path, sha256=digest, page=i + 1, gray=np.asarray(frame, dtype=np.uint8).copy()))
-    return out
+
+    def _render(self, doc: pymupdf.Document, i: int) -> np.ndarray:
+        where = f"{self.path}, page {i + 1}"
+        try:
+            page = doc.load_page(i)
+            w_in, h_in = page.rect.width / 72, page.rect.height / 72
+            dpi = min(float(EVIDENCE_DPI), math.sqrt(self.budget / max(w_in * h_in, 1e-9)) * 0.999)
+            if min(w_in, h_in) * dpi < pdf.MIN_SIDE_PX:
+                raise InputFileError(f"{where} is {page.rect.width:.1f} × {page.rect.height:.1f} pt: too small to "
+                                     "show a page (check its MediaBox/CropBox, or leave that file out)")
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(dpi / 72, dpi / 72), colorspace=pymupdf.csGRAY,
+                                  alpha=False)
+            return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width).copy()
+        except InputFileError:
+            raise
+        except Exception as exc:  # MuPDF's own types for every kind of damage
+            raise InputFileError(f"{where} cannot be rendered ({exc}); repair the PDF (re-save it or print it to "
+                                 "a new PDF), or leave that file out") from exc
+
+
+def open_evidence(path: Path, password: str | None = None, budget: int = decode.MAX_EVIDENCE_PIXELS) -> Evidence:
+    """Check an evidence file (exists, is a PDF or an image, opens, has pages) and hash it; render nothing."""
+    path = Path(path)
+    kind = pdf.sniff_kind(path)
+    if kind == "pdf":
+        pymupdf.TOOLS.mupdf_warnings(reset=True)
+        doc = pdf.open_pdf(path, password)
+        try:
+            count, repaired = doc.page_count, bool(doc.is_repaired)
+        finally:
+            doc.close()
+        if repaired:  # evidence is what it is: traced as MuPDF reads it, and its sha256 recorded as given
+            log.warning("evidence %s is a damaged PDF that MuPDF repaired; its pages are traced as MuPDF "
+                        "reads them", path)
+    else:
+        count = _frames(path)
+    return Evidence(path=path, sha256=pdf.sha256_file(path), kind=kind, count=count, password=password,
+                    budget=budget)
+
+
+def _frames(path: Path) -> int:
+    img = pdf.open_image(path, load=False)
+    with img:
+        return pdf.image_frames(img, path)
+
+
+def load(path: Path, password: str | None = None) -> Iterator[EvidencePage]:
+    """The pages of one evidence file, one at a time (the file is checked before the first is rendered)."""
+    return open_evidence(path, password).pages()

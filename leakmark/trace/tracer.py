@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from leakmark import __version__, layers, vault
+from leakmark._progress import NullProgress, Progress
 from leakmark.errors import BadRequestError
 from leakmark.layers import CODEWORD, LayerName, blind, tone
 from leakmark.layers import file as filemark
@@ -159,11 +160,13 @@ class _PageMeasure:
     values: dict[LayerName, np.ndarray]  # per codeword layer measured on the page
 
 
-def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
+def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None = None) -> TraceResult:
     options.validate()
+    progress = progress or NullProgress()
     timings: dict[str, float] = defaultdict(float)
     t = time.perf_counter()
-    pages = [p for path in options.evidence for p in load.load(Path(path), options.password)]
+    files = [load.open_evidence(Path(path), options.password) for path in options.evidence]  # all checked first
+    pages = _streamed(files, timings, progress)  # rendered one at a time: memory of one page, not of the file
     # an issued PDF forwarded as a file carries its copy's file identifiers: read per evidence file
     tokens = {str(Path(path)): ids for path in options.evidence
               if _wanted(options, filemark.LAYER) and sniff_kind(Path(path)) == "pdf"
@@ -239,6 +242,25 @@ def trace(workspace: Workspace, options: TraceOptions) -> TraceResult:
         result.register = ledger.state
     result.timings = dict(timings)
     return result
+
+
+def _streamed(files: list[load.Evidence], timings: dict[str, float], progress: Progress) -> Iterator[load.EvidencePage]:
+    """Every page of every evidence file, rendered when the tracer asks for it, with progress and load time."""
+    progress.start(sum(f.count for f in files), "evidence pages")
+    try:
+        for f in files:
+            pages = f.pages()
+            while True:
+                t = time.perf_counter()
+                page = next(pages, None)
+                timings["load"] += time.perf_counter() - t
+                if page is None:
+                    break
+                yield page
+                del page  # the tracer holds the one page it works on, no more
+                progress.advance(1)
+    finally:
+        progress.finish()
 
 
 def _detail(measured: dict[LayerName, Measurement]) -> str:
