@@ -118,7 +118,8 @@ class Workspace:
         only while its folder is still open to others (a workspace from before this release, once)."""
         for folder in (self.home, self.home / "runs"):
             tighten(folder, PRIVATE_DIR)
-        for name in ("key", "ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.head", "config.json"):
+        for name in ("key", "ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.head", "ledger.lock",
+                     "config.json"):
             tighten(self.home / name, PRIVATE_FILE)
         if tighten(self.vault, PRIVATE_DIR):
             for root, dirs, files in os.walk(self.vault):

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakmark._io import atomic_write_bytes
+from leakmark._io import atomic_write_bytes, private_dir
 from leakmark.ledger.chain import canonical
 from leakmark.ledger.checkpoint import problem
 from leakmark.ledger.models import format_copy_no
@@ -69,7 +69,7 @@ def write(doc_dir: Path, key: bytes, res: Reservation) -> None:
     path = folder(doc_dir) / f"{res.run_id}.json"
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     atomic_write_bytes(path, json.dumps({**res.body(), "mac": res.mac(key)}).encode("utf-8"), mode=0o600)
 
 
