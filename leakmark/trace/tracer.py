@@ -181,8 +181,8 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
         reports: list[EvidenceReport] = []
         measures: list[_PageMeasure] = []
         copies_of = functools.cache(ledger.copies)  # once per document: it can be 100,000 rows
-        toned = functools.cache(lambda doc_id, page: _uses_tone([c for c in copies_of(doc_id)
-                                                                 if carries(c, tone.LAYER, page)]))
+        measurable = functools.cache(lambda doc_id, page, name: _measurable(
+            name, [c for c in copies_of(doc_id) if carries(c, name, page)]))
         blinded = functools.cache(lambda doc_id: any(blind.LAYER in c.marking.layers
                                                      for c in copies_of(doc_id)))
         key = workspace.key()
@@ -215,9 +215,10 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             ctx = MeasureContext(aligned=aligned, valid=valid, original=original, dpi=doc.dpi,
                                  units=vault.load_units(workspace, doc.sha256, location.ref.page),
                                  delta=_delta(copies_of(doc.id)))
-            measured = {name: m for name in CODEWORD
-                        if (name == LayerName.shift or (toned(doc.id, location.ref.page) and _wanted(options, name)))
-                        and (m := layers.get(name).measure(ctx)) is not None}
+            wanted = [name for name in CODEWORD  # shift always: the evidence line says what was measured
+                      if name == LayerName.shift
+                      or (_wanted(options, name) and measurable(doc.id, location.ref.page, name))]
+            measured = {name: m for name in wanted if (m := layers.get(name).measure(ctx)) is not None}
             found = None
             if blinded(doc.id) and _wanted(options, blind.LAYER):  # the evidence as it is, then aligned
                 found = (_read_blind(gray, original.shape, key, rep) if gray.shape == original.shape else None) \
@@ -332,8 +333,11 @@ def carries(copy: Copy, layer: str, page: int) -> bool:
     return copy.marking.carries(layer, page)
 
 
-def _uses_tone(copies: list[Copy]) -> bool:
-    """Whether any copy carries the tone layer, in the version this release measures."""
+def _measurable(name: LayerName, copies: list[Copy]) -> bool:
+    """Whether any of these copies (those carrying the layer on the page) carries it in a version this release
+    measures; only tone records a version."""
+    if name != tone.LAYER:
+        return bool(copies)
     versions = {t.version if (t := c.marking.tone) is not None else None for c in copies
                 if tone.LAYER in c.marking.layers}
     if versions - {tone.VERSION}:
