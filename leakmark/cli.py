@@ -66,6 +66,7 @@ def init(home: Path | None) -> None:
 @click.option("--title", help="Title in the register (default: the PDF's title or the file name).")
 @click.option("--level", default="", help="Classification 密级, e.g. 机密.")
 @click.option("--period", default="", help="保密期限, e.g. 1年.")
+@click.option("--operator", metavar="NAME", help="Who issues (default: the config's `operator`, else the OS user).")
 @click.option("--layers", help="Mark layers, comma-separated, from shift,tone,blind,file (default: shift, tone on "
               "pages that are mostly pictures, file for per-copy files; blind only when asked, never with tone).")
 @click.option("--dpi", type=int, help="Rendering resolution (default 300; fixed per document once registered).")
@@ -81,7 +82,8 @@ def init(home: Path | None) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @home_option
 def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_file: Path | None, output_dir: Path,
-              merge: Path | None, separator: bool, title: str | None, level: str, period: str, layers: str | None,
+              merge: Path | None, separator: bool, title: str | None, level: str, period: str, operator: str | None,
+              layers: str | None,
               dpi: int | None, jobs: int, executor: str, scheduler: str | None, batch: int, resume_run: str | None,
               abandon_run: str | None, password: str | None, as_json: bool, quiet: bool, home: Path | None) -> None:
     """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them.
@@ -117,7 +119,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
         result = issue(ws, IssueOptions(source=document, recipients=tuple(people), output_dir=output_dir,
                                         title=title, level=level, period=period, dpi=dpi, jobs=jobs,
                                         password=password, merge=merge, separator=separator, executor=executor,
-                                        scheduler=scheduler, batch=batch, layers=wanted),
+                                        scheduler=scheduler, batch=batch, layers=wanted,
+                                        issued_by=operator or ""),
                        _progress(quiet or as_json))
     if as_json:
         _emit_json(result.to_json())

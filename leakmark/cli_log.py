@@ -33,7 +33,7 @@ def _checked(home: Path | None, trust: bool, as_json: bool = False) -> Iterator[
 
 @click.group("log")
 def log_group() -> None:
-    """The distribution register: list, show, return, destroy, export, verify, anchor."""
+    """The distribution register: list, search, show, return, destroy, void, export, verify, anchor."""
 
 
 @log_group.command("list")
@@ -52,7 +52,8 @@ def log_list(doc_id: str | None, as_json: bool, trust_register: bool, home: Path
         echo("the register is empty")
     for entry in listing:
         d = entry.document
-        echo(f"{d.id}  {d.title}  {d.level}  {d.pages} pages  {len(entry.copies)} copies")
+        echo(f"{d.id}  {d.title}  {d.level}" + (f"  保密期限 {d.period}" if d.period else "")
+             + f"  {d.pages} pages  {len(entry.copies)} copies")
         for c in entry.copies:
             echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
 
@@ -84,7 +85,7 @@ def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
     with _checked(home, trust_register) as ledger:
         detail = register.show(ledger, copy_ref)
     doc, c = detail.document, detail.copy
-    echo(f"document:  {doc.id}  {doc.title}  {doc.level}")
+    echo(f"document:  {doc.id}  {doc.title}  {doc.level}" + (f"  保密期限 {doc.period}" if doc.period else ""))
     echo(f"copy:      {c.label}")
     echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
     echo(f"issued:    {c.issued_at} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
@@ -92,21 +93,39 @@ def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
     echo(f"file:      {c.path}")
     echo(f"marking:   {c.settings}")
     for h in detail.history:
-        echo(f"  event {h.seq}: {h.ts}  {h.status}{'  ' + h.note if h.note else ''}")
+        echo(f"  event {h.seq}: {h.ts}  {h.status}{'  ' + h.note if h.note else ''}"
+             f"{'  (by ' + h.operator + ')' if h.operator else ''}")
+
+
+operator_option = click.option(
+    "--operator", metavar="NAME",
+    help="Who records it (default: the workspace config's `operator`, else the OS user).")
 
 
 def _status_command(name: str, status: CopyStatus, summary: str) -> None:
     @log_group.command(name, help=summary)
     @click.argument("copy_ref", metavar="COPY")
     @click.option("--note", default="", help="Free text kept in the register.")
+    @operator_option
     @home_option
-    def command(copy_ref: str, note: str, home: Path | None) -> None:
-        c = register.set_status(Workspace.open(home, create=False), copy_ref, status, note).copy
+    def command(copy_ref: str, note: str, operator: str | None, home: Path | None) -> None:
+        c = register.set_status(Workspace.open(home, create=False), copy_ref, status, note, operator).copy
         echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
 
 
 _status_command("return", CopyStatus.returned, "Record that a copy came back.")
 _status_command("destroy", CopyStatus.destroyed, "Record that a copy was destroyed.")
+
+
+@log_group.command("void")
+@click.argument("copy_ref", metavar="COPY")
+@click.option("--reason", required=True, help="Why the copy is void (kept in the register).")
+@operator_option
+@home_option
+def log_void(copy_ref: str, reason: str, operator: str | None, home: Path | None) -> None:
+    """Void a copy issued by mistake (issued or returned): for good; its number is never reused."""
+    c = register.void_copy(Workspace.open(home, create=False), copy_ref, reason, operator).copy
+    echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as void; its number is not reused")
 
 
 @log_group.command("export")

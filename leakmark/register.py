@@ -20,7 +20,7 @@ import contextlib
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,12 @@ from leakmark.workspace import Workspace
 Source = Workspace | Ledger
 
 EXPORT_COLUMNS = ("document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by",
-                  "status", "note")
+                  "status", "note",
+                  # appended later (existing positions stay): 保密期限, and who recorded each clerk's change, when
+                  "period", "returned_at", "returned_by", "returned_note", "destroyed_at", "destroyed_by",
+                  "destroyed_note", "voided_at", "voided_by", "void_reason")
+# the statuses whose last change the export shows (date, operator, note or reason), in column order
+CHANGE_STATUSES = (CopyStatus.returned, CopyStatus.destroyed, CopyStatus.void)
 CSV_BOM = b"\xef\xbb\xbf"  # Excel and WPS read UTF-8 only with it
 
 
@@ -67,8 +72,8 @@ class DocumentCopies:
 
     def to_json(self) -> dict[str, Any]:
         d = self.document
-        return {"id": d.id, "title": d.title, "level": d.level, "pages": d.pages, "sha256": d.sha256,
-                "copies": [_copy_summary(c) for c in self.copies]}
+        return {"id": d.id, "title": d.title, "level": d.level, "period": d.period, "pages": d.pages,
+                "sha256": d.sha256, "copies": [_copy_summary(c) for c in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -77,12 +82,18 @@ class CopyEntry:
 
     document: Document
     copy: Copy
+    # per status a clerk set (returned, destroyed, void): the last event that set it, {"at", "by", "note"}
+    changes: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def row(self) -> list[str]:
         """The values in EXPORT_COLUMNS order."""
         c, d = self.copy, self.document
-        return [c.document_id, d.title, d.level, format_copy_no(c.copy_no), c.recipient, c.unit, c.issued_at,
-                c.issued_by, str(c.status), c.note]
+        out = [c.document_id, d.title, d.level, format_copy_no(c.copy_no), c.recipient, c.unit, c.issued_at,
+               c.issued_by, str(c.status), c.note, d.period]
+        for status in CHANGE_STATUSES:
+            ch = self.changes.get(status, {})
+            out += [ch.get("at", ""), ch.get("by", ""), ch.get("note", "")]
+        return out
 
     def to_json(self) -> dict[str, str]:
         return dict(zip(EXPORT_COLUMNS, self.row(), strict=True))
@@ -96,10 +107,12 @@ class HistoryEntry:
     ts: str
     kind: str  # the event kind: run | issued | status | run_end (| issue, in early registers)
     status: str  # the copy's status after the event
-    note: str
+    note: str  # the clerk's note, or the reason a copy is void
+    operator: str = ""  # who recorded it ("" for status events written before operators were recorded)
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "status": self.status, "note": self.note}
+        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "status": self.status, "note": self.note,
+                "operator": self.operator}
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ class CopyDetail:
 
     def to_json(self) -> dict[str, Any]:
         d, c = self.document, self.copy
-        return {"document": {"id": d.id, "title": d.title, "level": d.level},
+        return {"document": {"id": d.id, "title": d.title, "level": d.level, "period": d.period},
                 "copy": {"document_id": c.document_id, "copy_no": c.label, "recipient": c.recipient,
                          "unit": c.unit, "note": c.note, "issued_at": c.issued_at, "issued_by": c.issued_by,
                          "status": str(c.status), "run_id": c.run_id, "version": c.version, "path": c.path,
@@ -229,23 +242,33 @@ def runs(source: Source, *, trust_register: bool = False) -> tuple[RunInfo, ...]
 
 
 # -- status -----------------------------------------------------------------------------------------------
-def set_status(source: Source, ref: str, status: CopyStatus | str, note: str = "") -> StatusChange:
-    """Record a clerk's status for an issued copy: `issued`, `returned` or `destroyed`.
+def set_status(source: Source, ref: str, status: CopyStatus | str, note: str = "",
+               operator: str | None = None) -> StatusChange:
+    """Record a clerk's status for an issued copy: `issued`, `returned` or `destroyed`; `operator` is who
+    records it (default: the workspace config's `operator`, else the OS user).
 
-    `reserved` and `void` belong to runs (a run reserves numbers; abandoning it voids the unmade ones):
-    BadRequestError, as for a copy never issued or already destroyed."""
+    `reserved` belongs to runs and `void` to `void_copy`: BadRequestError, as for a copy never issued, void
+    or already destroyed."""
     with _opened(source, write=True) as ledger:
-        return StatusChange(ledger.set_status(ref, status, note))
+        return StatusChange(ledger.set_status(ref, status, note, ledger.ws.operator(operator)))
 
 
-def return_copy(source: Source, ref: str, note: str = "") -> StatusChange:
+def return_copy(source: Source, ref: str, note: str = "", operator: str | None = None) -> StatusChange:
     """Record that a copy came back."""
-    return set_status(source, ref, CopyStatus.returned, note)
+    return set_status(source, ref, CopyStatus.returned, note, operator)
 
 
-def destroy_copy(source: Source, ref: str, note: str = "") -> StatusChange:
+def destroy_copy(source: Source, ref: str, note: str = "", operator: str | None = None) -> StatusChange:
     """Record that a copy was destroyed."""
-    return set_status(source, ref, CopyStatus.destroyed, note)
+    return set_status(source, ref, CopyStatus.destroyed, note, operator)
+
+
+def void_copy(source: Source, ref: str, reason: str, operator: str | None = None) -> StatusChange:
+    """Void a copy issued by mistake (an issued or returned copy; `reason` required): a `void` event, the
+    copy's status becomes `void` for good and its number is never given to another copy. BadRequestError
+    for an empty reason or a copy reserved, void or destroyed."""
+    with _opened(source, write=True) as ledger:
+        return StatusChange(ledger.void_copy(ref, reason, ledger.ws.operator(operator)))
 
 
 # -- export and verification ------------------------------------------------------------------------------
@@ -328,7 +351,9 @@ def anchor(source: Source, path: Path | None = None) -> Anchor:
 # -- helpers ----------------------------------------------------------------------------------------------
 def _entries(ledger: Ledger, copies: list[Copy]) -> list[CopyEntry]:
     docs = {d.id: d for d in ledger.documents()}
-    return [CopyEntry(document=docs[c.document_id], copy=c) for c in copies]
+    changes = ledger.status_records()
+    return [CopyEntry(document=docs[c.document_id], copy=c, changes=changes.get((c.document_id, c.copy_no), {}))
+            for c in copies]
 
 
 def _status(value: CopyStatus | str) -> CopyStatus:

@@ -15,7 +15,6 @@ rest with the same numbers and the same marks (a mark depends only on key, docum
 from __future__ import annotations
 
 import contextlib
-import getpass
 import logging
 import math
 import secrets
@@ -141,7 +140,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                    merge=str(merge) if merge else None, separator=options.separator,
                                    delta=options.delta, encrypted=options.password is not None, layers=chosen,
                                    tone_pages=None if tone_pages is None else tuple(tone_pages))
-                run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
+                run = Run(id=run_id, document_id=doc.id, created_at=now_iso(),
+                          created_by=workspace.operator(options.issued_by),
                           state="open", options=record.to_json(), copies=len(numbers), done=0, merge_bytes=0)
                 planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
                 reserved = ledger.start_run(doc, existing is None, run, planned,
@@ -396,10 +396,3 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {folder}: {exc.strerror}") from exc
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database entry (containers)
-        return "unknown"

@@ -86,7 +86,14 @@ def _replay(seq: int, kind: str, payload: Any, docs: dict[str, dict], runs: dict
         key = (payload["document_id"], payload["copy_no"])
         if key not in copies:
             raise _bad(f"event {seq} changes the status of a copy that was never issued")
+        if copies[key]["status"] == "void":
+            raise _bad(f"event {seq} changes the status of copy {key[0]}/{format_copy_no(key[1])}, which is void")
         copies[key]["status"] = payload["status"]
+    elif kind == "void":  # a clerk voids a copy issued by mistake: for good, its number stays taken
+        key = (payload["document_id"], payload["copy_no"])
+        if key not in copies or copies[key]["status"] not in ("issued", "returned"):
+            raise _bad(f"event {seq} voids a copy that was not issued")
+        copies[key]["status"] = "void"
     elif kind == "run":
         runs[payload["run"]["id"]] = dict(payload["run"])
         for c in payload["copies"]:

@@ -1,0 +1,189 @@
+"""What a 保密 register keeps (issue 13, finding 9): `log void`, the operator of every clerk's change, the dates,
+operators and notes of returns, destructions and voids in `log show` and the export, 保密期限 shown and exported,
+`log search`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from lmtest import db_rows, text_pdf
+
+import leakmark
+from leakmark import register
+from leakmark.cli import main
+from leakmark.errors import BadRequestError, LedgerIntegrityError
+from leakmark.ledger import CopyStatus, Ledger
+
+OLD_COLUMNS = ["document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by", "status",
+               "note"]
+
+
+def run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
+    """The real entry point: (exit code, stdout, stderr); never a traceback."""
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out and "Traceback" not in err
+    code = info.value.code
+    return (0 if code is None else int(code)), out, err
+
+
+def _export(capsys: pytest.CaptureFixture, home: Path) -> list[dict[str, str]]:
+    code, out, _ = run_main(capsys, "log", "export", "--csv", "--home", home)
+    assert code == 0
+    body = out.lstrip("\ufeff").split("\r\n\r\n")[0]
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def _header(capsys: pytest.CaptureFixture, home: Path) -> list[str]:
+    code, out, _ = run_main(capsys, "log", "export", "--csv", "--home", home)
+    assert code == 0
+    return next(csv.reader(io.StringIO(out.lstrip("\ufeff"))))
+
+
+# -- log void ---------------------------------------------------------------------------------------------
+def test_log_void_records_the_reason_and_the_copy_stays_void(capsys, issued, ws_copy):
+    home, doc_id = ws_copy.home, issued.result.document.id
+    code, out, _ = run_main(capsys, "log", "void", "000003", "--reason", "issued to the wrong unit",
+                            "--operator", "王芳", "--home", home)
+    assert code == 0 and f"copy {doc_id}/000003 (Chen Jing) recorded as void" in out
+    detail = register.show(ws_copy, "3")
+    assert detail.copy.status is CopyStatus.void
+    last = detail.history[-1]
+    assert (last.kind, last.status, last.note, last.operator) == ("void", "void", "issued to the wrong unit", "王芳")
+    code, out, _ = run_main(capsys, "log", "show", "3", "--home", home)
+    assert "status:    void" in out and "void  issued to the wrong unit  (by 王芳)" in out
+    # a void copy stays void: no return, destroy or second void
+    for args in (("return", "3"), ("destroy", "3"), ("void", "3", "--reason", "again")):
+        code, _, err = run_main(capsys, "log", *args, "--home", home)
+        assert code == 10 and "is void" in err
+    # the register verifies (the replay knows the event), also in full and from the CLI
+    assert register.verify(ws_copy).events == 5
+    code, out, _ = run_main(capsys, "log", "verify", "--home", home)
+    assert code == 0 and "ledger OK" in out
+
+
+def test_a_void_copy_number_is_never_reused(issued, ws_copy, tmp_path):
+    register.void_copy(ws_copy, "000005", "printed twice")
+    result = leakmark.issue(ws_copy, leakmark.IssueOptions(
+        source=issued.source, recipients=(leakmark.Recipient("Frank", "Unit"),), output_dir=tmp_path / "o",
+        jobs=1))
+    assert [c.copy_no for c in result.copies] == ["000006"]
+    assert register.show(ws_copy, "5").copy.status is CopyStatus.void
+    register.verify(ws_copy)
+
+
+def test_void_needs_a_reason_and_an_issued_copy(capsys, ws_copy):
+    with pytest.raises(BadRequestError, match="reason"):
+        register.void_copy(ws_copy, "2", "  ")
+    code, _, err = run_main(capsys, "log", "void", "2", "--home", ws_copy.home)
+    assert code == 2 and "--reason" in err  # click: the option is required
+    register.destroy_copy(ws_copy, "2")
+    with pytest.raises(BadRequestError, match="already recorded as destroyed"):
+        register.void_copy(ws_copy, "2", "mistake")
+    # a returned copy may still be voided (it was issued by mistake and came back)
+    register.return_copy(ws_copy, "4")
+    assert register.void_copy(ws_copy, "4", "wrong recipient").copy.status is CopyStatus.void
+
+
+def test_void_is_refused_on_a_tampered_register(capsys, ws_copy):
+    with sqlite3.connect(ws_copy.ledger_path) as db:
+        db.execute("UPDATE copies SET recipient='Mallory' WHERE copy_no=4")
+    code, _, err = run_main(capsys, "log", "void", "1", "--reason", "x", "--home", ws_copy.home)
+    assert code == 7 and "Nothing was written" in err
+    assert db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events WHERE kind='void'") == [(0,)]
+
+
+def test_verify_refuses_a_void_event_for_a_copy_never_issued(ws_copy):
+    """A void event (authentic, as if written by a buggy or forged client with the key) for a reserved-only
+    or unknown copy fails the replay."""
+    with Ledger(ws_copy) as ledger:
+        doc_id = ledger.documents()[0].id
+        with ledger.transaction():
+            ledger._append("void", {"document_id": doc_id, "copy_no": 77, "status": "void", "reason": "x",
+                                    "operator": "y"})
+    with pytest.raises(LedgerIntegrityError, match="voids a copy that was not issued"):
+        register.verify(ws_copy)
+
+
+def test_trace_status_date_of_a_void_copy(ws_copy):
+    register.void_copy(ws_copy, "1", "mistake")
+    with Ledger(ws_copy) as ledger:
+        c = ledger.find_copy("1")
+        dates = ledger.status_dates([c])
+    assert dates[(c.document_id, 1)] is not None
+
+
+# -- operator, dates and notes ----------------------------------------------------------------------------
+def test_operator_dates_and_notes_are_shown_and_exported(capsys, ws_copy):
+    home = ws_copy.home
+    assert run_main(capsys, "log", "return", "1", "--note", "back in the safe", "--operator", "李明",
+                    "--home", home)[0] == 0
+    assert run_main(capsys, "log", "return", "2", "--home", home)[0] == 0
+    assert run_main(capsys, "log", "destroy", "2", "--note", "shredded", "--operator", "王芳", "--home", home)[0] == 0
+    assert run_main(capsys, "log", "void", "3", "--reason", "wrong unit", "--operator", "赵六", "--home", home)[0] == 0
+    _, out, _ = run_main(capsys, "log", "show", "1", "--home", home)
+    assert "returned  back in the safe  (by 李明)" in out
+    header = _header(capsys, home)
+    assert header[:len(OLD_COLUMNS)] == OLD_COLUMNS  # existing positions stay
+    assert header[len(OLD_COLUMNS):] == ["period", "returned_at", "returned_by", "returned_note", "destroyed_at",
+                                         "destroyed_by", "destroyed_note", "voided_at", "voided_by", "void_reason"]
+    rows = {r["copy_no"]: r for r in _export(capsys, home)}
+    r1, r2, r3 = rows["000001"], rows["000002"], rows["000003"]
+    assert (r1["status"], r1["returned_by"], r1["returned_note"]) == ("returned", "李明", "back in the safe")
+    assert r1["returned_at"].startswith("20") and r1["destroyed_at"] == ""
+    history = register.show(ws_copy, "2").history
+    assert r2["returned_by"] == history[-2].operator != ""  # default: the config, else the OS user
+    assert (r2["destroyed_by"], r2["destroyed_note"], r2["destroyed_at"]) == ("王芳", "shredded", history[-1].ts)
+    assert (r3["status"], r3["voided_by"], r3["void_reason"]) == ("void", "赵六", "wrong unit")
+    assert rows["000004"]["returned_at"] == rows["000004"]["voided_at"] == ""
+    # the JSON of search carries the same columns
+    hit = register.search(ws_copy, "Alice")[0].to_json()
+    assert hit["returned_by"] == "李明"
+
+
+def test_operator_default_is_the_workspace_config(capsys, ws_copy):
+    cfg = json.loads(ws_copy.config_path.read_text(encoding="utf-8")) if ws_copy.config_path.exists() else {}
+    cfg["operator"] = "保密员 周"
+    ws_copy.config_path.write_text(json.dumps(cfg, ensure_ascii=False), encoding="utf-8")
+    assert run_main(capsys, "log", "return", "5", "--home", ws_copy.home)[0] == 0
+    assert register.show(ws_copy, "5").history[-1].operator == "保密员 周"
+    assert ws_copy.operator("  given ") == "given"
+
+
+def test_issue_operator_and_period_are_recorded_shown_and_exported(capsys, tmp_path):
+    home = tmp_path / "ws"
+    source = text_pdf(tmp_path / "notice.pdf")
+    code, out, err = run_main(capsys, "issue", source, "-r", "甲/一处", "-r", "乙/二处", "--level", "机密",
+                              "--period", "10年", "--operator", "李明", "-o", tmp_path / "out", "--jobs", "1",
+                              "-q", "--home", home)
+    assert code == 0, err
+    ws = leakmark.Workspace.open(home, create=False)
+    detail = register.show(ws, "1")
+    assert detail.copy.issued_by == "李明" and detail.history[0].operator == "李明"
+    assert detail.document.period == "10年" and detail.to_json()["document"]["period"] == "10年"
+    code, out, _ = run_main(capsys, "log", "list", "--home", home)
+    assert "机密  保密期限 10年" in out
+    code, out, _ = run_main(capsys, "log", "show", "1", "--home", home)
+    assert "保密期限 10年" in out
+    assert register.list_documents(ws)[0].to_json()["period"] == "10年"
+    rows = _export(capsys, home)
+    assert [(r["recipient"], r["issued_by"], r["period"]) for r in rows] == [("甲", "李明", "10年"),
+                                                                            ("乙", "李明", "10年")]
+
+
+def test_an_edited_status_event_is_caught_when_exported(capsys, ws_copy):
+    """The export reads return notes from the events: an edited one (valid chain end, old event edited) is
+    refused, not exported."""
+    register.return_copy(ws_copy, "1", "ok", operator="A")
+    register.return_copy(ws_copy, "2", "ok", operator="B")
+    with sqlite3.connect(ws_copy.ledger_path) as db:
+        seq, payload = db.execute("SELECT seq, payload FROM events WHERE kind='status' ORDER BY seq").fetchone()
+        db.execute("UPDATE events SET payload=? WHERE seq=?", (payload.replace('"A"', '"Mallory"'), seq))
+    code, _, err = run_main(capsys, "log", "export", "--csv", "--home", ws_copy.home)
+    assert code == 7 and "was edited" in err
