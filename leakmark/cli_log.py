@@ -58,6 +58,28 @@ def log_list(doc_id: str | None, as_json: bool, trust_register: bool, home: Path
             echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
 
 
+@log_group.command("search")
+@click.argument("text")
+@click.option("--doc", "doc_id", help="Only this document's copies.")
+@click.option("--status", type=click.Choice([str(s) for s in CopyStatus]), help="Only copies with this status.")
+@click.option("--json", "as_json", is_flag=True)
+@trust_option
+@home_option
+def log_search(text: str, doc_id: str | None, status: str | None, as_json: bool, trust_register: bool,
+               home: Path | None) -> None:
+    """Copies by recipient, unit, note, document title or copy number (case ignored)."""
+    with _checked(home, trust_register, as_json) as ledger:
+        hits = register.search(ledger, text, doc_id=doc_id, status=status)
+    if as_json:
+        emit_json([h.to_json() for h in hits])
+        return
+    if not hits:
+        echo(f"no copy matches {text!r}")
+    for h in hits:
+        c = h.copy
+        echo(f"{c.ref}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status:<9} {h.document.title}")
+
+
 @log_group.command("runs")
 @click.option("--json", "as_json", is_flag=True)
 @trust_option

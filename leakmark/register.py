@@ -212,17 +212,22 @@ def list_documents(source: Source, doc_id: str | None = None, *,
 
 def search(source: Source, text: str = "", *, doc_id: str | None = None,
            status: CopyStatus | str | None = None, trust_register: bool = False) -> tuple[CopyEntry, ...]:
-    """Copies whose recipient, unit, note or reference (`DOCUMENT/000123`) contains `text`, ignoring case;
-    only `doc_id`'s copies and only those with `status` when given. In document, then copy-number order."""
+    """Copies whose recipient, unit, note, document title or reference (`DOCUMENT/000123`) contains `text`,
+    ignoring case; a `text` of digits is a copy number (`12` and `000012` find 000012, not every reference with
+    a 12 in its document id) or part of a name, unit, note or title; only `doc_id`'s copies and only those
+    with `status` when given. In document, then copy-number order."""
     wanted = _status(status) if status is not None else None
-    needle = text.casefold()
+    needle = text.strip().casefold()
+    number = int(needle) if needle.isdigit() else None
     with _opened(source, trust_register) as ledger:
         if doc_id:
             ledger.document(doc_id)  # NotFoundError for an unknown document
         entries = _entries(ledger, ledger.copies(doc_id))
     return tuple(e for e in entries
                  if (wanted is None or e.copy.status == wanted)
-                 and any(needle in s.casefold() for s in (e.copy.recipient, e.copy.unit, e.copy.note, e.copy.ref)))
+                 and (e.copy.copy_no == number
+                      or any(needle in s.casefold() for s in (e.copy.recipient, e.copy.unit, e.copy.note,
+                                                              e.document.title, "" if number else e.copy.ref))))
 
 
 def show(source: Source, ref: str, *, trust_register: bool = False) -> CopyDetail:

@@ -187,3 +187,36 @@ def test_an_edited_status_event_is_caught_when_exported(capsys, ws_copy):
         db.execute("UPDATE events SET payload=? WHERE seq=?", (payload.replace('"A"', '"Mallory"'), seq))
     code, _, err = run_main(capsys, "log", "export", "--csv", "--home", ws_copy.home)
     assert code == 7 and "was edited" in err
+
+
+# -- log search -------------------------------------------------------------------------------------------
+def test_log_search_by_name_unit_title_and_copy_number(capsys, issued):
+    home, doc_id = issued.ws.home, issued.result.document.id
+    code, out, _ = run_main(capsys, "log", "search", "chen", "--home", home)
+    assert code == 0 and out.splitlines() == [line for line in out.splitlines() if "Chen Jing" in line]
+    assert f"{doc_id}/000003  Chen Jing" in out
+    _, out, _ = run_main(capsys, "log", "search", "办公", "--home", home)
+    assert "张伟" in out and len(out.splitlines()) == 1
+    _, out, _ = run_main(capsys, "log", "search", "restricted documents", "--home", home)  # the title
+    assert len(out.splitlines()) == 5
+    _, out, _ = run_main(capsys, "log", "search", "2", "--home", home)  # a copy number
+    assert "Bob Baker" in out
+    assert [e.copy.label for e in register.search(issued.ws, "2")] == ["000002"]
+    assert [e.copy.label for e in register.search(issued.ws, f"{doc_id}/000005")] == ["000005"]
+    code, out, _ = run_main(capsys, "log", "search", "nobody", "--home", home)
+    assert code == 0 and "no copy matches 'nobody'" in out
+    code, out, _ = run_main(capsys, "log", "search", "alice", "--json", "--home", home)
+    hits = json.loads(out)
+    assert code == 0 and [h["recipient"] for h in hits] == ["Alice Archer"]
+    assert hits == [e.to_json() for e in register.search(issued.ws, "alice")]
+    code, out, _ = run_main(capsys, "log", "search", "a", "--status", "returned", "--json", "--home", home)
+    assert json.loads(out) == []
+
+
+def test_log_search_checks_the_register_first(capsys, ws_copy):
+    with sqlite3.connect(ws_copy.ledger_path) as db:
+        db.execute("UPDATE copies SET recipient='Mallory' WHERE copy_no=4")
+    code, out, err = run_main(capsys, "log", "search", "Mallory", "--home", ws_copy.home)
+    assert code == 7 and "Mallory" not in out and "failed verification" in err
+    code, out, _ = run_main(capsys, "log", "search", "Mallory", "--trust-register", "--home", ws_copy.home)
+    assert code == 0 and "FAILED verification" in out and "Mallory" in out
