@@ -152,13 +152,15 @@ def log_void(copy_ref: str, reason: str, operator: str | None, home: Path | None
 
 @log_group.command("export")
 @click.option("--csv", "as_csv", is_flag=True, required=True, help="CSV (UTF-8 with BOM) on stdout.")
+@click.option("--headers", type=click.Choice(list(register.HEADERS)), default="en", show_default=True,
+              help="Column names: en (document_id,title,...) or zh (文件编号,标题,...); the values are the same.")
 @trust_option
 @home_option
-def log_export(as_csv: bool, trust_register: bool, home: Path | None) -> None:
+def log_export(as_csv: bool, headers: str, trust_register: bool, home: Path | None) -> None:
     """The register as CSV on stdout (opens correctly in Excel and WPS), ending with the register's
     checkpoint (event count, head hash, verified)."""
     with _checked(home, trust_register, as_json=True) as ledger:
-        data = register.export_csv(ledger)
+        data = register.export_csv(ledger, headers=headers)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
 

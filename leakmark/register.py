@@ -38,6 +38,11 @@ EXPORT_COLUMNS = ("document_id", "title", "level", "copy_no", "recipient", "unit
                   # appended later (existing positions stay): 保密期限, and who recorded each clerk's change, when
                   "period", "returned_at", "returned_by", "returned_note", "destroyed_at", "destroyed_by",
                   "destroyed_note", "voided_at", "voided_by", "void_reason")
+# `log export --headers zh`: the same columns under Chinese names (the values are the same)
+EXPORT_COLUMNS_ZH = ("文件编号", "标题", "密级", "份号", "收件人", "单位", "分发时间", "分发人", "状态", "备注",
+                     "保密期限", "退回时间", "退回经办人", "退回备注", "销毁时间", "销毁经办人", "销毁备注",
+                     "作废时间", "作废经办人", "作废原因")
+HEADERS = {"en": EXPORT_COLUMNS, "zh": EXPORT_COLUMNS_ZH}
 # the statuses whose last change the export shows (date, operator, note or reason), in column order
 CHANGE_STATUSES = (CopyStatus.returned, CopyStatus.destroyed, CopyStatus.void)
 CSV_BOM = b"\xef\xbb\xbf"  # Excel and WPS read UTF-8 only with it
@@ -283,26 +288,29 @@ def export_rows(source: Source, *, trust_register: bool = False) -> tuple[CopyEn
         return tuple(_entries(ledger, ledger.copies()))
 
 
-def csv_bytes(rows: Iterable[CopyEntry]) -> bytes:
-    """The rows as CSV with a header of EXPORT_COLUMNS, UTF-8 with BOM (opens correctly in Excel and WPS).
+def csv_bytes(rows: Iterable[CopyEntry], headers: str = "en") -> bytes:
+    """The rows as CSV with a header of EXPORT_COLUMNS (`headers="zh"`: EXPORT_COLUMNS_ZH), UTF-8 with BOM
+    (opens correctly in Excel and WPS).
 
     A cell a spreadsheet would take for a formula (`=cmd|...`, `@SUM(...)`, `+HYPERLINK(...)`) starts with
     a `'` (`leakmark.safetext.csv_cell`); the register and the JSON keep the value as it was given."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(EXPORT_COLUMNS)
+    w.writerow(_headers(headers))
     for entry in rows:
         w.writerow([csv_cell(v) for v in entry.row()])
     return CSV_BOM + buf.getvalue().encode("utf-8")
 
 
-def export_csv(source: Source, *, trust_register: bool = False) -> bytes:
+def export_csv(source: Source, *, trust_register: bool = False, headers: str = "en") -> bytes:
     """The whole register as `leakmark log export --csv` writes it: the rows, then a blank row and one cell
-    with the register's checkpoint (`register: N events, head H, verified`, or that it FAILED verification)."""
+    with the register's checkpoint (`register: N events, head H, verified`, or that it FAILED verification).
+    `headers`: "en" (EXPORT_COLUMNS) or "zh" (EXPORT_COLUMNS_ZH); BadRequestError for anything else."""
+    _headers(headers)  # an unknown language is refused before the register is opened
     with _opened(source, trust_register) as ledger:
         rows = export_rows(ledger)
         assert ledger.state is not None
-        return csv_bytes(rows) + register_footer(ledger.state)
+        return csv_bytes(rows, headers) + register_footer(ledger.state)
 
 
 def register_footer(state: RegisterState) -> bytes:
@@ -359,6 +367,13 @@ def _entries(ledger: Ledger, copies: list[Copy]) -> list[CopyEntry]:
     changes = ledger.status_records()
     return [CopyEntry(document=docs[c.document_id], copy=c, changes=changes.get((c.document_id, c.copy_no), {}))
             for c in copies]
+
+
+def _headers(language: str) -> tuple[str, ...]:
+    try:
+        return HEADERS[language]
+    except KeyError:
+        raise BadRequestError(f"unknown header language {language!r} (choose from {', '.join(HEADERS)})") from None
 
 
 def _status(value: CopyStatus | str) -> CopyStatus:

@@ -220,3 +220,22 @@ def test_log_search_checks_the_register_first(capsys, ws_copy):
     assert code == 7 and "Mallory" not in out and "failed verification" in err
     code, out, _ = run_main(capsys, "log", "search", "Mallory", "--trust-register", "--home", ws_copy.home)
     assert code == 0 and "FAILED verification" in out and "Mallory" in out
+
+
+# -- log export --headers zh ------------------------------------------------------------------------------
+def test_export_with_chinese_headers(capsys, issued):
+    home = issued.ws.home
+    code, out, _ = run_main(capsys, "log", "export", "--csv", "--headers", "zh", "--home", home)
+    assert code == 0
+    lines = list(csv.reader(io.StringIO(out.lstrip("\ufeff"))))
+    assert lines[0][:10] == ["文件编号", "标题", "密级", "份号", "收件人", "单位", "分发时间", "分发人", "状态", "备注"]
+    assert lines[0][10:] == ["保密期限", "退回时间", "退回经办人", "退回备注", "销毁时间", "销毁经办人", "销毁备注",
+                             "作废时间", "作废经办人", "作废原因"]
+    assert len(lines[0]) == len(register.EXPORT_COLUMNS)
+    _, en, _ = run_main(capsys, "log", "export", "--csv", "--home", home)
+    assert out.split("\n", 1)[1] == en.split("\n", 1)[1]  # the same rows and footer
+    assert register.export_csv(issued.ws, headers="zh") == out.encode("utf-8")
+    with pytest.raises(BadRequestError, match="unknown header language 'fr'"):
+        register.export_csv(issued.ws, headers="fr")
+    code, _, err = run_main(capsys, "log", "export", "--csv", "--headers", "fr", "--home", home)
+    assert code == 2 and "fr" in err
