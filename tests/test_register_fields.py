@@ -239,3 +239,73 @@ def test_export_with_chinese_headers(capsys, issued):
         register.export_csv(issued.ws, headers="fr")
     code, _, err = run_main(capsys, "log", "export", "--csv", "--headers", "fr", "--home", home)
     assert code == 2 and "fr" in err
+
+
+# -- a conflicting --level ----------------------------------------------------------------------------------
+def _event_count(ws: leakmark.Workspace) -> int:
+    return db_rows(ws.ledger_path, "SELECT COUNT(*) FROM events")[0][0]
+
+
+def test_a_conflicting_level_is_an_error(capsys, issued, ws_copy, tmp_path):
+    before = _event_count(ws_copy)
+    code, _, err = run_main(capsys, "issue", issued.source, "-r", "Frank", "--level", "秘密", "-o", tmp_path / "o",
+                            "--jobs", "1", "-q", "--home", ws_copy.home)
+    assert code == 10 and "is registered as no level, not 秘密" in err and "--reclassify --reason" in err
+    assert _event_count(ws_copy) == before
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    # the same level (or none) is fine
+    code, _, err = run_main(capsys, "issue", issued.source, "-r", "Frank", "-o", tmp_path / "o2", "--jobs", "1",
+                            "-q", "--home", ws_copy.home)
+    assert code == 0, err
+
+
+def test_reclassify_appends_an_event_and_changes_the_level(capsys, issued, ws_copy, tmp_path):
+    doc_id = issued.result.document.id
+    code, _, err = run_main(capsys, "issue", issued.source, "-r", "Frank", "--level", "机密", "--reclassify",
+                            "--reason", "上级通知 2026-12", "--operator", "李明", "-o", tmp_path / "o", "--jobs", "1",
+                            "-q", "--home", ws_copy.home)
+    assert code == 0, err
+    assert register.list_documents(ws_copy)[0].document.level == "机密"
+    (payload,) = [json.loads(p) for (p,) in db_rows(ws_copy.ledger_path,
+                                                     "SELECT payload FROM events WHERE kind='reclassify'")]
+    assert payload == {"document_id": doc_id, "level": "机密", "previous": "", "reason": "上级通知 2026-12",
+                       "operator": "李明"}
+    register.verify(ws_copy)
+    # now 机密 is its level: issuing with it again needs nothing more; 秘密 is a conflict again
+    code, _, err = run_main(capsys, "issue", issued.source, "-r", "Gina", "--level", "秘密", "-o", tmp_path / "o2",
+                            "--jobs", "1", "-q", "--home", ws_copy.home)
+    assert code == 10 and "registered as 机密, not 秘密" in err
+    with Ledger(ws_copy) as ledger:
+        ledger.check(for_write=True)
+        ledger.reclassify(doc_id, "秘密", "downgraded", "王芳")
+    register.verify(ws_copy)
+    assert [json.loads(p)["level"] for (p,) in db_rows(
+        ws_copy.ledger_path, "SELECT payload FROM events WHERE kind='reclassify' ORDER BY seq")] == ["机密", "秘密"]
+
+
+def test_reclassify_needs_a_reason_and_a_different_level(capsys, issued, ws_copy, tmp_path):
+    base = ("issue", issued.source, "-r", "Frank", "-o", tmp_path / "o", "--jobs", "1", "-q", "--home", ws_copy.home)
+    code, _, err = run_main(capsys, *base, "--level", "机密", "--reclassify")
+    assert code == 10 and "--reason" in err
+    code, _, err = run_main(capsys, *base, "--level", "机密", "--reason", "x")
+    assert code == 2 and "--reason goes with --reclassify" in err
+    code, _, err = run_main(capsys, *base, "--reclassify", "--reason", "x")
+    assert code == 10
+    with Ledger(ws_copy) as ledger, pytest.raises(BadRequestError, match="needs a different --level"):
+        ledger.reclassify(issued.result.document.id, "", "x")
+    assert db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events WHERE kind='reclassify'") == [(0,)]
+
+
+def test_a_level_edited_in_the_table_or_a_forged_reclassification_fails(capsys, issued, ws_copy):
+    doc_id = issued.result.document.id
+    with sqlite3.connect(ws_copy.ledger_path) as db:
+        db.execute("UPDATE documents SET level='内部' WHERE id=?", (doc_id,))
+    code, _, _ = run_main(capsys, "log", "list", "--home", ws_copy.home)
+    assert code == 7
+    with sqlite3.connect(ws_copy.ledger_path) as db:
+        db.execute("UPDATE documents SET level='' WHERE id=?", (doc_id,))
+    with Ledger(ws_copy) as ledger, ledger.transaction():  # authentic, but its previous level is wrong
+        ledger._append("reclassify", {"document_id": doc_id, "level": "绝密", "previous": "秘密", "reason": "x",
+                                      "operator": "y"})
+    with pytest.raises(LedgerIntegrityError, match="reclassifies a document"):
+        register.verify(ws_copy)

@@ -106,7 +106,21 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                     f"document {existing.id} was registered at {existing.dpi} dpi; its copies must be made at the "
                     f"same resolution (omit --dpi or pass --dpi {existing.dpi})")
             doc = existing
+            reclassify = bool(options.level) and options.level != existing.level
+            if reclassify:
+                if options.reclassify is None:
+                    raise BadRequestError(
+                        f"document {existing.id} is registered as {existing.level or 'no level'}, not "
+                        f"{options.level}: omit --level, or change its classification with --reclassify --reason "
+                        "TEXT (recorded in the register)")
+            elif options.reclassify is not None:
+                raise BadRequestError(f"document {existing.id} is already registered as {existing.level}; "
+                                      "--reclassify needs a different --level")
+        elif options.reclassify is not None:
+            raise BadRequestError("--reclassify changes the level of a registered document; this one is new: "
+                                  "omit --reclassify")
         else:
+            reclassify = False
             doc = Document(id=document_id(info.sha256), sha256=info.sha256,
                            title=options.title or info.title, level=options.level, period=options.period,
                            pages=info.pages, source_name=info.path.name, kind=info.kind,
@@ -122,6 +136,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         if clash is not None:
             raise OutputError(f"{clash} already exists; choose another output " +
                               ("file with --merge" if merge else "folder with -o"))
+        if reclassify and options.reclassify is not None:  # after every check of the inputs and outputs
+            doc = ledger.reclassify(doc.id, options.level, options.reclassify, workspace.operator(options.issued_by))
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         with cache.run_lock(workspace, run_id), _executors(options.settings) as (local, marker):
             try:

@@ -433,6 +433,24 @@ class Ledger:
                         tuple(values.values()))
         self._track("document", doc.id, [], [tuple(values.values())])
 
+    def reclassify(self, doc_id: str, level: str, reason: str, operator: str = "") -> Document:
+        """Change a registered document's 密级 (a `reclassify` event with the previous level, the reason and
+        who did it; the events keep the history). BadRequestError without a reason or for the same level."""
+        if not reason.strip():
+            raise BadRequestError("give the reason for the reclassification (--reason TEXT); it is kept in the "
+                                  "register")
+        doc = self.document(doc_id)
+        if not level.strip() or level == doc.level:
+            raise BadRequestError(f"document {doc_id} is already registered as {doc.level or 'no level'}; "
+                                  "--reclassify needs a different --level")
+        with self.transaction():
+            old = self._rows("document", "id=?", (doc_id,))
+            self._append("reclassify", {"document_id": doc_id, "level": level, "previous": doc.level,
+                                        "reason": reason, "operator": operator})
+            self.db.execute("UPDATE documents SET level=? WHERE id=?", (level, doc_id))
+            self._track("document", doc_id, old, self._rows("document", "id=?", (doc_id,)))
+        return self.document(doc_id)
+
     # -- runs ----------------------------------------------------------------------------------------
     def plan_numbers(self, doc_id: str, wanted: list[int | None], sha256: str | None = None) -> list[int]:
         """Copy numbers a run would get now: explicit ones from `wanted`, the rest after the highest ever

@@ -79,6 +79,11 @@ def _replay(seq: int, kind: str, payload: Any, docs: dict[str, dict], runs: dict
     """Apply one authenticated event to the replayed views."""
     if kind == "document":
         docs[payload["id"]] = payload
+    elif kind == "reclassify":  # a clerk changed the document's 密级; the event keeps the previous one
+        doc = docs.get(payload["document_id"])
+        if doc is None or doc["level"] != payload["previous"]:
+            raise _bad(f"event {seq} reclassifies a document that was not registered with that level")
+        docs[payload["document_id"]] = {**doc, "level": payload["level"]}
     elif kind == "issue":
         _reserve_once(seq, copies, payload)
         copies[(payload["document_id"], payload["copy_no"])] = dict(payload)
