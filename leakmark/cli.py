@@ -12,7 +12,7 @@ import click
 
 from leakmark import __version__
 from leakmark._progress import NullProgress, Progress, TextBar
-from leakmark.cli_common import echo, home_option, trust_option, untrusted_warning
+from leakmark.cli_common import echo, home_option, local_time, trust_option, untrusted_warning
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
 from leakmark.errors import ExitCode, LeakmarkError
@@ -231,7 +231,7 @@ def render_trace(result: Any) -> None:
 
 def _status(status: str, date: str | None) -> str:
     """`issued on DATE`, `returned on DATE`, `destroyed on DATE`, `void on DATE`, `reserved on DATE`."""
-    return f"{status} on {date}" if date else str(status)
+    return f"{status} on {local_time(date)}" if date else str(status)
 
 
 @cli.command()

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from leakmark import register
-from leakmark.cli_common import echo, emit_json, home_option, trust_option, untrusted_warning
+from leakmark.cli_common import echo, emit_json, home_option, local_time, trust_option, untrusted_warning
 from leakmark.ledger import CopyStatus, Ledger
 from leakmark.workspace import Workspace
 
@@ -55,7 +55,7 @@ def log_list(doc_id: str | None, as_json: bool, trust_register: bool, home: Path
         echo(f"{d.id}  {d.title}  {d.level}" + (f"  保密期限 {d.period}" if d.period else "")
              + f"  {d.pages} pages  {len(entry.copies)} copies")
         for c in entry.copies:
-            echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
+            echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {local_time(c.issued_at)}  {c.status}")
 
 
 @log_group.command("search")
@@ -77,7 +77,8 @@ def log_search(text: str, doc_id: str | None, status: str | None, as_json: bool,
         echo(f"no copy matches {text!r}")
     for h in hits:
         c = h.copy
-        echo(f"{c.ref}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status:<9} {h.document.title}")
+        echo(f"{c.ref}  {c.recipient:<16} {c.unit:<14} {local_time(c.issued_at)}  {c.status:<9} "
+             f"{h.document.title}")
 
 
 @log_group.command("runs")
@@ -94,7 +95,7 @@ def log_runs(as_json: bool, trust_register: bool, home: Path | None) -> None:
     if not runs:
         echo("no runs yet")
     for r in runs:
-        echo(f"{r.id}  {r.document_id}  {r.created_at}  {r.state:<9} {r.done}/{r.copies} copies  "
+        echo(f"{r.id}  {r.document_id}  {local_time(r.created_at)}  {r.state:<9} {r.done}/{r.copies} copies  "
              f"-> {r.output}")
 
 
@@ -110,12 +111,12 @@ def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
     echo(f"document:  {doc.id}  {doc.title}  {doc.level}" + (f"  保密期限 {doc.period}" if doc.period else ""))
     echo(f"copy:      {c.label}")
     echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
-    echo(f"issued:    {c.issued_at} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
+    echo(f"issued:    {local_time(c.issued_at)} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
     echo(f"status:    {c.status}")
     echo(f"file:      {c.path}")
     echo(f"marking:   {c.settings}")
     for h in detail.history:
-        echo(f"  event {h.seq}: {h.ts}  {h.status}{'  ' + h.note if h.note else ''}"
+        echo(f"  event {h.seq}: {local_time(h.ts)}  {h.status}{'  ' + h.note if h.note else ''}"
              f"{'  (by ' + h.operator + ')' if h.operator else ''}")
 
 
@@ -179,7 +180,7 @@ def log_verify(witness: Path | None, home: Path | None) -> None:
     if v.witness is not None:
         w = v.witness
         echo(f"witness OK: the register contains event {w.count} as the witness {witness} recorded it "
-             f"on {w.created_at}" + (f" ({v.events - w.count} events since)" if v.events > w.count else ""))
+             f"on {local_time(w.created_at)}" + (f" ({v.events - w.count} events since)" if v.events > w.count else ""))
 
 
 @log_group.command("anchor")

@@ -8,6 +8,8 @@ import csv
 import io
 import json
 import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from lmtest import db_rows, text_pdf
 import leakmark
 from leakmark import register
 from leakmark.cli import main
+from leakmark.cli_common import local_time
 from leakmark.errors import BadRequestError, LedgerIntegrityError
 from leakmark.ledger import CopyStatus, Ledger
 
@@ -309,3 +312,38 @@ def test_a_level_edited_in_the_table_or_a_forged_reclassification_fails(capsys, 
                                       "operator": "y"})
     with pytest.raises(LedgerIntegrityError, match="reclassifies a document"):
         register.verify(ws_copy)
+
+
+# -- local time in text, UTC in JSON and CSV ----------------------------------------------------------------
+@pytest.fixture
+def shanghai(monkeypatch: pytest.MonkeyPatch):
+    """The machine's local zone is UTC+8 for the test."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_text_shows_local_time_json_and_csv_keep_utc(capsys, issued, shanghai):
+    home = issued.ws.home
+    stored = register.show(issued.ws, "1").copy.issued_at
+    assert stored.endswith("+00:00")
+    local = datetime.fromisoformat(stored).astimezone(timezone(timedelta(hours=8)))
+    shown = local.isoformat(sep=" ", timespec="seconds")
+    assert shown.endswith("+08:00")
+    _, out, _ = run_main(capsys, "log", "show", "1", "--home", home)
+    assert f"issued:    {shown} by" in out and stored not in out
+    _, out, _ = run_main(capsys, "log", "list", "--home", home)
+    assert shown in out and stored not in out
+    _, out, _ = run_main(capsys, "log", "search", "Alice", "--home", home)
+    assert shown in out
+    _, out, _ = run_main(capsys, "log", "list", "--json", "--home", home)
+    assert json.loads(out)[0]["copies"][0]["issued_at"] == stored
+    assert _export(capsys, home)[0]["issued_at"] == stored
+
+
+def test_local_time_keeps_what_it_cannot_read():
+    assert local_time("") == ""
+    assert local_time("not a time") == "not a time"
+    assert local_time("2026-01-01T00:00:00") == "2026-01-01T00:00:00"  # no zone: shown as stored
