@@ -20,7 +20,7 @@ from leakmark import register
 from leakmark.cli import main
 from leakmark.cli_common import local_time
 from leakmark.errors import BadRequestError, LedgerIntegrityError
-from leakmark.ledger import CopyStatus, Ledger
+from leakmark.ledger import SCHEMA_VERSION, CopyStatus, Ledger
 
 OLD_COLUMNS = ["document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by", "status",
                "note"]
@@ -347,3 +347,18 @@ def test_local_time_keeps_what_it_cannot_read():
     assert local_time("") == ""
     assert local_time("not a time") == "not a time"
     assert local_time("2026-01-01T00:00:00") == "2026-01-01T00:00:00"  # no zone: shown as stored
+
+
+# -- the schema version marks the new event kinds ---------------------------------------------------------
+def test_a_version_2_register_is_stamped_3_and_verifies_unchanged(ws_copy):
+    """Version 3 changes no table (an older leakmark refuses a register that may hold void and reclassify
+    events as newer than it understands, rather than failing its verification); the events stay as they were."""
+    assert SCHEMA_VERSION >= 3
+    before = db_rows(ws_copy.ledger_path, "SELECT * FROM events ORDER BY seq")
+    with sqlite3.connect(ws_copy.ledger_path) as db:
+        db.execute("PRAGMA user_version = 2")
+    with Ledger(ws_copy) as ledger:
+        assert ledger.schema_found == 2
+    assert db_rows(ws_copy.ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert db_rows(ws_copy.ledger_path, "SELECT * FROM events ORDER BY seq") == before
+    register.verify(ws_copy)
