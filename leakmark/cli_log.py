@@ -109,6 +109,9 @@ def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
         detail = register.show(ledger, copy_ref)
     doc, c = detail.document, detail.copy
     echo(f"document:  {doc.id}  {doc.title}  {doc.level}" + (f"  保密期限 {doc.period}" if doc.period else ""))
+    for r in detail.reclassified:
+        echo(f"           reclassified {r.previous or '(no level)'} -> {r.level} on {local_time(r.ts)}"
+             + (f" by {r.operator}" if r.operator else "") + f": {r.reason}")
     echo(f"copy:      {c.label}")
     echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
     echo(f"issued:    {local_time(c.issued_at)} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")

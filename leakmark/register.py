@@ -121,16 +121,34 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class Reclassification:
+    """A change of a document's 密级 (a `reclassify` event)."""
+
+    seq: int
+    ts: str
+    previous: str
+    level: str
+    reason: str
+    operator: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "previous": self.previous, "level": self.level,
+                "reason": self.reason, "operator": self.operator}
+
+
+@dataclass(frozen=True)
 class CopyDetail:
     """One copy with its document and its history, oldest event first."""
 
     document: Document
     copy: Copy
     history: tuple[HistoryEntry, ...]
+    reclassified: tuple[Reclassification, ...] = ()  # the document's changes of 密级, oldest first
 
     def to_json(self) -> dict[str, Any]:
         d, c = self.document, self.copy
-        return {"document": {"id": d.id, "title": d.title, "level": d.level, "period": d.period},
+        return {"document": {"id": d.id, "title": d.title, "level": d.level, "period": d.period,
+                             "reclassified": [r.to_json() for r in self.reclassified]},
                 "copy": {"document_id": c.document_id, "copy_no": c.label, "recipient": c.recipient,
                          "unit": c.unit, "note": c.note, "issued_at": c.issued_at, "issued_by": c.issued_by,
                          "status": str(c.status), "run_id": c.run_id, "version": c.version, "path": c.path,
@@ -241,7 +259,8 @@ def show(source: Source, ref: str, *, trust_register: bool = False) -> CopyDetai
         c = ledger.find_copy(ref)
         doc = ledger.document(c.document_id)
         history = tuple(HistoryEntry(**h) for h in ledger.history(c))
-    return CopyDetail(document=doc, copy=c, history=history)
+        reclassified = tuple(Reclassification(**r) for r in ledger.reclassifications(doc.id))
+    return CopyDetail(document=doc, copy=c, history=history, reclassified=reclassified)
 
 
 def runs(source: Source, *, trust_register: bool = False) -> tuple[RunInfo, ...]:

@@ -284,6 +284,15 @@ def test_reclassify_appends_an_event_and_changes_the_level(capsys, issued, ws_co
     register.verify(ws_copy)
     assert [json.loads(p)["level"] for (p,) in db_rows(
         ws_copy.ledger_path, "SELECT payload FROM events WHERE kind='reclassify' ORDER BY seq")] == ["机密", "秘密"]
+    # the history stays visible: `log show` and its JSON list the document's changes of 密级
+    detail = register.show(ws_copy, "1")
+    assert detail.document.level == "秘密"
+    assert [(r.previous, r.level, r.reason, r.operator) for r in detail.reclassified] == [
+        ("", "机密", "上级通知 2026-12", "李明"), ("机密", "秘密", "downgraded", "王芳")]
+    assert [r["level"] for r in detail.to_json()["document"]["reclassified"]] == ["机密", "秘密"]
+    code, out, _ = run_main(capsys, "log", "show", "1", "--home", ws_copy.home)
+    assert code == 0 and "reclassified (no level) -> 机密 on " in out and "by 李明: 上级通知 2026-12" in out
+    assert "reclassified 机密 -> 秘密 on " in out and "by 王芳: downgraded" in out
 
 
 def test_reclassify_needs_a_reason_and_a_different_level(capsys, issued, ws_copy, tmp_path):

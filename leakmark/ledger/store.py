@@ -689,6 +689,22 @@ class Ledger:
                             "operator": p.get("operator", copy.issued_by if kind in ("run", "issued") else "")})
         return out
 
+    def reclassifications(self, doc_id: str) -> list[dict[str, Any]]:
+        """A document's changes of 密级, oldest first: {"seq", "ts", "previous", "level", "reason", "operator"};
+        after `check()` each event read is checked against its hash and HMAC."""
+        out = []
+        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE "
+                                 "kind='reclassify' AND instr(payload, ?) > 0 ORDER BY seq", (doc_id,)).fetchall():
+            p = json.loads(r["payload"])
+            if p.get("document_id") != doc_id:
+                continue
+            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
+                                    or event_mac(self._key, r["hash"]) != r["mac"]):
+                self._fail(checkpoint.problem(f"event {r['seq']} (reclassify) was edited"))
+            out.append({"seq": r["seq"], "ts": r["ts"], "previous": p.get("previous", ""), "level": p.get("level", ""),
+                        "reason": p.get("reason", ""), "operator": p.get("operator", "")})
+        return out
+
     def status_records(self) -> dict[tuple[str, int], dict[str, dict[str, str]]]:
         """For every copy a clerk changed: per status set (returned, destroyed, void, issued), the last event
         that set it as {"at", "by", "note"} (`by` empty for events written before operators were recorded).
