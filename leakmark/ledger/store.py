@@ -685,8 +685,9 @@ class Ledger:
                 if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], kind, p) != r["hash"]
                                         or event_mac(self._key, r["hash"]) != r["mac"]):
                     self._fail(checkpoint.problem(f"event {r['seq']} ({kind}) was edited"))
+                by = copy.issued_by if kind in ("run", "issued", "issue") else ""  # status events before operators: ""
                 out.append({"seq": r["seq"], "ts": r["ts"], "kind": kind, "status": status, "note": note,
-                            "operator": p.get("operator", copy.issued_by if kind in ("run", "issued") else "")})
+                            "operator": p.get("operator", by)})
         return out
 
     def reclassifications(self, doc_id: str) -> list[dict[str, Any]]:
