@@ -96,7 +96,7 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
     from leakmark.issuing import LAYERS, IssueOptions, RunSettings, abandon, issue, resume
 
     if abandon_run is not None:
-        run = abandon(Workspace.open(home, create=False), abandon_run)
+        run = abandon(Workspace.open(home, create=False), abandon_run, operator=operator)
         echo(f"run {run.id} abandoned: {run.done} of {run.copies} copies were issued; the other "
              f"{run.copies - run.done} copy numbers are recorded as void")
         return

@@ -384,8 +384,14 @@ def anchor(source: Source, path: Path | None = None) -> Anchor:
 def _entries(ledger: Ledger, copies: list[Copy]) -> list[CopyEntry]:
     docs = {d.id: d for d in ledger.documents()}
     changes = ledger.status_records()
-    return [CopyEntry(document=docs[c.document_id], copy=c, changes=changes.get((c.document_id, c.copy_no), {}))
-            for c in copies]
+    abandoned = ledger.abandoned_runs() if any(c.status == CopyStatus.void for c in copies) else {}
+    out = []
+    for c in copies:
+        mine = changes.get((c.document_id, c.copy_no), {})
+        if c.status == CopyStatus.void and CopyStatus.void not in mine and c.run_id in abandoned:
+            mine = {**mine, CopyStatus.void: abandoned[c.run_id]}  # voided by abandoning its run
+        out.append(CopyEntry(document=docs[c.document_id], copy=c, changes=mine))
+    return out
 
 
 def _headers(language: str) -> tuple[str, ...]:

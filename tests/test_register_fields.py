@@ -22,7 +22,7 @@ import leakmark
 from leakmark import register
 from leakmark.cli import main
 from leakmark.errors import BadRequestError, LedgerIntegrityError
-from leakmark.ledger import SCHEMA_VERSION, CopyStatus, Ledger
+from leakmark.ledger import SCHEMA_VERSION, CopyStatus, Ledger, Planned, Run, RunState, now_iso
 
 OLD_COLUMNS = ["document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by", "status",
                "note"]
@@ -374,4 +374,22 @@ def test_a_version_2_register_is_stamped_3_and_verifies_unchanged(ws_copy):
         assert ledger.schema_found == 2
     assert db_rows(ws_copy.ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert db_rows(ws_copy.ledger_path, "SELECT * FROM events ORDER BY seq") == before
+    register.verify(ws_copy)
+
+
+def test_abandoning_a_run_records_its_operator_and_the_export_dates_its_void_copies(capsys, ws_copy):
+    with Ledger(ws_copy) as ledger:
+        ledger.check(for_write=True)
+        doc = ledger.documents()[0]
+        template, first = ledger.copies(doc.id)[0], ledger.runs()[0]
+        run = Run(id="R-test-abandon", document_id=doc.id, created_at=now_iso(), created_by="李明", state=RunState.open,
+                  options=first.options, copies=1, done=0, merge_bytes=0)
+        ledger.start_run(doc, False, run, [Planned("Mallory")], template.settings, template.version)
+    code, out, err = run_main(capsys, "issue", "--abandon", "R-test-abandon", "--operator", "王芳",
+                              "--home", ws_copy.home)
+    assert code == 0 and "abandoned" in out, err
+    row = next(r for r in _export(capsys, ws_copy.home) if r["copy_no"] == "000006")
+    assert (row["status"], row["voided_by"], row["void_reason"]) == ("void", "王芳", "run R-test-abandon abandoned")
+    assert row["voided_at"].startswith("20")
+    assert register.show(ws_copy, "6").history[-1].operator == "王芳"
     register.verify(ws_copy)

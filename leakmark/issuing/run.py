@@ -203,15 +203,16 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
 
-def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
+def abandon(workspace: Workspace, run_ref: str, note: str = "", operator: str | None = None) -> Run:
     """Close an unfinished run for good: copies not yet issued become `void`, the unfinished merged
-    file and the page cache are removed. Copies already issued stay issued."""
+    file and the page cache are removed. Copies already issued stay issued. `operator`: who (default: the
+    workspace config's `operator`, else the OS user)."""
     with Ledger(workspace) as ledger:
         ledger.check(for_write=True)
         run = ledger.run(run_ref)
         if run.state != "open":
             raise BadRequestError(f"run {run.id} is already {run.state}")
-        run = ledger.end_run(run.id, "abandoned", note)
+        run = ledger.end_run(run.id, "abandoned", note, workspace.operator(operator))
     merge = run.record.merge
     if merge:
         pdf_stream.discard(Path(merge))

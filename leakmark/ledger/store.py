@@ -525,8 +525,9 @@ class Ledger:
             self._track("copies", run.document_id, old, self._rows_of("copies", run.document_id, numbers))
             self._track("runs", run.document_id, old_run, self._rows("runs", "id=?", (run_id,)))
 
-    def end_run(self, run_id: str, state: str, note: str = "") -> Run:
-        """Close a run: `finished`, or `abandoned` (its copies not yet issued become `void`)."""
+    def end_run(self, run_id: str, state: str, note: str = "", operator: str = "") -> Run:
+        """Close a run: `finished`, or `abandoned` (its copies not yet issued become `void`); `operator`: who
+        closed it (recorded when given)."""
         if state not in (RunState.finished, RunState.abandoned):
             raise ValueError(state)
         run = self.run(run_id)
@@ -538,8 +539,10 @@ class Ledger:
             voided = [r[1] for r in self._rows("copies", "run_id=? AND status='reserved'", (run_id,))] \
                 if state == RunState.abandoned else []
             old = self._rows_of("copies", run.document_id, voided)
-            self._append("run_end", {"run_id": run_id, "document_id": run.document_id, "state": str(state),
-                                     "note": note})
+            payload = {"run_id": run_id, "document_id": run.document_id, "state": str(state), "note": note}
+            if operator:
+                payload["operator"] = operator
+            self._append("run_end", payload)
             self.db.execute("UPDATE runs SET state=? WHERE id=?", (str(state), run_id))
             if state == RunState.abandoned:
                 self.db.execute("UPDATE copies SET status='void' WHERE run_id=? AND status='reserved'", (run_id,))
@@ -704,6 +707,21 @@ class Ledger:
                 self._fail(checkpoint.problem(f"event {r['seq']} (reclassify) was edited"))
             out.append({"seq": r["seq"], "ts": r["ts"], "previous": p.get("previous", ""), "level": p.get("level", ""),
                         "reason": p.get("reason", ""), "operator": p.get("operator", "")})
+        return out
+
+    def abandoned_runs(self) -> dict[str, dict[str, str]]:
+        """Every abandoned run (whose unmade copies became `void`): {"at", "by", "note"} of its `run_end` event;
+        after `check()` each event read is checked against its hash and HMAC."""
+        out: dict[str, dict[str, str]] = {}
+        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE "
+                                 "kind='run_end' ORDER BY seq").fetchall():
+            p = json.loads(r["payload"])
+            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
+                                    or event_mac(self._key, r["hash"]) != r["mac"]):
+                self._fail(checkpoint.problem(f"event {r['seq']} (run_end) was edited"))
+            if p.get("state") == RunState.abandoned:
+                out[str(p.get("run_id"))] = {"at": r["ts"], "by": str(p.get("operator", "")),
+                                             "note": str(p.get("note", "")) or f"run {p.get('run_id')} abandoned"}
         return out
 
     def status_records(self) -> dict[tuple[str, int], dict[str, dict[str, str]]]:
