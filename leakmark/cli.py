@@ -12,7 +12,7 @@ import click
 
 from leakmark import __version__
 from leakmark._progress import NullProgress, Progress, TextBar
-from leakmark.cli_common import echo, home_option, trust_option, untrusted_warning
+from leakmark.cli_common import echo, home_option, local_time, trust_option, untrusted_warning
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
 from leakmark.errors import ExitCode, LeakmarkError
@@ -64,8 +64,11 @@ def init(home: Path | None) -> None:
               help="Write every copy into this one print-ready PDF, in copy order (no per-copy files).")
 @click.option("--separator", is_flag=True, help="With --merge: a page before each copy with 份号, recipient, unit.")
 @click.option("--title", help="Title in the register (default: the PDF's title or the file name).")
-@click.option("--level", default="", help="Classification 密级, e.g. 机密.")
+@click.option("--level", default="", help="Classification 密级, e.g. 机密 (a registered document keeps its own).")
+@click.option("--reclassify", is_flag=True, help="Change a registered document's --level (needs --reason).")
+@click.option("--reason", help="With --reclassify: why (kept in the register).")
 @click.option("--period", default="", help="保密期限, e.g. 1年.")
+@click.option("--operator", metavar="NAME", help="Who issues (default: the config's `operator`, else the OS user).")
 @click.option("--layers", help="Mark layers, comma-separated, from shift,tone,blind,file (default: shift, tone on "
               "pages that are mostly pictures, file for per-copy files; blind only when asked, never with tone).")
 @click.option("--dpi", type=int, help="Rendering resolution (default 300; fixed per document once registered).")
@@ -83,7 +86,8 @@ def init(home: Path | None) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @home_option
 def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_file: Path | None, output_dir: Path,
-              merge: Path | None, separator: bool, title: str | None, level: str, period: str, layers: str | None,
+              merge: Path | None, separator: bool, title: str | None, level: str, reclassify: bool,
+              reason: str | None, period: str, operator: str | None, layers: str | None,
               dpi: int | None, jobs: int, executor: str, scheduler: str | None, batch: int, resume_run: str | None,
               abandon_run: str | None, password: str | None, repair: bool, as_json: bool, quiet: bool,
               home: Path | None) -> None:
@@ -95,7 +99,7 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
     from leakmark.issuing import LAYERS, IssueOptions, RunSettings, abandon, issue, resume
 
     if abandon_run is not None:
-        run = abandon(Workspace.open(home, create=False), abandon_run)
+        run = abandon(Workspace.open(home, create=False), abandon_run, operator=operator)
         echo(f"run {run.id} abandoned: {run.done} of {run.copies} copies were issued; the other "
              f"{run.copies - run.done} copy numbers are recorded as void")
         return
@@ -113,6 +117,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
         if unknown:
             raise click.BadParameter(f"{', '.join(unknown)} not available in this version (available: "
                                      f"{', '.join(LAYERS)})", param_hint="--layers")
+        if reason is not None and not reclassify:
+            raise click.UsageError("--reason goes with --reclassify (a change of a registered document's --level)")
         people: list[Recipient] = [parse_option(r) for r in recipients]
         if recipients_file is not None:
             people += read_csv(recipients_file)
@@ -120,7 +126,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
         result = issue(ws, IssueOptions(source=document, recipients=tuple(people), output_dir=output_dir,
                                         title=title, level=level, period=period, dpi=dpi, jobs=jobs,
                                         password=password, merge=merge, separator=separator, executor=executor,
-                                        scheduler=scheduler, batch=batch, layers=wanted, repair=repair),
+                                        scheduler=scheduler, batch=batch, layers=wanted, repair=repair,
+                                        issued_by=operator or "", reclassify=(reason or "") if reclassify else None),
                        _progress(quiet or as_json))
     if as_json:
         _emit_json(result.to_json())
@@ -227,7 +234,7 @@ def render_trace(result: Any) -> None:
 
 def _status(status: str, date: str | None) -> str:
     """`issued on DATE`, `returned on DATE`, `destroyed on DATE`, `void on DATE`, `reserved on DATE`."""
-    return f"{status} on {date}" if date else str(status)
+    return f"{status} on {local_time(date)}" if date else str(status)
 
 
 @cli.command()

@@ -2,11 +2,13 @@
 on stdout, and the warning for a register that failed verification.
 
 Every line of text goes through `echo`, which makes control and bidi characters in names, titles, notes
-and paths visible (`leakmark.safetext.terminal`); JSON goes through `emit_json`."""
+and paths visible (`leakmark.safetext.terminal`); JSON goes through `emit_json`. Times are stored in UTC;
+text shows them in the machine's local zone with its offset (`local_time`), JSON and CSV keep the stored UTC."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,20 @@ trust_option = click.option(
 def untrusted_warning(state: RegisterState) -> str:
     return (f"WARNING: the register FAILED verification ({state.problem}); shown only because of --trust-register: "
             "it may have been altered, rely on nothing below without checking it against a backup")
+
+
+def local_time(stamp: str | None) -> str:
+    """A stored UTC time (ISO 8601) in the machine's local zone with its offset, e.g. `2026-12-02 11:49:07+08:00`;
+    an empty or unreadable value as it is."""
+    if not stamp:
+        return stamp or ""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:  # never written so by leakmark: shown as stored rather than guessed
+        return stamp
+    return when.astimezone().isoformat(sep=" ", timespec="seconds")
 
 
 def emit_json(obj: Any) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from leakmark import register
-from leakmark.cli_common import echo, emit_json, home_option, trust_option, untrusted_warning
+from leakmark.cli_common import echo, emit_json, home_option, local_time, trust_option, untrusted_warning
 from leakmark.ledger import CopyStatus, Ledger
 from leakmark.workspace import Workspace
 
@@ -33,7 +33,7 @@ def _checked(home: Path | None, trust: bool, as_json: bool = False) -> Iterator[
 
 @click.group("log")
 def log_group() -> None:
-    """The distribution register: list, show, return, destroy, export, verify, anchor."""
+    """The distribution register: list, search, show, return, destroy, void, export, verify, anchor."""
 
 
 @log_group.command("list")
@@ -52,9 +52,33 @@ def log_list(doc_id: str | None, as_json: bool, trust_register: bool, home: Path
         echo("the register is empty")
     for entry in listing:
         d = entry.document
-        echo(f"{d.id}  {d.title}  {d.level}  {d.pages} pages  {len(entry.copies)} copies")
+        echo(f"{d.id}  {d.title}  {d.level}" + (f"  保密期限 {d.period}" if d.period else "")
+             + f"  {d.pages} pages  {len(entry.copies)} copies")
         for c in entry.copies:
-            echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {c.issued_at}  {c.status}")
+            echo(f"  {c.label}  {c.recipient:<16} {c.unit:<14} {local_time(c.issued_at)}  {c.status}")
+
+
+@log_group.command("search")
+@click.argument("text")
+@click.option("--doc", "doc_id", help="Only this document's copies.")
+@click.option("--status", type=click.Choice([str(s) for s in CopyStatus]), help="Only copies with this status.")
+@click.option("--json", "as_json", is_flag=True)
+@trust_option
+@home_option
+def log_search(text: str, doc_id: str | None, status: str | None, as_json: bool, trust_register: bool,
+               home: Path | None) -> None:
+    """Copies by recipient, unit, note, document title or copy number (case ignored)."""
+    with _checked(home, trust_register, as_json) as ledger:
+        hits = register.search(ledger, text, doc_id=doc_id, status=status)
+    if as_json:
+        emit_json([h.to_json() for h in hits])
+        return
+    if not hits:
+        echo(f"no copy matches {text!r}")
+    for h in hits:
+        c = h.copy
+        echo(f"{c.ref}  {c.recipient:<16} {c.unit:<14} {local_time(c.issued_at)}  {c.status:<9} "
+             f"{h.document.title}")
 
 
 @log_group.command("runs")
@@ -71,7 +95,7 @@ def log_runs(as_json: bool, trust_register: bool, home: Path | None) -> None:
     if not runs:
         echo("no runs yet")
     for r in runs:
-        echo(f"{r.id}  {r.document_id}  {r.created_at}  {r.state:<9} {r.done}/{r.copies} copies  "
+        echo(f"{r.id}  {r.document_id}  {local_time(r.created_at)}  {r.state:<9} {r.done}/{r.copies} copies  "
              f"-> {r.output}")
 
 
@@ -84,24 +108,34 @@ def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
     with _checked(home, trust_register) as ledger:
         detail = register.show(ledger, copy_ref)
     doc, c = detail.document, detail.copy
-    echo(f"document:  {doc.id}  {doc.title}  {doc.level}")
+    echo(f"document:  {doc.id}  {doc.title}  {doc.level}" + (f"  保密期限 {doc.period}" if doc.period else ""))
+    for r in detail.reclassified:
+        echo(f"           reclassified {r.previous or '(no level)'} -> {r.level} on {local_time(r.ts)}"
+             + (f" by {r.operator}" if r.operator else "") + f": {r.reason}")
     echo(f"copy:      {c.label}")
     echo(f"recipient: {c.recipient}" + (f" / {c.unit}" if c.unit else ""))
-    echo(f"issued:    {c.issued_at} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
+    echo(f"issued:    {local_time(c.issued_at)} by {c.issued_by} (run {c.run_id}, leakmark {c.version})")
     echo(f"status:    {c.status}")
     echo(f"file:      {c.path}")
     echo(f"marking:   {c.settings}")
     for h in detail.history:
-        echo(f"  event {h.seq}: {h.ts}  {h.status}{'  ' + h.note if h.note else ''}")
+        echo(f"  event {h.seq}: {local_time(h.ts)}  {h.status}{'  ' + h.note if h.note else ''}"
+             f"{'  (by ' + h.operator + ')' if h.operator else ''}")
+
+
+operator_option = click.option(
+    "--operator", metavar="NAME",
+    help="Who records it (default: the workspace config's `operator`, else the OS user).")
 
 
 def _status_command(name: str, status: CopyStatus, summary: str) -> None:
     @log_group.command(name, help=summary)
     @click.argument("copy_ref", metavar="COPY")
     @click.option("--note", default="", help="Free text kept in the register.")
+    @operator_option
     @home_option
-    def command(copy_ref: str, note: str, home: Path | None) -> None:
-        c = register.set_status(Workspace.open(home, create=False), copy_ref, status, note).copy
+    def command(copy_ref: str, note: str, operator: str | None, home: Path | None) -> None:
+        c = register.set_status(Workspace.open(home, create=False), copy_ref, status, note, operator).copy
         echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as {c.status}")
 
 
@@ -109,15 +143,28 @@ _status_command("return", CopyStatus.returned, "Record that a copy came back.")
 _status_command("destroy", CopyStatus.destroyed, "Record that a copy was destroyed.")
 
 
+@log_group.command("void")
+@click.argument("copy_ref", metavar="COPY")
+@click.option("--reason", required=True, help="Why the copy is void (kept in the register).")
+@operator_option
+@home_option
+def log_void(copy_ref: str, reason: str, operator: str | None, home: Path | None) -> None:
+    """Void a copy issued by mistake (issued or returned): for good; its number is never reused."""
+    c = register.void_copy(Workspace.open(home, create=False), copy_ref, reason, operator).copy
+    echo(f"copy {c.document_id}/{c.label} ({c.recipient}) recorded as void; its number is not reused")
+
+
 @log_group.command("export")
 @click.option("--csv", "as_csv", is_flag=True, required=True, help="CSV (UTF-8 with BOM) on stdout.")
+@click.option("--headers", type=click.Choice(list(register.HEADERS)), default="en", show_default=True,
+              help="Column names: en (document_id,title,...) or zh (文件编号,标题,...); the values are the same.")
 @trust_option
 @home_option
-def log_export(as_csv: bool, trust_register: bool, home: Path | None) -> None:
+def log_export(as_csv: bool, headers: str, trust_register: bool, home: Path | None) -> None:
     """The register as CSV on stdout (opens correctly in Excel and WPS), ending with the register's
     checkpoint (event count, head hash, verified)."""
     with _checked(home, trust_register, as_json=True) as ledger:
-        data = register.export_csv(ledger)
+        data = register.export_csv(ledger, headers=headers)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
@@ -136,7 +183,7 @@ def log_verify(witness: Path | None, home: Path | None) -> None:
     if v.witness is not None:
         w = v.witness
         echo(f"witness OK: the register contains event {w.count} as the witness {witness} recorded it "
-             f"on {w.created_at}" + (f" ({v.events - w.count} events since)" if v.events > w.count else ""))
+             f"on {local_time(w.created_at)}" + (f" ({v.events - w.count} events since)" if v.events > w.count else ""))
 
 
 @log_group.command("anchor")

@@ -20,7 +20,7 @@ import contextlib
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,17 @@ from leakmark.workspace import Workspace
 Source = Workspace | Ledger
 
 EXPORT_COLUMNS = ("document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by",
-                  "status", "note")
+                  "status", "note",
+                  # appended later (existing positions stay): 保密期限, and who recorded each clerk's change, when
+                  "period", "returned_at", "returned_by", "returned_note", "destroyed_at", "destroyed_by",
+                  "destroyed_note", "voided_at", "voided_by", "void_reason")
+# `log export --headers zh`: the same columns under Chinese names (the values are the same)
+EXPORT_COLUMNS_ZH = ("文件编号", "标题", "密级", "份号", "收件人", "单位", "分发时间", "分发人", "状态", "备注",
+                     "保密期限", "退回时间", "退回经办人", "退回备注", "销毁时间", "销毁经办人", "销毁备注",
+                     "作废时间", "作废经办人", "作废原因")
+HEADERS = {"en": EXPORT_COLUMNS, "zh": EXPORT_COLUMNS_ZH}
+# the statuses whose last change the export shows (date, operator, note or reason), in column order
+CHANGE_STATUSES = (CopyStatus.returned, CopyStatus.destroyed, CopyStatus.void)
 CSV_BOM = b"\xef\xbb\xbf"  # Excel and WPS read UTF-8 only with it
 
 
@@ -67,8 +77,8 @@ class DocumentCopies:
 
     def to_json(self) -> dict[str, Any]:
         d = self.document
-        return {"id": d.id, "title": d.title, "level": d.level, "pages": d.pages, "sha256": d.sha256,
-                "copies": [_copy_summary(c) for c in self.copies]}
+        return {"id": d.id, "title": d.title, "level": d.level, "period": d.period, "pages": d.pages,
+                "sha256": d.sha256, "copies": [_copy_summary(c) for c in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -77,12 +87,18 @@ class CopyEntry:
 
     document: Document
     copy: Copy
+    # per status a clerk set (returned, destroyed, void): the last event that set it, {"at", "by", "note"}
+    changes: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def row(self) -> list[str]:
         """The values in EXPORT_COLUMNS order."""
         c, d = self.copy, self.document
-        return [c.document_id, d.title, d.level, format_copy_no(c.copy_no), c.recipient, c.unit, c.issued_at,
-                c.issued_by, str(c.status), c.note]
+        out = [c.document_id, d.title, d.level, format_copy_no(c.copy_no), c.recipient, c.unit, c.issued_at,
+               c.issued_by, str(c.status), c.note, d.period]
+        for status in CHANGE_STATUSES:
+            ch = self.changes.get(status, {})
+            out += [ch.get("at", ""), ch.get("by", ""), ch.get("note", "")]
+        return out
 
     def to_json(self) -> dict[str, str]:
         return dict(zip(EXPORT_COLUMNS, self.row(), strict=True))
@@ -96,10 +112,28 @@ class HistoryEntry:
     ts: str
     kind: str  # the event kind: run | issued | status | run_end (| issue, in early registers)
     status: str  # the copy's status after the event
-    note: str
+    note: str  # the clerk's note, or the reason a copy is void
+    operator: str = ""  # who recorded it ("" for status events written before operators were recorded)
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "status": self.status, "note": self.note}
+        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "status": self.status, "note": self.note,
+                "operator": self.operator}
+
+
+@dataclass(frozen=True)
+class Reclassification:
+    """A change of a document's 密级 (a `reclassify` event)."""
+
+    seq: int
+    ts: str
+    previous: str
+    level: str
+    reason: str
+    operator: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "previous": self.previous, "level": self.level,
+                "reason": self.reason, "operator": self.operator}
 
 
 @dataclass(frozen=True)
@@ -109,10 +143,12 @@ class CopyDetail:
     document: Document
     copy: Copy
     history: tuple[HistoryEntry, ...]
+    reclassified: tuple[Reclassification, ...] = ()  # the document's changes of 密级, oldest first
 
     def to_json(self) -> dict[str, Any]:
         d, c = self.document, self.copy
-        return {"document": {"id": d.id, "title": d.title, "level": d.level},
+        return {"document": {"id": d.id, "title": d.title, "level": d.level, "period": d.period,
+                             "reclassified": [r.to_json() for r in self.reclassified]},
                 "copy": {"document_id": c.document_id, "copy_no": c.label, "recipient": c.recipient,
                          "unit": c.unit, "note": c.note, "issued_at": c.issued_at, "issued_by": c.issued_by,
                          "status": str(c.status), "run_id": c.run_id, "version": c.version, "path": c.path,
@@ -199,17 +235,22 @@ def list_documents(source: Source, doc_id: str | None = None, *,
 
 def search(source: Source, text: str = "", *, doc_id: str | None = None,
            status: CopyStatus | str | None = None, trust_register: bool = False) -> tuple[CopyEntry, ...]:
-    """Copies whose recipient, unit, note or reference (`DOCUMENT/000123`) contains `text`, ignoring case;
-    only `doc_id`'s copies and only those with `status` when given. In document, then copy-number order."""
+    """Copies whose recipient, unit, note, document title or reference (`DOCUMENT/000123`) contains `text`,
+    ignoring case; a `text` of digits is a copy number (`12` and `000012` find 000012, not every reference with
+    a 12 in its document id) or part of a name, unit, note or title; only `doc_id`'s copies and only those
+    with `status` when given. In document, then copy-number order."""
     wanted = _status(status) if status is not None else None
-    needle = text.casefold()
+    needle = text.strip().casefold()
+    number = int(needle) if needle.isdigit() else None
     with _opened(source, trust_register) as ledger:
         if doc_id:
             ledger.document(doc_id)  # NotFoundError for an unknown document
         entries = _entries(ledger, ledger.copies(doc_id))
     return tuple(e for e in entries
                  if (wanted is None or e.copy.status == wanted)
-                 and any(needle in s.casefold() for s in (e.copy.recipient, e.copy.unit, e.copy.note, e.copy.ref)))
+                 and (e.copy.copy_no == number
+                      or any(needle in s.casefold() for s in (e.copy.recipient, e.copy.unit, e.copy.note,
+                                                              e.document.title, "" if number else e.copy.ref))))
 
 
 def show(source: Source, ref: str, *, trust_register: bool = False) -> CopyDetail:
@@ -218,7 +259,8 @@ def show(source: Source, ref: str, *, trust_register: bool = False) -> CopyDetai
         c = ledger.find_copy(ref)
         doc = ledger.document(c.document_id)
         history = tuple(HistoryEntry(**h) for h in ledger.history(c))
-    return CopyDetail(document=doc, copy=c, history=history)
+        reclassified = tuple(Reclassification(**r) for r in ledger.reclassifications(doc.id))
+    return CopyDetail(document=doc, copy=c, history=history, reclassified=reclassified)
 
 
 def runs(source: Source, *, trust_register: bool = False) -> tuple[RunInfo, ...]:
@@ -229,23 +271,33 @@ def runs(source: Source, *, trust_register: bool = False) -> tuple[RunInfo, ...]
 
 
 # -- status -----------------------------------------------------------------------------------------------
-def set_status(source: Source, ref: str, status: CopyStatus | str, note: str = "") -> StatusChange:
-    """Record a clerk's status for an issued copy: `issued`, `returned` or `destroyed`.
+def set_status(source: Source, ref: str, status: CopyStatus | str, note: str = "",
+               operator: str | None = None) -> StatusChange:
+    """Record a clerk's status for an issued copy: `issued`, `returned` or `destroyed`; `operator` is who
+    records it (default: the workspace config's `operator`, else the OS user).
 
-    `reserved` and `void` belong to runs (a run reserves numbers; abandoning it voids the unmade ones):
-    BadRequestError, as for a copy never issued or already destroyed."""
+    `reserved` belongs to runs and `void` to `void_copy`: BadRequestError, as for a copy never issued, void
+    or already destroyed."""
     with _opened(source, write=True) as ledger:
-        return StatusChange(ledger.set_status(ref, status, note))
+        return StatusChange(ledger.set_status(ref, status, note, ledger.ws.operator(operator)))
 
 
-def return_copy(source: Source, ref: str, note: str = "") -> StatusChange:
+def return_copy(source: Source, ref: str, note: str = "", operator: str | None = None) -> StatusChange:
     """Record that a copy came back."""
-    return set_status(source, ref, CopyStatus.returned, note)
+    return set_status(source, ref, CopyStatus.returned, note, operator)
 
 
-def destroy_copy(source: Source, ref: str, note: str = "") -> StatusChange:
+def destroy_copy(source: Source, ref: str, note: str = "", operator: str | None = None) -> StatusChange:
     """Record that a copy was destroyed."""
-    return set_status(source, ref, CopyStatus.destroyed, note)
+    return set_status(source, ref, CopyStatus.destroyed, note, operator)
+
+
+def void_copy(source: Source, ref: str, reason: str, operator: str | None = None) -> StatusChange:
+    """Void a copy issued by mistake (an issued or returned copy; `reason` required): a `void` event, the
+    copy's status becomes `void` for good and its number is never given to another copy. BadRequestError
+    for an empty reason or a copy reserved, void or destroyed."""
+    with _opened(source, write=True) as ledger:
+        return StatusChange(ledger.void_copy(ref, reason, ledger.ws.operator(operator)))
 
 
 # -- export and verification ------------------------------------------------------------------------------
@@ -255,26 +307,29 @@ def export_rows(source: Source, *, trust_register: bool = False) -> tuple[CopyEn
         return tuple(_entries(ledger, ledger.copies()))
 
 
-def csv_bytes(rows: Iterable[CopyEntry]) -> bytes:
-    """The rows as CSV with a header of EXPORT_COLUMNS, UTF-8 with BOM (opens correctly in Excel and WPS).
+def csv_bytes(rows: Iterable[CopyEntry], headers: str = "en") -> bytes:
+    """The rows as CSV with a header of EXPORT_COLUMNS (`headers="zh"`: EXPORT_COLUMNS_ZH), UTF-8 with BOM
+    (opens correctly in Excel and WPS).
 
     A cell a spreadsheet would take for a formula (`=cmd|...`, `@SUM(...)`, `+HYPERLINK(...)`) starts with
     a `'` (`leakmark.safetext.csv_cell`); the register and the JSON keep the value as it was given."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(EXPORT_COLUMNS)
+    w.writerow(_headers(headers))
     for entry in rows:
         w.writerow([csv_cell(v) for v in entry.row()])
     return CSV_BOM + buf.getvalue().encode("utf-8")
 
 
-def export_csv(source: Source, *, trust_register: bool = False) -> bytes:
+def export_csv(source: Source, *, trust_register: bool = False, headers: str = "en") -> bytes:
     """The whole register as `leakmark log export --csv` writes it: the rows, then a blank row and one cell
-    with the register's checkpoint (`register: N events, head H, verified`, or that it FAILED verification)."""
+    with the register's checkpoint (`register: N events, head H, verified`, or that it FAILED verification).
+    `headers`: "en" (EXPORT_COLUMNS) or "zh" (EXPORT_COLUMNS_ZH); BadRequestError for anything else."""
+    _headers(headers)  # an unknown language is refused before the register is opened
     with _opened(source, trust_register) as ledger:
         rows = export_rows(ledger)
         assert ledger.state is not None
-        return csv_bytes(rows) + register_footer(ledger.state)
+        return csv_bytes(rows, headers) + register_footer(ledger.state)
 
 
 def register_footer(state: RegisterState) -> bytes:
@@ -328,7 +383,22 @@ def anchor(source: Source, path: Path | None = None) -> Anchor:
 # -- helpers ----------------------------------------------------------------------------------------------
 def _entries(ledger: Ledger, copies: list[Copy]) -> list[CopyEntry]:
     docs = {d.id: d for d in ledger.documents()}
-    return [CopyEntry(document=docs[c.document_id], copy=c) for c in copies]
+    changes = ledger.status_records()
+    abandoned = ledger.abandoned_runs() if any(c.status == CopyStatus.void for c in copies) else {}
+    out = []
+    for c in copies:
+        mine = changes.get((c.document_id, c.copy_no), {})
+        if c.status == CopyStatus.void and CopyStatus.void not in mine and c.run_id in abandoned:
+            mine = {**mine, CopyStatus.void: abandoned[c.run_id]}  # voided by abandoning its run
+        out.append(CopyEntry(document=docs[c.document_id], copy=c, changes=mine))
+    return out
+
+
+def _headers(language: str) -> tuple[str, ...]:
+    try:
+        return HEADERS[language]
+    except KeyError:
+        raise BadRequestError(f"unknown header language {language!r} (choose from {', '.join(HEADERS)})") from None
 
 
 def _status(value: CopyStatus | str) -> CopyStatus:

@@ -6,7 +6,7 @@ Layout::
     HOME/ledger.sqlite  the distribution register (see leakmark.ledger)
     HOME/ledger.head    last event's sequence number and hash, to detect a truncated ledger
     HOME/vault/<sha256>/original.<ext>, page-NNN.png, units-NNN.json, fp-NNN.npz
-    HOME/config.json    defaults (dpi, delta, threshold)
+    HOME/config.json    defaults (dpi, delta, threshold; optional `operator`, who records register events)
     HOME/runs/<run>/    a run's page cache while it runs (unmarked page renderings), removed when it ends
 
 Everything in it is private to its owner: files 0600, folders 0700, also under a permissive umask. A
@@ -16,6 +16,7 @@ if a file cannot be changed).
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -154,6 +155,18 @@ class Workspace:
             except (OSError, ValueError):
                 pass  # a broken config falls back to defaults; the key and ledger are what matter
         return cfg
+
+    def operator(self, given: str | None = None) -> str:
+        """Who records a register event: `given` (`--operator`), else the config's `operator`, else the OS user."""
+        if given and given.strip():
+            return given.strip()
+        configured = self.config().get("operator")
+        if isinstance(configured, str) and configured.strip():
+            return configured.strip()
+        try:
+            return getpass.getuser()
+        except Exception:  # no user database entry (containers)
+            return "unknown"
 
     # -- vault -----------------------------------------------------------------------------------
     def doc_dir(self, sha256: str) -> Path:

@@ -55,7 +55,7 @@ def test_list_documents_is_typed_and_its_json_is_what_the_cli_prints(issued):
     assert [(c.recipient, c.unit) for c in entry.copies] == list(RECIPIENTS)
     assert [e.to_json() for e in listing] == _cli_json(issued.ws, "list")
     assert json.loads(json.dumps(entry.to_json())) == entry.to_json()  # plain JSON types only
-    assert list(entry.to_json()) == ["id", "title", "level", "pages", "sha256", "copies"]
+    assert list(entry.to_json()) == ["id", "title", "level", "period", "pages", "sha256", "copies"]
     assert entry.to_json()["copies"][3] == {"copy_no": "000004", "recipient": "张伟", "unit": "办公室",
                                             "issued_at": entry.copies[3].issued_at, "status": "issued"}
     assert register.list_documents(issued.ws, issued.result.document.id) == listing
@@ -81,7 +81,7 @@ def test_show_gives_the_copy_its_document_and_history(issued):
     js = detail.to_json()
     assert set(js) == {"document", "copy", "history"} and js["copy"]["copy_no"] == "000003"
     assert js["history"][0] == {"seq": 2, "ts": detail.history[0].ts, "kind": "run", "status": "reserved",
-                                "note": f"run {issued.result.run}"}
+                                "note": f"run {issued.result.run}", "operator": detail.copy.issued_by}
     assert json.loads(json.dumps(js)) == js
     with pytest.raises(NotFoundError):
         register.show(issued.ws, "000042")

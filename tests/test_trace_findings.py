@@ -16,6 +16,7 @@ import pytest
 
 from leakmark import TraceOptions, register, trace
 from leakmark.cli import main
+from leakmark.cli_common import local_time
 from leakmark.layers import file as filemark
 from leakmark.ledger import Ledger, Planned, Run, RunState, now_iso
 
@@ -178,9 +179,10 @@ def test_a_destroyed_copy_is_named_with_its_status(capsys, issued, ws_copy, copy
 
     code, out, _ = _run_main(capsys, "trace", ev, "--home", ws_copy.home)
     assert "=> copy 000003 issued to Chen Jing (Test lab) is the source of this capture" in out
-    assert f"status: destroyed on {destroyed}" in out
-    assert f"note: copy 000003 is recorded as destroyed on {destroyed}" in out
-    assert f"returned on {returned}" in out
+    # text shows the machine's local time with its offset (the JSON above keeps the stored UTC)
+    assert f"status: destroyed on {local_time(destroyed)}" in out
+    assert f"note: copy 000003 is recorded as destroyed on {local_time(destroyed)}" in out
+    assert f"returned on {local_time(returned)}" in out
 
 
 def test_status_dates_of_every_status(issued, ws_copy):

@@ -50,6 +50,7 @@ class IssueOptions(RunSettings):
     output_dir: Path = Path(".")
     title: str | None = None
     level: str = ""
+    reclassify: str | None = None  # the reason: a registered document's level changes to `level` (an event)
     period: str = ""
     dpi: int | None = None  # None: the document's registered dpi, else the workspace default
     delta: int = 1
@@ -66,6 +67,8 @@ class IssueOptions(RunSettings):
         return tuple(x for x in ALL if x not in DEFAULT_OFF and not (x == LayerName.file and self.merge is not None))
 
     def validate(self) -> None:
+        if self.reclassify is not None and (not self.level.strip() or not self.reclassify.strip()):
+            raise BadRequestError("--reclassify needs the new --level and --reason TEXT (kept in the register)")
         if self.layers is not None:
             unknown = [x for x in self.layers if x not in LAYERS]
             if unknown:

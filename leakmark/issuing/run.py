@@ -15,7 +15,6 @@ rest with the same numbers and the same marks (a mark depends only on key, docum
 from __future__ import annotations
 
 import contextlib
-import getpass
 import logging
 import math
 import secrets
@@ -107,7 +106,21 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                     f"document {existing.id} was registered at {existing.dpi} dpi; its copies must be made at the "
                     f"same resolution (omit --dpi or pass --dpi {existing.dpi})")
             doc = existing
+            reclassify = bool(options.level) and options.level != existing.level
+            if reclassify:
+                if options.reclassify is None:
+                    raise BadRequestError(
+                        f"document {existing.id} is registered as {existing.level or 'no level'}, not "
+                        f"{options.level}: omit --level, or change its classification with --reclassify --reason "
+                        "TEXT (recorded in the register)")
+            elif options.reclassify is not None:
+                raise BadRequestError(f"document {existing.id} is already registered as {existing.level}; "
+                                      "--reclassify needs a different --level")
+        elif options.reclassify is not None:
+            raise BadRequestError("--reclassify changes the level of a registered document; this one is new: "
+                                  "omit --reclassify")
         else:
+            reclassify = False
             doc = Document(id=document_id(info.sha256), sha256=info.sha256,
                            title=options.title or info.title, level=options.level, period=options.period,
                            pages=info.pages, source_name=info.path.name, kind=info.kind,
@@ -124,6 +137,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         if clash is not None:
             raise OutputError(f"{clash} already exists; choose another output " +
                               ("file with --merge" if merge else "folder with -o"))
+        if reclassify and options.reclassify is not None:  # after every check of the inputs and outputs
+            doc = ledger.reclassify(doc.id, options.level, options.reclassify, workspace.operator(options.issued_by))
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         with cache.run_lock(workspace, run_id), _executors(options.settings) as (local, marker):
             try:
@@ -143,7 +158,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                    delta=options.delta, encrypted=options.password is not None, layers=chosen,
                                    tone_pages=None if tone_pages is None else tuple(tone_pages),
                                    repaired=info.repaired)
-                run = Run(id=run_id, document_id=doc.id, created_at=now_iso(), created_by=options.issued_by or _user(),
+                run = Run(id=run_id, document_id=doc.id, created_at=now_iso(),
+                          created_by=workspace.operator(options.issued_by),
                           state="open", options=record.to_json(), copies=len(numbers), done=0, merge_bytes=0)
                 planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
                 reserved = ledger.start_run(doc, existing is None, run, planned,
@@ -192,15 +208,16 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
 
-def abandon(workspace: Workspace, run_ref: str, note: str = "") -> Run:
+def abandon(workspace: Workspace, run_ref: str, note: str = "", operator: str | None = None) -> Run:
     """Close an unfinished run for good: copies not yet issued become `void`, the unfinished merged
-    file and the page cache are removed. Copies already issued stay issued."""
+    file and the page cache are removed. Copies already issued stay issued. `operator`: who (default: the
+    workspace config's `operator`, else the OS user)."""
     with Ledger(workspace) as ledger:
         ledger.check(for_write=True)
         run = ledger.run(run_ref)
         if run.state != "open":
             raise BadRequestError(f"run {run.id} is already {run.state}")
-        run = ledger.end_run(run.id, "abandoned", note)
+        run = ledger.end_run(run.id, "abandoned", note, workspace.operator(operator))
     merge = run.record.merge
     if merge:
         pdf_stream.discard(Path(merge))
@@ -401,10 +418,3 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {folder}: {exc.strerror}") from exc
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database entry (containers)
-        return "unknown"

@@ -19,7 +19,8 @@ from leakmark.ledger.records import RunRecord
 
 class CopyStatus(StrEnum):
     """Where a copy stands. A run reserves its numbers (`reserved`), a finished batch makes them `issued`,
-    an abandoned run makes its unmade ones `void`; a clerk records `returned` and `destroyed`."""
+    an abandoned run makes its unmade ones `void`; a clerk records `returned` and `destroyed`, and voids a
+    copy issued by mistake (`void`, with a reason: a `void` event). A void copy's number is never reused."""
 
     reserved = "reserved"
     issued = "issued"
@@ -35,8 +36,10 @@ class CopyStatus(StrEnum):
 
 
 _COPY_STATUSES: dict[str, CopyStatus] = {s.value: s for s in CopyStatus}
-# what a clerk may set; `reserved` and `void` belong to runs
+# what a clerk may set with a status event; `reserved` belongs to runs, `void` has its own event (with a reason)
 CLERK_STATUSES = (CopyStatus.issued, CopyStatus.returned, CopyStatus.destroyed)
+# what a clerk may void: a copy that was made (a reserved one is voided by abandoning its run)
+VOIDABLE = (CopyStatus.issued, CopyStatus.returned)
 
 
 class RunState(StrEnum):

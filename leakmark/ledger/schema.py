@@ -10,6 +10,11 @@ row: the last authenticated checkpoint) and `digests` (per document and view, a 
 It creates them empty (a table already there must have exactly these columns): the first check after it
 verifies the whole register once and fills them. No event or view row is touched.
 
+Migration 3 changes no table: it marks that the register may hold the event kinds `void` (a clerk voids a
+copy issued by mistake) and `reclassify` (a document's 密级 changed), which an older leakmark's replay does
+not know. Such a leakmark then refuses the register as newer than it understands ("upgrade leakmark")
+instead of reporting it as altered outside leakmark (and a clerk restoring a backup over real records).
+
 A later change of the tables appends a `Migration` to MIGRATIONS; `migrate` applies every pending one
 and stamps the new version in one transaction, so a register is never left half migrated. The fast path
 (already current) only reads the version and takes no write lock.
@@ -87,6 +92,7 @@ def _ensure_tables(db: sqlite3.Connection, path: Path, tables: dict[str, str]) -
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables of a new register, or adopt one written before versioning as it is", _tables_v1),
     Migration(2, "key fingerprint, checkpoint and view digests (filled by the first check)", _tables_v2),
+    Migration(3, "event kinds void and reclassify (no table changes)", lambda db, path: None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -457,6 +457,24 @@ class Ledger:
                         tuple(values.values()))
         self._track("document", doc.id, [], [tuple(values.values())])
 
+    def reclassify(self, doc_id: str, level: str, reason: str, operator: str = "") -> Document:
+        """Change a registered document's 密级 (a `reclassify` event with the previous level, the reason and
+        who did it; the events keep the history). BadRequestError without a reason or for the same level."""
+        if not reason.strip():
+            raise BadRequestError("give the reason for the reclassification (--reason TEXT); it is kept in the "
+                                  "register")
+        doc = self.document(doc_id)
+        if not level.strip() or level == doc.level:
+            raise BadRequestError(f"document {doc_id} is already registered as {doc.level or 'no level'}; "
+                                  "--reclassify needs a different --level")
+        with self.transaction():
+            old = self._rows("document", "id=?", (doc_id,))
+            self._append("reclassify", {"document_id": doc_id, "level": level, "previous": doc.level,
+                                        "reason": reason, "operator": operator})
+            self.db.execute("UPDATE documents SET level=? WHERE id=?", (level, doc_id))
+            self._track("document", doc_id, old, self._rows("document", "id=?", (doc_id,)))
+        return self.document(doc_id)
+
     # -- runs ----------------------------------------------------------------------------------------
     def plan_numbers(self, doc_id: str, wanted: list[int | None], sha256: str | None = None) -> list[int]:
         """Copy numbers a run would get now: explicit ones from `wanted`, the rest after the highest ever
@@ -531,8 +549,9 @@ class Ledger:
             self._track("copies", run.document_id, old, self._rows_of("copies", run.document_id, numbers))
             self._track("runs", run.document_id, old_run, self._rows("runs", "id=?", (run_id,)))
 
-    def end_run(self, run_id: str, state: str, note: str = "") -> Run:
-        """Close a run: `finished`, or `abandoned` (its copies not yet issued become `void`)."""
+    def end_run(self, run_id: str, state: str, note: str = "", operator: str = "") -> Run:
+        """Close a run: `finished`, or `abandoned` (its copies not yet issued become `void`); `operator`: who
+        closed it (recorded when given)."""
         if state not in (RunState.finished, RunState.abandoned):
             raise ValueError(state)
         run = self.run(run_id)
@@ -544,8 +563,10 @@ class Ledger:
             voided = [r[1] for r in self._rows("copies", "run_id=? AND status='reserved'", (run_id,))] \
                 if state == RunState.abandoned else []
             old = self._rows_of("copies", run.document_id, voided)
-            self._append("run_end", {"run_id": run_id, "document_id": run.document_id, "state": str(state),
-                                     "note": note})
+            payload = {"run_id": run_id, "document_id": run.document_id, "state": str(state), "note": note}
+            if operator:
+                payload["operator"] = operator
+            self._append("run_end", payload)
             self.db.execute("UPDATE runs SET state=? WHERE id=?", (str(state), run_id))
             if state == RunState.abandoned:
                 self.db.execute("UPDATE copies SET status='void' WHERE run_id=? AND status='reserved'", (run_id,))
@@ -627,30 +648,53 @@ class Ledger:
             return next(c for c in self.copies(rows[0]["document_id"]) if c.copy_no == copy_no)
         return copy_from_row(rows[0])
 
-    def set_status(self, ref: str, status: str, note: str = "") -> Copy:
+    def set_status(self, ref: str, status: str, note: str = "", operator: str = "") -> Copy:
+        """A clerk's status for an issued copy (a `status` event; `operator`: who recorded it)."""
         if status not in CLERK_STATUSES:
             raise BadRequestError(f"unknown status {str(status)!r}")
         status = CopyStatus(status)
         copy = self.find_copy(ref)
-        if copy.status in (CopyStatus.reserved, CopyStatus.void):
-            raise BadRequestError(f"copy {copy.document_id}/{copy.label} was never issued (status {copy.status}); "
-                                  "`leakmark log runs` shows its run")
+        self._refuse_unchangeable(copy)
+        payload = {"document_id": copy.document_id, "copy_no": copy.copy_no, "status": str(status), "note": note}
+        if operator:
+            payload["operator"] = operator
+        return self._change_status(copy, "status", payload)
+
+    def void_copy(self, ref: str, reason: str, operator: str = "") -> Copy:
+        """Void a copy issued by mistake (a `void` event with the reason): its status becomes `void` for good;
+        its number stays taken. Only an issued or returned copy; a reserved one is voided by abandoning its run."""
+        if not reason.strip():
+            raise BadRequestError("give the reason the copy is void (--reason TEXT); it is kept in the register")
+        copy = self.find_copy(ref)
+        self._refuse_unchangeable(copy)
+        payload = {"document_id": copy.document_id, "copy_no": copy.copy_no, "status": str(CopyStatus.void),
+                   "reason": reason, "operator": operator}
+        return self._change_status(copy, "void", payload)
+
+    def _refuse_unchangeable(self, copy: Copy) -> None:
+        ref = f"{copy.document_id}/{copy.label}"
+        if copy.status == CopyStatus.reserved:
+            raise BadRequestError(f"copy {ref} was never issued (status reserved); `leakmark log runs` shows its run "
+                                  "(`leakmark issue --abandon RUN` voids its unmade copies)")
+        if copy.status == CopyStatus.void:
+            raise BadRequestError(f"copy {ref} is void; the status of a void copy does not change")
         if copy.status == CopyStatus.destroyed:
-            raise BadRequestError(f"copy {copy.document_id}/{copy.label} is already recorded as destroyed")
+            raise BadRequestError(f"copy {ref} is already recorded as destroyed")
+
+    def _change_status(self, copy: Copy, kind: str, payload: dict[str, Any]) -> Copy:
         self._require_document(copy.document_id)
         with self.transaction():
             old = self._rows_of("copies", copy.document_id, [copy.copy_no])
-            payload = {"document_id": copy.document_id, "copy_no": copy.copy_no, "status": str(status), "note": note}
-            self._append("status", payload)
+            self._append(kind, payload)
             self.db.execute("UPDATE copies SET status=? WHERE document_id=? AND copy_no=?",
-                            (str(status), copy.document_id, copy.copy_no))
+                            (payload["status"], copy.document_id, copy.copy_no))
             self._track("copies", copy.document_id, old, self._rows_of("copies", copy.document_id, [copy.copy_no]))
         return self.find_copy(f"{copy.document_id}/{copy.copy_no}")
 
     def history(self, copy: Copy) -> list[dict[str, Any]]:
         out = []
         for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind IN "
-                                 "('issue','status','run','issued','run_end') ORDER BY seq").fetchall():
+                                 "('issue','status','void','run','issued','run_end') ORDER BY seq").fetchall():
             p, kind = json.loads(r["payload"]), r["kind"]
             if kind == "run":
                 mine = p["run"]["id"] == copy.run_id
@@ -663,12 +707,60 @@ class Ledger:
                 status, note = "void", p.get("note", "")
             else:
                 mine = p.get("document_id") == copy.document_id and p.get("copy_no") == copy.copy_no
-                status, note = p.get("status", "issued"), p.get("note", "")
+                status, note = p.get("status", "issued"), p.get("note", p.get("reason", ""))
             if mine:
                 if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], kind, p) != r["hash"]
                                         or event_mac(self._key, r["hash"]) != r["mac"]):
                     self._fail(checkpoint.problem(f"event {r['seq']} ({kind}) was edited"))
-                out.append({"seq": r["seq"], "ts": r["ts"], "kind": kind, "status": status, "note": note})
+                by = copy.issued_by if kind in ("run", "issued", "issue") else ""  # status events before operators: ""
+                out.append({"seq": r["seq"], "ts": r["ts"], "kind": kind, "status": status, "note": note,
+                            "operator": p.get("operator", by)})
+        return out
+
+    def reclassifications(self, doc_id: str) -> list[dict[str, Any]]:
+        """A document's changes of 密级, oldest first: {"seq", "ts", "previous", "level", "reason", "operator"};
+        after `check()` each event read is checked against its hash and HMAC."""
+        out = []
+        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE "
+                                 "kind='reclassify' AND instr(payload, ?) > 0 ORDER BY seq", (doc_id,)).fetchall():
+            p = json.loads(r["payload"])
+            if p.get("document_id") != doc_id:
+                continue
+            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
+                                    or event_mac(self._key, r["hash"]) != r["mac"]):
+                self._fail(checkpoint.problem(f"event {r['seq']} (reclassify) was edited"))
+            out.append({"seq": r["seq"], "ts": r["ts"], "previous": p.get("previous", ""), "level": p.get("level", ""),
+                        "reason": p.get("reason", ""), "operator": p.get("operator", "")})
+        return out
+
+    def abandoned_runs(self) -> dict[str, dict[str, str]]:
+        """Every abandoned run (whose unmade copies became `void`): {"at", "by", "note"} of its `run_end` event;
+        after `check()` each event read is checked against its hash and HMAC."""
+        out: dict[str, dict[str, str]] = {}
+        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE "
+                                 "kind='run_end' ORDER BY seq").fetchall():
+            p = json.loads(r["payload"])
+            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
+                                    or event_mac(self._key, r["hash"]) != r["mac"]):
+                self._fail(checkpoint.problem(f"event {r['seq']} (run_end) was edited"))
+            if p.get("state") == RunState.abandoned:
+                out[str(p.get("run_id"))] = {"at": r["ts"], "by": str(p.get("operator", "")),
+                                             "note": str(p.get("note", "")) or f"run {p.get('run_id')} abandoned"}
+        return out
+
+    def status_records(self) -> dict[tuple[str, int], dict[str, dict[str, str]]]:
+        """For every copy a clerk changed: per status set (returned, destroyed, void, issued), the last event
+        that set it as {"at", "by", "note"} (`by` empty for events written before operators were recorded).
+        After `check()` each event read is checked against its hash and HMAC."""
+        out: dict[tuple[str, int], dict[str, dict[str, str]]] = {}
+        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind IN "
+                                 "('status','void') ORDER BY seq").fetchall():
+            p, kind = json.loads(r["payload"]), r["kind"]
+            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], kind, p) != r["hash"]
+                                    or event_mac(self._key, r["hash"]) != r["mac"]):
+                self._fail(checkpoint.problem(f"event {r['seq']} ({kind}) was edited"))
+            out.setdefault((p.get("document_id"), p.get("copy_no")), {})[str(p.get("status", ""))] = {
+                "at": r["ts"], "by": str(p.get("operator", "")), "note": str(p.get("note", p.get("reason", "")))}
         return out
 
     def status_dates(self, copies: Iterable[Copy]) -> dict[tuple[str, int], str | None]:
@@ -676,9 +768,9 @@ class Ledger:
         `history`. Reads only what those copies need (their documents' status events, their runs' ends),
         so tracing against 100,000 copies asks for the ten shown, not all of them.
 
-        The last `status` event that set the copy's present status (returned, destroyed; issued again after
-        a return), else: issued, its `issued` time; void, the abandoning of its run; reserved, its run's
-        start. None when no event records it (a register altered outside leakmark)."""
+        The last `status` or `void` event that set the copy's present status (returned, destroyed, void by a
+        clerk; issued again after a return), else: issued, its `issued` time; void, the abandoning of its run;
+        reserved, its run's start. None when no event records it (a register altered outside leakmark)."""
         wanted = {(c.document_id, c.copy_no): c for c in copies}
         out: dict[tuple[str, int], str | None] = {k: None for k in wanted}
         last: dict[tuple[str, int, str], str] = {}  # (document, copy, status) -> time of its last status event
@@ -716,15 +808,16 @@ class Ledger:
         return out
 
     def _status_events(self, doc_id: str, numbers: list[int]) -> list[sqlite3.Row]:
-        """The `status` events of some copies of a document (a superset without SQLite's JSON functions)."""
+        """The `status` and `void` events of some copies of a document (a superset without SQLite's JSON functions)."""
         try:
             return self.db.execute(
-                "SELECT seq, ts, payload FROM events WHERE kind='status' AND json_extract(payload, '$.document_id') "
-                f"= ? AND json_extract(payload, '$.copy_no') IN ({','.join('?' * len(numbers))})",
+                "SELECT seq, ts, payload FROM events WHERE kind IN ('status','void') AND "
+                "json_extract(payload, '$.document_id') = ? AND json_extract(payload, '$.copy_no') "
+                f"IN ({','.join('?' * len(numbers))})",
                 (doc_id, *numbers)).fetchall()
         except sqlite3.OperationalError:  # an SQLite built without JSON functions: the caller filters
-            return self.db.execute("SELECT seq, ts, payload FROM events WHERE kind='status' AND instr(payload, ?) > 0",
-                                   (doc_id,)).fetchall()
+            return self.db.execute("SELECT seq, ts, payload FROM events WHERE kind IN ('status','void') AND "
+                                   "instr(payload, ?) > 0", (doc_id,)).fetchall()
 
     # -- verification ----------------------------------------------------------------------------
     def verify(self) -> VerifyReport:

@@ -79,6 +79,11 @@ def _replay(seq: int, kind: str, payload: Any, docs: dict[str, dict], runs: dict
     """Apply one authenticated event to the replayed views."""
     if kind == "document":
         docs[payload["id"]] = payload
+    elif kind == "reclassify":  # a clerk changed the document's 密级; the event keeps the previous one
+        doc = docs.get(payload["document_id"])
+        if doc is None or doc["level"] != payload["previous"]:
+            raise _bad(f"event {seq} reclassifies a document that was not registered with that level")
+        docs[payload["document_id"]] = {**doc, "level": payload["level"]}
     elif kind == "issue":
         _reserve_once(seq, copies, payload)
         copies[(payload["document_id"], payload["copy_no"])] = dict(payload)
@@ -86,7 +91,14 @@ def _replay(seq: int, kind: str, payload: Any, docs: dict[str, dict], runs: dict
         key = (payload["document_id"], payload["copy_no"])
         if key not in copies:
             raise _bad(f"event {seq} changes the status of a copy that was never issued")
+        if copies[key]["status"] == "void":
+            raise _bad(f"event {seq} changes the status of copy {key[0]}/{format_copy_no(key[1])}, which is void")
         copies[key]["status"] = payload["status"]
+    elif kind == "void":  # a clerk voids a copy issued by mistake: for good, its number stays taken
+        key = (payload["document_id"], payload["copy_no"])
+        if key not in copies or copies[key]["status"] not in ("issued", "returned"):
+            raise _bad(f"event {seq} voids a copy that was not issued")
+        copies[key]["status"] = "void"
     elif kind == "run":
         runs[payload["run"]["id"]] = dict(payload["run"])
         for c in payload["copies"]:
