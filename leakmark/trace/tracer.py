@@ -1,4 +1,6 @@
-"""`trace`: evidence files → located pages → aligned → measured → every issued copy scored → verdict."""
+"""`trace`: evidence files → located pages → aligned → measured → every issued copy scored (`score`) → verdict.
+
+The options and the result it returns are in `result`; they are imported from here too."""
 
 from __future__ import annotations
 
@@ -6,158 +8,30 @@ import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from leakmark import __version__, layers, vault
+from leakmark import layers, vault
 from leakmark._progress import NullProgress, Progress
-from leakmark.errors import BadRequestError
 from leakmark.layers import CODEWORD, LayerName, blind, tone
 from leakmark.layers import file as filemark
 from leakmark.layers.base import MeasureContext, Measurement
-from leakmark.layers.codes import sign_matrix
-from leakmark.ledger import Copy, CopyStatus, Document, Ledger, RegisterState
+from leakmark.ledger import Copy, Ledger
 from leakmark.pdf.read import sniff_kind
-from leakmark.trace import decide, load, locate
+from leakmark.trace import load, locate
 from leakmark.trace.align import align
-from leakmark.trace.decide import Verdict
 from leakmark.trace.page import find_page_quad, unwarp
+from leakmark.trace.result import SCORED_LAYERS, EvidenceReport, TraceOptions, TraceResult
+from leakmark.trace.score import _decide, _PageMeasure, carries
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-SCORED_LAYERS: tuple[str, ...] = tuple(str(x) for x in layers.ALL)
+__all__ = ["SCORED_LAYERS", "EvidenceReport", "TraceOptions", "TraceResult", "carries", "trace"]
 
-
-@dataclass(frozen=True)
-class TraceOptions:
-    evidence: tuple[Path, ...]
-    doc_id: str | None = None
-    threshold: float = 1e-6
-    password: str | None = None
-    max_suspects: int = 10
-    layers: tuple[str, ...] | None = None  # score only these layers (None: every layer the copies carry)
-    trust_register: bool = False  # name copies even from a register that fails verification (`register` says so)
-
-    def validate(self) -> None:
-        if not self.evidence:
-            raise BadRequestError("no evidence given: pass one or more image or PDF files")
-        unknown = set(self.layers or ()) - set(SCORED_LAYERS)
-        if unknown:
-            raise BadRequestError(f"unknown layer(s) {', '.join(sorted(unknown))}: choose from "
-                                  f"{', '.join(SCORED_LAYERS)}")
-        if not 0 < self.threshold < 1:
-            raise BadRequestError(f"--threshold {self.threshold} must be between 0 and 1")
-
-
-@dataclass
-class EvidenceReport:
-    path: str
-    sha256: str
-    page: int
-    aligned: bool
-    document_page: int | None = None
-    detail: str = ""
-    blind: dict | None = None  # what the blind mark reads: document, copy, and whether its check verifies
-
-
-@dataclass
-class Suspect:
-    copy: Copy
-    score: float
-    fap: float
-    layers: dict[str, float]
-    status_date: str | None = None  # when the copy entered its status (`copy.status`), from the register
-
-
-class FilePages(StrEnum):
-    """How the pages of an evidence PDF relate to the copy whose file identifiers it carries."""
-
-    agree = "agree"  # its pages trace to that copy (the identifiers are bound to content)
-    disagree = "disagree"  # its pages trace to other copies, or show another document
-    unconfirmed = "unconfirmed"  # its pages show that document but the page layers name no copy
-    no_page = "no-page"  # it shows no registered page: the identifiers alone, which name no source
-
-
-@dataclass
-class FileIdentifier:
-    """An evidence PDF carries the file identifiers (trailer /ID, XMP DocumentID) of an issued copy's file.
-
-    On its own that says only that the file was made from that copy's file, or that the identifiers were
-    copied into it; it never names the source of a capture, and it adds to a copy's score only when the
-    same file's pages trace to that copy (`pages` is `agree`)."""
-
-    path: str
-    copy: Copy
-    title: str
-    pages: FilePages
-    finding: str  # the plain-language statement, as the text output prints it
-    status_date: str | None = None
-
-    @property
-    def pages_agree(self) -> bool | None:
-        """True: the file's pages trace to this copy; False: to another copy or document; None: no page of
-        the file names a copy (none shown, or the page layers name nobody)."""
-        return {FilePages.agree: True, FilePages.disagree: False}.get(self.pages)
-
-    def to_json(self) -> dict:
-        c = self.copy
-        return {"path": self.path, "document_id": c.document_id, "title": self.title, "copy_no": c.label,
-                "recipient": c.recipient, "unit": c.unit, "status": str(c.status), "status_date": self.status_date,
-                "pages": str(self.pages), "pages_agree": self.pages_agree, "finding": self.finding}
-
-
-@dataclass
-class TraceResult:
-    verdict: Verdict
-    document: Document | None
-    pages: list[int]
-    suspects: list[Suspect]
-    named: int  # how many of `suspects` (from the top) the verdict names
-    evidence: list[EvidenceReport]
-    candidates: int
-    timings: dict[str, float] = field(default_factory=dict)
-    # what each layer alone says (not in the JSON): per layer a score per candidate copy, in the order of
-    # `candidate_numbers` (the ledger's), NaN where the copy does not carry the layer
-    layer_scores: dict[str, np.ndarray] = field(default_factory=dict)
-    candidate_numbers: list[int] = field(default_factory=list)
-    # the evidence PDFs that carry an issued copy's file identifiers; never part of the verdict on their own
-    file_identifiers: list[FileIdentifier] = field(default_factory=list)
-    # plain statements of where the page layers and the file identifiers disagree (empty when they do not)
-    disagreements: list[str] = field(default_factory=list)
-    # the register the names come from: event count, head hash, verified (only with trust_register can it be
-    # False); not in `to_json()` (the evidence report as 0.1.0 wrote it): the CLI adds it as "register"
-    register: RegisterState | None = None
-
-    def to_json(self) -> dict:
-        doc = None
-        if self.document is not None:
-            doc = {"id": self.document.id, "title": self.document.title, "pages": self.pages}
-        return {
-            "verdict": self.verdict,
-            "document": doc,
-            "suspects": [{"copy_no": s.copy.label, "recipient": s.copy.recipient, "unit": s.copy.unit,
-                          "score": round(s.score, 3), "false_accusation_probability": float(f"{s.fap:.3g}"),
-                          "layers": {k: round(v, 3) for k, v in s.layers.items()},
-                          "status": str(s.copy.status), "status_date": s.status_date} for s in self.suspects],
-            "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned,
-                          **({"blind": e.blind} if e.blind else {})} for e in self.evidence],
-            "file_identifiers": [f.to_json() for f in self.file_identifiers],
-            "disagreements": list(self.disagreements),
-            "leakmark_version": __version__,
-        }
-
-
-@dataclass
-class _PageMeasure:
-    doc: Document
-    page: int
-    values: dict[LayerName, np.ndarray]  # per codeword layer measured on the page
 
 
 def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None = None) -> TraceResult:
@@ -328,11 +202,6 @@ def _wanted(options: TraceOptions, layer: str) -> bool:
     return options.layers is None or layer in options.layers
 
 
-def carries(copy: Copy, layer: str, page: int) -> bool:
-    """Whether this copy carries the layer on this page (0-based), as the register records it."""
-    return copy.marking.carries(layer, page)
-
-
 def _measurable(name: LayerName, copies: list[Copy]) -> bool:
     """Whether any of these copies (those carrying the layer on the page) carries it in a version this release
     measures; only tone records a version."""
@@ -351,176 +220,4 @@ def _delta(copies: list[Copy]) -> float:
     """The shift amplitude the copies were marked with (recorded per copy in the ledger)."""
     return float(copies[0].marking.shift.delta_px) if copies else 1.0
 
-
-def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
-            measures: list[_PageMeasure], tokens: dict[str, set[bytes]], blind_hits: set[tuple[str, int]],
-            reports: list[EvidenceReport], options: TraceOptions) -> TraceResult:
-    """The verdict from the page layers (shift, tone, blind); then the file identifiers, as their own finding.
-
-    File identifiers (`tokens`, per evidence PDF) are bound to content: they add the `file` layer to a
-    copy's score only when the same file's pages trace to that copy by the page layers alone, so they can
-    strengthen that naming but never name a copy by themselves, nor a second copy beside the one the pages
-    show. Where they disagree with the pages, or one file carries several copies' identifiers, the result
-    says so (`disagreements`)."""
-    key = workspace.key()
-    pairs = [(c.document_id, c.copy_no) for d in docs for c in copies_of(d.id)] if tokens else []
-    file_hits = {path: hits for path, found in tokens.items() if (hits := filemark.match(key, found, pairs))}
-    # which registered documents each evidence file's pages show (located and aligned, or a verified blind mark)
-    shown: dict[str, set[str]] = defaultdict(set)
-    for rep, m in zip([r for r in reports if r.aligned], measures, strict=True):
-        shown[rep.path].add(m.doc.id)
-    for rep in reports:
-        if rep.blind and rep.blind["verified"]:
-            shown[rep.path].add(rep.blind["document"])
-    result = _decide_pages(key, copies_of, docs, measures, file_hits, shown, blind_hits, reports, options)
-    by_id = {d.id: d for d in docs}
-    result.file_identifiers, result.disagreements = _file_findings(file_hits, shown, result, copies_of, by_id)
-    return result
-
-
-def _decide_pages(key: bytes, copies_of: Callable[[str], list[Copy]], docs: list[Document],
-                  measures: list[_PageMeasure], file_hits: dict[str, list[tuple[str, int]]],
-                  shown: dict[str, set[str]], blind_hits: set[tuple[str, int]], reports: list[EvidenceReport],
-                  options: TraceOptions) -> TraceResult:
-    if not measures and not blind_hits:  # no registered page shown: nothing names a copy (file identifiers alone
-        return TraceResult(Verdict.no_match, None, [], [], 0, reports, 0)  # never do)
-    # evidence of one leak shows one document: the one most pages located to, else the blind mark's
-    counts: dict[str, int] = defaultdict(int)
-    for m in measures:
-        counts[m.doc.id] += 1
-    doc_id = max(counts, key=lambda k: counts[k]) if counts else sorted(blind_hits)[0][0]
-    doc = next(d for d in docs if d.id == doc_id)
-    for rep, m in zip([r for r in reports if r.aligned], measures, strict=True):
-        if m.doc.id != doc_id:
-            rep.aligned = False
-            rep.detail = f"shows document {m.doc.id}, not {doc_id}; trace it separately"
-    measures = [m for m in measures if m.doc.id == doc_id]
-    pages = sorted({m.page + 1 for m in measures})
-    copies = copies_of(doc_id)
-    if not copies:
-        return TraceResult(Verdict.no_match, doc, pages, [], 0, reports, 0)
-    codeword = _codeword_scores(key, doc_id, copies, measures)
-    blind_found = {n for d, n in blind_hits if d == doc_id}
-    layers = _chosen(options, {**codeword, **_exact_scores(copies, set(), blind_found)})
-    if not layers:
-        return TraceResult(Verdict.no_match, doc, pages, [], 0, reports, len(copies))
-    # Stouffer over the layers a copy carries, the best subset of them (a layer that measured nothing
-    # useful does not dilute the rest), the FAP counting every subset tried
-    z, tests = decide.fuse(layers)
-    d = decide.decide(z, options.threshold, tests)
-    # the file layer joins only for copies the page layers name from the same evidence file's own pages:
-    # it can raise their score, and so lower their FAP, but it names nobody the pages did not
-    bound = {copies[i].copy_no for i in d.named} & {n for path, hits in file_hits.items() if doc_id in shown[path]
-                                                    for dd, n in hits if dd == doc_id}
-    if bound:
-        layers = _chosen(options, {**codeword, **_exact_scores(copies, bound, blind_found)})
-        z, tests = decide.fuse(layers)
-        d = decide.decide(z, options.threshold, tests)
-    top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
-    suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]),
-                        layers={name: float(v[i]) for name, (v, has) in layers.items() if has[i]}) for i in top]
-    log.debug("traced %s: best z %.2f over %d copies (layers %s)", doc_id, float(z.max()), len(copies),
-              ", ".join(layers))
-    return TraceResult(d.verdict, doc, pages, suspects, len(d.named), reports, len(copies),
-                       layer_scores={name: np.where(has, v, np.nan) for name, (v, has) in layers.items()},
-                       candidate_numbers=[c.copy_no for c in copies])
-
-
-def _chosen(options: TraceOptions, layers: dict[str, tuple[np.ndarray, np.ndarray]]
-            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Only the layers `--layers` asks for (e.g. what the tone layer alone says)."""
-    return layers if options.layers is None else {k: v for k, v in layers.items() if k in options.layers}
-
-
-def _file_findings(file_hits: dict[str, list[tuple[str, int]]], shown: dict[str, set[str]], result: TraceResult,
-                   copies_of: Callable[[str], list[Copy]], by_id: dict[str, Document]
-                   ) -> tuple[list[FileIdentifier], list[str]]:
-    """Each evidence file's identifiers as their own finding, how its pages relate to them, and every
-    disagreement between the two, in words."""
-    found: list[FileIdentifier] = []
-    disagreements: list[str] = []
-    named = result.suspects[: result.named]
-    named_nos = {s.copy.copy_no for s in named}
-    traced = result.document.id if result.document is not None else None
-    index = functools.cache(lambda doc_id: {c.copy_no: c for c in copies_of(doc_id)})
-    for path, hits in file_hits.items():
-        for doc_id, n in hits:
-            copy = index(doc_id)[n]
-            whose = f"copy {copy.label}'s file (document {doc_id}, {_for(copy)})"
-            here = shown.get(path, set())
-            if not here:
-                pages = FilePages.no_page
-                tail = ("; it shows no registered page, so this says only that the file was made from that copy's "
-                        "file or that its identifiers were copied into it, not that the copy is the source of a "
-                        "capture")
-            elif doc_id not in here:
-                pages = FilePages.disagree
-                other = ", ".join(sorted(here))
-                tail = f"; but its pages show document {other}, not {doc_id}"
-                disagreements.append(f"page layers and file identifiers disagree: the pages of {path} show document "
-                                     f"{other}, but the file carries the identifiers of copy {copy.label} of "
-                                     f"document {doc_id}")
-            elif doc_id == traced and n in named_nos:
-                pages = FilePages.agree
-                tail = "; its pages trace to the same copy"
-            elif doc_id == traced and named:
-                pages = FilePages.disagree
-                labels = ", ".join(s.copy.label for s in named)
-                tail = f"; but the pages trace to copy {labels}, not to this one"
-                disagreements.append(f"page layers and file identifiers disagree: the pages trace to copy {labels}, "
-                                     f"but {path} carries the identifiers of copy {copy.label}'s file")
-            else:
-                pages = FilePages.unconfirmed
-                tail = "; its pages show this document but the page layers name no copy, so they do not confirm it"
-            found.append(FileIdentifier(path=path, copy=copy, title=by_id[doc_id].title, pages=pages,
-                                        finding=f"{path}: this file carries the identifiers of {whose}{tail}"))
-        if len(hits) > 1:
-            labels = ", ".join(f"{d}/{n:06d}" for d, n in hits)
-            disagreements.append(f"{path} carries the identifiers of {len(hits)} copies' files ({labels}): they "
-                                 "were copied from another file or altered; at most one of them is its own")
-    return found, disagreements
-
-
-def _for(copy: Copy) -> str:
-    """`issued to NAME (UNIT)`; `made for` a copy never recorded as issued (reserved, void)."""
-    verb = "made for" if copy.status in (CopyStatus.reserved, CopyStatus.void) else "issued to"
-    return f"{verb} {copy.recipient}" + (f" ({copy.unit})" if copy.unit else "")
-
-
-def _codeword_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeasure]
-                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per codeword layer that measured something: a score per copy on the N(0,1)-or-narrower null scale,
-    and which copies carry that layer on the measured pages (the ledger records each copy's layers)."""
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    numbers = [c.copy_no for c in copies]
-    for name in CODEWORD:
-        total = np.zeros(len(copies))
-        norm2 = np.zeros(len(copies))  # per copy: a copy counts only the pages that carry the layer
-        for m in measures:  # pages combine as one long codeword: sum of dot products over the joint norm
-            values = m.values.get(name)
-            if values is None or not len(values):
-                continue
-            on_page = np.array([carries(c, name, m.page) for c in copies])
-            codes = sign_matrix(key, doc_id, numbers, name, m.page, len(values))
-            total += (codes @ values.astype(np.float32)) * on_page
-            norm2 += float(np.dot(values, values)) * on_page
-        if norm2.any():
-            out[name] = (total / np.sqrt(np.maximum(norm2, 1e-12)), norm2 > 0)
-    return out
-
-
-def _exact_scores(copies: list[Copy], file_hits: set[int], blind_hits: set[int]
-                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The exact reads (file identifiers, blind payload) as layer scores: the match score for the copies
-    found, 0 for the others that carry the layer. Tokens of other files (any PDF has an /ID) and payloads
-    that fail the check match nothing and do not count as measured."""
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    numbers = [c.copy_no for c in copies]
-    for name, found, score in ((filemark.LAYER, file_hits, decide.exact_score(filemark.MATCH_BITS)),
-                               (blind.LAYER, blind_hits, decide.exact_score(blind.MATCH_BITS))):
-        if found:
-            carried = np.array([name in c.marking.layers for c in copies])
-            out[name] = (np.array([score if n in found else 0.0 for n in numbers]),
-                         carried | np.isin(numbers, list(found)))
-    return out
 

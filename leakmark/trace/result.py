@@ -1,0 +1,135 @@
+"""What a trace returns: the options it takes and the typed result, with its JSON shape (`to_json`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+from leakmark import __version__, layers
+from leakmark.errors import BadRequestError
+from leakmark.ledger import Copy, Document, RegisterState
+from leakmark.trace.decide import Verdict
+
+SCORED_LAYERS: tuple[str, ...] = tuple(str(x) for x in layers.ALL)
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    evidence: tuple[Path, ...]
+    doc_id: str | None = None
+    threshold: float = 1e-6
+    password: str | None = None
+    max_suspects: int = 10
+    layers: tuple[str, ...] | None = None  # score only these layers (None: every layer the copies carry)
+    trust_register: bool = False  # name copies even from a register that fails verification (`register` says so)
+
+    def validate(self) -> None:
+        if not self.evidence:
+            raise BadRequestError("no evidence given: pass one or more image or PDF files")
+        unknown = set(self.layers or ()) - set(SCORED_LAYERS)
+        if unknown:
+            raise BadRequestError(f"unknown layer(s) {', '.join(sorted(unknown))}: choose from "
+                                  f"{', '.join(SCORED_LAYERS)}")
+        if not 0 < self.threshold < 1:
+            raise BadRequestError(f"--threshold {self.threshold} must be between 0 and 1")
+
+
+@dataclass
+class EvidenceReport:
+    path: str
+    sha256: str
+    page: int
+    aligned: bool
+    document_page: int | None = None
+    detail: str = ""
+    blind: dict | None = None  # what the blind mark reads: document, copy, and whether its check verifies
+
+
+@dataclass
+class Suspect:
+    copy: Copy
+    score: float
+    fap: float
+    layers: dict[str, float]
+    status_date: str | None = None  # when the copy entered its status (`copy.status`), from the register
+
+
+class FilePages(StrEnum):
+    """How the pages of an evidence PDF relate to the copy whose file identifiers it carries."""
+
+    agree = "agree"  # its pages trace to that copy (the identifiers are bound to content)
+    disagree = "disagree"  # its pages trace to other copies, or show another document
+    unconfirmed = "unconfirmed"  # its pages show that document but the page layers name no copy
+    no_page = "no-page"  # it shows no registered page: the identifiers alone, which name no source
+
+
+@dataclass
+class FileIdentifier:
+    """An evidence PDF carries the file identifiers (trailer /ID, XMP DocumentID) of an issued copy's file.
+
+    On its own that says only that the file was made from that copy's file, or that the identifiers were
+    copied into it; it never names the source of a capture, and it adds to a copy's score only when the
+    same file's pages trace to that copy (`pages` is `agree`)."""
+
+    path: str
+    copy: Copy
+    title: str
+    pages: FilePages
+    finding: str  # the plain-language statement, as the text output prints it
+    status_date: str | None = None
+
+    @property
+    def pages_agree(self) -> bool | None:
+        """True: the file's pages trace to this copy; False: to another copy or document; None: no page of
+        the file names a copy (none shown, or the page layers name nobody)."""
+        return {FilePages.agree: True, FilePages.disagree: False}.get(self.pages)
+
+    def to_json(self) -> dict:
+        c = self.copy
+        return {"path": self.path, "document_id": c.document_id, "title": self.title, "copy_no": c.label,
+                "recipient": c.recipient, "unit": c.unit, "status": str(c.status), "status_date": self.status_date,
+                "pages": str(self.pages), "pages_agree": self.pages_agree, "finding": self.finding}
+
+
+@dataclass
+class TraceResult:
+    verdict: Verdict
+    document: Document | None
+    pages: list[int]
+    suspects: list[Suspect]
+    named: int  # how many of `suspects` (from the top) the verdict names
+    evidence: list[EvidenceReport]
+    candidates: int
+    timings: dict[str, float] = field(default_factory=dict)
+    # what each layer alone says (not in the JSON): per layer a score per candidate copy, in the order of
+    # `candidate_numbers` (the ledger's), NaN where the copy does not carry the layer
+    layer_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    candidate_numbers: list[int] = field(default_factory=list)
+    # the evidence PDFs that carry an issued copy's file identifiers; never part of the verdict on their own
+    file_identifiers: list[FileIdentifier] = field(default_factory=list)
+    # plain statements of where the page layers and the file identifiers disagree (empty when they do not)
+    disagreements: list[str] = field(default_factory=list)
+    # the register the names come from: event count, head hash, verified (only with trust_register can it be
+    # False); not in `to_json()` (the evidence report as 0.1.0 wrote it): the CLI adds it as "register"
+    register: RegisterState | None = None
+
+    def to_json(self) -> dict:
+        doc = None
+        if self.document is not None:
+            doc = {"id": self.document.id, "title": self.document.title, "pages": self.pages}
+        return {
+            "verdict": self.verdict,
+            "document": doc,
+            "suspects": [{"copy_no": s.copy.label, "recipient": s.copy.recipient, "unit": s.copy.unit,
+                          "score": round(s.score, 3), "false_accusation_probability": float(f"{s.fap:.3g}"),
+                          "layers": {k: round(v, 3) for k, v in s.layers.items()},
+                          "status": str(s.copy.status), "status_date": s.status_date} for s in self.suspects],
+            "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned,
+                          **({"blind": e.blind} if e.blind else {})} for e in self.evidence],
+            "file_identifiers": [f.to_json() for f in self.file_identifiers],
+            "disagreements": list(self.disagreements),
+            "leakmark_version": __version__,
+        }
