@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,11 @@ from leakmark.errors import (
     NotFoundError,
     OutputError,
     WorkspaceLockedError,
-    WrongKeyError,
 )
 from leakmark.ledger import checkpoint, reservations, witness
 from leakmark.ledger.chain import GENESIS, event_hash, event_mac
-from leakmark.ledger.checkpoint import Checkpoint, Head, RegisterLock, RegisterState, RowHasher
+from leakmark.ledger.checkpoint import Checkpoint, RegisterLock, RegisterState, RowHasher
+from leakmark.ledger.history import HistoryReads
 from leakmark.ledger.models import (
     CLERK_STATUSES,
     COPY_FIELDS,
@@ -65,7 +65,7 @@ from leakmark.workspace import Workspace
 __all__ = ["Copy", "Document", "Ledger", "Planned", "Run", "VerifyReport", "format_copy_no", "now_iso"]
 
 
-class Ledger:
+class Ledger(HistoryReads):
     """Queries and transactions on the workspace's register. Open one per operation."""
 
     def __init__(self, workspace: Workspace, timeout: float = 30.0) -> None:
@@ -170,245 +170,6 @@ class Ledger:
         finally:
             self._reset_pending()
             self._lock.release()
-
-    # -- the anchored chain (checkpoint.py) ------------------------------------------------------
-    def _check_key(self) -> None:
-        """The key must be the one the register was written with (exit 5), checked before anything is written.
-        A register that records no fingerprint yet (written before this check) must have events that verify
-        with it; it adopts the fingerprint once it has verified in full (`_bootstrap`)."""
-        expected = checkpoint.recorded_fingerprint(self.db)
-        if expected is not None:
-            if expected != self._fingerprint:
-                raise WrongKeyError(
-                    f"the key at {self.ws.key_path} is not the key this register was written with (fingerprint "
-                    f"{self._fingerprint}, register expects {expected}): restore the right key from backup")
-        elif checkpoint.any_event_verifies(self.db, self._key) is False:
-            raise WrongKeyError(
-                f"the key at {self.ws.key_path} is not the key this register was written with (fingerprint "
-                f"{self._fingerprint}: none of the register's events verifies with it): restore the right key "
-                "from backup")
-
-    def _reset_pending(self) -> None:
-        self._changes: dict[tuple[str, str], list[int]] = {}  # (document, part) -> [rows added, hash sum added]
-        self._numbers: dict[str, int] = {}  # highest copy number reserved in this transaction, per document
-        self._pending_reservations: list[tuple[Path, reservations.Reservation]] = []
-        self._boot: tuple[dict[str, int], int] | None = None  # a bootstrap in this transaction: (numbers, prev)
-
-    @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[Callable[[], Head | None]]:
-        """A consistent read of the database and the head file. Under the shared lock (no writer is between
-        its COMMIT and its head file) the read transaction's snapshot is fixed and the head file read; the lock
-        is released at once, the snapshot lasts until the block ends. Inside a write transaction the
-        connection holds the write lock already. Yields what `check_chain` takes to load the head file."""
-        if self.db.in_transaction:
-            yield lambda: checkpoint.read_head(self.ws.head_path, self._key)
-            return
-        head: Head | None = None
-        error: LedgerIntegrityError | None = None
-        self._lock.acquire(exclusive=False)
-        try:
-            self.db.execute("BEGIN")
-            self.db.execute("SELECT seq FROM events LIMIT 1").fetchall()  # WAL: this first read fixes the snapshot
-            try:
-                head = checkpoint.read_head(self.ws.head_path, self._key)
-            except LedgerIntegrityError as exc:
-                error = exc
-        finally:
-            self._lock.release()
-
-        def load() -> Head | None:
-            if error is not None:
-                raise error
-            return head
-
-        try:
-            yield load
-        finally:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")  # it only read
-
-    def _chain(self, load_head: Callable[[], Head | None]) -> Checkpoint | None:
-        """The incremental check (inside a snapshot or a write transaction); skipped when the checkpoint is the
-        one this connection checked or wrote last."""
-        row = self.db.execute("SELECT mac FROM checkpoint WHERE id=1").fetchone()
-        if self._cp is not None and row is not None and row[0] == self._cp_mac:
-            return self._cp
-        cp = checkpoint.check_chain(self.db, self._key, self._fingerprint, self.ws.head_path, load_head)
-        self._cp, self._cp_mac = cp, (cp.mac(self._key) if cp else "")
-        return cp
-
-    def _guard(self) -> None:
-        """Before a write (inside the transaction): the chain since the last checkpoint; a register without
-        a checkpoint yet is verified in full once and gets one."""
-        load_head = lambda: checkpoint.read_head(self.ws.head_path, self._key)  # noqa: E731
-        self._cp = None  # always re-check under the write lock
-        cp = self._chain(load_head)
-        if cp is None:
-            self._bootstrap(load_head)
-            return
-        head = load_head()
-        if cp.seq and (head is None or head.seq != cp.seq):  # one transaction behind (checked): bring it level
-            checkpoint.write_head(self.ws.head_path, self._key, cp)
-
-    def _bootstrap(self, load_head: Callable[[], Head | None]) -> None:
-        """A register written before checkpoints (or a new one): verify it in full, adopt the key's fingerprint,
-        compute every view digest; `_seal` writes the first checkpoint."""
-        verify_register(self.db, self._key, self.ws.head_path, load_head)
-        verify_anchors(self.db, self._key, self._fingerprint, self.ws.head_path, load_head, self._hasher,
-                       self.ws.doc_dir)
-        checkpoint.store_digests(self.db, checkpoint.compute_digests(self.db, self._hasher), replace_all=True)
-        self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('key_fingerprint', ?)",
-                        (self._fingerprint,))
-        head = load_head()
-        row = self.db.execute("SELECT MAX(seq) FROM events").fetchone()
-        self._boot = (checkpoint.highest_numbers(self.db), head.seq if head is not None else int(row[0] or 0))
-
-    def _seal(self) -> Checkpoint:
-        """Apply the transaction's row changes to the digests and write the new checkpoint (before COMMIT)."""
-        if self._changes:
-            stored = checkpoint.load_digests(self.db)
-            changed: checkpoint.Digests = {}
-            for k, (dn, ds) in self._changes.items():
-                n, s = stored.get(k, (0, 0))
-                changed[k] = (n + dn, (s + ds) % checkpoint.MOD)
-            checkpoint.store_digests(self.db, changed)
-        base, prev_seq = (self._boot if self._boot is not None
-                          else ((self._cp.numbers if self._cp else {}), self._cp.prev if self._cp else 0))
-        numbers = dict(base)
-        for doc, n in self._numbers.items():
-            numbers[doc] = max(numbers.get(doc, 0), n)
-        return checkpoint.new_checkpoint(self.db, self._key, self._fingerprint,
-                                         None if self._boot is not None else self._cp, prev_seq, numbers, now_iso())
-
-    def _rows(self, part: str, where: str, args: tuple = ()) -> list[tuple]:
-        return [tuple(r) for r in self.db.execute(checkpoint.select(part, where), args)]
-
-    def _rows_of(self, part: str, doc_id: str, numbers: list[int]) -> list[tuple]:
-        out: list[tuple] = []
-        for i in range(0, len(numbers), 500):
-            chunk = numbers[i:i + 500]
-            out += self._rows(part, f"document_id=? AND copy_no IN ({','.join('?' * len(chunk))})", (doc_id, *chunk))
-        return out
-
-    def _track(self, part: str, doc_id: str, old: list[tuple], new: list[tuple]) -> None:
-        """Record a change of view rows (inside a transaction) for the digests `_seal` writes."""
-        d = self._changes.setdefault((doc_id, part), [0, 0])
-        d[0] += len(new) - len(old)
-        d[1] += sum(self._hasher.row(part, r) for r in new) - sum(self._hasher.row(part, r) for r in old)
-
-    def _refusal(self, exc: LedgerIntegrityError, write: bool) -> LedgerIntegrityError:
-        what = "Nothing was written" if write else "Nothing is named, listed or exported from it"
-        advice = ("restore ledger.sqlite and ledger.head from your latest backup (`leakmark log verify` says "
-                  "exactly what is wrong)")
-        return LedgerIntegrityError(
-            f"the register failed verification: {exc.problem}. {what}: {advice}"
-            + ("" if write else ", or pass --trust-register to see what it says anyway"), problem=exc.problem)
-
-    def _fail(self, exc: LedgerIntegrityError) -> None:
-        """A check of a read failed: refuse (exit 7), or with trust note it in `state` and go on unchecked."""
-        if not self._trust:
-            raise self._refusal(exc, write=self._for_write) from None
-        if self.state is None or self.state.verified:
-            row = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-            self.state = RegisterState(count=int(row[0]) if row else 0, head=str(row[1]) if row else GENESIS,
-                                       verified=False, problem=exc.problem)
-
-    @property
-    def _verifying(self) -> bool:
-        return self._checked and self.state is not None and self.state.verified
-
-    def check(self, trust: bool = False, *, for_write: bool = False) -> RegisterState:
-        """Before a command reads: the incremental check (chain since the last checkpoint, checkpoint, head
-        file, digests table, every documents and runs row); afterwards every read of copies is compared with
-        its document's digest and the vault's reservations. LedgerIntegrityError (exit 7) when it fails,
-        unless `trust`: then `state.verified` is False and reads go on unchecked. `for_write`: the command
-        goes on to write (its refusal says that nothing was written; it cannot be trusted)."""
-        self._trust, self._checked, self._for_write = trust and not for_write, True, for_write
-        try:
-            with self._snapshot() as load_head:
-                cp = self._chain(load_head)
-            if cp is None:  # written before checkpoints: verified in full once, then it has one
-                with self._transaction(refuse=False):
-                    pass
-            with self._snapshot() as load_head:
-                cp = self._chain(load_head)
-                if cp is None:
-                    raise checkpoint.problem("the register has no checkpoint")
-                digests = checkpoint.load_digests(self.db)
-                checkpoint.check_rows(self.db, self._hasher, digests, "document")
-                checkpoint.check_rows(self.db, self._hasher, digests, "runs")
-            self.state = RegisterState(count=cp.seq, head=cp.hash, verified=True)
-        except LedgerIntegrityError as exc:
-            self._fail(exc)
-        assert self.state is not None
-        return self.state
-
-    def check_copies(self) -> None:
-        """After `check()`: every document's copies against its digest (what `copies()` checks per document)."""
-        if self._verifying:
-            self.copies()
-
-    def _document_problem(self, doc_id: str, rows: list[tuple]) -> None:
-        """The copies rows of one document (as read in this snapshot) against its digest, and the vault's
-        reservation records of the document against its runs."""
-        rec = self.db.execute("SELECT rows, digest FROM digests WHERE document_id=? AND part='copies'",
-                              (doc_id,)).fetchone()
-        try:
-            recorded = (int(rec[0]), int(rec[1], 16)) if rec else None
-        except (TypeError, ValueError):
-            raise checkpoint.problem(f"the digests row of document {doc_id} (copies) is unreadable") from None
-        checkpoint.compare_part(doc_id, "copies", self._hasher.total("copies", rows), recorded)
-        doc = self.db.execute("SELECT sha256 FROM documents WHERE id=?", (doc_id,)).fetchone()
-        if doc is not None:
-            runs = {r[0]: r[1] for r in self.db.execute("SELECT id, document_id FROM runs WHERE document_id=?",
-                                                           (doc_id,))}
-            reservations.check_against(reservations.read_all(self.ws.doc_dir(doc[0]), self._key), runs)
-
-    def _checked_copies(self, where: str, args: tuple, docs: list[str] | None) -> list[sqlite3.Row]:
-        """Copies rows read in one snapshot with the chain check, each document's compared with its digest
-        (`docs`: the documents the query covers; None: every document)."""
-        with self._snapshot() as load_head:
-            rows = self.db.execute(f"SELECT * FROM copies {where}", args).fetchall()
-            try:
-                if self._chain(load_head) is None:
-                    raise checkpoint.problem("the register has no checkpoint")
-                by_doc: dict[str, list[tuple]] = {d: [] for d in docs or ()}
-                for r in rows:
-                    by_doc.setdefault(r["document_id"], []).append(tuple(r))
-                if docs is None:
-                    by_doc.update({d: [] for (d, p) in checkpoint.load_digests(self.db)
-                                   if p == "copies" and d not in by_doc})
-                for doc_id, doc_rows in sorted(by_doc.items()):
-                    if doc_id not in self._verified_docs:
-                        self._document_problem(doc_id, doc_rows)
-                        self._verified_docs.add(doc_id)
-            except LedgerIntegrityError as exc:
-                self._fail(exc)
-        return rows
-
-    def _require_document(self, doc_id: str) -> None:
-        """Before a write that touches a document's copies: its rows against its digest (nothing is written
-        from rows that fail, whatever `trust` says)."""
-        if doc_id in self._verified_docs:
-            return
-        try:
-            for attempt in range(2):
-                with self._snapshot() as load_head:
-                    if self._chain(load_head) is not None:
-                        self._document_problem(doc_id, self._rows("copies", "document_id=?", (doc_id,)))
-                        break
-                if attempt or self.db.in_transaction:
-                    raise checkpoint.problem("the register has no checkpoint")
-                with self._transaction(refuse=False):  # written before checkpoints: verified in full once
-                    pass
-        except LedgerIntegrityError as exc:
-            raise self._refusal(exc, write=True) from None
-        self._verified_docs.add(doc_id)
-
-    def _rollback(self) -> None:
-        """ROLLBACK if a transaction is still open (SQLite ends one itself after some errors, e.g. a full disk)."""
-        if self.db.in_transaction:
-            self.db.execute("ROLLBACK")
 
     # -- events ----------------------------------------------------------------------------------
     def _append(self, kind: str, payload: dict, ts: str | None = None) -> int:
@@ -690,134 +451,6 @@ class Ledger:
                             (payload["status"], copy.document_id, copy.copy_no))
             self._track("copies", copy.document_id, old, self._rows_of("copies", copy.document_id, [copy.copy_no]))
         return self.find_copy(f"{copy.document_id}/{copy.copy_no}")
-
-    def history(self, copy: Copy) -> list[dict[str, Any]]:
-        out = []
-        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind IN "
-                                 "('issue','status','void','run','issued','run_end') ORDER BY seq").fetchall():
-            p, kind = json.loads(r["payload"]), r["kind"]
-            if kind == "run":
-                mine = p["run"]["id"] == copy.run_id
-                status, note = "reserved", f"run {copy.run_id}"
-            elif kind == "issued":
-                mine = p["run_id"] == copy.run_id and any(n == copy.copy_no for n, _ in p["copies"])
-                status, note = "issued", ""
-            elif kind == "run_end":  # only the end that voided this copy belongs to its history
-                mine = p["run_id"] == copy.run_id and p["state"] == "abandoned" and copy.status == "void"
-                status, note = "void", p.get("note", "")
-            else:
-                mine = p.get("document_id") == copy.document_id and p.get("copy_no") == copy.copy_no
-                status, note = p.get("status", "issued"), p.get("note", p.get("reason", ""))
-            if mine:
-                if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], kind, p) != r["hash"]
-                                        or event_mac(self._key, r["hash"]) != r["mac"]):
-                    self._fail(checkpoint.problem(f"event {r['seq']} ({kind}) was edited"))
-                by = copy.issued_by if kind in ("run", "issued", "issue") else ""  # status events before operators: ""
-                out.append({"seq": r["seq"], "ts": r["ts"], "kind": kind, "status": status, "note": note,
-                            "operator": p.get("operator", by)})
-        return out
-
-    def reclassifications(self, doc_id: str) -> list[dict[str, Any]]:
-        """A document's changes of 密级, oldest first: {"seq", "ts", "previous", "level", "reason", "operator"};
-        after `check()` each event read is checked against its hash and HMAC."""
-        out = []
-        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE "
-                                 "kind='reclassify' AND instr(payload, ?) > 0 ORDER BY seq", (doc_id,)).fetchall():
-            p = json.loads(r["payload"])
-            if p.get("document_id") != doc_id:
-                continue
-            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
-                                    or event_mac(self._key, r["hash"]) != r["mac"]):
-                self._fail(checkpoint.problem(f"event {r['seq']} (reclassify) was edited"))
-            out.append({"seq": r["seq"], "ts": r["ts"], "previous": p.get("previous", ""), "level": p.get("level", ""),
-                        "reason": p.get("reason", ""), "operator": p.get("operator", "")})
-        return out
-
-    def abandoned_runs(self) -> dict[str, dict[str, str]]:
-        """Every abandoned run (whose unmade copies became `void`): {"at", "by", "note"} of its `run_end` event;
-        after `check()` each event read is checked against its hash and HMAC."""
-        out: dict[str, dict[str, str]] = {}
-        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE "
-                                 "kind='run_end' ORDER BY seq").fetchall():
-            p = json.loads(r["payload"])
-            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
-                                    or event_mac(self._key, r["hash"]) != r["mac"]):
-                self._fail(checkpoint.problem(f"event {r['seq']} (run_end) was edited"))
-            if p.get("state") == RunState.abandoned:
-                out[str(p.get("run_id"))] = {"at": r["ts"], "by": str(p.get("operator", "")),
-                                             "note": str(p.get("note", "")) or f"run {p.get('run_id')} abandoned"}
-        return out
-
-    def status_records(self) -> dict[tuple[str, int], dict[str, dict[str, str]]]:
-        """For every copy a clerk changed: per status set (returned, destroyed, void, issued), the last event
-        that set it as {"at", "by", "note"} (`by` empty for events written before operators were recorded).
-        After `check()` each event read is checked against its hash and HMAC."""
-        out: dict[tuple[str, int], dict[str, dict[str, str]]] = {}
-        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind IN "
-                                 "('status','void') ORDER BY seq").fetchall():
-            p, kind = json.loads(r["payload"]), r["kind"]
-            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], kind, p) != r["hash"]
-                                    or event_mac(self._key, r["hash"]) != r["mac"]):
-                self._fail(checkpoint.problem(f"event {r['seq']} ({kind}) was edited"))
-            out.setdefault((p.get("document_id"), p.get("copy_no")), {})[str(p.get("status", ""))] = {
-                "at": r["ts"], "by": str(p.get("operator", "")), "note": str(p.get("note", p.get("reason", "")))}
-        return out
-
-    def status_dates(self, copies: Iterable[Copy]) -> dict[tuple[str, int], str | None]:
-        """When each of `copies` entered its present status: the time of the event that set it, as in
-        `history`. Reads only what those copies need (their documents' status events, their runs' ends),
-        so tracing against 100,000 copies asks for the ten shown, not all of them.
-
-        The last `status` or `void` event that set the copy's present status (returned, destroyed, void by a
-        clerk; issued again after a return), else: issued, its `issued` time; void, the abandoning of its run;
-        reserved, its run's start. None when no event records it (a register altered outside leakmark)."""
-        wanted = {(c.document_id, c.copy_no): c for c in copies}
-        out: dict[tuple[str, int], str | None] = {k: None for k in wanted}
-        last: dict[tuple[str, int, str], str] = {}  # (document, copy, status) -> time of its last status event
-        for doc_id in sorted({d for d, _ in wanted}):
-            numbers = sorted(n for d, n in wanted if d == doc_id)
-            rows = []
-            for i in range(0, len(numbers), 500):  # within SQLite's limit of bound parameters
-                rows += self._status_events(doc_id, numbers[i:i + 500])
-            for r in sorted(rows, key=lambda r: r["seq"]):
-                p = json.loads(r["payload"])
-                k = (p.get("document_id"), p.get("copy_no"))
-                if k in wanted:
-                    last[(*k, p.get("status", ""))] = r["ts"]
-        runs = {c.run_id for c in wanted.values() if c.status in (CopyStatus.void, CopyStatus.reserved)}
-        ended: dict[str, str] = {}
-        started: dict[str, str] = {}
-        for run_id in sorted(runs):
-            for r in self.db.execute("SELECT ts, payload FROM events WHERE kind='run_end' AND instr(payload, ?) > 0 "
-                                     "ORDER BY seq", (run_id,)):
-                p = json.loads(r["payload"])
-                if p.get("run_id") == run_id and p.get("state") == RunState.abandoned:
-                    ended[run_id] = r["ts"]
-            row = self.db.execute("SELECT created_at FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is not None:
-                started[run_id] = row["created_at"]
-        for k, c in wanted.items():
-            if (*k, str(c.status)) in last:  # a status event set it (whichever status a clerk may set)
-                out[k] = last[(*k, str(c.status))]
-            elif c.status == CopyStatus.void:
-                out[k] = ended.get(c.run_id)
-            elif c.status == CopyStatus.reserved:
-                out[k] = started.get(c.run_id)
-            elif c.status == CopyStatus.issued:
-                out[k] = c.issued_at or None
-        return out
-
-    def _status_events(self, doc_id: str, numbers: list[int]) -> list[sqlite3.Row]:
-        """The `status` and `void` events of some copies of a document (a superset without SQLite's JSON functions)."""
-        try:
-            return self.db.execute(
-                "SELECT seq, ts, payload FROM events WHERE kind IN ('status','void') AND "
-                "json_extract(payload, '$.document_id') = ? AND json_extract(payload, '$.copy_no') "
-                f"IN ({','.join('?' * len(numbers))})",
-                (doc_id, *numbers)).fetchall()
-        except sqlite3.OperationalError:  # an SQLite built without JSON functions: the caller filters
-            return self.db.execute("SELECT seq, ts, payload FROM events WHERE kind IN ('status','void') AND "
-                                   "instr(payload, ?) > 0", (doc_id,)).fetchall()
 
     # -- verification ----------------------------------------------------------------------------
     def verify(self) -> VerifyReport:
