@@ -31,14 +31,12 @@ from leakmark._io import private_create
 from leakmark.errors import (
     BadRequestError,
     LedgerIntegrityError,
-    NotFoundError,
     OutputError,
     WorkspaceLockedError,
 )
 from leakmark.ledger import checkpoint, reservations, witness
 from leakmark.ledger.chain import GENESIS, event_hash, event_mac
 from leakmark.ledger.checkpoint import Checkpoint, RegisterLock, RegisterState, RowHasher
-from leakmark.ledger.history import HistoryReads
 from leakmark.ledger.models import (
     CLERK_STATUSES,
     COPY_FIELDS,
@@ -51,12 +49,10 @@ from leakmark.ledger.models import (
     Run,
     RunState,
     VerifyReport,
-    copy_from_row,
-    document_from_row,
     format_copy_no,
     now_iso,
-    run_from_row,
 )
+from leakmark.ledger.reads import ViewReads
 from leakmark.ledger.schema import migrate
 from leakmark.ledger.verify import verify_anchors, verify_register
 from leakmark.ledger.witness import Witness
@@ -65,7 +61,7 @@ from leakmark.workspace import Workspace
 __all__ = ["Copy", "Document", "Ledger", "Planned", "Run", "VerifyReport", "format_copy_no", "now_iso"]
 
 
-class Ledger(HistoryReads):
+class Ledger(ViewReads):
     """Queries and transactions on the workspace's register. Open one per operation."""
 
     def __init__(self, workspace: Workspace, timeout: float = 30.0) -> None:
@@ -191,20 +187,6 @@ class Ledger(HistoryReads):
             checkpoint.write_head(self.ws.head_path, self._key, self._cp)
 
     # -- documents -------------------------------------------------------------------------------
-    def document_by_sha(self, sha256: str) -> Document | None:
-        row = self.db.execute("SELECT * FROM documents WHERE sha256=?", (sha256,)).fetchone()
-        return document_from_row(row) if row else None
-
-    def document(self, doc_id: str) -> Document:
-        row = self.db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no document {doc_id!r} in the ledger; `leakmark log list` shows them")
-        return document_from_row(row)
-
-    def documents(self) -> list[Document]:
-        rows = self.db.execute("SELECT * FROM documents ORDER BY created_at, id").fetchall()
-        return [document_from_row(r) for r in rows]
-
     def _insert_document(self, doc: Document) -> None:
         values = {k: getattr(doc, k) for k in DOC_FIELDS}
         records = reservations.read_all(self.ws.doc_dir(doc.sha256), self._key)
@@ -349,66 +331,7 @@ class Ledger(HistoryReads):
                     run_id=run.id, document_id=doc.id, numbers=reservations.ranges(numbers), seq=int(r["seq"])))
                 return
 
-    def run(self, run_id: str) -> Run:
-        if run_id == "last":
-            row = self.db.execute("SELECT * FROM runs WHERE state='open' ORDER BY created_at DESC, rowid DESC "
-                                  "LIMIT 1").fetchone()
-            if row is None:
-                raise NotFoundError("there is no unfinished run; `leakmark log runs` lists the runs")
-        else:
-            row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no run {run_id!r} in the ledger; `leakmark log runs` lists the runs")
-        return run_from_row(row)
-
-    def runs(self) -> list[Run]:
-        rows = self.db.execute("SELECT * FROM runs ORDER BY created_at, rowid").fetchall()
-        return [run_from_row(r) for r in rows]
-
-    def run_copies(self, run_id: str) -> list[Copy]:
-        rows = self.db.execute("SELECT * FROM copies WHERE run_id=? ORDER BY copy_no", (run_id,)).fetchall()
-        if self._verifying:
-            for d in sorted({r["document_id"] for r in rows}):
-                self.copies(d)
-        return [copy_from_row(r) for r in rows]
-
     # -- copies ----------------------------------------------------------------------------------
-    def copies(self, doc_id: str | None = None) -> list[Copy]:
-        """A document's copies (every copy: None), in copy order; after `check()` compared with the digests."""
-        args: tuple = ()
-        if doc_id is None:
-            where = "ORDER BY document_id, copy_no"
-        else:
-            where, args = "WHERE document_id=? ORDER BY copy_no", (doc_id,)
-        if self._verifying:
-            rows = self._checked_copies(where, args, None if doc_id is None else [doc_id])
-        else:
-            rows = self.db.execute(f"SELECT * FROM copies {where}", args).fetchall()
-        return [copy_from_row(r) for r in rows]
-
-    def find_copy(self, ref: str) -> Copy:
-        """`DOCID/000123` or a bare `000123` / `123` when only one document has that number."""
-        doc_id, _, num = ref.rpartition("/")
-        try:
-            copy_no = int(num)
-        except ValueError:
-            raise NotFoundError(f"{ref!r} is not a copy reference; write DOCUMENT/COPY, e.g. D1a2b3c4d5/000012") \
-                from None
-        if doc_id:
-            rows = self.db.execute("SELECT * FROM copies WHERE copy_no=? AND document_id=?",
-                                   (copy_no, doc_id)).fetchall()
-        else:
-            rows = self.db.execute("SELECT * FROM copies WHERE copy_no=?", (copy_no,)).fetchall()
-        if not rows:
-            raise NotFoundError(f"no issued copy {ref!r} in the ledger; `leakmark log list` shows the copies")
-        if len(rows) > 1:
-            docs = ", ".join(r["document_id"] for r in rows)
-            raise NotFoundError(f"copy {format_copy_no(copy_no)} exists in several documents ({docs}); "
-                                f"write DOCUMENT/{format_copy_no(copy_no)}")
-        if self._verifying and rows[0]["document_id"] not in self._verified_docs:
-            return next(c for c in self.copies(rows[0]["document_id"]) if c.copy_no == copy_no)
-        return copy_from_row(rows[0])
-
     def set_status(self, ref: str, status: str, note: str = "", operator: str = "") -> Copy:
         """A clerk's status for an issued copy (a `status` event; `operator`: who recorded it)."""
         if status not in CLERK_STATUSES:
