@@ -1,22 +1,24 @@
-"""PyMuPDF, imported without its layout-analysis add-on.
+"""PyMuPDF, imported without its layout-analysis and LLM add-ons.
 
-PyMuPDF 2 imports `pymupdf.layout` (an ONNX network and onnxruntime, about half a second) whenever that
-package is installed; leakmark never uses it. Every leakmark module imports PyMuPDF from here, so the
-add-on stays unloaded unless the application itself imports it (afterwards, `import pymupdf.layout` works
-as usual). MuPDF's own warnings would go to stdout, which `--json` keeps clean: they are turned off when
-leakmark first loads PyMuPDF, not when `leakmark` is imported.
+PyMuPDF 2 imports `pymupdf.layout` (an ONNX network) and `pymupdf4llm` (which loads onnxruntime) whenever
+those packages are installed, which pip does with PyMuPDF: about half a second and 200 MB that leakmark never
+uses. Every leakmark module imports PyMuPDF from here, so the add-ons stay unloaded unless the application
+imported PyMuPDF first (afterwards `import pymupdf.layout` works as usual; PyMuPDF's own `to_markdown`
+helpers then say the add-on is unavailable). MuPDF's own warnings would go to stdout, which `--json` keeps
+clean: they are turned off when leakmark first loads PyMuPDF, not when `leakmark` is imported.
 """
 
 import sys
 
-_BLOCK = "pymupdf" not in sys.modules and "pymupdf.layout" not in sys.modules
-if _BLOCK:
-    sys.modules["pymupdf.layout"] = None  # type: ignore[assignment]  # `import` then raises ImportError
+_ADDONS = ("pymupdf.layout", "pymupdf4llm")
+_BLOCKED = [] if "pymupdf" in sys.modules else [m for m in _ADDONS if m not in sys.modules]
+for _name in _BLOCKED:
+    sys.modules[_name] = None  # type: ignore[assignment]  # `import` then raises ImportError, which PyMuPDF skips
 try:
     import pymupdf
 finally:
-    if _BLOCK:
-        del sys.modules["pymupdf.layout"]
+    for _name in _BLOCKED:
+        del sys.modules[_name]
 pymupdf.TOOLS.mupdf_display_errors(False)
 
 __all__ = ["pymupdf"]

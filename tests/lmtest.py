@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pymupdf
+import pytest
 
 RECIPIENTS = (
     ("Alice Archer", "Registry"),
@@ -67,3 +68,15 @@ def concurrent_issue_worker(home: str, source: str, out_dir: str, names: list[st
         queue.put(("ok", [c.copy_no for c in result.copies]))
     except Exception as exc:  # reported to the parent, which fails the test with it
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
+    """Run the `leakmark` entry point; return (exit code, stdout, stderr). Never a traceback."""
+    from leakmark.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out and "Traceback" not in err
+    code = info.value.code
+    return (0 if code is None else int(code)), out, err

@@ -18,7 +18,7 @@ import numpy as np
 import pymupdf
 import pytest
 from click.testing import CliRunner
-from lmtest import db_exec, db_rows, text_pdf
+from lmtest import db_exec, db_rows, run_main, text_pdf
 
 import leakmark
 from leakmark.cli import cli, main
@@ -28,15 +28,6 @@ from leakmark.rendering import render_page_array
 
 REAL_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos"
 
-
-def run_main(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    """Run the entry point; return (exit code, stdout, stderr). Never a traceback."""
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out and "Traceback" not in err
-    code = info.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def zero_page_pdf(path: Path) -> Path:

@@ -20,23 +20,14 @@ import cv2
 import numpy as np
 import pymupdf
 import pytest
+from lmtest import run_main
 from PIL import Image
 
 import leakmark
-from leakmark.cli import main
 from leakmark.errors import InputFileError
 from leakmark.ledger import Ledger
 from leakmark.ledger import store as ledger_store
 from leakmark.trace import decode, load, tracer
-
-
-def run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out and "Traceback" not in err
-    code = info.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def truncated_pdf(source: Path, path: Path) -> Path:

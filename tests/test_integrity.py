@@ -14,11 +14,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-from lmtest import db_exec, db_rows
+from lmtest import db_exec, db_rows, run_main
 
 import leakmark
 from leakmark import register
-from leakmark.cli import main
 from leakmark.errors import LedgerIntegrityError, WorkspaceMissingError
 from leakmark.ledger import Ledger
 from leakmark.ledger.chain import event_hash, event_mac, head_mac
@@ -28,15 +27,6 @@ from leakmark.ledger.chain import event_hash, event_mac, head_mac
 
 RESOURCES = Path(__file__).parent / "resources"
 
-
-def run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    """The real entry point: (exit code, stdout, stderr); never a traceback."""
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out and "Traceback" not in err
-    code = info.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def _issue(ws: leakmark.Workspace, source: Path, names: list[str], out: Path) -> leakmark.IssueResult:

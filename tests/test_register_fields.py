@@ -16,26 +16,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from lmtest import db_rows, text_pdf
+from lmtest import db_rows, run_main, text_pdf
 
 import leakmark
 from leakmark import register
-from leakmark.cli import main
 from leakmark.errors import BadRequestError, LedgerIntegrityError
 from leakmark.ledger import SCHEMA_VERSION, CopyStatus, Ledger, Planned, Run, RunState, now_iso
 
 OLD_COLUMNS = ["document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by", "status",
                "note"]
 
-
-def run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    """The real entry point: (exit code, stdout, stderr); never a traceback."""
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out and "Traceback" not in err
-    code = info.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def _export(capsys: pytest.CaptureFixture, home: Path) -> list[dict[str, str]]:

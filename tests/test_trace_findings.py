@@ -13,20 +13,12 @@ import json
 import cv2
 import pymupdf
 import pytest
+from lmtest import run_main
 
 from leakmark import TraceOptions, register, trace
-from leakmark.cli import main
 from leakmark.cli_common import local_time
 from leakmark.layers import file as filemark
 from leakmark.ledger import Ledger, Planned, Run, RunState, now_iso
-
-
-def _run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return int(info.value.code or 0), out, err
 
 
 def _one_line_pdf(path, tok: bytes, xmp: bool = False):
@@ -62,12 +54,12 @@ def _tok(issued, n: int) -> bytes:
 def test_a_new_pdf_with_a_copys_trailer_id_names_no_source(capsys, issued, tmp_path):
     """The issue's reproduction: a one-line PDF given copy 000003's trailer /ID."""
     ev = _one_line_pdf(tmp_path / "framed.pdf", _tok(issued, 3))
-    code, out, err = _run_main(capsys, "trace", ev, "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--home", issued.ws.home)
     assert code == 0, err
     assert "is the source of this capture" not in out and "verdict: identified" not in out
     assert f"file: {ev}: this file carries the identifiers of copy 000003's file" in out
     assert "issued to Chen Jing (Test lab)" in out and "shows no registered page" in out
-    code, out, err = _run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)
     res = json.loads(out)
     assert res["verdict"] == "no-match" and res["suspects"] == [] and res["document"] is None
     [fid] = res["file_identifiers"]
@@ -102,12 +94,12 @@ def test_pages_of_one_copy_and_identifiers_of_another_disagree(capsys, issued, t
     assert fid.copy.copy_no == 3 and fid.pages == "disagree" and fid.pages_agree is False
     assert r.disagreements == [f"page layers and file identifiers disagree: the pages trace to copy 000001, but "
                                f"{ev} carries the identifiers of copy 000003's file"]
-    code, out, _ = _run_main(capsys, "trace", ev, "--home", issued.ws.home)
+    code, out, _ = run_main(capsys, "trace", ev, "--home", issued.ws.home)
     assert code == 0
     assert "=> copy 000001 issued to Alice Archer (Registry) is the source of this capture" in out
     assert "=> copy 000003" not in out
     assert "!! page layers and file identifiers disagree: the pages trace to copy 000001" in out
-    res = json.loads(_run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)[1])
+    res = json.loads(run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)[1])
     assert res["file_identifiers"][0]["pages_agree"] is False and res["disagreements"] == r.disagreements
 
 
@@ -169,7 +161,7 @@ def test_a_destroyed_copy_is_named_with_its_status(capsys, issued, ws_copy, copy
     assert (by_no[2].copy.status, by_no[2].status_date) == ("returned", returned)
     assert (by_no[1].copy.status, by_no[1].status_date) == ("issued", by_no[1].copy.issued_at)
 
-    code, out, err = _run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)
     assert code == 0, err
     res = json.loads(out)
     got = {s["copy_no"]: (s["status"], s["status_date"]) for s in res["suspects"]}
@@ -177,7 +169,7 @@ def test_a_destroyed_copy_is_named_with_its_status(capsys, issued, ws_copy, copy
     assert res["suspects"][0]["status"] == "destroyed" and res["suspects"][0]["status_date"] == destroyed
     assert all(s["status"] and s["status_date"] for s in res["suspects"])
 
-    code, out, _ = _run_main(capsys, "trace", ev, "--home", ws_copy.home)
+    code, out, _ = run_main(capsys, "trace", ev, "--home", ws_copy.home)
     assert "=> copy 000003 issued to Chen Jing (Test lab) is the source of this capture" in out
     # text shows the machine's local time with its offset (the JSON above keeps the stored UTC)
     assert f"status: destroyed on {local_time(destroyed)}" in out
