@@ -155,3 +155,12 @@ def test_issue_output_and_errors_escape_the_names(nasty_ws, tmp_path, capsys):
     assert info.value.code == 3
     _no_raw_controls(out + err)
     assert "gone\\x1b[2J\\u202e.png" in err
+
+
+def test_copy_file_names_carry_no_controls_or_bidi_marks():
+    """A U+202E in a recipient's name would make `...-A‮fdp.exe` display as `...-Aexe.pdf` in a file manager."""
+    from leakmark.issuing.naming import copy_file_name
+
+    name = copy_file_name("memo", 4, "Mallory\u202efdp.exe\x1b[2J\x85\u2066x")
+    assert name == "memo-000004-Mallory_fdp.exe_[2J_x.pdf"
+    assert copy_file_name("通知", 1, "王芳/技术处") == "通知-000001-王芳_技术处.pdf"

@@ -8,7 +8,9 @@ from pathlib import Path
 from leakmark.ledger import format_copy_no
 from leakmark.pdf.stream import part_paths
 
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+# path separators and characters Windows refuses, controls (C0, DEL, C1), and the bidi and line-separator
+# marks that could make a name display as something else (a U+202E can disguise a file's extension)
+_UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f<>:"/\\\\|?*\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]+')
 
 
 def safe_name(text: str, limit: int = 90) -> str:
