@@ -267,8 +267,8 @@ def arguments(argv: list[str] | None) -> list[str]:
 
 
 def import_blind_watermark() -> None:
-    """Import blind-watermark without its side effects, as tests/test_blind.py does for its oracle: it prints a banner,
-    and its pool.py calls `multiprocessing.set_start_method('fork')` at import, which raises once a start
+    """Import blind-watermark without its side effects (the benchmarks' baseline, the tests' oracle): it prints
+    a banner, and its pool.py calls `multiprocessing.set_start_method('fork')` at import, which raises once a start
     method is set (after a pool has run, and in every spawned worker) and would change it for the process."""
     import multiprocessing
 

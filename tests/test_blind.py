@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.common import import_blind_watermark
 from leakmark import simulate
 from leakmark.errors import BadRequestError
 from leakmark.layers import blind
@@ -35,16 +36,9 @@ def _photo(h: int, w: int, seed: int, lo: int = 0, hi: int = 255) -> np.ndarray:
 def _bwm_core():
     """`blind_watermark.bwm_core`, the oracle: its package prints to stdout and sets the multiprocessing
     start method at import, so it is imported with both neutralised (leakmark itself never imports it)."""
-    mod = sys.modules.get("blind_watermark.bwm_core")
-    if mod is not None:
-        return mod
-    saved = multiprocessing.set_start_method
-    multiprocessing.set_start_method = lambda *args, **kwargs: None
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            import blind_watermark.bwm_core as core
-    finally:
-        multiprocessing.set_start_method = saved
+    import_blind_watermark()
+    import blind_watermark.bwm_core as core
+
     return core
 
 
