@@ -94,11 +94,5 @@ class IssueOptions(RunSettings):
             raise BadRequestError("--separator needs --merge FILE.pdf (separator pages go into the merged file)")
         RunSettings.validate(self)
 
-    @property
-    def settings(self) -> RunSettings:
-        """The execution part alone (what a resume takes)."""
-        return RunSettings(jobs=self.jobs, executor=self.executor, scheduler=self.scheduler,
-                           password=self.password, batch=self.batch)
-
 
 __all__ = ["LAYERS", "ExecutorKind", "IssueOptions", "RunRecord", "RunSettings"]

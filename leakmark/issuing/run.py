@@ -140,7 +140,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         if reclassify and options.reclassify is not None:  # after every check of the inputs and outputs
             doc = ledger.reclassify(doc.id, options.level, options.reclassify, workspace.operator(options.issued_by))
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
-        with cache.run_lock(workspace, run_id), _executors(options.settings) as (local, marker):
+        with cache.run_lock(workspace, run_id), _executors(options) as (local, marker):
             try:
                 prep = _prepare(workspace, doc, info.path, existing is None, run_id, options.delta,
                                 options.password, local, progress, options.chosen_layers,
@@ -175,7 +175,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
             except BaseException:
                 cache.remove(workspace, run_id)
                 raise
-            return _carry_out(workspace, ledger, key, doc, run, prep, options.settings, marker, progress, t0)
+            return _carry_out(workspace, ledger, key, doc, run, prep, options, marker, progress, t0)
 
 
 def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = None,
