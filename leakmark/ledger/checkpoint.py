@@ -94,17 +94,23 @@ def load_digests(db: sqlite3.Connection) -> Digests:
     return out
 
 
+def _sums(db: sqlite3.Connection, hasher: RowHasher, part: str) -> dict[str, list[int]]:
+    """Per document: [rows, sum of the rows' keyed hashes] of one part, from the rows as they are."""
+    _, cols = PARTS[part]
+    doc_col = cols.index("id" if part == "document" else "document_id")
+    acc: dict[str, list[int]] = {}
+    for r in db.execute(select(part)):
+        a = acc.setdefault(r[doc_col], [0, 0])
+        a[0] += 1
+        a[1] += hasher.row(part, tuple(r))
+    return acc
+
+
 def compute_digests(db: sqlite3.Connection, hasher: RowHasher) -> Digests:
     """Every view row's digest, from the rows as they are (bootstrap and `log verify`)."""
     out: Digests = {}
-    for part, (_, cols) in PARTS.items():
-        doc_col = cols.index("id" if part == "document" else "document_id")
-        acc: dict[str, list[int]] = {}
-        for r in db.execute(select(part)):
-            a = acc.setdefault(r[doc_col], [0, 0])
-            a[0] += 1
-            a[1] += hasher.row(part, tuple(r))
-        for doc, (n, s) in acc.items():
+    for part in PARTS:
+        for doc, (n, s) in _sums(db, hasher, part).items():
             out[(doc, part)] = (n, s % MOD)
     return out
 
@@ -321,13 +327,7 @@ def check_chain(db: sqlite3.Connection, key: bytes, fingerprint: str, head_path:
 def check_rows(db: sqlite3.Connection, hasher: RowHasher, digests: Digests, part: str,
                docs: set[str] | None = None) -> None:
     """Every row of a part (documents or runs) against the digests, grouped by document."""
-    _, cols = PARTS[part]
-    doc_col = cols.index("id" if part == "document" else "document_id")
-    acc: dict[str, list[int]] = {}
-    for r in db.execute(select(part)):
-        a = acc.setdefault(r[doc_col], [0, 0])
-        a[0] += 1
-        a[1] += hasher.row(part, tuple(r))
+    acc = _sums(db, hasher, part)
     wanted = {d for d, p in digests if p == part} | set(acc)
     for doc in sorted(wanted if docs is None else wanted & docs):
         n, s = acc.get(doc, [0, 0])
