@@ -37,5 +37,6 @@ SCRIPTS: dict[str, Script] = {
     "import_time": Script("wall time of import leakmark, --version and --help; which heavy modules they load"),
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),
     "fuzz_loaders": Script("bounded seeded-mutation fuzzing of the PDF, image and recipient-CSV loaders"),
+    "vector_speed": Script("page-copies/s of vector copies against page-image copies, on the same pages"),
     "stale": Script("list results files with the commit they record, and whether the code changed since"),
 }

@@ -2,6 +2,7 @@
 null calibration of the innocent copies' scores.
 
     python -m benchmarks robustness [PDF ...] [--copies 200] [--trials 3] [--quick] [--seed 1]
+                                    [--raster] [--render mupdf|gs]
     python -m benchmarks robustness --report-only     # rebuild the tables and plots from the CSVs
 
 Phases, in this order so that an interrupted run still leaves balanced tables (every phase appends to its
@@ -13,6 +14,9 @@ CSV as it goes; the report is rewritten after each phase):
    copies), the attack, `trace`; correct = exactly the source copies named, wrong = anyone else named;
 4. the blind-watermark baseline (`bwm_baseline.py`) on the same rendered pages and the same attacks;
 5. trials 2..K.
+Copies are made as `issue` makes them (vector pages where the PDF allows), or as page images with
+`--raster`. Every attack starts from the copy's pages rendered at 300 dpi: by MuPDF, or with `--render gs` by
+Ghostscript at 600 dpi (as a printer driver rasterises a PDF) and reduced to 300 dpi.
 Every trace's innocent-copy scores (all copies but the source) also go to the null calibration.
 Writes benchmarks/results/robustness.md, robustness.csv, robustness-bwm.csv, robustness-*.png and the
 null-calibration files, all stamped in robustness.stamp.json (`benchmarks.common`).
@@ -42,7 +46,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks import attacks as atk  # noqa: E402
 from leakmark import IssueOptions, IssueResult, Recipient, TraceOptions, Workspace, issue, trace  # noqa: E402
-from leakmark.rendering import render_page_array, render_pages  # noqa: E402
+from leakmark.rendering import render_page_array  # noqa: E402
 from leakmark.samples import write_samples  # noqa: E402
 
 NAME = script_name(__file__)
@@ -50,22 +54,37 @@ FIELDS = ["trial", "document", "attack", "family", "strength", "copies", "page",
           "correct", "wrong", "truth_fap", "truth_score", "best_innocent", "seconds", "detail"]
 
 
+def gs_page(path: Path, page: int) -> np.ndarray:
+    """Page `page` (0-based) as Ghostscript rasterises it at 600 dpi for a printer, reduced to 300 dpi (BGR)."""
+    import subprocess
+
+    import cv2
+
+    png = subprocess.run(["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=png16m", "-r600",
+                          "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-dFirstPage={page + 1}",
+                          f"-dLastPage={page + 1}", "-sOutputFile=-", str(path)],
+                         check=True, capture_output=True).stdout
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+
+
+RENDER = {"mupdf": lambda path, page: render_page_array(path, page, mode="bgr"), "gs": gs_page}
+
+
 def attack_evidence(attack: atk.Attack, strength: float, sources: list[Path], pages: int, page: int, seed: int,
-                    folder: Path) -> list[Path]:
+                    folder: Path, render=RENDER["mupdf"]) -> list[Path]:
     """Apply one attack to the given copies' page(s), rendered at 300 dpi as BGR (what printing, scanning
     and photographing start from); returns the evidence files."""
     if attack.inputs == "image":
-        return [write_evidence(attack.fn(render_page_array(sources[0], page, mode="bgr"), strength, seed), folder,
-                               "ev")]
+        return [write_evidence(attack.fn(render(sources[0], page), strength, seed), folder, "ev")]
     if attack.inputs == "copies":
-        return [write_evidence(attack.fn([render_page_array(s, page, mode="bgr") for s in sources], strength, seed),
-                               folder, "ev")]
-    by_copy = [render_pages(s, mode="bgr", pages=range(pages)) for s in sources]
+        return [write_evidence(attack.fn([render(s, page) for s in sources], strength, seed), folder, "ev")]
+    by_copy = [[render(s, p) for p in range(pages)] for s in sources]
     return [write_evidence(img, folder, f"ev-{i}") for i, img in enumerate(attack.fn(by_copy, strength, seed))]
 
 
 def run_case(ws: Workspace, res: IssueResult, attack: atk.Attack, strength: float, rng: np.random.Generator,
-             folder: Path) -> tuple[dict, np.ndarray]:
+             folder: Path, render=RENDER["mupdf"]) -> tuple[dict, np.ndarray]:
     """One leak: random copy (or colluders) and page, attack, trace. Returns the row and the innocent scores."""
     pages = res.document.pages
     n = int(strength) if attack.family == "collusion" else 1
@@ -74,7 +93,7 @@ def run_case(ws: Workspace, res: IssueResult, attack: atk.Attack, strength: floa
     seed = int(rng.integers(1 << 30))
     used = picks[:atk.colluders_used(attack.name, n, pages)] if attack.family == "collusion" else picks
     sources = [Path(res.copies[i].path) for i in picks]
-    evidence = attack_evidence(attack, strength, sources, pages, page, seed, folder)
+    evidence = attack_evidence(attack, strength, sources, pages, page, seed, folder, render)
     t0 = time.perf_counter()
     truth = {res.copies[i].copy_no for i in used}
     try:
@@ -126,6 +145,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="blind-watermark on every strength, or on one per attack (the quick one, else the "
                          "middle one); its extraction takes ~5 s per 300-dpi page")
     ap.add_argument("--jobs", type=int, default=1, help="issue jobs")
+    ap.add_argument("--raster", action="store_true", help="page-image copies (default: as issue makes them)")
+    ap.add_argument("--render", choices=sorted(RENDER), default="mupdf",
+                    help="who rasterises the copies before the attacks (gs: Ghostscript at 600 dpi, as a printer)")
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args(argv)
@@ -161,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
             t0 = time.perf_counter()
             people = tuple(Recipient(f"recipient {i:05d}", "bench") for i in range(args.copies))
             issued.append(issue(ws, IssueOptions(source=src, recipients=people, output_dir=tmp / f"out-{src.stem}",
-                                                 jobs=args.jobs)))
+                                                 jobs=args.jobs, vector=not args.raster)))
+            header.setdefault("formats", []).append(f"{src.name}: {issued[-1].stats['vector_pages']} of "
+                                                    f"{issued[-1].document.pages} pages vector")
             log(f"issued {args.copies} copies of {src.name} ({issued[-1].document.pages} pages) in "
                 f"{time.perf_counter() - t0:.0f}s")
         header["issue"] = [(r.document.title, r.document.pages) for r in issued]
@@ -176,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         for trial in range(args.trials):
             for res in issued:
                 for a, s in cases:
-                    row, inn = run_case(ws, res, a, s, rng, folder)
+                    row, inn = run_case(ws, res, a, s, rng, folder, RENDER[args.render])
                     row["trial"] = trial + 1
                     ours.add(row)
                     innocent_scores.append(inn)

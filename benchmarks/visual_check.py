@@ -1,8 +1,10 @@
 """Side-by-side crops at 100 %: original / marked copy / 10× difference, written to docs/.
 
-    python -m benchmarks visual_check [--out docs]
+    python -m benchmarks visual_check [--out docs] [--dpi 600] [--raster]
 
-Look at the PNGs (docs/shift-crop-<sample>.png, stamped in docs/visual-check.stamp.json): the copy must be
+Copies are made as `issue` makes them (vector pages where the PDF allows; `--raster`: page images) and
+rendered at `--dpi` (600 by default, a laser printer's resolution). Look at the PNGs
+(docs/<vector|raster>-crop-<sample>-<dpi>dpi.png, stamped in docs/visual-check.stamp.json): the copy must be
 indistinguishable from the original to the eye.
 """
 
@@ -34,18 +36,24 @@ def main(argv: list[str] | None = None) -> None:
     argv = arguments(argv)
     ap = argument_parser(__file__, __doc__)
     ap.add_argument("--out", type=Path, default=DOCS, help="folder for the PNGs (default docs/)")
+    ap.add_argument("--dpi", type=int, default=600, help="rendering resolution of the crops (default 600)")
+    ap.add_argument("--raster", action="store_true", help="page-image copies instead of vector ones")
     args = ap.parse_args(argv)
     output = Results(args.out, Stamp.take(NAME, argv), "visual-check")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         ws = Workspace.open(tmp_path / "ws")
         for sample in write_samples(tmp_path / "samples"):
-            issued = issue(ws, IssueOptions(source=sample, recipients=(Recipient("A"),), output_dir=tmp_path, jobs=1))
-            orig = render_page_array(sample, 0, 300, mode="rgb")
-            copy = render_page_array(issued.copies[0].path, 0, 300, mode="rgb")
+            issued = issue(ws, IssueOptions(source=sample, recipients=(Recipient("A"),), output_dir=tmp_path, jobs=1,
+                                            vector=not args.raster))
+            orig = render_page_array(sample, 0, args.dpi, mode="rgb")
+            copy = render_page_array(issued.copies[0].path, 0, args.dpi, mode="rgb")
+            k = args.dpi / 300
             y, x = (1150, 330) if "notice" in sample.name else (560, 280)
-            name = f"shift-crop-{sample.stem}.png"
-            cv2.imwrite(str(output.path(name)), cv2.cvtColor(panel(orig, copy, y, x), cv2.COLOR_RGB2BGR))
+            mode = "raster" if args.raster else "vector"
+            name = f"{mode}-crop-{sample.stem}-{args.dpi}dpi.png"
+            crop = panel(orig, copy, int(y * k), int(x * k), int(360 * k), int(900 * k))
+            cv2.imwrite(str(output.path(name)), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
             output.record(name)
             print(output.path(name))
 

@@ -82,6 +82,10 @@ def init(home: Path | None) -> None:
 @click.option("--password", help="Password of an encrypted PDF.")
 @click.option("--repair", is_flag=True, help="Issue a damaged PDF as MuPDF repairs it (refused otherwise; the run "
               "records it). Check the copies page by page.")
+@click.option("--raster", is_flag=True, help="Make every page of the copies a marked image over its marked, "
+              "invisible text (default: each page is marked in its own content where it allows it).")
+@click.option("--no-text-layer", is_flag=True, help="Image pages of the copies carry no invisible text (not "
+              "searchable or copyable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @home_option
@@ -89,8 +93,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
               merge: Path | None, separator: bool, title: str | None, level: str, reclassify: bool,
               reason: str | None, period: str, operator: str | None, layers: str | None,
               dpi: int | None, jobs: int, executor: str, scheduler: str | None, batch: int, resume_run: str | None,
-              abandon_run: str | None, password: str | None, repair: bool, as_json: bool, quiet: bool,
-              home: Path | None) -> None:
+              abandon_run: str | None, password: str | None, repair: bool, raster: bool, no_text_layer: bool,
+              as_json: bool, quiet: bool, home: Path | None) -> None:
     """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them.
 
     A run reserves its copy numbers in the register first; if it is interrupted (Ctrl-C, a crash, a full
@@ -127,7 +131,8 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
                                         title=title, level=level, period=period, dpi=dpi, jobs=jobs,
                                         password=password, merge=merge, separator=separator, executor=executor,
                                         scheduler=scheduler, batch=batch, layers=wanted, repair=repair,
-                                        issued_by=operator or "", reclassify=(reason or "") if reclassify else None),
+                                        issued_by=operator or "", reclassify=(reason or "") if reclassify else None,
+                                        vector=not raster, text_layer=not no_text_layer),
                        _progress(quiet or as_json))
     if as_json:
         _emit_json(result.to_json())
@@ -142,6 +147,13 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
     echo(f"done: {st['copies']} copies x {st['pages']} pages ({st['made_now']} copies made now) in "
          f"{_duration(st['seconds'])}, {st['page_copies_per_s'] or 0:.1f} page-copies/s, "
          f"output {_size(st['output_bytes'])}")
+    modes, reasons = st.get("page_modes"), st.get("raster_reasons") or []
+    if modes is not None:
+        echo(f"copies are the original PDF (text, fonts, links, outline, form fields and metadata kept): "
+             f"{st['vector_pages']} of {len(modes)} pages marked in their own content (vector)" +
+             ("" if st["vector_pages"] == len(modes) else ", the others marked images over their marked text"))
+    if reasons:
+        echo("image pages: " + "; ".join(reasons[:5]) + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else ""))
 
 
 def _duration(seconds: float) -> str:

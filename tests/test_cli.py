@@ -461,7 +461,7 @@ def test_wrong_size_key_is_exit_5(capsys, ws_copy):
 def test_interrupted_issue_exits_130_and_resumes(capsys, monkeypatch, ws_copy, issued, tmp_path):
     from leakmark.pdf import copy as lm_pdf
 
-    real, calls = lm_pdf.write_copy, []
+    real, calls = lm_pdf.write_pdf_copy, []
 
     def interrupted(text_layer, images, out, *token):
         calls.append(out)
@@ -469,7 +469,7 @@ def test_interrupted_issue_exits_130_and_resumes(capsys, monkeypatch, ws_copy, i
             raise KeyboardInterrupt
         real(text_layer, images, out, *token)
 
-    monkeypatch.setattr(lm_pdf, "write_copy", interrupted)
+    monkeypatch.setattr(lm_pdf, "write_pdf_copy", interrupted)
     (events_before,) = db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events")[0]
     code, _, err = run_main(capsys, "issue", issued.source, "-r", "Frank", "-r", "Grace", "-o", tmp_path / "out",
                             "--home", ws_copy.home, "--jobs", "1", "-q")
@@ -478,7 +478,7 @@ def test_interrupted_issue_exits_130_and_resumes(capsys, monkeypatch, ws_copy, i
     assert db_rows(ws_copy.ledger_path, "SELECT COUNT(*) FROM events")[0][0] == events_before + 1  # the run
     assert db_rows(ws_copy.ledger_path, "SELECT copy_no, status FROM copies WHERE copy_no > 5") == [
         (6, "reserved"), (7, "reserved")]
-    monkeypatch.setattr(lm_pdf, "write_copy", real)
+    monkeypatch.setattr(lm_pdf, "write_pdf_copy", real)
     code, out, _ = run_main(capsys, "log", "runs", "--home", ws_copy.home)
     assert code == 0 and "open" in out and "0/2 copies" in out
     code, out, _ = run_main(capsys, "issue", "--resume", "last", "--home", ws_copy.home, "--jobs", "1", "-q")

@@ -112,7 +112,7 @@ def test_resume_writes_a_lost_reservation_record(issued, ws_copy, tmp_path, monk
     from leakmark.pdf import copy as lm_pdf
 
     monkeypatch.setattr(reservations, "write", lambda *a: None)  # stopped right after the run's commit
-    monkeypatch.setattr(lm_pdf, "write_copy", lambda *a: (_ for _ in ()).throw(OutputError("disk full")))
+    monkeypatch.setattr(lm_pdf, "write_pdf_copy", lambda *a: (_ for _ in ()).throw(OutputError("disk full")))
     with pytest.raises(OutputError):
         _issue(ws_copy, issued.source, ["Frank", "Grace"], tmp_path / "out")
     monkeypatch.undo()

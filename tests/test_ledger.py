@@ -329,7 +329,7 @@ def test_failure_reserving_the_run_writes_nothing(issued, ws_copy, tmp_path, mon
 
 
 def test_disk_full_while_writing_copies_leaves_a_resumable_run(issued, ws_copy, tmp_path, monkeypatch):
-    real = lm_pdf.write_copy
+    real = lm_pdf.write_pdf_copy
     calls = []
 
     def flaky(text_layer, images, out, *token):
@@ -338,7 +338,7 @@ def test_disk_full_while_writing_copies_leaves_a_resumable_run(issued, ws_copy, 
             raise OutputError(f"cannot write {out}: No space left on device (simulated)")
         real(text_layer, images, out, *token)
 
-    monkeypatch.setattr(lm_pdf, "write_copy", flaky)
+    monkeypatch.setattr(lm_pdf, "write_pdf_copy", flaky)
     out = tmp_path / "out"
     with pytest.raises(OutputError, match="No space left") as info:
         _issue(ws_copy, issued.source, ["Frank", "Grace", "Heidi"], out)
@@ -350,7 +350,7 @@ def test_disk_full_while_writing_copies_leaves_a_resumable_run(issued, ws_copy, 
     assert _statuses(ws_copy, run.id) == [(6, "reserved"), (7, "reserved"), (8, "reserved")]
     _verify(ws_copy)
 
-    monkeypatch.setattr(lm_pdf, "write_copy", real)
+    monkeypatch.setattr(lm_pdf, "write_pdf_copy", real)
     r = leakmark.resume(ws_copy, "last")
     assert r.run == run.id and [c.copy_no for c in r.copies] == ["000006", "000007", "000008"]
     assert _statuses(ws_copy, run.id) == [(6, "issued"), (7, "issued"), (8, "issued")]
@@ -376,7 +376,7 @@ def test_ledger_failure_after_writing_a_batch_removes_its_files(issued, ws_copy,
 
 
 def test_open_runs_keep_their_numbers_and_abandoned_ones_void_them(issued, ws_copy, tmp_path, monkeypatch):
-    monkeypatch.setattr(lm_pdf, "write_copy", lambda *a: (_ for _ in ()).throw(OutputError("disk full")))
+    monkeypatch.setattr(lm_pdf, "write_pdf_copy", lambda *a: (_ for _ in ()).throw(OutputError("disk full")))
     with pytest.raises(OutputError):
         _issue(ws_copy, issued.source, ["Frank", "Grace"], tmp_path / "out")
     monkeypatch.undo()

@@ -6,10 +6,14 @@ evidence made from specific copies, and what 0.1.0 traced each evidence file to 
 tests/resources/README.md. NEVER regenerate the fixture to make this test pass: a failure means copies
 issued with 0.1.0 no longer trace as they did, which is exactly what this test exists to catch.
 
-Scores must equal the stored ones within 1e-6 relative: they are bit-identical today (the tolerance is for
-float formatting only). The traces also depend on OpenCV (SIFT, homography, resampling), PyMuPDF (PDF
-evidence is rendered) and the JPEG decoder: after an upgrade of those, a small drift is a finding to
-explain, not a value to update.
+Scores must equal the stored ones within 1e-6 relative. The traces also depend on OpenCV (SIFT, homography,
+resampling), PyMuPDF (PDF evidence is rendered) and the JPEG decoder: after an upgrade of those, a larger
+drift is a finding to explain, not a value to update. The same wheels on another machine of the same kind
+(2026-12-02) gave scores that differ in the 7th digit (tone 16.950684 against 0.1.0's 16.950682, shift
+0.6005283 against 0.6005292): float noise, not a change. So scores are held to 1e-6 relative or 1e-5
+absolute (a z-score step 100,000 times below anything a decision turns on), a false-accusation probability
+to what that allows (d ln FAP ≈ z·dz, at most 1e-3 for z ≤ 30 and dz/z ≤ 1e-6), and copies whose scores
+tie within it may come in either order.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ EXPECTED = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
 EVIDENCE = FIXTURE / "evidence"
 MEMO, PHOTO = "D8ee1943db1", "Df27b666279"  # document ids (sha256 of the source PDFs)
 REL = 1e-6
+SCORE_ABS = 1e-5
+FAP_REL = 1e-3  # what REL on the score allows the FAP to move (see the docstring)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +123,28 @@ def _same_report(got: object, want: object, where: str = "report") -> None:
         assert got == want, f"{where}: {got!r}, 0.1.0 gave {want!r}"
 
 
+def _ranks(ranked: list[tuple[int, float]]) -> list[set[int]]:
+    """The ranking as groups of copies whose scores tie within the score tolerance."""
+    groups: list[tuple[float, set[int]]] = []
+    for copy_no, score in ranked:
+        if groups and abs(score - groups[-1][0]) <= REL * abs(score) + SCORE_ABS:
+            groups[-1][1].add(copy_no)
+        else:
+            groups.append((score, {copy_no}))
+    return [g for _, g in groups]
+
+
+def _in_tie_order(suspects: list[dict], order: dict[str, int]) -> list[dict]:
+    out: list[dict] = []
+    for s in suspects:
+        tie = out and abs(s["score"] - out[-1]["score"]) <= REL * abs(s["score"]) + SCORE_ABS + 1e-3  # rounded
+        if tie and order.get(s["copy_no"], 0) < order.get(out[-1]["copy_no"], 0):
+            out.insert(len(out) - 1, s)
+        else:
+            out.append(s)
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED["evidence"]))
 def test_evidence_traces_as_it_did(legacy_ws, name):
     want = EXPECTED["evidence"][name]["exact"]
@@ -129,14 +157,18 @@ def test_evidence_traces_as_it_did(legacy_ws, name):
     named = [s.copy.copy_no for s in r.suspects[:r.named]]
     assert named == [s["copy_no"] for s in want["suspects"][:want["named"]]]
 
-    assert [s.copy.copy_no for s in r.suspects] == [s["copy_no"] for s in want["suspects"]]
-    for s, w in zip(r.suspects, want["suspects"], strict=True):
+    assert _ranks([(s.copy.copy_no, s.score) for s in r.suspects]) == \
+        _ranks([(w["copy_no"], w["score"]) for w in want["suspects"]])
+    wanted = {w["copy_no"]: w for w in want["suspects"]}
+    for s in r.suspects:
+        w = wanted[s.copy.copy_no]
         label = f"{name} copy {w['copy_no']:06d}"
-        _close(s.score, w["score"], f"{label} score")
-        _close(s.fap, w["fap"], f"{label} FAP", abs_=0.0)
+        _close(s.score, w["score"], f"{label} score", abs_=SCORE_ABS)
+        assert s.fap == pytest.approx(w["fap"], rel=FAP_REL, abs=0.0), \
+            f"{label} FAP: {s.fap!r}, 0.1.0 gave {w['fap']!r}"
         assert sorted(s.layers) == sorted(w["layers"]), label
         for layer, v in w["layers"].items():
-            _close(s.layers[layer], v, f"{label} {layer}")
+            _close(s.layers[layer], v, f"{label} {layer}", abs_=SCORE_ABS)
 
     assert r.candidate_numbers == want["candidate_numbers"]
     assert sorted(r.layer_scores) == sorted(want["layer_scores"])
@@ -147,7 +179,7 @@ def test_evidence_traces_as_it_did(legacy_ws, name):
             if w is None:  # the copy does not carry the layer
                 assert math.isnan(g), f"{name} {layer} copy {n}"
             else:
-                _close(g, w, f"{name} {layer} copy {n}")
+                _close(g, w, f"{name} {layer} copy {n}", abs_=SCORE_ABS)
 
     assert [{"page": e.page, "aligned": e.aligned, "document_page": e.document_page, "detail": e.detail,
              "blind": e.blind} for e in r.evidence] == want["evidence"]
@@ -156,4 +188,9 @@ def test_evidence_traces_as_it_did(legacy_ws, name):
     for e in report["evidence"]:
         e["path"] = Path(e["path"]).relative_to(EVIDENCE).as_posix()
     assert "leakmark_version" in report
-    _same_report(report, EXPECTED["evidence"][name]["report"])
+    want_report = EXPECTED["evidence"][name]["report"]
+    # copies tied within the score tolerance may come in either order (checked by _ranks above): compare
+    # them in 0.1.0's order
+    order = {s["copy_no"]: i for i, s in enumerate(want_report["suspects"])}
+    report["suspects"] = _in_tie_order(report["suspects"], order)
+    _same_report(report, want_report)

@@ -59,6 +59,8 @@ class IssueOptions(RunSettings):
     separator: bool = False  # a page before each copy in the merged file: 份号, recipient, unit
     layers: tuple[str, ...] | None = None  # None: every layer that applies
     repair: bool = False  # accept a damaged PDF as MuPDF repairs it (recorded in the run; refused otherwise)
+    vector: bool = True  # pages keep their own content, marked in it, where they allow it (False: page images)
+    text_layer: bool = True  # raster pages of a PDF keep their text, invisible and marked like their image
 
     @property
     def chosen_layers(self) -> tuple[LayerName, ...]:

@@ -20,7 +20,7 @@ import math
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from leakmark.fingerprint import Fingerprint
 from leakmark.issuing import cache
 from leakmark.issuing.naming import document_id, first_existing
 from leakmark.issuing.options import IssueOptions, RunRecord, RunSettings
-from leakmark.issuing.sinks import CopyFiles, MergedFile, OutputSink
+from leakmark.issuing.sinks import CopyFiles, MergedFile, OutputSink, PdfCopyFiles
 from leakmark.issuing.worker import (
     MarkJob,
     MarkResult,
@@ -51,7 +51,7 @@ from leakmark.layers.settings import ShiftSettings
 from leakmark.ledger import Copy, Document, Ledger, Planned, Run, now_iso
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf import stream as pdf_stream
-from leakmark.pdf.image import PageImage
+from leakmark.pdf.image import PageOutput
 from leakmark.pdf.read import check_pages, inspect
 from leakmark.workspace import Workspace
 
@@ -142,9 +142,14 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         with cache.run_lock(workspace, run_id), _executors(options) as (local, marker):
             try:
+                # copies are the original PDF file, except of images, into a merged print file, or of an encrypted
+                # PDF (whose copies are made as before: page images over a text layer, not encrypted)
+                pdf_copies = doc.kind == "pdf" and merge is None and options.password is None
                 prep = _prepare(workspace, doc, info.path, existing is None, run_id, options.delta,
                                 options.password, local, progress, options.chosen_layers,
-                                auto_tone=options.layers is None)
+                                auto_tone=options.layers is None,
+                                vector=(lambda i: True) if options.vector and pdf_copies else (lambda i: False),
+                                text_layer=pdf_copies and options.text_layer)
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
                     for page in prep:
@@ -157,13 +162,15 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                    merge=str(merge) if merge else None, separator=options.separator,
                                    delta=options.delta, encrypted=options.password is not None, layers=chosen,
                                    tone_pages=None if tone_pages is None else tuple(tone_pages),
-                                   repaired=info.repaired)
+                                   repaired=info.repaired, text_layer=options.text_layer,
+                                   **_modes(prep, pdf_copies, options.vector, doc.kind, options.password is not None))
                 run = Run(id=run_id, document_id=doc.id, created_at=now_iso(),
                           created_by=workspace.operator(options.issued_by),
                           state="open", options=record.to_json(), copies=len(numbers), done=0, merge_bytes=0)
                 planned = [Planned(r.name, r.unit, r.note, r.copy_no) for r in options.recipients]
                 reserved = ledger.start_run(doc, existing is None, run, planned,
-                                            copy_settings(chosen, options.delta, doc.dpi, tone_pages).to_json(),
+                                            copy_settings(chosen, options.delta, doc.dpi, tone_pages,
+                                                          record.page_modes).to_json(),
                                             __version__)
                 if [c.copy_no for c in reserved] != numbers:  # a concurrent run took ours a moment ago
                     clash = first_existing(out_dir, merge, info.path.stem,
@@ -204,7 +211,13 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
             if run.state != "open":
                 raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
             prep = _prepare(workspace, doc, source, False, run.id, record.delta, settings.password, local, progress,
-                            record.layers, tone_pages=None if record.tone_pages is None else list(record.tone_pages))
+                            record.layers, tone_pages=None if record.tone_pages is None else list(record.tone_pages),
+                            vector=record.vector_page, text_layer=record.pdf_copies and record.text_layer)
+            if any(record.vector_page(r.index) and r.mode != "vector" for r in prep):
+                bad = next(r for r in prep if record.vector_page(r.index) and r.mode != "vector")
+                raise BadRequestError(f"run {run.id} makes vector copies, but page {bad.index + 1} can no longer be "
+                                      f"marked in its content ({bad.mode_reason}); abandon the run with "
+                                      f"`leakmark issue --abandon {run.id}` and issue the remaining copies again")
             return _carry_out(workspace, ledger, key, doc, run, prep, settings, marker, progress, t0)
 
 
@@ -235,13 +248,27 @@ def _layers_for(options: IssueOptions, prep: list[PrepResult]) -> tuple[tuple[La
     return (chosen if pages else tuple(x for x in chosen if x != LayerName.tone)), pages or None
 
 
+def _modes(prep: list[PrepResult], pdf_copies: bool, vector: bool, kind: str, encrypted: bool) -> dict[str, Any]:
+    """How the run's copies are made: each page vector where its content can carry the marks, else raster,
+    with the reasons; or (page images, merged print files, encrypted PDFs) rebuilt from page images."""
+    if not pdf_copies:
+        why = ("the source is page images" if kind != "pdf" else "the source PDF is encrypted" if encrypted
+               else "merged print files are made of page images")
+        return {"page_modes": None, "raster_reasons": (why,)}
+    if not vector:
+        return {"page_modes": tuple("raster" for _ in prep),
+                "raster_reasons": ("page images were asked for (--raster)",)}
+    return {"page_modes": tuple(r.mode for r in prep),
+            "raster_reasons": tuple(f"page {r.index + 1}: {r.mode_reason}" for r in prep if r.mode != "vector")}
+
+
 def copy_settings(chosen: tuple[LayerName, ...], delta: int, dpi: int,
-                  tone_pages: list[int] | None = None) -> CopySettings:
+                  tone_pages: list[int] | None = None, page_modes: tuple[str, ...] | None = None) -> CopySettings:
     """What the register keeps with each copy: its layers and their parameters (trace uses exactly these)."""
     return CopySettings(layers=chosen, shift=ShiftSettings(delta_px=delta), dpi=dpi,
                         tone=tone.settings(tone_pages) if LayerName.tone in chosen else None,
                         blind=blind.SETTINGS if LayerName.blind in chosen else None,
-                        file=filemark.SETTINGS if LayerName.file in chosen else None)
+                        file=filemark.SETTINGS if LayerName.file in chosen else None, page_modes=page_modes)
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -263,13 +290,19 @@ def _executors(settings: RunSettings) -> Iterator[tuple[Executor, Executor]]:
 
 def _sink(ws: Workspace, key: bytes, doc: Document, run: Run, record: RunRecord, prep: list[PrepResult],
           pending: list[Copy]) -> OutputSink:
+    token = (lambda n: filemark.token(key, doc.id, n)) if LayerName.file in record.layers else None
+    if record.pdf_copies:
+        source = next(ws.doc_dir(doc.sha256).glob("original.*"))
+        vfiles = PdfCopyFiles(Path(record.output_dir), record.source_stem, source, token)
+        vfiles.remove_unrecorded(pending)
+        return vfiles
     if record.merge is not None:
         merge = Path(record.merge)
         return MergedFile(merge, run.merge_bytes, doc, [(r.width_pt, r.height_pt) for r in prep], record.separator,
                           run.id, write=bool(pending) or not merge.exists())
     files = CopyFiles(Path(record.output_dir), record.source_stem,
                       pdf_copy.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep]),
-                      (lambda n: filemark.token(key, doc.id, n)) if LayerName.file in record.layers else None)
+                      token)
     files.remove_unrecorded(pending)  # what a killed process left of copies the register does not have
     return files
 
@@ -328,6 +361,9 @@ def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Ru
              "page_copies_per_s": round(made * doc.pages / wall, 2) if wall > 0 else None,
              "output_bytes": sink.output_bytes(copies), "executor": settings.executor, "jobs": executor.workers,
              "units": {r.index + 1: r.stats for r in prep},
+             "page_modes": list(record.page_modes) if record.page_modes is not None else None,
+             "vector_pages": sum(1 for m in record.page_modes or () if m == "vector"),
+             "raster_reasons": list(record.raster_reasons),
              "pages_per_copy_in_file": doc.pages + (1 if record.separator else 0)}
     return IssueResult(document=doc, run=run.id, merged=merge, stats=stats,
                        copies=[IssuedCopy(c.label, c.recipient, c.unit, c.path) for c in copies])
@@ -346,14 +382,16 @@ def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult
             material = {x: [layers.get(x).material(key, doc.id, c.copy_no, r.index) for c in part] for x in on_page}
             local = isinstance(page[0], str)  # file names here; arrays already on the Dask workers
             job = MarkJob(index=r.index, units=r.units, delta=record.delta, material=material,
-                          page_files=page if local else None, dpi=doc.dpi)
+                          page_files=page if local else None, dpi=doc.dpi,
+                          vector_plan=r.vector_plan if record.vector_page(r.index) else None,
+                          text_plan=r.text_plan if record.pdf_copies and not record.vector_page(r.index) else None)
             futures.append(executor.submit(mark_copies, job, None if local else page))
     return futures
 
 
-def _by_copy(results: list[MarkResult], pages: int, n: int) -> list[list[PageImage]]:
+def _by_copy(results: list[MarkResult], pages: int, n: int) -> list[list[PageOutput]]:
     """Results come per page and slice, in submission order: regroup them as pages of each copy."""
-    per_page: list[list[PageImage]] = [[] for _ in range(pages)]
+    per_page: list[list[PageOutput]] = [[] for _ in range(pages)]
     for r in results:
         per_page[r.index].extend(r.images)
     return [[per_page[p][i] for p in range(pages)] for i in range(n)]
@@ -368,7 +406,8 @@ def _batch_size(prep: list[PrepResult], workers: int) -> int:
 def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, run_id: str, delta: int,
              password: str | None, executor: Executor, progress: Progress,
              chosen: tuple[LayerName, ...], *, auto_tone: bool = False,
-             tone_pages: list[int] | None = None) -> list[PrepResult]:
+             tone_pages: list[int] | None = None, vector: Callable[[int], bool] = lambda i: False,
+             text_layer: bool = False) -> list[PrepResult]:
     """Render every page once for the run (locally, also with Dask: only the client has the PDF), with the
     tone planes where tone goes: decided per page (`auto_tone`), or the run's recorded pages (a resume)."""
 
@@ -382,7 +421,9 @@ def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, run_id: str,
     jobs = [PrepJob(source=source, kind=doc.kind, index=i, dpi=doc.dpi, delta=delta, password=password,
                     cache=cache.page_file(ws, run_id, i),
                     known_units=None if new else vault.load_units_json(ws, doc.sha256, i),
-                    want_vault=new, tone=tone_mode(i), blind=LayerName.blind in chosen) for i in range(doc.pages)]
+                    want_vault=new, tone=tone_mode(i), blind=LayerName.blind in chosen, vector=vector(i),
+                    text_layer=text_layer)
+            for i in range(doc.pages)]
     progress.start(doc.pages, "pages rendered")
     try:
         futures = [executor.submit(prepare_page, j) for j in jobs]

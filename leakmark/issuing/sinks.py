@@ -17,7 +17,7 @@ from leakmark.issuing.naming import copy_file_name
 from leakmark.ledger import Copy, Document
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf import separator as pdf_separator
-from leakmark.pdf.image import PageImage
+from leakmark.pdf.image import PageImage, PageOutput
 from leakmark.pdf.stream import StreamingPdf
 
 
@@ -31,7 +31,7 @@ class Written:
 
 
 class OutputSink(Protocol):
-    def write(self, copies: list[Copy], images: list[list[PageImage]]) -> Written: ...
+    def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written: ...
 
     def discard(self, copies: list[Copy], issued: set[int]) -> None:
         """After a failure: remove the batch's output that the register does not record as issued."""
@@ -64,10 +64,12 @@ class CopyFiles:
             for t in self.out_dir.glob(f".{glob.escape(final.name)}.*.tmp"):
                 t.unlink(missing_ok=True)
 
-    def write(self, copies: list[Copy], images: list[list[PageImage]]) -> Written:
+    def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written:
         items = []
         for c, imgs in zip(copies, images, strict=True):
             final = self.path(c)
+            if not all(isinstance(i, PageImage) for i in imgs):
+                raise RuntimeError("a raster copy got a content stream")
             try:
                 tmp = temp_path_for(final)
             except OSError as exc:
@@ -91,6 +93,28 @@ class CopyFiles:
         return sum(Path(c.path).stat().st_size for c in copies if c.status == "issued" and Path(c.path).exists())
 
 
+class PdfCopyFiles(CopyFiles):
+    """One PDF per copy: the original file, each page its marked content stream (vector) or its marked
+    image over its marked invisible text (raster)."""
+
+    def __init__(self, out_dir: Path, stem: str, source: Path, token: Callable[[int], bytes] | None) -> None:
+        super().__init__(out_dir, stem, b"", token)
+        self.source = source
+
+    def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written:
+        items = []
+        for c, pages in zip(copies, images, strict=True):
+            final = self.path(c)
+            try:
+                tmp = temp_path_for(final)
+            except OSError as exc:
+                raise OutputError(f"cannot create a file in {final.parent}: {exc.strerror}") from exc
+            pdf_copy.write_pdf_copy(self.source, pages, tmp, self.token(c.copy_no) if self.token else None)
+            tmp.replace(final)
+            items.append((c.copy_no, str(final)))
+        return Written(items)
+
+
 class MergedFile:
     """Every copy in copy order in one print file, streamed to `NAME.part` (see `pdf.stream`)."""
 
@@ -99,7 +123,7 @@ class MergedFile:
         self.final, self.doc, self.sizes, self.separator, self.run_id = final, doc, sizes, separator, run_id
         self.writer: StreamingPdf | None = StreamingPdf(final, committed=committed) if write else None
 
-    def write(self, copies: list[Copy], images: list[list[PageImage]]) -> Written:
+    def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written:
         w = self.writer
         if w is None:
             raise RuntimeError("a finished or closed merged file takes no more pages")
@@ -110,6 +134,8 @@ class MergedFile:
                 w.add_page(width, height, pdf_separator.separator_image(self.doc, c, width, height))
             first = w.pages + 1
             for (width, height), img in zip(self.sizes, imgs, strict=True):
+                if not isinstance(img, PageImage):
+                    raise RuntimeError("merged print files take page images")
                 w.add_page(width, height, img)
             items.append((c.copy_no, f"{w.final}#pages={first}-{w.pages}"))
         return Written(items, merge_bytes=w.commit())

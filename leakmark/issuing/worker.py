@@ -10,7 +10,9 @@ and its encoding only. Workers get page images, units and per-copy seeds: never 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,7 +25,7 @@ from leakmark import fingerprint, layers, units
 from leakmark._io import PRIVATE_FILE, write_error
 from leakmark.layers import LayerName, blind, shift, tone
 from leakmark.layers.codes import signs
-from leakmark.pdf.image import PageImage
+from leakmark.pdf.image import PageContent, PageImage, PageOutput
 from leakmark.pdf.read import render_page
 
 JPEG_QUALITY = 92
@@ -48,6 +50,8 @@ class PrepJob:
     want_vault: bool = True  # compute the original's PNG and fingerprint (first registration)
     tone: ToneMode = ToneMode.off  # the tone layer's two planes beside the rendering
     blind: bool = False  # and the blind layer's (the page embedded with all bits 0 and all bits 1)
+    vector: bool = False  # try to mark this page in its own content (pdf.vector); else it stays raster
+    text_layer: bool = False  # a raster page keeps its text, invisible and moved as its image (pdf.vector)
 
 
 @dataclass
@@ -62,6 +66,10 @@ class PrepResult:
     fp_points: np.ndarray | None = None
     fp_descriptors: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
+    mode: str = "raster"  # "vector": the page's plan is in `vector_plan`
+    mode_reason: str = ""  # why a page asked to be vector stays raster
+    vector_plan: bytes | None = None  # pickled pdf.vector.PagePlan (our own, from this run's prepare)
+    text_plan: bytes | None = None  # the same for a raster page's invisible text layer
 
 
 @dataclass(frozen=True)
@@ -74,12 +82,14 @@ class MarkJob:
     material: dict[LayerName, list[bytes]]
     page_files: tuple[str, ...] | None = None  # rendering, then each layer's planes; None: arguments (Dask)
     dpi: int = 300
+    vector_plan: bytes | None = None  # the page is vector: each copy is its content stream
+    text_plan: bytes | None = None  # a raster page's invisible text layer, made per copy with its image
 
 
 @dataclass
 class MarkResult:
     index: int
-    images: list[PageImage]  # one per seed, in order
+    images: list[PageOutput]  # one per seed, in order
 
 
 def is_colour(rgb: np.ndarray) -> bool:
@@ -137,12 +147,47 @@ def _prepare_page(job: PrepJob) -> PrepResult:
                         spans=page.spans, shape=base.shape,
                         stats={"words": pu.n_words, "lines": int((pu.lines[:, 2] > pu.lines[:, 0]).sum()),
                                "rules": pu.n_rules, "marks": pu.n_blobs, "picture": picture, "tone": toned})
+    if job.vector and (toned or job.blind):
+        result.mode_reason = "the page carries the tone or blind layer, which live in its pixels"
+    elif job.vector:
+        result.mode, result.mode_reason, result.vector_plan = _plan_vector(job, gray, pu)
+    result.stats["mode"] = result.mode
+    if job.text_layer and result.mode != "vector":
+        result.text_plan = _plan_text(job, pu)
     if job.want_vault:
         _ok, png = cv2.imencode(".png", gray)
         result.original_png = png.tobytes()
         fp = fingerprint.of_page(gray, job.dpi)
         result.fp_points, result.fp_descriptors = fp.points, fp.descriptors
     return result
+
+
+def _plan_vector(job: PrepJob, gray: np.ndarray, pu: units.PageUnits) -> tuple[str, str, bytes | None]:
+    """("vector", "", plan) when the page's own content can carry the marks, else ("raster", why, None)."""
+    from leakmark.pdf import vector
+
+    if job.kind != "pdf":
+        return "raster", "an image has no content to edit", None
+    try:
+        data = job.source.read_bytes()
+        plan = vector.plan(data, job.index, pu, job.dpi, job.delta, job.password)
+        vector.verify(plan, data, job.index, gray, job.dpi, job.password)
+    except vector.NotEditable as exc:
+        return "raster", str(exc), None
+    return "vector", "", pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _plan_text(job: PrepJob, pu: units.PageUnits) -> bytes | None:
+    """A raster page's text as an invisible layer whose glyphs move with the units of its image, so that
+    making the text visible shows a marked page too; None when the text cannot be planned (then the page
+    has no text layer, rather than an unmarked one)."""
+    from leakmark.pdf import vector
+
+    try:
+        plan = vector.plan(job.source.read_bytes(), job.index, pu, job.dpi, job.delta, job.password, text_only=True)
+    except vector.NotEditable:
+        return None
+    return pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def picture_share(gray: np.ndarray, pu: units.PageUnits) -> float:
@@ -169,14 +214,25 @@ def layer_files(cache: Path, page_layers: tuple[LayerName, ...]) -> list[Path]:
 
 def mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None = None) -> MarkResult:
     with _one_thread():
-        return _mark_copies(job, arrays)
+        result = _mark_copies(job, arrays)
+    if job.text_plan is not None:
+        plan = pickle.loads(job.text_plan)  # made by this run's prepare_page, never read from outside
+        seeds = job.material[LayerName.shift]
+        result.images = [dataclasses.replace(img, text=plan.content(signs(seed, plan.units.n_codes)))
+                         if isinstance(img, PageImage) else img for img, seed in zip(result.images, seeds, strict=True)]
+    return result
 
 
 def _mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None) -> MarkResult:
+    if job.vector_plan is not None:
+        plan = pickle.loads(job.vector_plan)  # made by this run's prepare_page, never read from outside
+        seeds = job.material[LayerName.shift]
+        return MarkResult(index=job.index, images=[PageContent(plan.content(signs(s, plan.units.n_codes)))
+                                                   for s in seeds])
     arrays = tuple(np.load(f) for f in job.page_files or ()) if arrays is None else arrays
     base = arrays[0]
     pu = units.PageUnits.from_json(job.units)
-    images = []
+    images: list[PageOutput] = []
     seeds = job.material[LayerName.shift]
     if LayerName.blind in job.material:  # (never with tone: see issuing.IssueOptions.validate)
         zero, one = arrays[-2], arrays[-1]

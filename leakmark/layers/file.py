@@ -52,6 +52,26 @@ def stamp(doc: pymupdf.Document, tok: bytes) -> None:
     doc.xref_set_key(-1, "ID", f"[<{tok.hex()}><{tok.hex()}>]")  # MuPDF renews the second on save
 
 
+def stamp_keeping(doc: pymupdf.Document, tok: bytes) -> None:
+    """`stamp`, keeping the document's own XMP metadata: only its DocumentID becomes the token."""
+    old = doc.get_xml_metadata() or ""
+    uid = f"uuid:{uuid.UUID(bytes=tok)}"
+    if "</rdf:RDF>" not in old:
+        doc.set_xml_metadata(xmp(tok))
+    else:
+        element = re.compile(r"<xmpMM:DocumentID>[^<]*</xmpMM:DocumentID>")
+        attribute = re.compile(r'xmpMM:DocumentID="[^"]*"')
+        if element.search(old):
+            new = element.sub(f"<xmpMM:DocumentID>{uid}</xmpMM:DocumentID>", old, count=1)
+        elif attribute.search(old):
+            new = attribute.sub(f'xmpMM:DocumentID="{uid}"', old, count=1)
+        else:
+            new = old.replace("</rdf:RDF>", '<rdf:Description rdf:about="" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/">'
+                              f"<xmpMM:DocumentID>{uid}</xmpMM:DocumentID></rdf:Description></rdf:RDF>", 1)
+        doc.set_xml_metadata(new)
+    doc.xref_set_key(-1, "ID", f"[<{tok.hex()}><{tok.hex()}>]")
+
+
 _HEX = re.compile(r"<([0-9A-Fa-f]{32})>")
 _UUID = re.compile(r"uuid:([0-9a-fA-F-]{36})")
 

@@ -65,6 +65,9 @@ class CopySettings:
     blind: BlindSettings | None = None
     file: FileSettings | None = None
     format: int = FORMAT
+    # how each page of the copy was made: "vector" (marked in its own content) or "raster" (a marked image);
+    # None in records from before vector copies. Trace measures both the same way.
+    page_modes: tuple[str, ...] | None = None
 
     def carries(self, layer: LayerName | str, page: int) -> bool:
         """Whether the copy carries `layer` on `page` (0-based). Tone goes by default only on the pages it
@@ -87,6 +90,8 @@ class CopySettings:
             out["blind"] = {"version": b.version, "d1": b.d1, "d2": b.d2, "password": b.password, "bits": b.bits}
         if self.file is not None:
             out["file"] = {"token": self.file.token, "where": list(self.file.where)}
+        if self.page_modes is not None:
+            out["page_modes"] = list(self.page_modes)
         return json.dumps(out, sort_keys=True)
 
     @staticmethod
@@ -123,4 +128,5 @@ def _parse(text: str) -> CopySettings:
             password=int(blind["password"]), bits=int(blind["bits"])),
         file=None if not isinstance(file, dict) else FileSettings(
             token=str(file["token"]), where=tuple(file["where"])),
+        page_modes=tuple(str(m) for m in d["page_modes"]) if d.get("page_modes") is not None else None,
     )

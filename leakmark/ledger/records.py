@@ -26,6 +26,11 @@ class RunRecord:
     layers: tuple[LayerName, ...]
     tone_pages: tuple[int, ...] | None  # 0-based; None: every page (or no tone)
     repaired: bool = False  # the source was a damaged PDF, issued as MuPDF repaired it (`issue --repair`)
+    # copies are the original PDF, each page "vector" (marked in its own content, pdf.vector) or "raster" (its
+    # marked image over its invisible, equally marked text); None: copies of page images over a text layer
+    page_modes: tuple[str, ...] | None = None
+    raster_reasons: tuple[str, ...] = ()  # why pages stay images: "page N: reason"
+    text_layer: bool = True  # raster pages keep their text (invisible); `issue --no-text-layer`: they don't
 
     def page_layers(self, index: int) -> tuple[LayerName, ...]:
         """The layers page `index` (0-based) carries."""
@@ -39,6 +44,12 @@ class RunRecord:
                                "tone_pages": None if self.tone_pages is None else list(self.tone_pages)}
         if self.repaired:  # only then: the records of other runs stay as they were
             out["repaired"] = True
+        if self.page_modes is not None:
+            out["page_modes"] = list(self.page_modes)
+        if self.raster_reasons:
+            out["raster_reasons"] = list(self.raster_reasons)
+        if not self.text_layer:
+            out["text_layer"] = False
         return json.dumps(out, ensure_ascii=False, sort_keys=True)
 
     @staticmethod
@@ -50,4 +61,15 @@ class RunRecord:
                          encrypted=bool(d.get("encrypted")),
                          layers=tuple(LayerName(x) for x in d.get("layers", ["shift"])),
                          tone_pages=None if pages is None else tuple(int(p) for p in pages),
-                         repaired=bool(d.get("repaired")))
+                         repaired=bool(d.get("repaired")),
+                         page_modes=None if d.get("page_modes") is None else tuple(str(x) for x in d["page_modes"]),
+                         raster_reasons=tuple(str(x) for x in d.get("raster_reasons", ())),
+                         text_layer=bool(d.get("text_layer", True)))
+
+    @property
+    def pdf_copies(self) -> bool:
+        """Copies are the original PDF file (with vector or raster pages), not a rebuilt one."""
+        return self.page_modes is not None
+
+    def vector_page(self, index: int) -> bool:
+        return self.page_modes is not None and self.page_modes[index] == "vector"

@@ -17,9 +17,20 @@ class PageImage:
     height: int
     colour: bool = False
     bilevel: bool = False
+    text: bytes | None = None  # the page's invisible text layer, its glyphs moved as the image's units
 
     @staticmethod
     def bilevel_from(gray: np.ndarray) -> PageImage:
         """A 1-bit image (black where gray < 128): crisp text at a tenth of a greyscale JPEG's size."""
         bits = np.packbits(gray >= 128, axis=1)  # 1 = white in DeviceGray
         return PageImage(zlib.compress(bits.tobytes(), 6), gray.shape[1], gray.shape[0], bilevel=True)
+
+
+@dataclass(frozen=True)
+class PageContent:
+    """A vector copy's page: its marked content stream (the rest of the page is the original's)."""
+
+    data: bytes
+
+
+PageOutput = PageImage | PageContent  # what a marking job makes of one page of one copy

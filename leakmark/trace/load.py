@@ -20,6 +20,7 @@ from leakmark._mupdf import pymupdf
 from leakmark.errors import InputFileError
 from leakmark.pdf import read as pdf
 from leakmark.trace import decode
+from leakmark.trace.pdf_measure import PageText, page_text
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class EvidencePage:
     sha256: str
     page: int  # 1-based page of the evidence file
     gray: np.ndarray  # uint8
+    text: PageText | None = None  # a PDF page's characters and where they are (trace.pdf_measure)
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,17 @@ class Evidence:
         doc = pdf.open_pdf(self.path, self.password)
         try:
             for i in range(doc.page_count):
-                yield EvidencePage(path=self.path, sha256=self.sha256, page=i + 1, gray=self._render(doc, i))
+                gray = self._render(doc, i)
+                yield EvidencePage(path=self.path, sha256=self.sha256, page=i + 1, gray=gray, text=self._text(doc, i))
         finally:
             doc.close()
+
+    @staticmethod
+    def _text(doc: pymupdf.Document, i: int) -> PageText | None:
+        try:
+            return page_text(doc.load_page(i))
+        except Exception:  # unreadable text: the page is measured from its rendering alone
+            return None
 
     def _render(self, doc: pymupdf.Document, i: int) -> np.ndarray:
         where = f"{self.path}, page {i + 1}"

@@ -19,9 +19,9 @@ from leakmark._progress import NullProgress, Progress
 from leakmark.layers import CODEWORD, LayerName, blind, tone
 from leakmark.layers import file as filemark
 from leakmark.layers.base import MeasureContext, Measurement
-from leakmark.ledger import Copy, Ledger
+from leakmark.ledger import Copy, Document, Ledger
 from leakmark.pdf.read import sniff_kind
-from leakmark.trace import load, locate
+from leakmark.trace import load, locate, pdf_measure
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
 from leakmark.trace.result import SCORED_LAYERS, EvidenceReport, TraceOptions, TraceResult
@@ -93,6 +93,7 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                       if name == LayerName.shift
                       or (_wanted(options, name) and measurable(doc.id, location.ref.page, name))]
             measured = {name: m for name in wanted if (m := layers.get(name).measure(ctx)) is not None}
+            exact = _from_pdf_text(workspace, doc, location.ref.page, ev, ctx, measured)
             found = None
             if blinded(doc.id) and _wanted(options, blind.LAYER):  # the evidence as it is, then aligned
                 found = (_read_blind(gray, original.shape, key, rep) if gray.shape == original.shape else None) \
@@ -101,7 +102,7 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                     blind_hits.add((doc.id, found.copy_no))
             timings["measure"] += time.perf_counter() - t
             rep.aligned, rep.document_page = True, location.ref.page + 1
-            rep.detail = _detail(measured) + (
+            rep.detail = _detail(measured) + (" (words and lines read from the PDF's own text)" if exact else "") + (
                 f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
             measures.append(_PageMeasure(doc=doc, page=location.ref.page,
                                          values={name: m.values for name, m in measured.items()}))
@@ -136,6 +137,38 @@ def _streamed(files: list[load.Evidence], timings: dict[str, float], progress: P
                 progress.advance(1)
     finally:
         progress.finish()
+
+
+@functools.lru_cache(maxsize=8)
+def _original_text(folder: str, page: int) -> pdf_measure.PageText | None:
+    from leakmark._mupdf import pymupdf
+
+    source = next(Path(folder).glob("original.*"), None)
+    if source is None or source.suffix.lower() != ".pdf":
+        return None
+    with pymupdf.open(source) as doc:
+        return pdf_measure.page_text(doc.load_page(page))
+
+
+def _from_pdf_text(ws: Workspace, doc: Document, page: int, ev: load.EvidencePage, ctx: MeasureContext,
+                   measured: dict[LayerName, Measurement]) -> bool:
+    """For a PDF page, the words' and lines' values of `shift` from its glyph positions (`pdf_measure`),
+    in place of those measured on its rendering. False when the text cannot be read that way."""
+    if ev.text is None or doc.kind != "pdf" or LayerName.shift not in measured:
+        return False
+    original = _original_text(str(ws.doc_dir(doc.sha256)), page)
+    exact = pdf_measure.exact_shift(original, ev.text, ctx.units, doc.dpi, ctx.delta) if original else None
+    if exact is None:
+        return False
+    m = measured[LayerName.shift]
+    k = ctx.units.n_words + ctx.units.n_lines
+    values = m.values.copy()
+    values[:k] = exact[:k]
+    counts = dict(m.counts)
+    counts["words"] = int(np.count_nonzero(exact[:ctx.units.n_words]))
+    counts["lines"] = int(np.count_nonzero(exact[ctx.units.n_words:k]))
+    measured[LayerName.shift] = Measurement(values, counts)
+    return True
 
 
 def _detail(measured: dict[LayerName, Measurement]) -> str:

@@ -1,0 +1,565 @@
+"""The `shift` layer inside a page's own content stream: vector copies.
+
+Each unit the tracer measures (word, line, rule, seal) is moved by its keyed ±delta rendering pixels by
+editing the operators that draw it, and nothing else changes:
+- text: the glyphs of a unit get a horizontal adjustment in a TJ array and a text rise (`Ts`) for the
+  vertical part, both undone right after them, so no other glyph moves and no widths need computing;
+- paths (rules, strokes of seals): the unit's subpath coordinates are offset;
+- images, inline images and form XObjects: wrapped in ``q 1 0 0 1 tx ty cm … Q``.
+
+Which glyphs an operator draws is read from MuPDF itself: in a scratch rendering each text operator gets
+its own fill colour, and MuPDF's text trace reports every glyph with its box and that colour. A page is
+planned once per run (`plan`); a copy's content is then a join of bytes and a few formatted numbers
+(`PagePlan.content`). Pages that cannot be edited safely come back as a reason and stay raster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from leakmark._mupdf import pymupdf
+from leakmark.pdf.fontcodes import FontCodes, font_codes
+from leakmark.units import PageUnits
+
+_SHOW = {"Tj", "TJ", "'", '"'}
+_PAINT = {"S", "s", "f", "F", "f*", "B", "B*", "b", "b*", "n"}
+_CONSTRUCT = {"m", "l", "c", "v", "y", "re", "h"}
+_PICTURE = {"W", "W*", "Do", "INLINE IMAGE", "sh", "gs"}  # left out of a text layer
+_NUMERIC = _CONSTRUCT | {"cm", "Tm", "Tz", "Ts", "Tf", "Tc", "Tw", "TL", '"'}
+
+
+class NotEditable(Exception):
+    """The page cannot be marked in its content; the message says why (recorded in the register)."""
+
+
+# -- per-copy moves ----------------------------------------------------------------------------------
+def unit_moves(pu: PageUnits, codes: np.ndarray, delta: int) -> np.ndarray:
+    """Each slot's move in rendering pixels (x, y), as `shift.apply` moves it: words (line + word move),
+    then lines, rules and blobs. Slots are what plan elements refer to."""
+    nw, nl, nr = pu.n_words, pu.n_lines, pu.n_rules
+    c = codes.astype(np.float64) * delta
+    line_axis = np.ones(nl, dtype=np.int64)
+    seen: set[int] = set()
+    for line, axis in zip(pu.word_line.tolist(), pu.word_axis.tolist(), strict=True):
+        if line not in seen:
+            seen.add(line)
+            line_axis[line] = 1 - axis
+    lines = np.zeros((nl, 2))
+    moving = pu.lines[:, 2] > pu.lines[:, 0] if nl else np.zeros(0, bool)
+    lines[np.arange(nl), line_axis] = np.where(moving, c[nw:nw + nl], 0.0)
+    words = lines[pu.word_line].copy() if nw else np.zeros((0, 2))
+    words[np.arange(nw), pu.word_axis.astype(np.int64)] += c[:nw]
+    rules = np.zeros((nr, 2))
+    rules[np.arange(nr), pu.rule_axis.astype(np.int64)] = c[nw + nl:nw + nl + nr]  # the axis it moves along
+    blobs = c[nw + nl + nr:].reshape(-1, 2)
+    return np.concatenate([words, lines, rules, blobs]).reshape(-1, 2)
+
+
+def _fmt(x: float) -> bytes:
+    s = f"{x:.4f}".rstrip("0").rstrip(".")
+    return (s if s not in ("", "-0") else "0").encode()
+
+
+# -- plan elements ------------------------------------------------------------------------------------
+@dataclass
+class _Text:
+    """One text-showing operator: glyph groups, each moved by its slot (-1: stays)."""
+    prefix: bytes  # T* (and Tw Tc for ") of the ' and " operators
+    rise: float
+    per_unit: float  # TJ adjustment per text-space unit: -1000 / (Tfs * Th)
+    to_text: np.ndarray  # 2x2: pixel move -> text space (row vectors)
+    groups: list[tuple[int, bytes]]  # (slot, serialized TJ elements of the group)
+
+    def render(self, moves: np.ndarray) -> bytes:
+        out = [self.prefix] if self.prefix else []
+        arr: list[bytes] = []
+        rise = self.rise
+        for slot, body in self.groups:
+            a, b = (moves[slot] @ self.to_text) if slot >= 0 else (0.0, 0.0)
+            want = self.rise + b if abs(b) > 1e-9 else self.rise
+            if want != rise:
+                if arr:
+                    out.append(b"[" + b" ".join(arr) + b"] TJ")
+                    arr = []
+                out.append(_fmt(want) + b" Ts")
+                rise = want
+            if abs(a) > 1e-9:
+                arr += [_fmt(a * self.per_unit), body, _fmt(-a * self.per_unit)]
+            else:
+                arr.append(body)
+        if arr:
+            out.append(b"[" + b" ".join(arr) + b"] TJ")
+        if rise != self.rise:
+            out.append(_fmt(self.rise) + b" Ts")
+        return b"\n".join(out)
+
+
+@dataclass
+class _Path:
+    """Path construction operators of one subpath, offset by their slot's move."""
+    ops: list[tuple[str, list[float]]]
+    slot: int
+    to_user: np.ndarray
+
+    def render(self, moves: np.ndarray) -> bytes:
+        ux, uy = moves[self.slot] @ self.to_user
+        out = []
+        for op, nums in self.ops:
+            if op == "re":
+                vals = [nums[0] + ux, nums[1] + uy, nums[2], nums[3]]
+            else:
+                vals = [v + (ux if i % 2 == 0 else uy) for i, v in enumerate(nums)]
+            out.append(b" ".join(_fmt(v) for v in vals) + b" " + op.encode())
+        return b"\n".join(out)
+
+
+@dataclass
+class _Wrap:
+    """An image, inline image or form XObject drawn under an extra translation."""
+    body: bytes
+    slot: int
+    to_user: np.ndarray
+
+    def render(self, moves: np.ndarray) -> bytes:
+        ux, uy = moves[self.slot] @ self.to_user
+        return b"q 1 0 0 1 " + _fmt(ux) + b" " + _fmt(uy) + b" cm\n" + self.body + b"\nQ"
+
+
+@dataclass
+class PagePlan:
+    parts: list[Any]  # bytes, or elements with .render(moves)
+    units: PageUnits
+    delta: int
+    stats: dict = field(default_factory=dict)
+
+    def content(self, codes: np.ndarray) -> bytes:
+        moves = unit_moves(self.units, codes, self.delta)
+        return b"\n".join(p if isinstance(p, bytes) else p.render(moves) for p in self.parts)
+
+
+# -- planning -----------------------------------------------------------------------------------------
+def _mat(m: Any) -> np.ndarray:
+    a, b, c, d, e, f = (float(x) for x in m)
+    return np.array([[a, b, 0.0], [c, d, 0.0], [e, f, 1.0]])
+
+
+def _tag(i: int) -> tuple[float, float, float]:
+    return ((i & 255) / 255.0, ((i >> 8) & 255) / 255.0, ((i >> 16) & 255) / 255.0)
+
+
+def _untag(color: tuple) -> int:
+    r, g, b = (round(float(x) * 255) for x in color[:3])
+    return r | (g << 8) | (b << 16)
+
+
+def _form_has_text(xobj: Any, depth: int = 0) -> bool:
+    import pikepdf
+
+    if depth > 8:
+        return True
+    try:
+        data = xobj.read_bytes()
+    except Exception:
+        return True
+    if b"BT" in data and any(str(ins.operator) == "BT" for ins in pikepdf.parse_content_stream(xobj)):
+        return True
+    res = xobj.get("/Resources")
+    xobjs = res.get("/XObject") if res is not None else None
+    if xobjs is not None:
+        for _name, sub in xobjs.items():
+            if sub.get("/Subtype") == pikepdf.Name.Form and _form_has_text(sub, depth + 1):
+                return True
+    return False
+
+
+class _Planner:
+    def __init__(self, page: Any, mpage: pymupdf.Page, pu: PageUnits, to_px: np.ndarray, delta: int,
+                 text_only: bool = False) -> None:
+        import pikepdf
+
+        self.pikepdf = pikepdf
+        self.text_only = text_only  # an invisible text layer: text operators only, drawn in mode 3
+        self.page, self.mpage, self.pu, self.delta = page, mpage, pu, delta
+        self.to_px = to_px  # user space -> rendering pixels (3x3, row vectors)
+        try:
+            self.instrs = list(pikepdf.parse_content_stream(page))
+        except pikepdf.PdfError as exc:
+            raise NotEditable(f"content stream does not parse ({exc})") from exc
+        res = page.obj.get("/Resources")
+        self.fonts = res.get("/Font") if res is not None else None
+        self.xobjects = res.get("/XObject") if res is not None else None
+        nw, nl, nr = pu.n_words, pu.n_lines, pu.n_rules
+        grow = np.array([-delta, -delta, delta, delta])
+        self.word_boxes = pu.words + grow
+        self.line_boxes = np.where((pu.lines[:, 2:3] > pu.lines[:, 0:1]), pu.lines + grow, 0) if nl else pu.lines
+        self.rule_boxes = pu.rules + 2 * grow
+        self.blob_boxes = pu.blobs + 2 * grow
+        self.off_lines, self.off_rules, self.off_blobs = nw, nw + nl, nw + nl + nr
+        self.moved_slots: set[int] = set()
+
+    # which slot a box (pixels) belongs to: glyph centres by point, whole shapes by containment
+    def slot_of_point(self, x: float, y: float) -> int:
+        for boxes, off in ((self.word_boxes, 0), (self.line_boxes, self.off_lines)):
+            if len(boxes):
+                hit = np.nonzero((boxes[:, 0] <= x) & (x < boxes[:, 2]) & (boxes[:, 1] <= y) & (y < boxes[:, 3]))[0]
+                if len(hit):
+                    return off + int(hit[0])
+        return -1
+
+    def slot_of_box(self, x0: float, y0: float, x1: float, y1: float) -> tuple[int, bool]:
+        """(slot, touches): the unit whose grown box holds the whole shape, and whether the shape touches
+        any unit box at all (then a shape left in place may cut through a moved unit)."""
+        touches = False
+        groups = ((self.word_boxes, 0), (self.line_boxes, self.off_lines), (self.rule_boxes, self.off_rules),
+                  (self.blob_boxes, self.off_blobs))
+        for boxes, off in groups:
+            if not len(boxes):
+                continue
+            inside = (boxes[:, 0] <= x0) & (x1 <= boxes[:, 2]) & (boxes[:, 1] <= y0) & (y1 <= boxes[:, 3])
+            hit = np.nonzero(inside)[0]
+            if len(hit):
+                return off + int(hit[0]), True
+            touches = touches or bool(((boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1)
+                                       & (y0 < boxes[:, 3])).any())
+        return -1, touches
+
+    def _px_box(self, pts: np.ndarray, ctm: np.ndarray) -> tuple[float, float, float, float]:
+        h = np.c_[pts, np.ones(len(pts))] @ ctm @ self.to_px
+        return float(h[:, 0].min()), float(h[:, 1].min()), float(h[:, 0].max()), float(h[:, 1].max())
+
+    def _to_local(self, ctm: np.ndarray) -> np.ndarray:
+        lin = (ctm @ self.to_px)[:2, :2]
+        if abs(np.linalg.det(lin)) < 1e-12:
+            raise NotEditable("a degenerate transformation")
+        return np.linalg.inv(lin)
+
+    def run(self) -> PagePlan:
+        pk = self.pikepdf
+        glyphs = self._glyphs_by_operator()
+        parts: list[Any] = []
+        pending: list[Any] = []
+
+        def flush() -> None:
+            if pending:
+                parts.append(pk.unparse_content_stream(pending))
+                pending.clear()
+
+        ctm = np.eye(3)
+        stack: list[tuple[np.ndarray, dict[str, Any]]] = []
+        ts: dict[str, Any] = {"font": None, "size": None, "Th": 1.0, "rise": 0.0, "Tc": 0.0, "Tw": 0.0, "TL": 0.0}
+        tm_lin = np.eye(3)
+        path: list[tuple[int, str, list[float]]] = []  # current path's construction operators
+        clip = False
+        for i, ins in enumerate(self.instrs):
+            op = str(ins.operator)
+            nums = [float(x) for x in ins.operands if _is_number(x)] if op in _NUMERIC else []
+            if self.text_only:
+                if op == "Tr" or op in _CONSTRUCT or op in _PAINT or op in _PICTURE:
+                    continue  # nothing but invisible text: no paths, pictures or render modes of its own
+                if op == "BT":
+                    pending += [ins, pk.ContentStreamInstruction([3], pk.Operator("Tr"))]
+                    tm_lin = np.eye(3)
+                    continue
+            if op == "q":
+                stack.append((ctm.copy(), dict(ts)))
+            elif op == "Q":
+                if stack:
+                    ctm, ts = stack.pop()
+            elif op == "cm":
+                ctm = _mat(nums) @ ctm
+            elif op == "BT":
+                tm_lin = np.eye(3)
+            elif op == "Tm":
+                tm_lin = _mat([*nums[:4], 0.0, 0.0])
+            elif op == "Tf":
+                ts["font"], ts["size"] = str(ins.operands[0]), float(ins.operands[1])
+            elif op == "Tz":
+                ts["Th"] = nums[0] / 100.0
+            elif op == "Ts":
+                ts["rise"] = nums[0]
+            elif op in ("Tc", "Tw", "TL"):
+                ts[op] = nums[0]
+            if op in _SHOW:
+                if op == '"':
+                    ts["Tw"], ts["Tc"] = nums[0], nums[1]
+                text = self._text(i, ins, op, ts, tm_lin, ctm, glyphs.get(i, []))
+                if text is not None:
+                    flush()
+                    parts.append(text)
+                    continue
+            elif op in _CONSTRUCT:
+                path.append((i, op, nums))
+                continue  # emitted with its painting operator
+            elif op in ("W", "W*"):
+                clip = True
+                continue
+            elif op in _PAINT:
+                flush()
+                parts.extend(self._paint(path, clip, ins, ctm))
+                path, clip = [], False
+                continue
+            elif op == "Do" or op == "INLINE IMAGE":
+                element = self._xobject(ins, op, ctm)
+                if element is not None:
+                    flush()
+                    parts.append(element)
+                    continue
+            elif op == "sh":
+                pass  # a shading fills the clip: it never holds a unit by itself
+            pending.append(ins)
+        flush()
+        n_slots = self.pu.n_words + self.pu.n_lines + self.pu.n_rules + self.pu.n_blobs
+        return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots)})
+
+    def _glyphs_by_operator(self) -> dict[int, list[tuple[float, float]]]:
+        """Glyph centres (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
+        whose text operators each draw in their own colour."""
+        pk = self.pikepdf
+        tagged: list[Any] = []
+        shows = 0
+        for i, ins in enumerate(self.instrs):
+            if str(ins.operator) in _SHOW:
+                r, g, b = _tag(i + 1)
+                tagged += [pk.ContentStreamInstruction([r, g, b], pk.Operator("rg")),
+                           pk.ContentStreamInstruction([r, g, b], pk.Operator("RG"))]
+                shows += 1
+            tagged.append(ins)
+        if shows == 0:
+            return {}
+        doc = self.mpage.parent
+        xref = doc.get_new_xref()
+        doc.update_object(xref, "<<>>")
+        doc.update_stream(xref, pk.unparse_content_stream(tagged))
+        self.mpage.set_contents(xref)
+        out: dict[int, list[tuple[float, float]]] = {}
+        m = self.mpage.rotation_matrix
+        for span in self.mpage.get_texttrace():
+            idx = _untag(span["color"]) - 1 if len(span["color"]) >= 3 else -1
+            if idx < 0 or idx >= len(self.instrs) or str(self.instrs[idx].operator) not in _SHOW:
+                if self.text_only:
+                    continue  # text inside a form XObject: not part of this page's text layer
+                raise NotEditable("text drawn inside a form XObject or pattern")
+            lst = out.setdefault(idx, [])
+            for ch in span["chars"]:
+                x0, y0, x1, y1 = ch[3]
+                p = pymupdf.Point((x0 + x1) / 2, (y0 + y1) / 2) * m
+                lst.append((p.x * self.scale, p.y * self.scale))
+        return out
+
+    scale = 1.0
+
+    def _text(self, i: int, ins: Any, op: str, ts: dict, tm_lin: np.ndarray, ctm: np.ndarray,
+              centres: list[tuple[float, float]]) -> _Text | None:
+        pk = self.pikepdf
+        font = self.fonts.get(ts["font"]) if self.fonts is not None and ts["font"] else None
+        codes = font_codes(font)
+        if codes is None:
+            raise NotEditable(f"font {ts['font']} has an encoding we cannot split into glyphs")
+        if codes.vertical:
+            raise NotEditable(f"font {ts['font']} writes vertically")
+        items = ins.operands[-1]
+        elems = list(items) if op == "TJ" else [items]
+        seq: list[tuple[str, Any]] = []  # ("g", code) | ("k", number)
+        for e in elems:
+            if isinstance(e, pk.String):
+                split = _split(codes, bytes(e))
+                if split is None:
+                    raise NotEditable(f"a string in font {ts['font']} lies outside its code space")
+                seq += [("g", c) for c in split]
+            else:
+                seq.append(("k", float(e)))
+        n = sum(1 for k, _ in seq if k == "g")
+        if n != len(centres):
+            raise NotEditable(f"glyph count differs from MuPDF's ({n} codes, {len(centres)} glyphs) in font "
+                              f"{ts['font']}")
+        slots = [self.slot_of_point(x, y) for x, y in centres]
+        if all(s < 0 for s in slots):
+            return None
+        size, th = ts["size"] or 0.0, ts["Th"]
+        lin = (tm_lin @ ctm @ self.to_px)[:2, :2]
+        if abs(size * th) < 1e-9 or abs(np.linalg.det(lin)) < 1e-12:
+            raise NotEditable("text with zero size or scale")
+        self.moved_slots.update(s for s in slots if s >= 0)
+        groups: list[tuple[int, list[bytes]]] = []
+        g = 0
+        for kind, v in seq:
+            if kind == "g":
+                s = slots[g]
+                g += 1
+                if groups and groups[-1][0] == s and groups[-1][1] and groups[-1][1][-1].startswith(b"<"):
+                    groups[-1][1][-1] = groups[-1][1][-1][:-1] + v.hex().encode() + b">"
+                elif groups and groups[-1][0] == s:
+                    groups[-1][1].append(b"<" + v.hex().encode() + b">")
+                else:
+                    groups.append((s, [b"<" + v.hex().encode() + b">"]))
+            elif groups:
+                groups[-1][1].append(_fmt(v))
+            else:
+                groups.append((-1, [_fmt(v)]))
+        prefix = b""
+        if op == "'":
+            prefix = b"T*"
+        elif op == '"':
+            prefix = _fmt(float(ins.operands[0])) + b" Tw " + _fmt(float(ins.operands[1])) + b" Tc T*"
+        return _Text(prefix=prefix, rise=ts["rise"], per_unit=-1000.0 / (size * th),
+                     to_text=np.linalg.inv(lin), groups=[(s, b" ".join(b)) for s, b in groups])
+
+    def _paint(self, path: list[tuple[int, str, list[float]]], clip: bool, paint: Any, ctm: np.ndarray) -> list[Any]:
+        pk = self.pikepdf
+        out: list[Any] = []
+        subpaths: list[list[tuple[int, str, list[float]]]] = []
+        for item in path:
+            if item[1] in ("m", "re") or not subpaths:
+                subpaths.append([])
+            subpaths[-1].append(item)
+        clip_ops = [pk.ContentStreamInstruction([], pk.Operator("W"))] if clip else []
+        for sp in subpaths:
+            pts = _points(sp)
+            slot = -1
+            if not clip and len(pts):
+                slot, touches = self.slot_of_box(*self._px_box(pts, ctm))
+                if slot < 0 and touches and paint.operator != pk.Operator("n"):
+                    pass  # a shape across several units stays; the check after planning sees what that costs
+            if slot >= 0:
+                self.moved_slots.add(slot)
+                out.append(_Path([(op, nums) for _, op, nums in sp], slot, self._to_local(ctm)))
+            else:
+                out.append(pk.unparse_content_stream([self.instrs[i] for i, _, _ in sp]))
+        out.append(pk.unparse_content_stream([*clip_ops, paint]))
+        return out
+
+    def _xobject(self, ins: Any, op: str, ctm: np.ndarray) -> _Wrap | None:
+        pk = self.pikepdf
+        box = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+        if op == "Do":
+            xobj = self.xobjects.get(str(ins.operands[0])) if self.xobjects is not None else None
+            if xobj is None:
+                return None
+            if xobj.get("/Subtype") == pk.Name.Form:
+                if _form_has_text(xobj):
+                    return None  # its glyphs were already refused by the text trace if drawn
+                x0, y0, x1, y1 = (float(v) for v in xobj.get("/BBox", [0, 0, 0, 0]))
+                fm = _mat(xobj.get("/Matrix", [1, 0, 0, 1, 0, 0]))
+                box = (np.c_[np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]), np.ones(4)] @ fm)[:, :2]
+        slot, _touches = self.slot_of_box(*self._px_box(box, ctm))
+        if slot < 0:
+            return None
+        self.moved_slots.add(slot)
+        return _Wrap(pk.unparse_content_stream([ins]), slot, self._to_local(ctm))
+
+
+def _is_number(x: Any) -> bool:
+    import decimal
+
+    return isinstance(x, (int, float, decimal.Decimal)) and not isinstance(x, bool)
+
+
+def _split(codes: FontCodes, data: bytes) -> list[bytes] | None:
+    return codes.split(data)
+
+
+def _points(sp: list[tuple[int, str, list[float]]]) -> np.ndarray:
+    pts: list[tuple[float, float]] = []
+    for _, op, nums in sp:
+        if op == "re" and len(nums) == 4:
+            x, y, w, h = nums
+            pts += [(x, y), (x + w, y + h)]
+        else:
+            pts += [(nums[k], nums[k + 1]) for k in range(0, len(nums) - 1, 2)]
+    return np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+
+
+def plan(source_bytes: bytes, index: int, pu: PageUnits, dpi: int, delta: int,
+         password: str | None = None, *, text_only: bool = False) -> PagePlan:
+    """The page's vector plan; NotEditable with the reason when it must stay raster. `text_only`: the
+    invisible text layer of a raster page instead, its glyphs moved as the page image's units move."""
+    import pikepdf
+
+    if password is not None:
+        raise NotEditable("the source is encrypted: its copies are made as images")
+
+    try:
+        pdf = pikepdf.open(_bytes_io(source_bytes))
+    except pikepdf.PdfError as exc:
+        raise NotEditable(f"qpdf cannot read the file ({exc})") from exc
+    with pdf:
+        page = pdf.pages[index]
+        mdoc = pymupdf.open("pdf", source_bytes)
+        try:
+            mpage = mdoc[index]
+            if mdoc.xref_get_key(mpage.xref, "Annots")[0] != "null":  # scratch only: the trace is of content
+                mdoc.xref_set_key(mpage.xref, "Annots", "null")
+                mpage = mdoc.reload_page(mpage)
+            scale = dpi / 72.0
+            to_px = _mat(tuple(mpage.transformation_matrix * mpage.rotation_matrix * pymupdf.Matrix(scale, scale)))
+            planner = _Planner(page, mpage, pu, to_px, delta, text_only)
+            planner.scale = scale
+            result = planner.run()
+        finally:
+            mdoc.close()
+    if not result.stats.get("moved_slots") and not text_only:
+        raise NotEditable("no unit could be moved in the content")
+    return result
+
+
+def _bytes_io(data: bytes) -> Any:
+    import io
+
+    return io.BytesIO(data)
+
+
+# -- the check before a page is issued as vector ------------------------------------------------------
+MIN_AGREEMENT = 0.9  # share of measured units whose sign is the test code's, on a clean rendering
+STRAY_SHARE = 1e-4  # share of the page allowed to change outside the units' boxes (antialiasing only)
+
+
+def verify(plan_: PagePlan, source_bytes: bytes, index: int, gray: np.ndarray, dpi: int,
+           password: str | None = None) -> dict:
+    """Render the page with a test code and measure it as the tracer would: the vector page must carry
+    the code (as well as the raster page does) and change nothing outside the units. Returns figures;
+    NotEditable when the page must stay raster."""
+    import cv2
+
+    from leakmark.layers import shift
+    from leakmark.layers.codes import signs
+    from leakmark.layers.shift_measure import measure_shift
+    from leakmark.rendering import page_array
+
+    pu, delta = plan_.units, plan_.delta
+    codes = signs(b"leakmark/v1 vector check", pu.n_codes)
+    doc = pymupdf.open("pdf", source_bytes)
+    try:
+        page = doc[index]
+        xref = doc.get_new_xref()
+        doc.update_object(xref, "<<>>")
+        doc.update_stream(xref, plan_.content(codes))
+        page.set_contents(xref)
+        marked = cv2.cvtColor(page_array(page, dpi, mode="rgb"), cv2.COLOR_RGB2GRAY)  # as prepare_page's grey
+    finally:
+        doc.close()
+    if marked.shape != gray.shape:
+        raise NotEditable("the edited page renders at another size")
+    raster = shift.apply(gray, pu, codes, delta)
+    valid = np.ones(gray.shape, dtype=bool)
+    figures = {}
+    for name, img in (("vector", marked), ("raster", raster)):
+        v = measure_shift(img, valid, gray, pu, delta).values
+        ok = np.abs(v) > 0.25
+        figures[name] = (int(ok.sum()), float((np.sign(v[ok]) == codes[ok]).mean()) if ok.any() else 0.0)
+    (nv, av), (nr, ar) = figures["vector"], figures["raster"]
+    if nv < 0.9 * nr or av < min(MIN_AGREEMENT, ar - 0.05):
+        raise NotEditable(f"the content edit carries the marks worse than the image would ({nv} units measured, "
+                          f"{av:.0%} right; raster {nr}, {ar:.0%})")
+    inside = np.zeros(gray.shape, dtype=bool)
+    pad = 2 * delta + 2
+    for boxes in (pu.words, pu.lines, pu.rules, pu.blobs):
+        for x0, y0, x1, y1 in boxes.tolist():
+            if x1 > x0:
+                inside[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad] = True
+    stray = int(((np.abs(marked.astype(np.int16) - gray.astype(np.int16)) > 48) & ~inside).sum())
+    if stray > STRAY_SHARE * gray.size:
+        raise NotEditable(f"the content edit changes {stray} pixels outside the units")
+    return {"measured": nv, "agreement": round(av, 3), "raster_measured": nr, "raster_agreement": round(ar, 3)}

@@ -1,0 +1,187 @@
+"""Vector copies: the original PDF with the marks in its own content (issue 12)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+import pymupdf
+import pytest
+
+import leakmark
+from leakmark import TraceOptions, trace
+from leakmark.layers.codes import signs
+from leakmark.pdf import vector
+from leakmark.rendering import render_page_array
+
+
+def test_copies_are_vector_and_keep_the_document(issued):
+    assert issued.result.stats["page_modes"] == ["vector", "vector"]
+    with pymupdf.open(issued.source) as src, pymupdf.open(issued.copy_path(1)) as cp:
+        assert cp.page_count == src.page_count
+        for a, b in zip(src, cp, strict=True):
+            assert b.get_text() == a.get_text()  # the original's text, not a substitute layer
+            assert {f[3] for f in b.get_fonts()} == {f[3] for f in a.get_fonts()}
+            assert b.rect == a.rect and b.rotation == a.rotation
+            assert not b.get_images()  # no page image anywhere
+        for k in ("title", "author", "subject", "keywords"):
+            assert cp.metadata[k] == src.metadata[k]
+    size, original = issued.copy_path(1).stat().st_size, issued.source.stat().st_size
+    assert size <= 1.05 * original + 30_000
+
+
+def test_copies_differ_only_in_their_marks(issued):
+    with pymupdf.open(issued.copy_path(1)) as a, pymupdf.open(issued.copy_path(2)) as b:
+        assert a[0].read_contents() != b[0].read_contents()
+        assert a[0].get_text() == b[0].get_text()
+
+
+def _streams(doc: pymupdf.Document) -> set[bytes]:
+    out = set()
+    for xref in range(1, doc.xref_length()):
+        if doc.xref_is_stream(xref):
+            try:
+                out.add(doc.xref_stream(xref))
+            except Exception:  # an image stream MuPDF will not decode raw: not content
+                continue
+    return out
+
+
+def test_no_unmarked_content_stream_stays_in_the_file(issued):
+    with pymupdf.open(issued.source) as src, pymupdf.open(issued.copy_path(2)) as cp:
+        originals = {p.read_contents() for p in src}
+        assert not originals & _streams(cp)
+
+
+def _strip(path, out):
+    """What an insider would try: make any invisible text visible, delete images, drop annotations, then
+    flatten the result (render it)."""
+    with pymupdf.open(path) as doc:
+        for page in doc:
+            for annot in list(page.annots() or []):
+                page.delete_annot(annot)
+            for img in page.get_images(full=True):
+                page.delete_image(img[0])
+            page.clean_contents()
+            xref = page.get_contents()[0]
+            data = doc.xref_stream(xref)
+            doc.update_stream(xref, re.sub(rb"\b[1-7] Tr\b", b"0 Tr", data))
+        doc.save(out)
+
+
+def test_an_insider_stripping_a_vector_copy_still_leaves_it_traceable(issued, tmp_path):
+    stripped = tmp_path / "stripped.pdf"
+    _strip(issued.copy_path(3), stripped)
+    with pymupdf.open(stripped) as doc:
+        doc[0].get_text()  # still a readable document
+    import cv2
+
+    page = render_page_array(stripped, 0, 300)  # flattened: a picture of the stripped page
+    cv2.imwrite(str(tmp_path / "flat.png"), page)
+    r = trace(issued.ws, TraceOptions(evidence=(tmp_path / "flat.png",)))
+    assert r.verdict == "identified" and r.suspects[0].copy.copy_no == 3
+
+
+def test_a_page_plan_is_deterministic_and_moves_units_by_their_code(issued):
+    from leakmark import units
+    from leakmark.pdf.read import render_page
+
+    page = render_page(issued.source, "pdf", 0, 300, None)
+    import cv2
+
+    gray = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
+    pu = units.from_text(page.rawdict, page.matrix, gray, 1)
+    data = issued.source.read_bytes()
+    plan_a, plan_b = vector.plan(data, 0, pu, 300, 1), vector.plan(data, 0, pu, 300, 1)
+    codes = signs(b"seed", pu.n_codes)
+    assert plan_a.content(codes) == plan_b.content(codes)
+    figures = vector.verify(plan_a, data, 0, gray, 300)
+    assert figures["agreement"] >= 0.95 and figures["measured"] >= 0.9 * figures["raster_measured"]
+
+
+def test_unit_moves_follow_the_raster_marker():
+    from leakmark.units import PageUnits
+
+    pu = PageUnits(words=np.array([[10, 10, 20, 20], [30, 10, 40, 20]], np.int32), word_axis=np.array([0, 0], np.int8),
+                   word_line=np.array([0, 0], np.int32), lines=np.array([[10, 10, 40, 20]], np.int32),
+                   rules=np.array([[0, 50, 100, 52]], np.int32), rule_axis=np.array([1], np.int8),
+                   blobs=np.array([[60, 60, 80, 80]], np.int32))
+    codes = np.array([1, -1, -1, 1, 1, -1], np.int8)  # words, line, rule, blob x, blob y
+    moves = vector.unit_moves(pu, codes, 2)
+    # word = its line's move (across: y) + its own (along: x); rule across itself; blob in x and y
+    assert moves.tolist() == [[2, -2], [-2, -2], [0, -2], [0, 2], [2, -2]]
+
+
+@pytest.fixture
+def rich_pdf(tmp_path):
+    """A PyMuPDF-made document with what offices' files carry: metadata, outline, labels, links, a form field."""
+    doc = pymupdf.open()
+    for i in range(2):
+        page = doc.new_page()
+        y = 72
+        for k in range(28):
+            page.insert_text((72, y), f"Paragraph {k} of page {i + 1}: the quick brown fox jumps over it.",
+                             fontsize=11)
+            y += 18
+        page.insert_link({"kind": pymupdf.LINK_URI, "from": pymupdf.Rect(72, 60, 200, 75),
+                          "uri": "https://example.org/"})
+    widget = pymupdf.Widget()
+    widget.field_name, widget.field_type = "approver", pymupdf.PDF_WIDGET_TYPE_TEXT
+    widget.rect, widget.field_value = pymupdf.Rect(300, 740, 500, 760), "Li Ming"
+    doc[1].add_widget(widget)
+    doc.set_toc([[1, "First", 1], [2, "Second", 2]])
+    doc.set_page_labels([{"startpage": 0, "prefix": "A-", "style": "D", "firstpagenum": 1}])
+    doc.set_metadata({"title": "Rich", "author": "Office", "subject": "Test", "keywords": "a, b"})
+    path = tmp_path / "rich.pdf"
+    doc.save(path)
+    return path
+
+
+def test_outline_labels_links_and_live_form_fields_survive(ws_copy, rich_pdf, tmp_path):
+    result = leakmark.issue(ws_copy, leakmark.IssueOptions(source=rich_pdf, recipients=(leakmark.Recipient("A"),),
+                                                           output_dir=tmp_path / "out", jobs=1))
+    assert result.stats["vector_pages"] == 2, result.stats["raster_reasons"]
+    with pymupdf.open(rich_pdf) as src, pymupdf.open(result.copies[0].path) as cp:
+        assert cp.get_toc() == src.get_toc()
+        assert [p.get_label() for p in cp] == [p.get_label() for p in src]
+        assert [[(ln["uri"], ln["from"]) for ln in p.get_links()] for p in cp] == \
+            [[(ln["uri"], ln["from"]) for ln in p.get_links()] for p in src]
+        fields = [(w.field_name, w.field_value) for w in cp[1].widgets()]
+        assert fields == [("approver", "Li Ming")]
+        assert cp.metadata["title"] == "Rich" and cp.metadata["keywords"] == "a, b"
+
+
+def test_raster_is_still_available(ws_copy, rich_pdf, tmp_path):
+    result = leakmark.issue(ws_copy, leakmark.IssueOptions(source=rich_pdf, recipients=(leakmark.Recipient("A"),),
+                                                           output_dir=tmp_path / "out", jobs=1, vector=False))
+    assert result.stats["page_modes"] == ["raster", "raster"]
+    with pymupdf.open(result.copies[0].path) as cp:
+        assert cp[0].get_images()
+
+
+def test_content_streams_compress(issued):
+    # the copy's content is ordinary PDF operators: it deflates like the original's
+    with pymupdf.open(issued.copy_path(1)) as cp:
+        raw = cp[0].read_contents()
+        assert len(zlib.compress(raw)) < len(raw) / 2
+
+
+def test_a_resaved_pdf_copy_is_read_from_its_own_text(issued, tmp_path):
+    # a copy placed, scaled, on another paper size (as "print to PDF" does) and re-saved: no file
+    # identifiers left, and the words' positions are read from the text, not the rendering
+    out = pymupdf.open()
+    with pymupdf.open(issued.copy_path(2)) as src:
+        for i in range(src.page_count):
+            page = out.new_page(width=612, height=792)  # US Letter
+            page.show_pdf_page(pymupdf.Rect(20, 30, 590, 770), src, i)
+    path = tmp_path / "printed.pdf"
+    out.save(path, garbage=4, deflate=True)
+    r = trace(issued.ws, TraceOptions(evidence=(path,), layers=("shift",)))
+    assert r.verdict == "identified" and r.suspects[0].copy.copy_no == 2
+    assert all("read from the PDF's own text" in e.detail for e in r.evidence)
+
+
+def test_the_unmarked_original_as_evidence_names_nobody(issued):
+    r = trace(issued.ws, TraceOptions(evidence=(issued.source,)))
+    assert r.verdict == "no-match" and r.named == 0
