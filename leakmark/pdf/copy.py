@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from leakmark._mupdf import pymupdf
-from leakmark.errors import OutputError
+from leakmark.errors import LeakmarkError, OutputError
 from leakmark.layers import file as filemark
 
 
@@ -34,16 +36,21 @@ def build_text_layer(pages: list[tuple[float, float, list[dict]]]) -> bytes:
     return doc.tobytes(garbage=3, deflate=True)
 
 
-def write_copy(text_layer: bytes, images: list[bytes], out: Path, file_token: bytes | None = None) -> None:
+def write_copy(text_layer: bytes, images: list[bytes], out: Path, file_token: bytes | None = None,
+               stamp: Callable[[Any], None] | None = None) -> None:
     """Write one copy: the text layer plus each page's marked image filling the page; with `file_token`,
-    the copy's `file` layer (trailer /ID and XMP DocumentID)."""
+    the copy's `file` layer (trailer /ID and XMP DocumentID); `stamp` draws on page 1 over the marks."""
     doc = pymupdf.open("pdf", text_layer)
     try:
         for page, data in zip(doc.pages(), images, strict=True):
             page.insert_image(page.rect, stream=data, keep_proportion=False, overlay=True)
+        if stamp is not None:
+            stamp(doc[0])
         if file_token is not None:
             filemark.stamp(doc, file_token)
         doc.save(out, garbage=1, deflate=True)
+    except LeakmarkError:
+        raise
     except Exception as exc:  # MuPDF reports a full disk or a bad folder as its own error types
         raise OutputError(f"cannot write {out}: {exc}") from exc
     finally:

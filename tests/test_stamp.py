@@ -1,0 +1,138 @@
+"""The visible 份号 stamp (`issue --stamp`): where GB/T 9704 puts it, embedded and subset, upright on rotated
+pages, one font object per merged run (also across a resume), recorded in the register, and harmless to
+tracing."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pymupdf
+import pytest
+
+from leakmark.errors import BadRequestError
+from leakmark.pdf import copy as pdf_copy
+from leakmark.pdf.stamp import MM, Stamp, StampSpec, draw_stamp, snippet
+from leakmark.pdf.stamp_font import stamp_font
+
+A4 = pymupdf.paper_rect("a4")
+LINE = 225 / 22  # mm: GB/T 9704 §5.2.3, 22 lines in the 225 mm type area
+
+
+def _spans(page: pymupdf.Page) -> list[tuple[str, pymupdf.Rect, tuple[float, float]]]:
+    """Each text span as the page is viewed: text, rectangle in mm, writing direction."""
+    out = []
+    rot = page.rotation_matrix
+    for block in page.get_text("dict")["blocks"]:
+        for line in block.get("lines", []):
+            d = pymupdf.Point(line["dir"]) * rot - pymupdf.Point(0, 0) * rot
+            for s in line["spans"]:
+                r = pymupdf.Rect(s["bbox"]) * rot
+                out.append((s["text"], pymupdf.Rect(r.x0 / MM, r.y0 / MM, r.x1 / MM, r.y1 / MM),
+                            (round(d.x, 3), round(d.y, 3))))
+    return out
+
+
+def _stamped(rotation: int = 0, spec: StampSpec | None = None, unit: str = "办公室", level: str = "机密",
+             period: str = "1年") -> pymupdf.Page:
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4.width, height=A4.height)
+    page.insert_text((72, 400), "body text", fontname="helv", fontsize=11)
+    page.set_rotation(rotation)
+    draw_stamp(page, "000123", unit, level, period, spec or StampSpec(include_level=True))
+    return pymupdf.open("pdf", doc.tobytes(garbage=3, deflate=True))[0]  # as a reader sees the saved file
+
+
+def test_gbt9704_position_number_on_line_1_and_level_on_line_2():
+    spans = {t: r for t, r, _ in _spans(_stamped())}
+    num, level = spans["000123"], spans["机密★1年"]
+    assert abs(num.x0 - 28) < 0.3 and abs(level.x0 - 28) < 0.3  # flush with the type area's left edge (订口 28 mm)
+    assert 37 <= num.y0 and num.y1 <= 37 + LINE  # inside the first line box (天头 37 mm)
+    assert 37 + LINE <= level.y0 and level.y1 <= 37 + 2 * LINE  # the second
+    assert 5.0 < num.height < 8.0  # 3号 = 16 pt = 5.6 mm em, the span box a little taller
+
+
+def test_the_font_is_embedded_subset_and_small():
+    page = _stamped()
+    fonts = [f for f in page.get_fonts(full=True) if f[4] == "LMStamp"]
+    assert len(fonts) == 1
+    xref, ext, kind, name = fonts[0][:4]
+    assert (ext, kind) == ("ttf", "Type0") and name.endswith("+DroidSansFallback") and name[6] == "+"
+    program = page.parent.extract_font(xref)[3]
+    assert len(program) > 1000  # the font program is in the file
+    assert len(page.parent.tobytes(garbage=3, deflate=True)) < 8000  # subset: the full font is 3.5 MB
+
+
+def test_unit_follows_the_number_and_nothing_else_unless_asked():
+    texts = [t for t, _, _ in _spans(_stamped(spec=StampSpec(include_unit=True)))]
+    assert "000123  办公室" in texts and not any("机密" in t for t in texts)
+    texts = [t for t, _, _ in _spans(_stamped(spec=StampSpec()))]
+    assert "000123" in texts and len(texts) == 2  # the number and the page's own text
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_rotated_page_gets_the_stamp_upright_at_its_viewed_top_left(rotation):
+    page = _stamped(rotation)
+    assert page.rotation == rotation
+    spans = {t: (r, d) for t, r, d in _spans(page)}
+    num, direction = spans["000123"]
+    assert direction == (1.0, 0.0)  # reads left to right as viewed
+    w, h = page.rect.width / MM, page.rect.height / MM
+    assert abs(num.x0 - 28 * w / 210) < 0.3 and 37 * h / 297 <= num.y0 < 37 * h / 297 + LINE
+    img = render_page_array_from(page)
+    ink = img[: img.shape[0] // 4, : img.shape[1] // 3] < 128
+    assert ink.sum() > 200  # drawn where the viewer sees it, not just recorded there
+
+
+def render_page_array_from(page: pymupdf.Page) -> np.ndarray:
+    pix = page.get_pixmap(dpi=72, colorspace=pymupdf.csGRAY)
+    return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
+
+
+def test_other_positions_and_refusals():
+    spans = {t: r for t, r, _ in _spans(_stamped(spec=StampSpec(position="top-right", include_level=True)))}
+    assert abs(spans["000123"].x1 - (28 + 156)) < 0.3 and abs(spans["机密★1年"].x1 - 184) < 0.3
+    spans = {t: r for t, r, _ in _spans(_stamped(spec=StampSpec(position="50, 60.5")))}
+    assert abs(spans["000123"].x0 - 50) < 0.3 and 60.5 <= spans["000123"].y0 < 60.5 + LINE
+    for bad in ("left", "1,2,3", "-5,10", "nan,1"):
+        with pytest.raises(BadRequestError, match="stamp position"):
+            StampSpec(position=bad).validate()
+    with pytest.raises(BadRequestError, match="does not fit on page 1"):
+        _stamped(spec=StampSpec(position="200,10"))
+    with pytest.raises(BadRequestError, match="has none"):
+        _stamped(spec=StampSpec(include_level=True), level="")
+    with pytest.raises(BadRequestError, match="no glyph for '𝄞'"):
+        _stamped(spec=StampSpec(include_unit=True), unit="乐队𝄞")
+
+
+def test_a_stamp_costs_a_few_kilobytes_per_copy(tmp_path):
+    text_layer = pdf_copy.build_text_layer([(A4.width, A4.height, [])])
+    image = cv2.imencode(".jpg", cv2.cvtColor(render_page_array_from(_stamped()), cv2.COLOR_GRAY2BGR))[1].tobytes()
+    plain, stamped = tmp_path / "plain.pdf", tmp_path / "stamped.pdf"
+    pdf_copy.write_copy(text_layer, [image], plain)
+    pdf_copy.write_copy(text_layer, [image], stamped, stamp=lambda page: draw_stamp(
+        page, "000123", "办公室", "机密", "1年", StampSpec(include_unit=True, include_level=True)))
+    added = stamped.stat().st_size - plain.stat().st_size
+    assert 0 < added < 6000, added
+    with pymupdf.open(stamped) as doc:
+        assert "000123  办公室" in doc[0].get_text()
+
+
+def test_the_stream_snippet_draws_what_draw_stamp_draws():
+    font = stamp_font("0123456789 机密★1年")
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4.width, height=A4.height)
+    lines = Stamp(StampSpec(include_level=True), "机密", "1年").lines("000123", "")
+    xref = doc.get_new_xref()
+    doc.update_object(xref, "<<>>")
+    doc.update_stream(xref, snippet(font, lines, StampSpec(include_level=True), A4.width, A4.height))
+    nums = [doc.get_new_xref() for _ in range(5)]
+    for n, (entries, stream) in zip(nums, font.objects(nums), strict=True):
+        doc.update_object(n, "<<" + entries.decode("latin-1") + ">>")
+        if stream is not None:
+            doc.update_stream(n, stream)
+    doc.xref_set_key(page.xref, "Resources", f"<</Font<</LMStamp {nums[-1]} 0 R>>>>")
+    doc.xref_set_key(page.xref, "Contents", f"{xref} 0 R")
+    mine = {t: r for t, r, _ in _spans(pymupdf.open("pdf", doc.tobytes())[0])}
+    theirs = {t: r for t, r, _ in _spans(_stamped())}
+    for text in ("000123", "机密★1年"):
+        assert abs(mine[text].x0 - theirs[text].x0) < 0.01 and abs(mine[text].y0 - theirs[text].y0) < 0.01
