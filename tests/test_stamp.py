@@ -13,6 +13,7 @@ from leakmark.errors import BadRequestError
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf.stamp import MM, Stamp, StampSpec, draw_stamp, snippet
 from leakmark.pdf.stamp_font import stamp_font
+from leakmark.pdf.stream import PageImage, StreamingPdf
 
 A4 = pymupdf.paper_rect("a4")
 LINE = 225 / 22  # mm: GB/T 9704 §5.2.3, 22 lines in the 225 mm type area
@@ -136,3 +137,23 @@ def test_the_stream_snippet_draws_what_draw_stamp_draws():
     theirs = {t: r for t, r, _ in _spans(_stamped())}
     for text in ("000123", "机密★1年"):
         assert abs(mine[text].x0 - theirs[text].x0) < 0.01 and abs(mine[text].y0 - theirs[text].y0) < 0.01
+
+
+def test_the_streamed_file_writes_the_shared_font_once_and_finds_it_after_a_resume(tmp_path):
+    font = stamp_font("0123456789 ")
+    final = tmp_path / "run.pdf"
+    w = StreamingPdf(final)
+    ref = w.add_shared(5, font.objects)
+    img = PageImage(cv2.imencode(".jpg", render_page_array_from(_stamped()))[1].tobytes(), 595, 842)
+    w.add_page(A4.width, A4.height, img, snippet(font, ["000001"], StampSpec(), A4.width, A4.height),
+               {"LMStamp": ref})
+    committed = w.commit()
+    w.close()
+    w = StreamingPdf(final, committed=committed)
+    assert w.shared() == ref
+    w.add_page(A4.width, A4.height, img, snippet(font, ["000002"], StampSpec(), A4.width, A4.height),
+               {"LMStamp": ref})
+    w.finish()
+    with pymupdf.open(final) as doc:
+        assert [[f[0] for f in p.get_fonts(full=True) if f[4] == "LMStamp"] for p in doc] == [[ref], [ref]]
+        assert "000002" in doc[1].get_text()
