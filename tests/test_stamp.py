@@ -4,16 +4,24 @@ tracing."""
 
 from __future__ import annotations
 
+import errno
+import json
+
 import cv2
 import numpy as np
 import pymupdf
 import pytest
+from lmtest import db_rows, run_main
 
+import leakmark
+from leakmark import register, vault
 from leakmark.errors import BadRequestError
+from leakmark.issuing import RunRecord
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf.stamp import MM, Stamp, StampSpec, draw_stamp, snippet
 from leakmark.pdf.stamp_font import stamp_font
 from leakmark.pdf.stream import PageImage, StreamingPdf
+from leakmark.rendering import render_page_array
 
 A4 = pymupdf.paper_rect("a4")
 LINE = 225 / 22  # mm: GB/T 9704 §5.2.3, 22 lines in the 225 mm type area
@@ -157,3 +165,98 @@ def test_the_streamed_file_writes_the_shared_font_once_and_finds_it_after_a_resu
     with pymupdf.open(final) as doc:
         assert [[f[0] for f in p.get_fonts(full=True) if f[4] == "LMStamp"] for p in doc] == [[ref], [ref]]
         assert "000002" in doc[1].get_text()
+
+
+# -- through issue --------------------------------------------------------------------------------------
+def _people(n: int) -> tuple[leakmark.Recipient, ...]:
+    return tuple(leakmark.Recipient(f"S{i:02d}", ("办公室", "保密办", "Test lab")[i % 3]) for i in range(n))
+
+
+def test_a_merged_run_shares_one_font_object_across_copies_also_after_a_resume(issued, ws_copy, tmp_path,
+                                                                              monkeypatch):
+    real = StreamingPdf._write_object
+    calls = []
+
+    def filling(self, num, body, stream, role):
+        calls.append(num)
+        if len(calls) == 25:  # 5 font objects, then 3 per page: in the second batch of 2 copies x 2 pages
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, num, body, stream, role)
+
+    monkeypatch.setattr(StreamingPdf, "_write_object", filling)
+    merged = tmp_path / "run.pdf"
+    spec = StampSpec(include_unit=True)
+    with pytest.raises(leakmark.errors.OutputError, match="No space left on device"):
+        leakmark.issue(ws_copy, leakmark.IssueOptions(source=issued.source, recipients=_people(5), merge=merged,
+                                                      jobs=1, batch=2, stamp=spec))
+    monkeypatch.undo()
+    r = leakmark.resume(ws_copy, "last", leakmark.RunSettings(jobs=1))
+    assert r.stats["made_now"] == 3
+    with pymupdf.open(merged) as doc:
+        assert len(doc) == 10
+        fonts = [[f[0] for f in doc[i].get_fonts(full=True)] for i in range(10)]
+        assert all(f == fonts[0] and len(f) == 1 for f in fonts[::2]) and not any(fonts[1::2])
+        for i, c in enumerate(r.copies):
+            assert f"{c.copy_no}  {c.unit}" in doc[2 * i].get_text()
+        font_objects = [x for x in range(1, doc.xref_length()) if doc.xref_get_key(x, "Subtype")[1] == "/Type0"]
+        assert font_objects == fonts[0]  # one font object in the whole file
+
+
+def test_the_register_records_the_stamp_and_log_show_shows_it(issued, ws_copy, tmp_path, capsys):
+    out = tmp_path / "copies"
+    r = leakmark.issue(ws_copy, leakmark.IssueOptions(source=issued.source, recipients=_people(1), output_dir=out,
+                                                      jobs=1, stamp=StampSpec(position="top-right",
+                                                                              include_unit=True)))
+    options = db_rows(ws_copy.ledger_path, "SELECT options FROM runs WHERE id=?", (r.run,))[0][0]
+    record = json.loads(options)
+    assert record["format"] == 2 and record["stamp"] == {"position": "top-right", "unit": True, "level": False,
+                                                         "size_pt": 16.0, "level_text": "", "period": ""}
+    assert RunRecord.from_json(options).stamp == Stamp(StampSpec(position="top-right", include_unit=True))
+    code, out, _ = run_main(capsys, "log", "show", r.copies[0].copy_no, "--home", ws_copy.home)
+    assert code == 0
+    assert f"stamp:     {r.copies[0].copy_no}  办公室  (visible on page 1 at top-right, 16 pt)" in out
+    detail = register.show(ws_copy, r.copies[0].copy_no)
+    assert detail.to_json()["copy"]["stamp"] == {"position": "top-right", "size_pt": 16.0,
+                                                 "lines": [f"{r.copies[0].copy_no}  办公室"]}
+    older = register.show(ws_copy, "000001")  # issued without a stamp
+    assert older.stamp is None and older.to_json()["copy"]["stamp"] is None
+    code, out, _ = run_main(capsys, "log", "show", "000001", "--home", ws_copy.home)
+    assert code == 0 and "stamp:" not in out
+    with pytest.raises(BadRequestError, match="newer leakmark"):
+        RunRecord.from_json('{"format": 3, "layers": ["shift"]}')
+
+
+def test_cli_stamp_options(issued, ws_copy, tmp_path, capsys):
+    base = ["issue", issued.source, "-r", "A/办公室", "-o", tmp_path / "o", "--home", ws_copy.home, "-q"]
+    code, _, err = run_main(capsys, *base, "--stamp-unit")
+    assert code == 2 and "go with --stamp" in err
+    code, _, err = run_main(capsys, *base, "--stamp", "--stamp-level")  # the memo has no 密级
+    assert code == 10 and "the stamp cannot show a 密级: the document has none" in err
+    code, _, err = run_main(capsys, *base, "--stamp", "--stamp-position", "here")
+    assert code == 10 and "stamp position 'here' is not one of gbt9704, top-right or X,Y" in err
+    code, _, err = run_main(capsys, "issue", "--resume", "last", "--stamp", "--home", ws_copy.home)
+    assert code == 2 and "the run has them" in err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())  # nothing issued
+    code, out, _ = run_main(capsys, *base, "--stamp", "--stamp-unit", "--json")
+    assert code == 0
+    path = json.loads(out)["copies"][0]["path"]
+    with pymupdf.open(path) as doc:
+        assert "办公室" in doc[0].get_text()
+
+
+def test_a_stamped_copy_still_traces_to_its_copy(issued, ws_copy, tmp_path):
+    r = leakmark.issue(ws_copy, leakmark.IssueOptions(
+        source=issued.source, recipients=_people(2), output_dir=tmp_path / "copies", jobs=1,
+        stamp=StampSpec(include_unit=True)))  # over the memo's "MEMORANDUM": ink on some of its units
+    copy = r.copies[1]
+    page = render_page_array(copy.path, 0, 300)
+    png = tmp_path / "scan.png"
+    cv2.imwrite(str(png), page)
+    with pymupdf.open(copy.path) as doc:
+        assert f"{copy.copy_no}  保密办" in doc[0].get_text()
+        stamp_box = doc[0].search_for(f"{copy.copy_no}  保密办")[0] * (300 / 72)
+    words = vault.load_units_json(ws_copy, r.document.sha256, 0)["words"]
+    assert any(stamp_box.intersects(pymupdf.Rect(w)) for w in words)  # new ink over units of the original
+    t = leakmark.trace(ws_copy, leakmark.TraceOptions(evidence=(png,)))
+    assert t.verdict == "identified" and t.named == 1, [(s.copy.copy_no, s.score) for s in t.suspects]
+    assert t.suspects[0].copy.label == copy.copy_no

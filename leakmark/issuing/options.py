@@ -11,6 +11,7 @@ from pathlib import Path
 from leakmark.errors import BadRequestError
 from leakmark.layers import ALL, DEFAULT_OFF, LayerName
 from leakmark.ledger.records import RunRecord
+from leakmark.pdf.stamp import StampSpec
 from leakmark.recipients import Recipient
 
 LAYERS: tuple[str, ...] = tuple(str(x) for x in ALL)  # page layers first; `file` only with per-copy files
@@ -59,6 +60,7 @@ class IssueOptions(RunSettings):
     separator: bool = False  # a page before each copy in the merged file: 份号, recipient, unit
     layers: tuple[str, ...] | None = None  # None: every layer that applies
     repair: bool = False  # accept a damaged PDF as MuPDF repairs it (recorded in the run; refused otherwise)
+    stamp: StampSpec | None = None  # a visible 份号 stamp on page 1 of each copy (off by default)
 
     @property
     def chosen_layers(self) -> tuple[LayerName, ...]:
@@ -92,6 +94,8 @@ class IssueOptions(RunSettings):
             raise BadRequestError(f"delta {self.delta} px is outside 1..4")
         if self.separator and self.merge is None:
             raise BadRequestError("--separator needs --merge FILE.pdf (separator pages go into the merged file)")
+        if self.stamp is not None:
+            self.stamp.validate()
         RunSettings.validate(self)
 
 
