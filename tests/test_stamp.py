@@ -74,6 +74,8 @@ def test_the_font_is_embedded_subset_and_small():
 def test_unit_follows_the_number_and_nothing_else_unless_asked():
     texts = [t for t, _, _ in _spans(_stamped(spec=StampSpec(include_unit=True)))]
     assert "000123  办公室" in texts and not any("机密" in t for t in texts)
+    texts = [t for t, _, _ in _spans(_stamped(spec=StampSpec(include_unit=True), unit=" 保密\t办\n"))]
+    assert "000123  保密 办" in texts  # a unit's tabs and line breaks print as spaces
     texts = [t for t, _, _ in _spans(_stamped(spec=StampSpec()))]
     assert "000123" in texts and len(texts) == 2  # the number and the page's own text
 

@@ -92,13 +92,13 @@ def level_line(level: str, period: str) -> str:
 
 def stamp_lines(copy_label: str, unit: str, level: str, period: str, spec: StampSpec) -> list[str]:
     """The stamp's text, line by line: 份号 (with the unit when asked), then 密级★保密期限 when asked."""
-    first = copy_label + (f"  {unit.strip()}" if spec.include_unit and unit.strip() else "")
-    lines = [" ".join(first.split("\n"))]
+    unit, level, period = (" ".join(t.split()) for t in (unit, level, period))  # tabs, newlines: one space
+    lines = [copy_label + (f"  {unit}" if spec.include_unit and unit else "")]
     if spec.include_level:
-        if not level.strip():
+        if not level:
             raise BadRequestError("the stamp cannot show a 密级: the document has none (give --level, or leave "
                                   "out --stamp-level)")
-        lines.append(level_line(level.strip(), period.strip()))
+        lines.append(level_line(level, period))
     return lines
 
 
