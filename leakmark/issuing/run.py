@@ -142,8 +142,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         stamp = None
         if options.stamp is not None:  # as the document is now (a reclassification below changes its level)
             level = options.level if reclassify else doc.level
-            stamp = pdf_stamp.Stamp(options.stamp, level, doc.period) if options.stamp.include_level \
-                else pdf_stamp.Stamp(options.stamp)
+            stamp = (pdf_stamp.Stamp(options.stamp, level, doc.period) if options.stamp.include_level
+                     else pdf_stamp.Stamp(options.stamp))
             if info.kind == "pdf":  # an image's page size in pt is known once it is rendered
                 _check_stamp(stamp, options.recipients, numbers, info.page_sizes[0])
         if reclassify and options.reclassify is not None:  # after every check of the inputs and outputs
