@@ -86,6 +86,12 @@ def init(home: Path | None) -> None:
               "invisible text (default: each page is marked in its own content where it allows it).")
 @click.option("--no-text-layer", is_flag=True, help="Image pages of the copies carry no invisible text (not "
               "searchable or copyable).")
+@click.option("--stamp", is_flag=True, help="Print the copy number (份号) visibly on page 1, as GB/T 9704 places it "
+              "(top-left of the type area); recorded in the register.")
+@click.option("--stamp-position", metavar="gbt9704|top-right|X,Y",
+              help="With --stamp: where (default gbt9704; X,Y in mm from the page's top-left corner).")
+@click.option("--stamp-unit", is_flag=True, help="With --stamp: the recipient's unit after the number.")
+@click.option("--stamp-level", is_flag=True, help="With --stamp: the document's 密级★保密期限 on the line below.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @home_option
@@ -94,13 +100,18 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
               reason: str | None, period: str, operator: str | None, layers: str | None,
               dpi: int | None, jobs: int, executor: str, scheduler: str | None, batch: int, resume_run: str | None,
               abandon_run: str | None, password: str | None, repair: bool, raster: bool, no_text_layer: bool,
-              as_json: bool, quiet: bool, home: Path | None) -> None:
+              stamp: bool, stamp_position: str | None, stamp_unit: bool, stamp_level: bool, as_json: bool,
+              quiet: bool, home: Path | None) -> None:
     """Write one marked copy of DOCUMENT (PDF or page image) per recipient and record them.
 
     A run reserves its copy numbers in the register first; if it is interrupted (Ctrl-C, a crash, a full
     disk), `leakmark issue --resume last` finishes it with the same numbers and marks.
     """
     from leakmark.issuing import LAYERS, IssueOptions, RunSettings, abandon, issue, resume
+    from leakmark.pdf.stamp import GBT9704, StampSpec
+
+    if not stamp and (stamp_position is not None or stamp_unit or stamp_level):
+        raise click.UsageError("--stamp-position, --stamp-unit and --stamp-level go with --stamp")
 
     if abandon_run is not None:
         run = abandon(Workspace.open(home, create=False), abandon_run, operator=operator)
@@ -108,8 +119,9 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
              f"{run.copies - run.done} copy numbers are recorded as void")
         return
     if resume_run is not None:
-        if document is not None or recipients or recipients_file or merge or separator or output_dir != Path("."):
-            raise click.UsageError("--resume takes no document, recipients or outputs: the run has them")
+        if (document is not None or recipients or recipients_file or merge or separator or output_dir != Path(".")
+                or stamp):
+            raise click.UsageError("--resume takes no document, recipients, outputs or stamp: the run has them")
         result = resume(Workspace.open(home, create=False), resume_run,
                         RunSettings(jobs=jobs, executor=executor, scheduler=scheduler, password=password,
                                     batch=batch), _progress(quiet or as_json))
@@ -132,7 +144,9 @@ def issue_cmd(document: Path | None, recipients: tuple[str, ...], recipients_fil
                                         password=password, merge=merge, separator=separator, executor=executor,
                                         scheduler=scheduler, batch=batch, layers=wanted, repair=repair,
                                         issued_by=operator or "", reclassify=(reason or "") if reclassify else None,
-                                        vector=not raster, text_layer=not no_text_layer),
+                                        vector=not raster, text_layer=not no_text_layer,
+                                        stamp=StampSpec(position=stamp_position or GBT9704, include_unit=stamp_unit,
+                                                        include_level=stamp_level) if stamp else None),
                        _progress(quiet or as_json))
     if as_json:
         _emit_json(result.to_json())

@@ -118,6 +118,9 @@ def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
     echo(f"status:    {c.status}")
     echo(f"file:      {c.path}")
     echo(f"marking:   {c.settings}")
+    if detail.stamp is not None:
+        echo(f"stamp:     {' / '.join(detail.stamp_lines)}  (visible on page 1 at {detail.stamp.spec.position}, "
+             f"{detail.stamp.spec.size_pt:g} pt)")
     for h in detail.history:
         echo(f"  event {h.seq}: {local_time(h.ts)}  {h.status}{'  ' + h.note if h.note else ''}"
              f"{'  (by ' + h.operator + ')' if h.operator else ''}")

@@ -28,6 +28,7 @@ from leakmark._io import atomic_write_bytes
 from leakmark.errors import BadRequestError, InputFileError, OutputError
 from leakmark.ledger import Copy, CopyStatus, Document, Ledger, RegisterState, Run, RunState, format_copy_no
 from leakmark.ledger.witness import Witness
+from leakmark.pdf.stamp import Stamp
 from leakmark.safetext import csv_cell
 from leakmark.workspace import Workspace
 
@@ -144,15 +145,24 @@ class CopyDetail:
     copy: Copy
     history: tuple[HistoryEntry, ...]
     reclassified: tuple[Reclassification, ...] = ()  # the document's changes of 密级, oldest first
+    stamp: Stamp | None = None  # the visible stamp its run printed on page 1 (None: none, or a copy before runs)
+
+    @property
+    def stamp_lines(self) -> list[str]:
+        """The text the copy's stamp shows, line by line (empty without a stamp)."""
+        return [] if self.stamp is None else self.stamp.lines(self.copy.label, self.copy.unit)
 
     def to_json(self) -> dict[str, Any]:
         d, c = self.document, self.copy
+        st = self.stamp
         return {"document": {"id": d.id, "title": d.title, "level": d.level, "period": d.period,
                              "reclassified": [r.to_json() for r in self.reclassified]},
                 "copy": {"document_id": c.document_id, "copy_no": c.label, "recipient": c.recipient,
                          "unit": c.unit, "note": c.note, "issued_at": c.issued_at, "issued_by": c.issued_by,
                          "status": str(c.status), "run_id": c.run_id, "version": c.version, "path": c.path,
-                         "settings": c.settings},
+                         "settings": c.settings,
+                         "stamp": None if st is None else {"position": st.spec.position, "size_pt": st.spec.size_pt,
+                                                           "lines": self.stamp_lines}},
                 "history": [h.to_json() for h in self.history]}
 
 
@@ -260,7 +270,8 @@ def show(source: Source, ref: str, *, trust_register: bool = False) -> CopyDetai
         doc = ledger.document(c.document_id)
         history = tuple(HistoryEntry(**h) for h in ledger.history(c))
         reclassified = tuple(Reclassification(**r) for r in ledger.reclassifications(doc.id))
-    return CopyDetail(document=doc, copy=c, history=history, reclassified=reclassified)
+        stamp = ledger.run(c.run_id).record.stamp if c.run_id else None
+    return CopyDetail(document=doc, copy=c, history=history, reclassified=reclassified, stamp=stamp)
 
 
 def runs(source: Source, *, trust_register: bool = False) -> tuple[RunInfo, ...]:

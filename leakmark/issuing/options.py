@@ -11,6 +11,7 @@ from pathlib import Path
 from leakmark.errors import BadRequestError
 from leakmark.layers import ALL, DEFAULT_OFF, LayerName
 from leakmark.ledger.records import RunRecord
+from leakmark.pdf.stamp import StampSpec
 from leakmark.recipients import Recipient
 
 LAYERS: tuple[str, ...] = tuple(str(x) for x in ALL)  # page layers first; `file` only with per-copy files
@@ -61,6 +62,7 @@ class IssueOptions(RunSettings):
     repair: bool = False  # accept a damaged PDF as MuPDF repairs it (recorded in the run; refused otherwise)
     vector: bool = True  # pages keep their own content, marked in it, where they allow it (False: page images)
     text_layer: bool = True  # raster pages of a PDF keep their text, invisible and marked like their image
+    stamp: StampSpec | None = None  # a visible 份号 stamp on page 1 of each copy (off by default)
 
     @property
     def chosen_layers(self) -> tuple[LayerName, ...]:
@@ -94,6 +96,8 @@ class IssueOptions(RunSettings):
             raise BadRequestError(f"delta {self.delta} px is outside 1..4")
         if self.separator and self.merge is None:
             raise BadRequestError("--separator needs --merge FILE.pdf (separator pages go into the merged file)")
+        if self.stamp is not None:
+            self.stamp.validate()
         RunSettings.validate(self)
 
 

@@ -48,11 +48,13 @@ from leakmark.issuing.worker import (
 from leakmark.layers import CopySettings, LayerName, blind, tone
 from leakmark.layers import file as filemark
 from leakmark.layers.settings import ShiftSettings
-from leakmark.ledger import Copy, Document, Ledger, Planned, Run, now_iso
+from leakmark.ledger import Copy, Document, Ledger, Planned, Run, format_copy_no, now_iso
 from leakmark.pdf import copy as pdf_copy
+from leakmark.pdf import stamp as pdf_stamp
 from leakmark.pdf import stream as pdf_stream
 from leakmark.pdf.image import PageOutput
 from leakmark.pdf.read import check_pages, inspect
+from leakmark.recipients import Recipient
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,13 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         if clash is not None:
             raise OutputError(f"{clash} already exists; choose another output " +
                               ("file with --merge" if merge else "folder with -o"))
+        stamp = None
+        if options.stamp is not None:  # as the document is now (a reclassification below changes its level)
+            level = options.level if reclassify else doc.level
+            stamp = (pdf_stamp.Stamp(options.stamp, level, doc.period) if options.stamp.include_level
+                     else pdf_stamp.Stamp(options.stamp))
+            if info.kind == "pdf":  # an image's page size in pt is known once it is rendered
+                _check_stamp(stamp, options.recipients, numbers, info.page_sizes[0])
         if reclassify and options.reclassify is not None:  # after every check of the inputs and outputs
             doc = ledger.reclassify(doc.id, options.level, options.reclassify, workspace.operator(options.issued_by))
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
@@ -150,6 +159,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                 auto_tone=options.layers is None,
                                 vector=(lambda i: True) if options.vector and pdf_copies else (lambda i: False),
                                 text_layer=pdf_copies and options.text_layer)
+                if stamp is not None:
+                    _check_stamp(stamp, options.recipients, numbers, (prep[0].width_pt, prep[0].height_pt))
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
                     for page in prep:
@@ -162,7 +173,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                    merge=str(merge) if merge else None, separator=options.separator,
                                    delta=options.delta, encrypted=options.password is not None, layers=chosen,
                                    tone_pages=None if tone_pages is None else tuple(tone_pages),
-                                   repaired=info.repaired, text_layer=options.text_layer,
+                                   repaired=info.repaired, text_layer=options.text_layer, stamp=stamp,
                                    **_modes(prep, pdf_copies, options.vector, doc.kind, options.password is not None))
                 run = Run(id=run_id, document_id=doc.id, created_at=now_iso(),
                           created_by=workspace.operator(options.issued_by),
@@ -288,21 +299,32 @@ def _executors(settings: RunSettings) -> Iterator[tuple[Executor, Executor]]:
                 e.close(cancel=not ok)
 
 
+def _check_stamp(stamp: pdf_stamp.Stamp, recipients: tuple[Recipient, ...], numbers: list[int],
+                 size: tuple[float, float]) -> None:
+    """Refuse, before anything is reserved, a stamp that would not fit on page 1 or has a character its font
+    lacks (BadRequestError)."""
+    units = sorted({r.unit for r in recipients})
+    label = format_copy_no(max(numbers, default=0))
+    font = pdf_stamp.font_for("".join("".join(stamp.lines(label, u)) for u in units))
+    for u in units:
+        pdf_stamp.layout(stamp.lines(label, u), font, stamp.spec, *size)
+
+
 def _sink(ws: Workspace, key: bytes, doc: Document, run: Run, record: RunRecord, prep: list[PrepResult],
-          pending: list[Copy]) -> OutputSink:
+          pending: list[Copy], units: tuple[str, ...]) -> OutputSink:
     token = (lambda n: filemark.token(key, doc.id, n)) if LayerName.file in record.layers else None
     if record.pdf_copies:
         source = next(ws.doc_dir(doc.sha256).glob("original.*"))
-        vfiles = PdfCopyFiles(Path(record.output_dir), record.source_stem, source, token)
+        vfiles = PdfCopyFiles(Path(record.output_dir), record.source_stem, source, token, record.stamp)
         vfiles.remove_unrecorded(pending)
         return vfiles
     if record.merge is not None:
         merge = Path(record.merge)
         return MergedFile(merge, run.merge_bytes, doc, [(r.width_pt, r.height_pt) for r in prep], record.separator,
-                          run.id, write=bool(pending) or not merge.exists())
+                          run.id, write=bool(pending) or not merge.exists(), stamp=record.stamp, units=units)
     files = CopyFiles(Path(record.output_dir), record.source_stem,
                       pdf_copy.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep]),
-                      token)
+                      token, record.stamp)
     files.remove_unrecorded(pending)  # what a killed process left of copies the register does not have
     return files
 
@@ -310,12 +332,13 @@ def _sink(ws: Workspace, key: bytes, doc: Document, run: Run, record: RunRecord,
 def _carry_out(ws: Workspace, ledger: Ledger, key: bytes, doc: Document, run: Run, prep: list[PrepResult],
                settings: RunSettings, executor: Executor, progress: Progress, t0: float) -> IssueResult:
     record = run.record
-    pending = [c for c in ledger.run_copies(run.id) if c.status == "reserved"]
+    every = ledger.run_copies(run.id)
+    pending = [c for c in every if c.status == "reserved"]
     current: list[Copy] = []  # the batch being written
     sink: OutputSink | None = None
     progress.start(run.copies, "copies", scale=doc.pages, done=run.done)
     try:
-        sink = _sink(ws, key, doc, run, record, prep, pending)
+        sink = _sink(ws, key, doc, run, record, prep, pending, tuple(c.unit for c in every))
         pages = [executor.share(r.index, layer_files(cache.page_file(ws, run.id, r.index),
                                                      record.page_layers(r.index))) for r in prep]
         batch = settings.batch or _batch_size(prep, executor.workers)

@@ -17,6 +17,7 @@ from leakmark.issuing.naming import copy_file_name
 from leakmark.ledger import Copy, Document
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf import separator as pdf_separator
+from leakmark.pdf import stamp as pdf_stamp
 from leakmark.pdf.image import PageImage, PageOutput
 from leakmark.pdf.stream import StreamingPdf
 
@@ -47,11 +48,13 @@ class OutputSink(Protocol):
 
 
 class CopyFiles:
-    """One PDF per copy: the invisible text layer, the marked page images and (with `file`) the token."""
+    """One PDF per copy: the invisible text layer, the marked page images, (with `file`) the token and (with
+    `stamp`) the visible 份号 on page 1."""
 
     def __init__(self, out_dir: Path, stem: str, text_layer: bytes,
-                 token: Callable[[int], bytes] | None) -> None:
+                 token: Callable[[int], bytes] | None, stamp: pdf_stamp.Stamp | None = None) -> None:
         self.out_dir, self.stem, self.text_layer, self.token = out_dir, stem, text_layer, token
+        self.stamp = stamp
 
     def path(self, c: Copy) -> Path:
         return self.out_dir / copy_file_name(self.stem, c.copy_no, c.recipient)
@@ -75,10 +78,16 @@ class CopyFiles:
             except OSError as exc:
                 raise OutputError(f"cannot create a file in {final.parent}: {exc.strerror}") from exc
             pdf_copy.write_copy(self.text_layer, [i.data for i in imgs], tmp,
-                                self.token(c.copy_no) if self.token else None)
+                                self.token(c.copy_no) if self.token else None, self._stamper(c))
             tmp.replace(final)
             items.append((c.copy_no, str(final)))
         return Written(items)
+
+    def _stamper(self, c: Copy) -> Callable[[object], None] | None:
+        st = self.stamp
+        if st is None:
+            return None
+        return lambda page: pdf_stamp.draw_stamp(page, c.label, c.unit, st.level, st.period, st.spec)
 
     def discard(self, copies: list[Copy], issued: set[int]) -> None:
         self.remove_unrecorded([c for c in copies if c.copy_no not in issued])
@@ -97,8 +106,9 @@ class PdfCopyFiles(CopyFiles):
     """One PDF per copy: the original file, each page its marked content stream (vector) or its marked
     image over its marked invisible text (raster)."""
 
-    def __init__(self, out_dir: Path, stem: str, source: Path, token: Callable[[int], bytes] | None) -> None:
-        super().__init__(out_dir, stem, b"", token)
+    def __init__(self, out_dir: Path, stem: str, source: Path, token: Callable[[int], bytes] | None,
+                 stamp: pdf_stamp.Stamp | None = None) -> None:
+        super().__init__(out_dir, stem, b"", token, stamp)
         self.source = source
 
     def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written:
@@ -109,19 +119,29 @@ class PdfCopyFiles(CopyFiles):
                 tmp = temp_path_for(final)
             except OSError as exc:
                 raise OutputError(f"cannot create a file in {final.parent}: {exc.strerror}") from exc
-            pdf_copy.write_pdf_copy(self.source, pages, tmp, self.token(c.copy_no) if self.token else None)
+            pdf_copy.write_pdf_copy(self.source, pages, tmp, self.token(c.copy_no) if self.token else None,
+                                    self._stamper(c))
             tmp.replace(final)
             items.append((c.copy_no, str(final)))
         return Written(items)
 
 
 class MergedFile:
-    """Every copy in copy order in one print file, streamed to `NAME.part` (see `pdf.stream`)."""
+    """Every copy in copy order in one print file, streamed to `NAME.part` (see `pdf.stream`). With `stamp`,
+    page 1 of each copy shows its 份号; the font is written once, subset to the digits, the stamp's 密级
+    line and the `units` of every copy of the run (the same subset when the run is resumed)."""
 
     def __init__(self, final: Path, committed: int, doc: Document, sizes: list[tuple[float, float]],
-                 separator: bool, run_id: str, write: bool = True) -> None:
+                 separator: bool, run_id: str, write: bool = True, stamp: pdf_stamp.Stamp | None = None,
+                 units: tuple[str, ...] = ()) -> None:
         self.final, self.doc, self.sizes, self.separator, self.run_id = final, doc, sizes, separator, run_id
         self.writer: StreamingPdf | None = StreamingPdf(final, committed=committed) if write else None
+        self.stamp, self.stamp_font, self.stamp_ref = stamp, None, 0
+        if stamp is not None and self.writer is not None:
+            self.stamp_font = pdf_stamp.font_for("".join("".join(stamp.lines("", u)) for u in sorted(set(units))))
+            ref = self.writer.shared()
+            self.stamp_ref = ref if ref is not None else self.writer.add_shared(pdf_stamp.FONT_OBJECTS,
+                                                                                self.stamp_font.objects)
 
     def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written:
         w = self.writer
@@ -133,10 +153,15 @@ class MergedFile:
                 width, height = self.sizes[0]
                 w.add_page(width, height, pdf_separator.separator_image(self.doc, c, width, height))
             first = w.pages + 1
-            for (width, height), img in zip(self.sizes, imgs, strict=True):
+            for i, ((width, height), img) in enumerate(zip(self.sizes, imgs, strict=True)):
                 if not isinstance(img, PageImage):
                     raise RuntimeError("merged print files take page images")
-                w.add_page(width, height, img)
+                if i == 0 and self.stamp is not None and self.stamp_font is not None:
+                    lines = self.stamp.lines(c.label, c.unit)
+                    w.add_page(width, height, img, pdf_stamp.snippet(self.stamp_font, lines, self.stamp.spec, width,
+                                                                     height), {pdf_stamp.FONT_RESOURCE: self.stamp_ref})
+                else:
+                    w.add_page(width, height, img)
             items.append((c.copy_no, f"{w.final}#pages={first}-{w.pages}"))
         return Written(items, merge_bytes=w.commit())
 

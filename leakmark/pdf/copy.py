@@ -3,10 +3,12 @@ original file with each page's marked content stream (vector copies)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from leakmark._mupdf import pymupdf
-from leakmark.errors import OutputError
+from leakmark.errors import LeakmarkError, OutputError
 from leakmark.layers import file as filemark
 from leakmark.pdf.image import PageContent, PageOutput
 
@@ -36,23 +38,29 @@ def build_text_layer(pages: list[tuple[float, float, list[dict]]]) -> bytes:
     return doc.tobytes(garbage=3, deflate=True)
 
 
-def write_copy(text_layer: bytes, images: list[bytes], out: Path, file_token: bytes | None = None) -> None:
+def write_copy(text_layer: bytes, images: list[bytes], out: Path, file_token: bytes | None = None,
+               stamp: Callable[[Any], None] | None = None) -> None:
     """Write one copy: the text layer plus each page's marked image filling the page; with `file_token`,
-    the copy's `file` layer (trailer /ID and XMP DocumentID)."""
+    the copy's `file` layer (trailer /ID and XMP DocumentID); `stamp` draws on page 1 over the marks."""
     doc = pymupdf.open("pdf", text_layer)
     try:
         for page, data in zip(doc.pages(), images, strict=True):
             page.insert_image(page.rect, stream=data, keep_proportion=False, overlay=True)
+        if stamp is not None:
+            stamp(doc[0])
         if file_token is not None:
             filemark.stamp(doc, file_token)
         doc.save(out, garbage=1, deflate=True)
+    except LeakmarkError:
+        raise
     except Exception as exc:  # MuPDF reports a full disk or a bad folder as its own error types
         raise OutputError(f"cannot write {out}: {exc}") from exc
     finally:
         doc.close()
 
 
-def write_pdf_copy(source: Path, pages: list[PageOutput], out: Path, file_token: bytes | None = None) -> None:
+def write_pdf_copy(source: Path, pages: list[PageOutput], out: Path, file_token: bytes | None = None,
+                   stamp: Callable[[Any], None] | None = None) -> None:
     """Write one copy as the original document with each page's marked content: its own operators moved
     (vector, `PageContent`), or its marked image over its invisible, equally marked text (raster, `PageImage`).
 
@@ -77,12 +85,14 @@ def write_pdf_copy(source: Path, pages: list[PageOutput], out: Path, file_token:
             _set_contents(doc, page, marked.text or b"")
             page = doc.reload_page(page)
             page.insert_image(page.rect, stream=marked.data, keep_proportion=False, overlay=True)
+        if stamp is not None:
+            stamp(doc.reload_page(doc[0]))
         if file_token is not None:
             filemark.stamp_keeping(doc, file_token)
         doc.save(out, garbage=3, deflate=True)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    except RuntimeError:
+    except (RuntimeError, LeakmarkError):
         raise
     except Exception as exc:  # MuPDF reports a full disk or a bad folder as its own error types
         raise OutputError(f"cannot write {out}: {exc}") from exc

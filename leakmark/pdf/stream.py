@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from leakmark.errors import OutputError
@@ -20,7 +22,7 @@ from leakmark.pdf.image import PageImage
 HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 KIDS_PER_NODE = 256  # a two-level page tree: viewers handle it faster than one flat /Kids array
 _REC = struct.Struct("<QQB")  # object number, offset, role
-_OTHER, _PAGE, _NODE = 0, 1, 2
+_OTHER, _PAGE, _NODE, _SHARED = 0, 1, 2, 3  # _SHARED: a resource every page may name (the stamp's font)
 _CATALOG, _ROOT = 1, 2  # written last, numbers fixed
 
 
@@ -92,7 +94,27 @@ class StreamingPdf:
         self.records.append((num, self.pos, role))
         self.pos += len(data)
 
-    def add_page(self, width_pt: float, height_pt: float, image: PageImage) -> None:
+    def add_shared(self, count: int, objects: Callable[[list[int]], list[tuple[bytes, bytes | None]]]) -> int:
+        """Write a resource once for the whole file (before its pages): `objects(numbers)` gives its `count`
+        objects as (dictionary entries, raw stream or None), the last one the resource pages name. Returns
+        that object's number; `shared()` finds it again in a resumed part."""
+        nums = list(range(self.next_obj, self.next_obj + count))
+        for i, (entries, stream) in enumerate(objects(nums)):
+            role = _SHARED if i == count - 1 else _OTHER
+            if stream is None:
+                self._object(b"<< %s >>" % entries, role)
+            else:
+                packed = zlib.compress(stream, 6)
+                self._object(b"<< %s /Length %d /Filter /FlateDecode >>" % (entries, len(packed)), role, packed)
+        return nums[-1]
+
+    def shared(self) -> int | None:
+        """The number of the resource `add_shared` wrote into this part, if it did."""
+        return next((r[0] for r in self.records if r[2] == _SHARED), None)
+
+    def add_page(self, width_pt: float, height_pt: float, image: PageImage, overlay: bytes = b"",
+                 fonts: dict[str, int] | None = None) -> None:
+        """A page showing `image`, then the content `overlay` (e.g. the stamp) using `fonts` (name: object)."""
         if self.pages % KIDS_PER_NODE == 0:  # the parent node's number, reserved now, written by finish()
             num = self.next_obj
             self.next_obj += 1
@@ -107,9 +129,13 @@ class StreamingPdf:
         img = self._object(b"<< /Type /XObject /Subtype /Image /Width %d /Height %d %s /Length %d >>"
                            % (image.width, image.height, fmt, len(image.data)), stream=image.data)
         draw = b"q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q" % (width_pt, height_pt)
+        if overlay:
+            draw += b"\n" + overlay
         content = self._object(b"<< /Length %d >>" % len(draw), stream=draw)
+        font = b"".join(b"/%s %d 0 R " % (k.encode(), v) for k, v in (fonts or {}).items())
         self._object(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.4f %.4f] /Resources << /XObject "
-                     b"<< /Im0 %d 0 R >> >> /Contents %d 0 R >>" % (parent, width_pt, height_pt, img, content),
+                     b"<< /Im0 %d 0 R >> %s>> /Contents %d 0 R >>"
+                     % (parent, width_pt, height_pt, img, b"/Font << %s>> " % font if font else b"", content),
                      role=_PAGE)
         self.pages += 1
 
