@@ -185,3 +185,27 @@ def test_a_resaved_pdf_copy_is_read_from_its_own_text(issued, tmp_path):
 def test_the_unmarked_original_as_evidence_names_nobody(issued):
     r = trace(issued.ws, TraceOptions(evidence=(issued.source,)))
     assert r.verdict == "no-match" and r.named == 0
+
+
+def test_clipping_paths_keep_their_rule_and_text_moves_inside_them():
+    from leakmark.units import PageUnits
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 100), "clip test words here", fontsize=11)
+    xref = page.get_contents()[0]
+    doc.update_stream(xref, b"q 50 50 400 400 re 100 100 100 100 re W* n " + doc.xref_stream(xref) + b" Q")
+    one = np.array([[290, 370, 400, 420]], np.int32)
+    pu = PageUnits(words=one, word_axis=np.array([0], np.int8), word_line=np.array([0], np.int32), lines=one)
+    out = vector.plan(doc.tobytes(), 0, pu, 300, 1).content(np.array([1, 1], np.int8))
+    assert b"W*\nn" in out and b"100 100 100 100 re" in out  # the even-odd clip as it was
+    assert b"Ts" in out and b"] TJ" in out  # the word moved across (text rise) and along (TJ adjustment)
+
+
+def test_font_code_spaces():
+    from leakmark.pdf.fontcodes import _GBK, _UTF16, FontCodes
+
+    assert FontCodes(None).split(b"ab") == [b"a", b"b"]
+    assert FontCodes(_UTF16).split(b"\x4e\x2d\xd8\x3d\xde\x00") == [b"\x4e\x2d", b"\xd8\x3d\xde\x00"]
+    assert FontCodes(_GBK).split(b"a\xd6\xd0b") == [b"a", b"\xd6\xd0", b"b"]
+    assert FontCodes(_GBK).split(b"\xff") is None  # outside the code space: not guessed

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from leakmark._mupdf import pymupdf
-from leakmark.pdf.fontcodes import FontCodes, font_codes
+from leakmark.pdf.fontcodes import font_codes
 from leakmark.units import PageUnits
 
 _SHOW = {"Tj", "TJ", "'", '"'}
@@ -176,7 +176,7 @@ def _form_has_text(xobj: Any, depth: int = 0) -> bool:
 
 
 class _Planner:
-    def __init__(self, page: Any, mpage: pymupdf.Page, pu: PageUnits, to_px: np.ndarray, delta: int,
+    def __init__(self, page: Any, mpage: pymupdf.Page, pu: PageUnits, to_px: np.ndarray, scale: float, delta: int,
                  text_only: bool = False) -> None:
         import pikepdf
 
@@ -184,6 +184,7 @@ class _Planner:
         self.text_only = text_only  # an invisible text layer: text operators only, drawn in mode 3
         self.page, self.mpage, self.pu, self.delta = page, mpage, pu, delta
         self.to_px = to_px  # user space -> rendering pixels (3x3, row vectors)
+        self.scale = scale  # MuPDF page coordinates (points) -> rendering pixels
         try:
             self.instrs = list(pikepdf.parse_content_stream(page))
         except pikepdf.PdfError as exc:
@@ -209,10 +210,8 @@ class _Planner:
                     return off + int(hit[0])
         return -1
 
-    def slot_of_box(self, x0: float, y0: float, x1: float, y1: float) -> tuple[int, bool]:
-        """(slot, touches): the unit whose grown box holds the whole shape, and whether the shape touches
-        any unit box at all (then a shape left in place may cut through a moved unit)."""
-        touches = False
+    def slot_of_box(self, x0: float, y0: float, x1: float, y1: float) -> int:
+        """The unit whose grown box holds the whole shape, or -1."""
         groups = ((self.word_boxes, 0), (self.line_boxes, self.off_lines), (self.rule_boxes, self.off_rules),
                   (self.blob_boxes, self.off_blobs))
         for boxes, off in groups:
@@ -221,10 +220,8 @@ class _Planner:
             inside = (boxes[:, 0] <= x0) & (x1 <= boxes[:, 2]) & (boxes[:, 1] <= y0) & (y1 <= boxes[:, 3])
             hit = np.nonzero(inside)[0]
             if len(hit):
-                return off + int(hit[0]), True
-            touches = touches or bool(((boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1)
-                                       & (y0 < boxes[:, 3])).any())
-        return -1, touches
+                return off + int(hit[0])
+        return -1
 
     def _px_box(self, pts: np.ndarray, ctm: np.ndarray) -> tuple[float, float, float, float]:
         h = np.c_[pts, np.ones(len(pts))] @ ctm @ self.to_px
@@ -252,7 +249,7 @@ class _Planner:
         ts: dict[str, Any] = {"font": None, "size": None, "Th": 1.0, "rise": 0.0, "Tc": 0.0, "Tw": 0.0, "TL": 0.0}
         tm_lin = np.eye(3)
         path: list[tuple[int, str, list[float]]] = []  # current path's construction operators
-        clip = False
+        clip: Any = None  # the W or W* operator before the path's painting operator
         for i, ins in enumerate(self.instrs):
             op = str(ins.operator)
             nums = [float(x) for x in ins.operands if _is_number(x)] if op in _NUMERIC else []
@@ -294,12 +291,12 @@ class _Planner:
                 path.append((i, op, nums))
                 continue  # emitted with its painting operator
             elif op in ("W", "W*"):
-                clip = True
+                clip = ins
                 continue
             elif op in _PAINT:
                 flush()
                 parts.extend(self._paint(path, clip, ins, ctm))
-                path, clip = [], False
+                path, clip = [], None
                 continue
             elif op == "Do" or op == "INLINE IMAGE":
                 element = self._xobject(ins, op, ctm)
@@ -349,8 +346,6 @@ class _Planner:
                 lst.append((p.x * self.scale, p.y * self.scale))
         return out
 
-    scale = 1.0
-
     def _text(self, i: int, ins: Any, op: str, ts: dict, tm_lin: np.ndarray, ctm: np.ndarray,
               centres: list[tuple[float, float]]) -> _Text | None:
         pk = self.pikepdf
@@ -365,7 +360,7 @@ class _Planner:
         seq: list[tuple[str, Any]] = []  # ("g", code) | ("k", number)
         for e in elems:
             if isinstance(e, pk.String):
-                split = _split(codes, bytes(e))
+                split = codes.split(bytes(e))
                 if split is None:
                     raise NotEditable(f"a string in font {ts['font']} lies outside its code space")
                 seq += [("g", c) for c in split]
@@ -407,7 +402,7 @@ class _Planner:
         return _Text(prefix=prefix, rise=ts["rise"], per_unit=-1000.0 / (size * th),
                      to_text=np.linalg.inv(lin), groups=[(s, b" ".join(b)) for s, b in groups])
 
-    def _paint(self, path: list[tuple[int, str, list[float]]], clip: bool, paint: Any, ctm: np.ndarray) -> list[Any]:
+    def _paint(self, path: list[tuple[int, str, list[float]]], clip: Any, paint: Any, ctm: np.ndarray) -> list[Any]:
         pk = self.pikepdf
         out: list[Any] = []
         subpaths: list[list[tuple[int, str, list[float]]]] = []
@@ -415,20 +410,18 @@ class _Planner:
             if item[1] in ("m", "re") or not subpaths:
                 subpaths.append([])
             subpaths[-1].append(item)
-        clip_ops = [pk.ContentStreamInstruction([], pk.Operator("W"))] if clip else []
         for sp in subpaths:
             pts = _points(sp)
             slot = -1
-            if not clip and len(pts):
-                slot, touches = self.slot_of_box(*self._px_box(pts, ctm))
-                if slot < 0 and touches and paint.operator != pk.Operator("n"):
-                    pass  # a shape across several units stays; the check after planning sees what that costs
+            if clip is None and len(pts):  # a clipping path stays: moving it could cut what it clips
+                # a shape across several units stays; `verify` measures what that costs the page
+                slot = self.slot_of_box(*self._px_box(pts, ctm))
             if slot >= 0:
                 self.moved_slots.add(slot)
                 out.append(_Path([(op, nums) for _, op, nums in sp], slot, self._to_local(ctm)))
             else:
                 out.append(pk.unparse_content_stream([self.instrs[i] for i, _, _ in sp]))
-        out.append(pk.unparse_content_stream([*clip_ops, paint]))
+        out.append(pk.unparse_content_stream([*([clip] if clip is not None else []), paint]))
         return out
 
     def _xobject(self, ins: Any, op: str, ctm: np.ndarray) -> _Wrap | None:
@@ -444,7 +437,7 @@ class _Planner:
                 x0, y0, x1, y1 = (float(v) for v in xobj.get("/BBox", [0, 0, 0, 0]))
                 fm = _mat(xobj.get("/Matrix", [1, 0, 0, 1, 0, 0]))
                 box = (np.c_[np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]), np.ones(4)] @ fm)[:, :2]
-        slot, _touches = self.slot_of_box(*self._px_box(box, ctm))
+        slot = self.slot_of_box(*self._px_box(box, ctm))
         if slot < 0:
             return None
         self.moved_slots.add(slot)
@@ -455,10 +448,6 @@ def _is_number(x: Any) -> bool:
     import decimal
 
     return isinstance(x, (int, float, decimal.Decimal)) and not isinstance(x, bool)
-
-
-def _split(codes: FontCodes, data: bytes) -> list[bytes] | None:
-    return codes.split(data)
 
 
 def _points(sp: list[tuple[int, str, list[float]]]) -> np.ndarray:
@@ -495,8 +484,7 @@ def plan(source_bytes: bytes, index: int, pu: PageUnits, dpi: int, delta: int,
                 mpage = mdoc.reload_page(mpage)
             scale = dpi / 72.0
             to_px = _mat(tuple(mpage.transformation_matrix * mpage.rotation_matrix * pymupdf.Matrix(scale, scale)))
-            planner = _Planner(page, mpage, pu, to_px, delta, text_only)
-            planner.scale = scale
+            planner = _Planner(page, mpage, pu, to_px, scale, delta, text_only)
             result = planner.run()
         finally:
             mdoc.close()
