@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pymupdf
@@ -209,3 +210,23 @@ def test_font_code_spaces():
     assert FontCodes(_UTF16).split(b"\x4e\x2d\xd8\x3d\xde\x00") == [b"\x4e\x2d", b"\xd8\x3d\xde\x00"]
     assert FontCodes(_GBK).split(b"a\xd6\xd0b") == [b"a", b"\xd6\xd0", b"b"]
     assert FontCodes(_GBK).split(b"\xff") is None  # outside the code space: not guessed
+
+
+def test_an_insider_stripping_a_raster_copy_finds_its_text_marked_too(ws_copy, issued, tmp_path):
+    # an image copy: delete the page image and make the invisible text visible; what is left must be the
+    # copy's marks too (its glyphs moved as the image's units), not a clean original
+    result = leakmark.issue(ws_copy, leakmark.IssueOptions(source=issued.source, recipients=(leakmark.Recipient("Z"),),
+                                                           output_dir=tmp_path / "out", jobs=1, vector=False))
+    path = Path(result.copies[0].path)
+    with pymupdf.open(path) as doc:
+        assert doc[0].get_images() and doc[0].get_text() == pymupdf.open(issued.source)[0].get_text()
+    stripped = tmp_path / "stripped.pdf"
+    _strip(path, stripped)
+    with pymupdf.open(stripped) as doc:
+        # PyMuPDF leaves a 1 × 1 placeholder where it deletes an image
+        assert all(img[2] * img[3] <= 1 for img in doc[0].get_images()) and len(doc[0].get_text()) > 200
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "flat.png"), render_page_array(stripped, 0, 300))
+    r = trace(ws_copy, TraceOptions(evidence=(tmp_path / "flat.png",)))
+    assert r.verdict == "identified" and r.suspects[0].copy.copy_no == int(result.copies[0].copy_no)
