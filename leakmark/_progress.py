@@ -87,8 +87,10 @@ class TextBar:
         rate = (self.done - self.base) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
         unit = "page-copies/s" if self.scale > 1 else "/s"
+        # under one a second (a trace of a file takes seconds): the time each takes, not "0.0 /s"
+        speed = f"{1 / rate:.1f} s each" if 0 < rate < 1 and self.scale == 1 else f"{rate * self.scale:.1f} {unit}"
         line = (f"[{'#' * fill}{'-' * (self.width - fill)}] {self.done}/{self.total} {self.what}"
-                f"  {rate * self.scale:.1f} {unit}  ETA {_hms(eta)} " + (f" {self.detail} " if self.detail else ""))
+                f"  {speed}  ETA {_hms(eta)} " + (f" {self.detail} " if self.detail else ""))
         self.stream.write("\r" + line + " " * max(0, self.shown - len(line)))  # blanks over a longer last line
         self.stream.flush()
         self.shown = len(line)

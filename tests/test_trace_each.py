@@ -334,6 +334,9 @@ def test_progress_counts_files_and_notes_a_long_files_pages():
     with bar.paused():
         buf.write("a result block\n")
     assert buf.getvalue().endswith("a result block\n" + "\r" + buf.getvalue().split("\r")[-1])
+    bar.t0 -= 30
+    bar.advance(1)
+    assert " 1/3 files  " in buf.getvalue().split("\r")[-1] and " s each  ETA " in buf.getvalue().split("\r")[-1]
     single = NoteProgress(bar, "photo.jpg")
     single.start(1, "evidence pages")
     assert "photo.jpg" not in buf.getvalue()  # a one-page file: the bar alone
