@@ -197,15 +197,19 @@ def test_plan_sorts_skips_hidden_and_non_evidence_and_lists_them(tmp_path):
         "case/.git": "hidden", "case/._a.pdf": "hidden", "case/notes.txt": "not a PDF or a PNG/JPEG/TIFF image",
         "case/sub": "a folder"}
 
+    (root / "sub" / "loop").symlink_to(root, target_is_directory=True)
     deep = plan([root], recursive=True)
-    assert "case/sub/c.png" in [f.relative_to(tmp_path).as_posix() for f in deep.files]
-    assert ".git/d.png" not in str(deep.files)
+    assert [f.relative_to(tmp_path).as_posix() for f in deep.files] == [
+        "case/a.pdf", "case/b.jpg", "case/empty.jpg", "case/scan-with-wrong-name.txt", "case/sub/c.png"]
+    assert ("case/sub/loop", "a folder already in this batch") in [
+        (s.path.relative_to(tmp_path).as_posix(), s.reason.split(" (")[0]) for s in deep.skipped]
 
 
 def test_plan_traces_a_file_once_and_refuses_an_empty_folder(tmp_path):
     (tmp_path / "a.jpg").write_bytes(JPEG)
-    p = plan([tmp_path, tmp_path / "a.jpg"])
-    assert p.files == (tmp_path / "a.jpg",) and p.skipped[0].reason.startswith("already in this batch")
+    p = plan([tmp_path, tmp_path / "a.jpg", tmp_path])
+    assert p.files == (tmp_path / "a.jpg",)
+    assert [s.reason.split(" (")[0] for s in p.skipped] == ["a folder already in this batch", "already in this batch"]
     (tmp_path / "none").mkdir()
     (tmp_path / "none" / "readme.txt").write_text("x")
     with pytest.raises(InputFileError, match=r"no evidence file to trace in .*none \(1 skipped: .*readme.txt"):

@@ -66,10 +66,11 @@ def plan(evidence: Sequence[Path], recursive: bool = False) -> EachPlan:
     """The files to trace from the files and folders given. InputFileError if that leaves none."""
     files: list[Path] = []
     skipped: list[Skipped] = []
+    walked: set[str] = set()
     for given in evidence:
         path = Path(given)
         if path.is_dir():
-            _walk(path, recursive, files, skipped)
+            _walk(path, recursive, files, skipped, walked)
         else:
             files.append(path)  # named by the user: traced, or an error entry that says why not
     seen: set[Path] = set()
@@ -89,7 +90,12 @@ def plan(evidence: Sequence[Path], recursive: bool = False) -> EachPlan:
     return EachPlan(tuple(unique), tuple(skipped))
 
 
-def _walk(folder: Path, recursive: bool, files: list[Path], skipped: list[Skipped]) -> None:
+def _walk(folder: Path, recursive: bool, files: list[Path], skipped: list[Skipped], walked: set[str]) -> None:
+    real = os.path.realpath(folder)
+    if real in walked:  # a link back up the tree (or a folder given twice): walked once
+        skipped.append(Skipped(folder, "a folder already in this batch (a link to it, or given twice)"))
+        return
+    walked.add(real)
     try:
         children = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as exc:
@@ -99,7 +105,7 @@ def _walk(folder: Path, recursive: bool, files: list[Path], skipped: list[Skippe
             skipped.append(Skipped(child, "hidden"))
         elif child.is_dir():
             if recursive:
-                _walk(child, recursive, files, skipped)
+                _walk(child, recursive, files, skipped, walked)
             else:
                 skipped.append(Skipped(child, "a folder (add --recursive to trace the files in it too)"))
         elif not child.is_file():
