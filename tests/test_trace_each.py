@@ -346,3 +346,24 @@ def test_progress_counts_files_and_notes_a_long_files_pages():
     assert "photo.jpg" not in buf.getvalue()  # a one-page file: the bar alone
     bar.finish()
     assert buf.getvalue().endswith("\n")
+
+
+def test_an_inconclusive_files_block_names_nobody_and_shows_how_near_it_came(issued):
+    from leakmark.cli_each import _block, _cells
+    from leakmark.ledger import Ledger
+    from leakmark.trace.each import EachEntry, row_of
+    from leakmark.trace.result import Suspect
+
+    with Ledger(issued.ws) as ledger:
+        copy2 = ledger.copies(issued.result.document.id)[1]
+        doc = ledger.document(issued.result.document.id)
+    result = _result(Path("crop.png"), Verdict.inconclusive)
+    result.document, result.pages = doc, [1]
+    result.suspects = [Suspect(copy=copy2, score=4.1, fap=3.14e-4, layers={"shift": 4.1})]
+    entry = EachEntry(Path("crop.png"), result=result, sha256="ab" * 32)
+    assert _block(entry, 2, 7) == [
+        "[2/7] crop.png",
+        f"  verdict: inconclusive — document {doc.id} Handling of restricted documents, Q4, page(s) 1",
+        "  best-ranked copy 000002 (Bob Baker): false-accusation probability 0.00031, not below the threshold: "
+        "nobody is named"]
+    assert _cells(row_of(entry)) == ("crop.png", "inconclusive", doc.id, "1", "-", "(best 000002: 0.00031)")
