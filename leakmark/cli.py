@@ -164,7 +164,7 @@ def _size(n: int) -> str:
 @click.option("--each", is_flag=True, help="Trace every file as its own leak (a FOLDER: each file in it): one result "
               "per file, then a summary table. Without it, all the files given are one leak.")
 @click.option("--recursive", is_flag=True, help="With --each: the files in a folder's subfolders too.")
-@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="With --each: also write the summary table to PATH.csv (UTF-8 with BOM, opens in Excel and WPS) "
               "or PATH.json.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), metavar="PATH",

@@ -93,7 +93,7 @@ def run_each(ws: Workspace, evidence: tuple[Path, ...], options: TraceOptions, *
     summary.finish(planned)
     if summary_path is not None:
         data = summary.csv_bytes() if summary_path.suffix.lower() == ".csv" else _json_bytes(summary.to_json())
-        atomic_write_bytes(summary_path, data, mode=0o644)
+        atomic_write_bytes(summary_path, data)  # 0600, as the copies: it names recipients
     if as_json:
         emit_json({"results": results, "summary": summary.to_json()})
         if summary.register is not None and not summary.register.verified:

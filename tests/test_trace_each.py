@@ -85,6 +85,7 @@ def test_each_on_a_folder_of_mixed_leaks_gives_one_result_per_file(batch, leaks)
 def test_summary_csv_opens_in_excel_and_matches_the_json(batch):
     _, out, csv_path = batch
     data = csv_path.read_bytes()
+    assert csv_path.stat().st_mode & 0o777 == 0o600  # it names recipients: private, as the copies
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel and WPS read 中文 right
     lines = list(csv.reader(io.StringIO(data[3:].decode("utf-8"))))
     assert tuple(lines[0]) == CSV_COLUMNS
