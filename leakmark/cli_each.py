@@ -14,6 +14,7 @@ import importlib.util
 import json
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +46,17 @@ def check_summary_path(path: Path | None) -> None:
                           "another --summary path")
 
 
-def report_writer() -> Callable[[TraceResult, Path], None]:
-    """The evidence report's writer, from `leakmark.report` (HTML reports) when this leakmark has it."""
+ReportWriter = Callable[["Workspace", "TraceResult", "TraceOptions", Path], None]
+
+
+def report_writer() -> ReportWriter:
+    """The evidence report's writer, `leakmark.report.write_report(workspace, result, options, path)` (branch
+    trace-report), when this leakmark has it."""
     if importlib.util.find_spec("leakmark.report") is None:
         raise click.BadParameter("evidence reports are not available in this version of leakmark; trace "
                                  "without --report (--json holds the same findings)", param_hint="--report")
     report: Any = importlib.import_module("leakmark.report")
-    writer: Callable[[TraceResult, Path], None] = report.write_report  # connected at merge (branch trace-report)
+    writer: ReportWriter = report.write_report
     return writer
 
 
@@ -73,7 +78,8 @@ def run_each(ws: Workspace, evidence: tuple[Path, ...], options: TraceOptions, *
         for i, entry in enumerate(trace_each(ws, planned.files, options, bar, pages=pages), 1):
             summary.add(entry)
             if write_report is not None and entry.result is not None:
-                write_report(entry.result, report_names[entry.path])  # the one report call: one per traced file
+                # the one report call, per traced file (at merge: TraceOptions(keep_artifacts=True), --lang)
+                write_report(ws, entry.result, replace(options, evidence=(entry.path,)), report_names[entry.path])
             if as_json:
                 results.append(entry.to_json())
                 continue

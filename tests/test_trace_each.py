@@ -368,3 +368,32 @@ def test_an_inconclusive_files_block_names_nobody_and_shows_how_near_it_came(iss
         "  best-ranked copy 000002 (Bob Baker): false-accusation probability 0.00031, not below the threshold: "
         "nobody is named"]
     assert _cells(row_of(entry)) == ("crop.png", "inconclusive", doc.id, "1", "-", "(best 000002: 0.00031)")
+
+
+def test_report_folder_gets_one_report_per_traced_file(capsys, monkeypatch, issued, tmp_path):
+    """The report call site, with a stand-in for `leakmark.report` (branch trace-report)."""
+    import importlib.machinery
+    import sys
+    import types
+
+    written = []
+    fake_report = types.ModuleType("leakmark.report")
+    fake_report.__spec__ = importlib.machinery.ModuleSpec("leakmark.report", None)
+    fake_report.write_report = lambda ws, result, options, path: written.append(
+        (options.evidence, result.evidence[0].path, path))
+    monkeypatch.setitem(sys.modules, "leakmark.report", fake_report)
+
+    def fake(ws, options, progress=None):
+        if options.evidence[0].name == "bad.jpg":
+            raise InputFileError("bad.jpg is not a readable image")
+        return _result(options.evidence[0])
+
+    monkeypatch.setattr(tracer, "trace", fake)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    files = [*_files(tmp_path / "x", "scan.jpg"), *_files(tmp_path / "y", "scan.jpg", "bad.jpg")]
+    code, _, err = run_main(capsys, "trace", *files, "--each", "--report", tmp_path / "reports", "--home",
+                            issued.ws.home)
+    assert code == 3, err
+    assert written == [((files[0],), str(files[0]), tmp_path / "reports" / "scan.jpg.html"),
+                       ((files[1],), str(files[1]), tmp_path / "reports" / "scan.jpg-2.html")]
