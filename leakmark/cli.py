@@ -11,10 +11,11 @@ from typing import Any
 import click
 
 from leakmark import __version__
-from leakmark._progress import NullProgress, Progress, TextBar
-from leakmark.cli_common import echo, home_option, local_time, trust_option, untrusted_warning
+from leakmark._progress import NullProgress, TextBar
+from leakmark.cli_common import echo, home_option, trust_option, untrusted_warning
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
+from leakmark.cli_trace import no_match_line, source_lines, status_text
 from leakmark.errors import ExitCode, LeakmarkError
 from leakmark.ledger import Ledger
 from leakmark.recipients import Recipient, parse_option, read_csv
@@ -23,7 +24,7 @@ from leakmark.workspace import Workspace
 log = logging.getLogger("leakmark")
 
 
-def _progress(quiet: bool) -> Progress:
+def _progress(quiet: bool) -> TextBar | NullProgress:
     return TextBar() if not quiet and sys.stderr.isatty() else NullProgress()
 
 
@@ -186,26 +187,52 @@ def _size(n: int) -> str:
 
 @cli.command("trace")
 @click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--each", is_flag=True, help="Trace every file as its own leak (a FOLDER: each file in it): one result "
+              "per file, then a summary table. Without it, all the files given are one leak.")
+@click.option("--recursive", is_flag=True, help="With --each: the files in a folder's subfolders too.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="With --each: also write the summary table to PATH.csv (UTF-8 with BOM, opens in Excel and WPS) "
+              "or PATH.json.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), metavar="PATH",
+              help="Write the evidence report (HTML); with --each PATH is a folder: one report per evidence file, "
+              "named after it.")
 @click.option("--doc", "doc_id", help="Only consider this registered document.")
 @click.option("--threshold", type=float, default=1e-6, show_default=True,
               help="False-accusation probability below which a copy is named.")
 @click.option("--password", help="Password of an encrypted evidence PDF.")
 @click.option("--layers", help="Score only these layers, comma-separated (default: every layer the copies carry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (shown only when stderr is a terminal).")
 @trust_option
 @home_option
-def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, password: str | None,
-              layers: str | None, as_json: bool, trust_register: bool, home: Path | None) -> None:
-    """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from."""
+def trace_cmd(evidence: tuple[Path, ...], each: bool, recursive: bool, summary_path: Path | None,
+              report_path: Path | None, doc_id: str | None, threshold: float, password: str | None,
+              layers: str | None, as_json: bool, quiet: bool, trust_register: bool, home: Path | None) -> None:
+    """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from.
+
+    With --each, every file (every file of a FOLDER) is traced as a separate leak.
+    """
+    from leakmark.cli_each import check_summary_path, report_writer, run_each
     from leakmark.trace.tracer import SCORED_LAYERS, TraceOptions, trace
 
     only = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else None
     if only is not None and set(only) - set(SCORED_LAYERS):
         raise click.BadParameter(f"unknown layer(s) {', '.join(sorted(set(only) - set(SCORED_LAYERS)))} "
                                  f"(choose from {', '.join(SCORED_LAYERS)})", param_hint="--layers")
+    if not each and (recursive or summary_path is not None):
+        raise click.UsageError(f"{'--recursive' if recursive else '--summary'} goes with --each (each file traced "
+                               "as its own leak)")
+    check_summary_path(summary_path)
+    if report_path is not None and not each:
+        report_writer()  # (not in this version: says so before tracing)
+    options = TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password, layers=only,
+                           trust_register=trust_register)
     ws = Workspace.open(home, create=False)
-    result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
-                                    layers=only, trust_register=trust_register), progress=_progress(as_json))
+    if each:
+        run_each(ws, evidence, options, recursive=recursive, as_json=as_json, summary_path=summary_path,
+                 report_dir=report_path, bar=_progress(quiet))
+        return
+    result = trace(ws, options, progress=_progress(quiet))
     if as_json:
         out = result.to_json()
         if result.register is not None:
@@ -235,32 +262,13 @@ def render_trace(result: Any) -> None:
             mark = "*" if i < result.named else " "
             c = s.copy
             echo(f"{mark} {c.label:>6}  {c.recipient:<16} {c.unit:<14} {s.score:7.2f}  {s.fap:<22.2g}  "
-                 f"{_status(c.status, s.status_date)}")
-    for s in result.suspects[: result.named]:
-        c = s.copy
-        never = str(c.status) in ("reserved", "void")  # a number whose copy was never recorded as issued
-        echo(f"=> copy {c.label} {'made for' if never else 'issued to'} {c.recipient}"
-             f"{' (' + c.unit + ')' if c.unit else ''} is the source of this capture "
-             f"(false-accusation probability {s.fap:.2g}); status: {_status(c.status, s.status_date)}")
-        if str(c.status) != "issued":
-            echo(f"   note: copy {c.label} is recorded as {_status(c.status, s.status_date)}"
-                 f"{' and was never recorded as issued' if never else ''}, yet this capture carries its marks")
-    for f in result.file_identifiers:
-        echo(f"file: {f.finding}")
-        echo(f"      copy {f.copy.label} status: {_status(f.copy.status, f.status_date)}")
-    for text in result.disagreements:
-        echo(f"!! {text}")
+                 f"{status_text(c.status, s.status_date)}")
+    for line in source_lines(result):
+        echo(line)
     if result.verdict == "no-match":
-        echo("no issued copy is indicated by the pages of this evidence; its file identifiers (above) say only "
-             "which copy's file it was made from, not the source of a capture" if result.file_identifiers
-             else "no issued copy is indicated by this evidence")
+        echo(no_match_line(result))
     if state is not None:
         echo(state.summary())
-
-
-def _status(status: str, date: str | None) -> str:
-    """`issued on DATE`, `returned on DATE`, `destroyed on DATE`, `void on DATE`, `reserved on DATE`."""
-    return f"{status} on {local_time(date)}" if date else str(status)
 
 
 @cli.command()

@@ -37,6 +37,10 @@ class InputFileError(LeakmarkError):
     exit_code = ExitCode.bad_input
 
 
+class EvidenceFolderError(InputFileError):
+    """A folder given as the evidence of one leak: `trace_each` traces each file in it as its own leak."""
+
+
 class EncryptedPdfError(LeakmarkError):
     exit_code = ExitCode.encrypted_pdf
 
@@ -87,7 +91,9 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (1, "internal error", "a bug: run again with -v and report the traceback"),
     (2, "usage", "unknown option or missing argument (click)"),
     (3, "bad input file", "missing, unreadable, empty, not a PDF or image, a PDF with no pages, a damaged PDF "
-                          "(without --repair), a page too small to carry a mark or too large to render"),
+                          "(without --repair), a page too small to carry a mark or too large to render; a folder "
+                          "as evidence without --each; with --each: one or more of the files could not be traced "
+                          "(the others were: see the summary)"),
     (4, "encrypted PDF", "the PDF needs a password: pass --password, or the password given is wrong"),
     (5, "workspace missing", "no workspace at --home / LEAKMARK_HOME, its key file is gone, or the key is not the "
         "one the register was written with"),

@@ -22,6 +22,7 @@ from lmtest import db_exec, db_rows, run_main, text_pdf
 
 import leakmark
 from leakmark.cli import cli, main
+from leakmark.errors import EvidenceFolderError
 from leakmark.ledger import Ledger
 from leakmark.recipients import read_csv
 from leakmark.rendering import render_page_array
@@ -352,6 +353,18 @@ def test_log_export_csv_via_main(capsysbinary, issued):
 
 
 # -- trace -------------------------------------------------------------------------------------------------
+def test_a_folder_as_evidence_says_to_trace_each_file(capsys, issued, copy3_page1, tmp_path):
+    folder = tmp_path / "leaks"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "leak.png"), copy3_page1)
+    code, out, err = run_main(capsys, "trace", folder, "--home", issued.ws.home)
+    assert code == 3 and out == ""
+    assert err == (f"leakmark: error: {folder} is a folder: trace every file in it as a separate leak with --each, "
+                   "or name the files of one leak\n")
+    with pytest.raises(EvidenceFolderError):  # the API's own type (an InputFileError)
+        leakmark.trace(issued.ws, leakmark.TraceOptions(evidence=(folder / "leak.png", folder)))
+
+
 def test_trace_layers_option(capsys, issued, copy3_page1, tmp_path):
     ev = tmp_path / "leak.jpg"
     assert cv2.imwrite(str(ev), copy3_page1, [cv2.IMWRITE_JPEG_QUALITY, 85])

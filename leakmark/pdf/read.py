@@ -33,6 +33,18 @@ class SourceInfo:
     repaired: bool = False  # MuPDF had to repair a damaged PDF (accepted only with `repair=True`)
 
 
+SNIFF_BYTES = 1024  # how much of a file's start `kind_of` looks at
+
+
+def kind_of(head: bytes) -> str | None:
+    """'pdf', 'image' or None (neither) from a file's first SNIFF_BYTES bytes: its content, not its name."""
+    if b"%PDF-" in head:
+        return "pdf"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")):
+        return "image"
+    return None
+
+
 def sniff_kind(path: Path) -> str:
     """'pdf' or 'image' from the file's first bytes, with clear errors for the usual mistakes."""
     if not path.exists():
@@ -41,16 +53,15 @@ def sniff_kind(path: Path) -> str:
         raise InputFileError(f"{path} is a folder; give a PDF or an image file")
     try:
         with path.open("rb") as fh:
-            head = fh.read(1024)
+            head = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read it ({exc.strerror}); check its permissions") from exc
     if not head:
         raise InputFileError(f"{path} is empty (0 bytes); give the real document")
-    if b"%PDF-" in head:
-        return "pdf"
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")):
-        return "image"
-    raise InputFileError(f"{path} is neither a PDF nor a PNG/JPEG/TIFF image; convert it to PDF first")
+    kind = kind_of(head)
+    if kind is None:
+        raise InputFileError(f"{path} is neither a PDF nor a PNG/JPEG/TIFF image; convert it to PDF first")
+    return kind
 
 
 def sha256_file(path: Path) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from leakmark._mupdf import pymupdf
-from leakmark.errors import InputFileError
+from leakmark.errors import EvidenceFolderError, InputFileError
 from leakmark.pdf import read as pdf
 from leakmark.trace import decode
 from leakmark.trace.pdf_measure import PageText, page_text
@@ -92,6 +92,9 @@ class Evidence:
 def open_evidence(path: Path, password: str | None = None, budget: int = decode.MAX_EVIDENCE_PIXELS) -> Evidence:
     """Check an evidence file (exists, is a PDF or an image, opens, has pages) and hash it; render nothing."""
     path = Path(path)
+    if path.is_dir():
+        raise EvidenceFolderError(f"{path} is a folder: trace every file in it as a separate leak with --each, "
+                                  "or name the files of one leak")
     kind = pdf.sniff_kind(path)
     if kind == "pdf":
         pymupdf.TOOLS.mupdf_warnings(reset=True)
