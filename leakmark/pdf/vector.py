@@ -155,6 +155,34 @@ def _untag(color: tuple) -> int:
     return r | (g << 8) | (b << 16)
 
 
+_BASE14 = {"Times-Roman", "Times-Bold", "Times-Italic", "Times-BoldItalic", "Helvetica", "Helvetica-Bold",
+           "Helvetica-Oblique", "Helvetica-BoldOblique", "Courier", "Courier-Bold", "Courier-Oblique",
+           "Courier-BoldOblique", "Symbol", "ZapfDingbats", "Arial", "Arial,Bold", "Arial,Italic", "Arial,BoldItalic",
+           "TimesNewRoman", "TimesNewRoman,Bold", "TimesNewRoman,Italic", "TimesNewRoman,BoldItalic", "CourierNew"}
+
+
+def _embedded(font: Any) -> bool:
+    """Whether a font's glyphs travel with the file. A font that is not embedded is drawn by each program
+    and printer with a substitute of its own (for CJK fonts often a different design, or nothing), so the
+    page would not look like the archived original; the 14 standard fonts have metric-compatible substitutes
+    everywhere and count as embedded."""
+    import pikepdf
+
+    if font.get("/Subtype") == pikepdf.Name.Type3:
+        return True
+    desc_font = font
+    if font.get("/Subtype") == pikepdf.Name.Type0:
+        kids = font.get("/DescendantFonts")
+        if not kids:
+            return False
+        desc_font = kids[0]
+    desc = desc_font.get("/FontDescriptor")
+    if desc is not None and any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")):
+        return True
+    base = str(font.get("/BaseFont", ""))[1:]
+    return base.split("+")[-1] in _BASE14
+
+
 def _form_has_text(xobj: Any, depth: int = 0) -> bool:
     import pikepdf
 
@@ -203,7 +231,10 @@ class _Planner:
 
     # which slot a box (pixels) belongs to: glyph centres by point, whole shapes by containment
     def slot_of_point(self, x: float, y: float) -> int:
-        for boxes, off in ((self.word_boxes, 0), (self.line_boxes, self.off_lines)):
+        """A glyph's unit: its word, else its line, else a mark or rule made of glyphs (a signature set in a
+        script font, an underline of underscores), as the image marker would move its pixels."""
+        for boxes, off in ((self.word_boxes, 0), (self.line_boxes, self.off_lines), (self.blob_boxes, self.off_blobs),
+                           (self.rule_boxes, self.off_rules)):
             if len(boxes):
                 hit = np.nonzero((boxes[:, 0] <= x) & (x < boxes[:, 2]) & (boxes[:, 1] <= y) & (y < boxes[:, 3]))[0]
                 if len(hit):
@@ -279,6 +310,8 @@ class _Planner:
                 ts["rise"] = nums[0]
             elif op in ("Tc", "Tw", "TL"):
                 ts[op] = nums[0]
+            elif op == "Tr" and ins.operands:
+                ts["Tr"] = int(ins.operands[0])
             if op in _SHOW:
                 if op == '"':
                     ts["Tw"], ts["Tc"] = nums[0], nums[1]
@@ -350,6 +383,9 @@ class _Planner:
               centres: list[tuple[float, float]]) -> _Text | None:
         pk = self.pikepdf
         font = self.fonts.get(ts["font"]) if self.fonts is not None and ts["font"] else None
+        if not self.text_only and ts.get("Tr", 0) != 3 and font is not None and not _embedded(font):
+            raise NotEditable(f"font {str(font.get('/BaseFont', ts['font']))[1:]} is not embedded: printers and "
+                              "other programs would draw it with a font of their own")
         codes = font_codes(font)
         if codes is None:
             raise NotEditable(f"font {ts['font']} has an encoding we cannot split into glyphs")
