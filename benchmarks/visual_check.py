@@ -38,19 +38,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=DOCS, help="folder for the PNGs (default docs/)")
     ap.add_argument("--dpi", type=int, default=600, help="rendering resolution of the crops (default 600)")
     ap.add_argument("--raster", action="store_true", help="page-image copies instead of vector ones")
+    ap.add_argument("pdfs", nargs="*", type=Path, help="more PDFs to crop besides the samples (e.g. a Chinese PDF "
+                    "with embedded fonts: the sample notice's font is not embedded, so its copies are images)")
     args = ap.parse_args(argv)
     output = Results(args.out, Stamp.take(NAME, argv), "visual-check")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         ws = Workspace.open(tmp_path / "ws")
-        for sample in write_samples(tmp_path / "samples"):
+        for sample in [*write_samples(tmp_path / "samples"), *args.pdfs]:
             issued = issue(ws, IssueOptions(source=sample, recipients=(Recipient("A"),), output_dir=tmp_path, jobs=1,
                                             vector=not args.raster))
             orig = render_page_array(sample, 0, args.dpi, mode="rgb")
             copy = render_page_array(issued.copies[0].path, 0, args.dpi, mode="rgb")
             k = args.dpi / 300
-            y, x = (1150, 330) if "notice" in sample.name else (560, 280)
-            mode = "raster" if args.raster else "vector"
+            y, x = {"notice-zh.pdf": (1150, 330), "memo-en.pdf": (560, 280)}.get(sample.name, (800, 300))
+            modes = issued.stats["page_modes"] or ["raster"]
+            mode = modes[0]
             name = f"{mode}-crop-{sample.stem}-{args.dpi}dpi.png"
             crop = panel(orig, copy, int(y * k), int(x * k), int(360 * k), int(900 * k))
             cv2.imwrite(str(output.path(name)), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
