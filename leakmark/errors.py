@@ -76,6 +76,16 @@ class BadRequestError(LeakmarkError):
     exit_code = ExitCode.bad_request
 
 
+class NotRecordedError(LeakmarkError):
+    """A trace whose result stands but which the register could not record (locked: 6, cannot be written: 9,
+    fails verification: 7; the exit code is the cause's). The message says so first, then why and what to do."""
+
+    def __init__(self, cause: LeakmarkError) -> None:
+        super().__init__(f"the trace was NOT recorded in the register (its result stands): {cause.message}")
+        self.exit_code = cause.exit_code
+        self.cause = cause
+
+
 class RunInterruptedError(LeakmarkError):
     """Ctrl-C or SIGTERM during a run: the copies made so far are recorded, the rest stay reserved."""
 

@@ -369,7 +369,7 @@ def test_trace_json_contract(capsys, issued, copy3_page1, tmp_path):
     assert code == 0, err
     res = json.loads(out)
     assert set(res) == {"verdict", "document", "suspects", "evidence", "leakmark_version", "file_identifiers",
-                        "disagreements", "register"}
+                        "disagreements", "register", "recorded"}
     assert res["file_identifiers"] == [] and res["disagreements"] == []  # an image has no file identifiers
     assert res["register"] == {"count": 4, "head": _head(issued.ws), "verified": True}
     assert res["verdict"] == "identified"
