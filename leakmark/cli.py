@@ -15,7 +15,7 @@ from leakmark._progress import NullProgress, Progress, TextBar
 from leakmark.cli_common import echo, home_option, local_time, trust_option, untrusted_warning
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
-from leakmark.errors import ExitCode, LeakmarkError
+from leakmark.errors import ExitCode, LeakmarkError, NotRecordedError
 from leakmark.ledger import Ledger
 from leakmark.recipients import Recipient, parse_option, read_csv
 from leakmark.workspace import Workspace
@@ -166,11 +166,17 @@ def _size(n: int) -> str:
 @click.option("--password", help="Password of an encrypted evidence PDF.")
 @click.option("--layers", help="Score only these layers, comma-separated (default: every layer the copies carry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--operator", metavar="NAME", help="Who traces, recorded with the trace in the register (default: the "
+              "config's `operator`, else the OS user).")
 @trust_option
 @home_option
 def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, password: str | None,
-              layers: str | None, as_json: bool, trust_register: bool, home: Path | None) -> None:
-    """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from."""
+              layers: str | None, as_json: bool, operator: str | None, trust_register: bool,
+              home: Path | None) -> None:
+    """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from.
+
+    Every trace is recorded in the register (`leakmark log traces`). If the register cannot record it, the
+    result is still shown and the command exits with the register's error code (6, 7 or 9)."""
     from leakmark.trace.tracer import SCORED_LAYERS, TraceOptions, trace
 
     only = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else None
@@ -180,6 +186,7 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
     ws = Workspace.open(home, create=False)
     result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
                                     layers=only, trust_register=trust_register), progress=_progress(as_json))
+    not_recorded = _record(ws, result, operator)
     if as_json:
         out = result.to_json()
         if result.register is not None:
@@ -187,8 +194,21 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
         _emit_json(out)
         if result.register is not None and not result.register.verified:
             echo(untrusted_warning(result.register), err=True)
-        return
-    render_trace(result)
+    else:
+        render_trace(result)
+    if not_recorded is not None:
+        raise not_recorded
+
+
+def _record(ws: Workspace, result: Any, operator: str | None) -> NotRecordedError | None:
+    """Record the trace in the register; the error when it cannot be (raised after the result is shown)."""
+    from leakmark import register
+
+    try:
+        register.record_trace(ws, result, operator=operator)
+    except NotRecordedError as exc:
+        return exc
+    return None
 
 
 def render_trace(result: Any) -> None:
@@ -230,6 +250,9 @@ def render_trace(result: Any) -> None:
              else "no issued copy is indicated by this evidence")
     if state is not None:
         echo(state.summary())
+    recorded = getattr(result, "recorded", None)
+    if recorded is not None:
+        echo(f"trace recorded: register event {recorded.seq}, head {recorded.head}")
 
 
 def _status(status: str, date: str | None) -> str:

@@ -8,12 +8,14 @@ import hashlib
 import json
 import socket
 import sqlite3
-from datetime import datetime, timedelta
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
-from lmtest import db_exec, db_rows
+from lmtest import db_exec, db_rows, run_main
 
 import leakmark
 from leakmark import register
@@ -200,3 +202,181 @@ def test_verdicts_are_the_tracers():
     from leakmark.trace.decide import Verdict
 
     assert VERDICTS == tuple(v.value for v in Verdict)
+
+
+# -- the command: `trace` records, `log traces` lists, `log show` includes --------------------------------------
+@pytest.fixture
+def shanghai(monkeypatch: pytest.MonkeyPatch):
+    """The machine's local zone is UTC+8 for the test."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_trace_command_records_and_log_traces_and_show_list_it(capsys, issued, ws_copy, leak, shanghai):
+    home, doc_id = ws_copy.home, issued.result.document.id
+    code, out, err = run_main(capsys, "trace", leak, "--json", "--operator", "李明", "--home", home)
+    assert code == 0, err
+    res = json.loads(out)
+    seq, head = res["recorded"]["seq"], res["recorded"]["head"]
+    assert (seq, head) == _events(ws_copy.ledger_path)[-1][::3] and seq == 5
+    code, out, err = run_main(capsys, "log", "traces", "--json", "--home", home)
+    assert code == 0, err
+    [ev] = json.loads(out)
+    assert ev["seq"] == seq and ev["ts"] == res["recorded"]["ts"] and ev["ts"].endswith("+00:00")  # JSON: UTC
+    assert (ev["verdict"], ev["document_id"], ev["pages"], ev["operator"]) == ("identified", doc_id, [1], "李明")
+    assert ev["evidence"] == [{"name": "leak.png", "path": str(leak), "size": leak.stat().st_size,
+                               "sha256": hashlib.sha256(leak.read_bytes()).hexdigest()}]
+    assert ev["evidence"][0]["sha256"] == res["evidence"][0]["sha256"]
+    # the numbers are the trace's own
+    assert [(c["label"], c["score"], c["false_accusation_probability"]) for c in ev["top"]] == [
+        (s["copy_no"], s["score"], s["false_accusation_probability"]) for s in res["suspects"][:5]]
+    assert [c["label"] for c in ev["named"]] == ["000003"] and ev["named"][0] == ev["top"][0]
+    assert ev["register"] == res["register"] and ev["key_fingerprint"] == ws_copy.key_fingerprint()
+    # text: local time
+    local = datetime.fromisoformat(ev["ts"]).astimezone(timezone(timedelta(hours=8))).isoformat(sep=" ")
+    code, out, _ = run_main(capsys, "log", "traces", "--home", home)
+    assert code == 0
+    header, row = out.splitlines()
+    assert header.split() == ["event", "time", "operator", "verdict", "document", "named", "evidence"]
+    assert row.split() == [str(seq), *local.split(), "李明", "identified", doc_id, "p1", "000003", "leak.png"]
+    for args, listed in ((("--copy", "3"), True), (("--copy", f"{doc_id}/000001"), False),
+                         (("--doc", doc_id, "--copy", "000003"), True), (("--verdict", "no-match"), False),
+                         (("--since", "2000-01-01"), True), (("--since", "2999-01-01 08:00"), False)):
+        code, out, err = run_main(capsys, "log", "traces", *args, "--home", home)
+        assert code == 0, err
+        assert (f"{seq:>6}  {local}" in out) is listed, args
+        assert listed or out == "no trace recorded that matches\n"
+    code, _, err = run_main(capsys, "log", "traces", "--doc", "Dnothere", "--home", home)
+    assert code == 8
+    # the named copy's history has it, with the other events; another copy's has not
+    code, out, _ = run_main(capsys, "log", "show", "3", "--home", home)
+    assert code == 0
+    fap = f"{res['suspects'][0]['false_accusation_probability']:.2g}"
+    assert out.splitlines()[-1] == (f"  event {seq}: {local}  traced  identified, false-accusation probability {fap}; "
+                                    "evidence leak.png  (by 李明)")
+    code, out, _ = run_main(capsys, "log", "show", "1", "--home", home)
+    assert code == 0 and "traced" not in out
+    code, out, _ = run_main(capsys, "log", "verify", "--home", home)
+    assert code == 0 and f"ledger OK: {seq} events" in out and head in out
+
+
+def test_an_edited_trace_event_is_refused_by_verify_and_the_readers(capsys, ws_copy, leak):
+    home = ws_copy.home
+    assert run_main(capsys, "trace", leak, "--home", home)[0] == 0
+    (payload,) = db_rows(ws_copy.ledger_path, "SELECT payload FROM events WHERE seq=5")[0]
+    p = json.loads(payload)
+    p["named"][0].update(copy_no=2, label="000002")  # the trace "named" another copy
+    db_exec(ws_copy.ledger_path, ("UPDATE events SET payload=? WHERE seq=5",
+                                  (json.dumps(p, ensure_ascii=False, sort_keys=True),)))
+    for args in (("log", "verify"), ("log", "traces"), ("log", "show", "000003")):
+        code, out, err = run_main(capsys, *args, "--home", home)
+        assert code == 7 and "event 5 (trace) was edited" in err and "000002" not in out, args
+
+
+def test_a_no_match_trace_is_recorded_too(capsys, ws_copy, tmp_path):
+    ev = tmp_path / "noise.png"
+    cv2.imwrite(str(ev), np.random.default_rng(1234).integers(0, 256, (1200, 900), dtype=np.uint8))
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["verdict"] == "no-match" and res["recorded"]["seq"] == 5
+    [t] = register.traces(ws_copy, verdict="no-match")
+    assert (t.seq, t.record.document_id, t.record.named, t.record.top, t.record.pages) == (5, None, (), (), ())
+    assert [f.name for f in t.record.evidence] == ["noise.png"]
+    code, out, _ = run_main(capsys, "log", "traces", "--home", ws_copy.home)
+    assert code == 0 and out.splitlines()[1].split()[-4:] == ["no-match", "-", "-", "noise.png"]
+
+
+def test_one_entry_per_evidence_file_whatever_its_pages(capsys, issued, ws_copy, leak):
+    pdf = issued.copy_path(3)  # two pages
+    code, out, err = run_main(capsys, "trace", pdf, leak, "--json", "--home", ws_copy.home)
+    assert code == 0, err
+    assert len(json.loads(out)["evidence"]) == 3  # per page
+    [t] = register.traces(ws_copy)
+    assert [(f.name, f.size, f.sha256) for f in t.record.evidence] == [
+        (p.name, p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for p in (pdf, leak)]
+    assert t.record.pages == (1, 2) and [c.label for c in t.record.named] == ["000003"]
+
+
+# -- when the register cannot record it -----------------------------------------------------------------------
+def test_a_locked_register_shows_the_result_and_says_it_was_not_recorded(capsys, ws_copy, leak, monkeypatch):
+    monkeypatch.setattr(Ledger.__init__, "__defaults__", (0.2,))  # don't wait 30 s for the lock
+    before = _events(ws_copy.ledger_path)
+    holder = sqlite3.connect(ws_copy.ledger_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process is writing
+        code, out, err = run_main(capsys, "trace", leak, "--home", ws_copy.home)
+        assert code == 6
+        assert "=> copy 000003 issued to Chen Jing (Test lab) is the source of this capture" in out
+        assert "trace recorded" not in out
+        assert err.startswith("leakmark: error: the trace was NOT recorded in the register (its result stands): ")
+        assert "locked by another leakmark process" in err
+        code, out, err = run_main(capsys, "trace", leak, "--json", "--home", ws_copy.home)
+        assert code == 6 and "NOT recorded" in err
+        res = json.loads(out)
+        assert res["verdict"] == "identified" and res["recorded"] is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _events(ws_copy.ledger_path) == before
+    register.verify(ws_copy)
+
+
+def test_a_read_only_register_shows_the_result_and_says_it_was_not_recorded(capsys, ws_copy, leak, monkeypatch):
+    """SQLite refusing the write (SQLITE_READONLY: the file or its folder not writable by this user; made here
+    with `PRAGMA query_only`, as the tests run as root, whom file modes do not stop)."""
+    real = sqlite3.connect
+
+    def read_only(*args, **kwargs):
+        con = real(*args, **kwargs)
+        con.execute("PRAGMA query_only = 1")
+        return con
+
+    before = _events(ws_copy.ledger_path)
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    code, out, err = run_main(capsys, "trace", leak, "--home", ws_copy.home)
+    monkeypatch.undo()
+    assert code == 9, err
+    assert "=> copy 000003 issued to Chen Jing" in out and "trace recorded" not in out
+    assert "the trace was NOT recorded in the register (its result stands): cannot write the ledger" in err
+    assert "readonly" in err and "Traceback" not in err
+    assert _events(ws_copy.ledger_path) == before
+
+
+def test_trust_register_records_and_the_record_says_the_register_failed(capsys, issued, ws_copy, leak):
+    """A copies row edited: with --trust-register the trace names from it (with the warning) and is recorded,
+    its event saying the register failed; the record makes the edited row no more authentic."""
+    db_exec(ws_copy.ledger_path, "UPDATE copies SET recipient='Mallory' WHERE copy_no=3")
+    code, out, err = run_main(capsys, "trace", leak, "--trust-register", "--operator", "李明", "--home", ws_copy.home)
+    assert code == 0, err
+    assert "=> copy 000003 issued to Mallory" in out and "trace recorded: register event 5" in out
+    with Ledger(ws_copy) as ledger:
+        [t] = ledger.trace_events()
+    assert not t.record.register.verified and "copies rows of document" in t.record.register.problem
+    with pytest.raises(LedgerIntegrityError, match="recipient is 'Mallory'"):
+        register.verify(ws_copy)
+    db_exec(ws_copy.ledger_path, "UPDATE copies SET recipient='Chen Jing' WHERE copy_no=3")
+    assert register.verify(ws_copy).events == 5  # the trace event is authentic in the chain
+
+
+def test_a_broken_chain_with_trust_register_shows_the_result_but_records_nothing(capsys, ws_copy, leak):
+    ws_copy.head_path.write_text("junk")
+    before = _events(ws_copy.ledger_path)
+    code, out, err = run_main(capsys, "trace", leak, "--trust-register", "--home", ws_copy.home)
+    assert code == 7
+    assert out.startswith("WARNING: the register FAILED verification") and "=> copy 000003" in out
+    assert "the trace was NOT recorded in the register (its result stands): the register failed verification" in err
+    assert "Nothing was written" in err
+    assert _events(ws_copy.ledger_path) == before
+
+
+def test_log_traces_shows_names_safely(capsys, ws_copy, leak, tmp_path):
+    odd = tmp_path / "a\x1b[2Jb\u202e.png"
+    odd.write_bytes(leak.read_bytes())
+    assert run_main(capsys, "trace", odd, "--operator", "Eve\x1b]0;x\x07", "--home", ws_copy.home)[0] == 0
+    code, out, _ = run_main(capsys, "log", "traces", "--home", ws_copy.home)
+    assert code == 0 and "\x1b" not in out and "\u202e" not in out
+    assert "Eve\\x1b]0;x\\x07" in out and "a\\x1b[2Jb\\u202e.png" in out
