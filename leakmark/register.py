@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -396,6 +395,8 @@ def _trace_record(result: TraceResult, operator: str, fingerprint: str) -> Trace
 
 
 def _host() -> str:
+    import socket  # here: only a trace being recorded needs it (the `log` commands start faster)
+
     try:
         return socket.gethostname()
     except OSError:
