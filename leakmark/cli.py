@@ -16,7 +16,7 @@ from leakmark.cli_common import echo, home_option, trust_option, untrusted_warni
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
 from leakmark.cli_trace import no_match_line, source_lines, status_text
-from leakmark.errors import ExitCode, LeakmarkError
+from leakmark.errors import ExitCode, LeakmarkError, NotRecordedError
 from leakmark.ledger import Ledger
 from leakmark.recipients import Recipient, parse_option, read_csv
 from leakmark.workspace import Workspace
@@ -203,14 +203,19 @@ def _size(n: int) -> str:
 @click.option("--layers", help="Score only these layers, comma-separated (default: every layer the copies carry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (shown only when stderr is a terminal).")
+@click.option("--operator", metavar="NAME", help="Who traces, recorded with the trace in the register (default: the "
+              "config's `operator`, else the OS user).")
 @trust_option
 @home_option
 def trace_cmd(evidence: tuple[Path, ...], each: bool, recursive: bool, summary_path: Path | None,
               report_path: Path | None, doc_id: str | None, threshold: float, password: str | None,
-              layers: str | None, as_json: bool, quiet: bool, trust_register: bool, home: Path | None) -> None:
+              layers: str | None, as_json: bool, quiet: bool, operator: str | None, trust_register: bool,
+              home: Path | None) -> None:
     """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from.
 
-    With --each, every file (every file of a FOLDER) is traced as a separate leak.
+    With --each, every file (every file of a FOLDER) is traced as a separate leak. Every trace is recorded in
+    the register (`leakmark log traces`). If the register cannot record it, the result is still shown and the
+    command exits with the register's error code (6, 7 or 9).
     """
     from leakmark.cli_each import check_summary_path, report_writer, run_each
     from leakmark.trace.tracer import SCORED_LAYERS, TraceOptions, trace
@@ -230,9 +235,10 @@ def trace_cmd(evidence: tuple[Path, ...], each: bool, recursive: bool, summary_p
     ws = Workspace.open(home, create=False)
     if each:
         run_each(ws, evidence, options, recursive=recursive, as_json=as_json, summary_path=summary_path,
-                 report_dir=report_path, bar=_progress(quiet))
+                 report_dir=report_path, bar=_progress(quiet), operator=operator)
         return
     result = trace(ws, options, progress=_progress(quiet))
+    not_recorded = _record(ws, result, operator)
     if as_json:
         out = result.to_json()
         if result.register is not None:
@@ -240,8 +246,21 @@ def trace_cmd(evidence: tuple[Path, ...], each: bool, recursive: bool, summary_p
         _emit_json(out)
         if result.register is not None and not result.register.verified:
             echo(untrusted_warning(result.register), err=True)
-        return
-    render_trace(result)
+    else:
+        render_trace(result)
+    if not_recorded is not None:
+        raise not_recorded
+
+
+def _record(ws: Workspace, result: Any, operator: str | None) -> NotRecordedError | None:
+    """Record the trace in the register; the error when it cannot be (raised after the result is shown)."""
+    from leakmark import register
+
+    try:
+        register.record_trace(ws, result, operator=operator)
+    except NotRecordedError as exc:
+        return exc
+    return None
 
 
 def render_trace(result: Any) -> None:
@@ -269,6 +288,9 @@ def render_trace(result: Any) -> None:
         echo(no_match_line(result))
     if state is not None:
         echo(state.summary())
+    recorded = getattr(result, "recorded", None)
+    if recorded is not None:
+        echo(f"trace recorded: register event {recorded.seq}, head {recorded.head}")
 
 
 @cli.command()

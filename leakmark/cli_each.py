@@ -24,7 +24,7 @@ from leakmark._io import atomic_write_bytes
 from leakmark._progress import NoteProgress, NullProgress, TextBar
 from leakmark.cli_common import echo, emit_json, untrusted_warning
 from leakmark.cli_trace import no_match_line, source_lines
-from leakmark.errors import InputFileError, LeakmarkError, OutputError, RunInterruptedError
+from leakmark.errors import InputFileError, LeakmarkError, NotRecordedError, OutputError, RunInterruptedError
 from leakmark.safetext import json_text
 
 if TYPE_CHECKING:
@@ -61,7 +61,9 @@ def report_writer() -> ReportWriter:
 
 
 def run_each(ws: Workspace, evidence: tuple[Path, ...], options: TraceOptions, *, recursive: bool, as_json: bool,
-             summary_path: Path | None, report_dir: Path | None, bar: TextBar | NullProgress) -> None:
+             summary_path: Path | None, report_dir: Path | None, bar: TextBar | NullProgress,
+             operator: str | None = None) -> None:
+    from leakmark import register
     from leakmark.trace.each import Summary, plan, report_paths, trace_each
 
     write_report = report_writer() if report_dir is not None else None
@@ -76,12 +78,20 @@ def run_each(ws: Workspace, evidence: tuple[Path, ...], options: TraceOptions, *
     n = len(planned.files)
     try:
         for i, entry in enumerate(trace_each(ws, planned.files, options, bar, pages=pages), 1):
+            not_recorded: NotRecordedError | None = None
+            if entry.result is not None:  # every trace is recorded; a register that cannot stops the batch
+                try:
+                    register.record_trace(ws, entry.result, operator=operator)
+                except NotRecordedError as exc:
+                    not_recorded = exc
             summary.add(entry)
             if write_report is not None and entry.result is not None:
                 # the one report call, per traced file (at merge: TraceOptions(keep_artifacts=True), --lang)
                 write_report(ws, entry.result, replace(options, evidence=(entry.path,)), report_names[entry.path])
             if as_json:
                 results.append(entry.to_json())
+                if not_recorded is not None:
+                    raise not_recorded
                 continue
             with bar.paused():
                 state = entry.result.register if entry.result is not None else None
@@ -90,6 +100,8 @@ def run_each(ws: Workspace, evidence: tuple[Path, ...], options: TraceOptions, *
                     warned = True
                 for line in _block(entry, i, n):
                     echo(line)
+            if not_recorded is not None:
+                raise not_recorded
     except KeyboardInterrupt:
         summary.interrupted = True
     except LeakmarkError as exc:  # the workspace's or the register's: every file would fail the same way

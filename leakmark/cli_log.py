@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ import click
 from leakmark import register
 from leakmark.cli_common import echo, emit_json, home_option, local_time, trust_option, untrusted_warning
 from leakmark.ledger import CopyStatus, Ledger
+from leakmark.ledger.traces import VERDICTS
 from leakmark.workspace import Workspace
 
 
@@ -33,7 +35,7 @@ def _checked(home: Path | None, trust: bool, as_json: bool = False) -> Iterator[
 
 @click.group("log")
 def log_group() -> None:
-    """The distribution register: list, search, show, return, destroy, void, export, verify, anchor."""
+    """The distribution register: list, search, show, traces, return, destroy, void, export, verify, anchor."""
 
 
 @log_group.command("list")
@@ -121,9 +123,38 @@ def log_show(copy_ref: str, trust_register: bool, home: Path | None) -> None:
     if detail.stamp is not None:
         echo(f"stamp:     {' / '.join(detail.stamp_lines)}  (visible on page 1 at {detail.stamp.spec.position}, "
              f"{detail.stamp.spec.size_pt:g} pt)")
-    for h in detail.history:
-        echo(f"  event {h.seq}: {local_time(h.ts)}  {h.status}{'  ' + h.note if h.note else ''}"
-             f"{'  (by ' + h.operator + ')' if h.operator else ''}")
+    for h in detail.history:  # a trace changes no status: its line says what it found instead
+        echo(f"  event {h.seq}: {local_time(h.ts)}  {'traced' if h.kind == 'trace' else h.status}"
+             f"{'  ' + h.note if h.note else ''}{'  (by ' + h.operator + ')' if h.operator else ''}")
+
+
+@log_group.command("traces")
+@click.option("--doc", "doc_id", help="Only traces of this document.")
+@click.option("--copy", "copy_ref", metavar="COPY", help="Only traces that named this copy (000123, or DOC/000123).")
+@click.option("--verdict", type=click.Choice(VERDICTS), help="Only traces with this verdict.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]), metavar="DATE",
+              help="Only traces recorded from this local date (and time) on.")
+@click.option("--json", "as_json", is_flag=True)
+@trust_option
+@home_option
+def log_traces(doc_id: str | None, copy_ref: str | None, verdict: str | None, since: datetime | None, as_json: bool,
+               trust_register: bool, home: Path | None) -> None:
+    """Recorded traces: when, who, the verdict, the copies named and the evidence files."""
+    with _checked(home, trust_register, as_json) as ledger:
+        events = register.traces(ledger, doc_id=doc_id, copy=copy_ref, verdict=verdict, since=since)
+    if as_json:
+        emit_json([e.to_json() for e in events])
+        return
+    if not events:
+        echo("no trace recorded" + (" that matches" if doc_id or copy_ref or verdict or since else ""))
+        return
+    echo(f"{'event':>6}  {'time':<25}  {'operator':<12} {'verdict':<12} {'document':<16} {'named':<14} evidence")
+    for e in events:
+        r = e.record
+        doc = (f"{r.document_id} p{','.join(map(str, r.pages))}" if r.document_id else "-")
+        named = ",".join(c.label for c in r.named) or "-"
+        echo(f"{e.seq:>6}  {local_time(e.ts):<25}  {r.operator:<12} {r.verdict:<12} {doc:<16} {named:<14} "
+             f"{', '.join(f.name for f in r.evidence)}")
 
 
 operator_option = click.option(

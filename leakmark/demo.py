@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 
-from leakmark import simulate
+from leakmark import register, simulate
 from leakmark._progress import Progress
 from leakmark.issuing import IssueOptions, IssueResult, issue
 from leakmark.recipients import Recipient
@@ -47,5 +47,6 @@ def run_demo(folder: Path | None = None, jobs: int = 0, progress: Progress | Non
     photo_path = folder / "leaked-photo.jpg"
     cv2.imwrite(str(photo_path), photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
     traced = trace(ws, TraceOptions(evidence=(photo_path,)))
+    register.record_trace(ws, traced)  # as `leakmark trace` does: every trace is recorded
     return DemoResult(folder=folder, workspace=ws.home, issued=issued, leaked_copy=leaked.copy_no, photo=photo_path,
                       traced=traced)

@@ -80,6 +80,16 @@ class BadRequestError(LeakmarkError):
     exit_code = ExitCode.bad_request
 
 
+class NotRecordedError(LeakmarkError):
+    """A trace whose result stands but which the register could not record (locked: 6, cannot be written: 9,
+    fails verification: 7; the exit code is the cause's). The message says so first, then why and what to do."""
+
+    def __init__(self, cause: LeakmarkError) -> None:
+        super().__init__(f"the trace was NOT recorded in the register (its result stands): {cause.message}")
+        self.exit_code = cause.exit_code
+        self.cause = cause
+
+
 class RunInterruptedError(LeakmarkError):
     """Ctrl-C or SIGTERM during a run: the copies made so far are recorded, the rest stay reserved."""
 
@@ -97,11 +107,14 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (4, "encrypted PDF", "the PDF needs a password: pass --password, or the password given is wrong"),
     (5, "workspace missing", "no workspace at --home / LEAKMARK_HOME, its key file is gone, or the key is not the "
         "one the register was written with"),
-    (6, "workspace locked", "another leakmark process is writing the ledger; wait and retry"),
+    (6, "workspace locked", "another leakmark process is writing the ledger; wait and retry (trace: its result is "
+        "shown but NOT recorded)"),
     (7, "ledger integrity", "the register fails verification (an edited, deleted, inserted or reordered row, or a "
-        "roll-back): checked by log verify and before every write, trace and read"),
+        "roll-back): checked by log verify and before every write, trace and read (trace --trust-register with a "
+        "broken chain: its result is shown but NOT recorded)"),
     (8, "not found", "unknown document id or copy number"),
-    (9, "output error", "an output or workspace file cannot be written (permissions, disk full, existing file)"),
+    (9, "output error", "an output or workspace file cannot be written (permissions, disk full, existing file; "
+        "trace: the register is not writable, its result is shown but NOT recorded)"),
     (10, "bad request", "the request contradicts the ledger (e.g. another dpi than the document's)"),
     (130, "interrupted", "Ctrl-C or SIGTERM; nothing half-written is kept, an issue run can be resumed"),
 ]

@@ -1,4 +1,5 @@
-"""The register as an application sees it: list, search, show, runs, set status, export, verify, anchor.
+"""The register as an application sees it: list, search, show, runs, set status, export, verify, anchor, and
+the record of every trace (`record_trace`, `traces`).
 
 Library calls: they never print or exit; they raise LeakmarkError subclasses (NotFoundError,
 BadRequestError, LedgerIntegrityError, WorkspaceLockedError, ...) and return frozen result objects whose
@@ -21,18 +22,39 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from leakmark import __version__
 from leakmark._io import atomic_write_bytes
-from leakmark.errors import BadRequestError, InputFileError, OutputError
-from leakmark.ledger import Copy, CopyStatus, Document, Ledger, RegisterState, Run, RunState, format_copy_no
+from leakmark.errors import BadRequestError, InputFileError, LeakmarkError, NotRecordedError, OutputError
+from leakmark.ledger import (
+    Copy,
+    CopyStatus,
+    Document,
+    Ledger,
+    RecordedTrace,
+    RegisterState,
+    Run,
+    RunState,
+    ScoredCopy,
+    TracedFile,
+    TraceEvent,
+    TraceRecord,
+    format_copy_no,
+)
+from leakmark.ledger.traces import VERDICTS
 from leakmark.ledger.witness import Witness
 from leakmark.pdf.stamp import Stamp
 from leakmark.safetext import csv_cell
 from leakmark.workspace import Workspace
 
+if TYPE_CHECKING:
+    from leakmark.trace.result import TraceResult
+
 Source = Workspace | Ledger
+TOP_SCORED = 5  # the best scored copies a trace event keeps (the named ones first)
 
 EXPORT_COLUMNS = ("document_id", "title", "level", "copy_no", "recipient", "unit", "issued_at", "issued_by",
                   "status", "note",
@@ -111,9 +133,9 @@ class HistoryEntry:
 
     seq: int
     ts: str
-    kind: str  # the event kind: run | issued | status | run_end (| issue, in early registers)
-    status: str  # the copy's status after the event
-    note: str  # the clerk's note, or the reason a copy is void
+    kind: str  # the event kind: run | issued | status | void | run_end | trace (| issue, in early registers)
+    status: str  # the copy's status after the event (a trace changes none)
+    note: str  # the clerk's note, the reason a copy is void, or what a trace that named it found
     operator: str = ""  # who recorded it ("" for status events written before operators were recorded)
 
     def to_json(self) -> dict[str, Any]:
@@ -139,7 +161,8 @@ class Reclassification:
 
 @dataclass(frozen=True)
 class CopyDetail:
-    """One copy with its document and its history, oldest event first."""
+    """One copy with its document and its history, oldest event first (the recorded traces that named it among
+    them: kind `trace`; `traces(copy=...)` gives them in full)."""
 
     document: Document
     copy: Copy
@@ -309,6 +332,86 @@ def void_copy(source: Source, ref: str, reason: str, operator: str | None = None
     for an empty reason or a copy reserved, void or destroyed."""
     with _opened(source, write=True) as ledger:
         return StatusChange(ledger.void_copy(ref, reason, ledger.ws.operator(operator)))
+
+
+# -- traces -----------------------------------------------------------------------------------------------
+def record_trace(source: Source, result: TraceResult, operator: str | None = None) -> RecordedTrace:
+    """Record a trace in the register: one `trace` event with the evidence files (name, path, size, SHA-256),
+    the verdict, the document and pages, the named and the best scored copies, the threshold, the layers
+    scored, the register the names came from, and who (`operator`: default the workspace config's
+    `operator`, else the OS user), where (host), with which leakmark and key (fingerprint); the event's time
+    is the UTC time it was recorded. Returns its event number and the register's head after it; sets
+    `result.recorded` too.
+
+    The register is written in one transaction after the chain is checked (as for every write). If it
+    cannot be (locked, read-only, failing verification), NotRecordedError: its message says the trace was
+    NOT recorded and why, and its exit code is the cause's (6, 9, 7); the result itself stands."""
+    try:
+        with _opened(source, check=False) as ledger:
+            ws = ledger.ws
+            record = _trace_record(result, ws.operator(operator), ws.key_fingerprint())
+            recorded = ledger.record_trace(record)
+    except LeakmarkError as exc:
+        raise NotRecordedError(exc) from exc
+    result.recorded = recorded
+    return recorded
+
+
+def traces(source: Source, *, doc_id: str | None = None, copy: str | None = None, verdict: str | None = None,
+           since: datetime | None = None, trust_register: bool = False) -> tuple[TraceEvent, ...]:
+    """The recorded traces, oldest first: only those of document `doc_id`, only those that named `copy`
+    (`DOCUMENT/000123`, or `000123` / `123` when only one document has it; with `doc_id` that document's),
+    only those with `verdict`, only those recorded at or after `since` (a naive datetime is local time).
+    NotFoundError for an unknown document or copy, BadRequestError for an unknown verdict."""
+    if verdict is not None and verdict not in VERDICTS:
+        raise BadRequestError(f"unknown verdict {verdict!r} (choose from {', '.join(VERDICTS)})")
+    with _opened(source, trust_register) as ledger:
+        if doc_id:
+            ledger.document(doc_id)  # NotFoundError for an unknown document
+        named = ledger.find_copy(f"{doc_id}/{copy}" if doc_id and "/" not in copy else copy) if copy else None
+        events = ledger.trace_events()
+    start = since.astimezone() if since is not None else None  # naive: local time
+    return tuple(e for e in events
+                 if (doc_id is None or e.record.document_id == doc_id)
+                 and (named is None or e.record.names(named.document_id, named.copy_no))
+                 and (verdict is None or e.record.verdict == verdict)
+                 and (start is None or _recorded_at(e) >= start))
+
+
+def _recorded_at(event: TraceEvent) -> datetime:
+    when = datetime.fromisoformat(event.ts)
+    return when if when.tzinfo is not None else when.astimezone()
+
+
+def _trace_record(result: TraceResult, operator: str, fingerprint: str) -> TraceRecord:
+    """What the register keeps of a trace result (scores and probabilities rounded as its JSON gives them)."""
+    from leakmark.trace.result import fap_json, score_json
+
+    doc_id = result.document.id if result.document is not None else None
+
+    def scored(i: int) -> ScoredCopy:
+        s = result.suspects[i]
+        return ScoredCopy(document_id=s.copy.document_id, copy_no=s.copy.copy_no, score=score_json(s.score),
+                          fap=fap_json(s.fap))
+
+    return TraceRecord(
+        verdict=str(result.verdict), document_id=doc_id, pages=tuple(result.pages),
+        named=tuple(scored(i) for i in range(result.named)),
+        top=tuple(scored(i) for i in range(min(len(result.suspects), max(TOP_SCORED, result.named)))),
+        candidates=result.candidates, threshold=float(result.threshold or 0.0), layers=tuple(result.layer_scores),
+        evidence=tuple(TracedFile(name=Path(f.path).name, path=f.path, size=f.size, sha256=f.sha256)
+                       for f in result.evidence_files),
+        register=result.register or RegisterState(count=0, head="", verified=False, problem="not checked"),
+        operator=operator, host=_host(), version=__version__, key_fingerprint=fingerprint)
+
+
+def _host() -> str:
+    import socket  # here: only a trace being recorded needs it (the `log` commands start faster)
+
+    try:
+        return socket.gethostname()
+    except OSError:
+        return ""
 
 
 # -- export and verification ------------------------------------------------------------------------------

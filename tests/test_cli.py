@@ -365,26 +365,30 @@ def test_a_folder_as_evidence_says_to_trace_each_file(capsys, issued, copy3_page
         leakmark.trace(issued.ws, leakmark.TraceOptions(evidence=(folder / "leak.png", folder)))
 
 
-def test_trace_layers_option(capsys, issued, copy3_page1, tmp_path):
+# (a trace is recorded in the register: tests that trace through the CLI work on a copy of the workspace)
+def test_trace_layers_option(capsys, ws_copy, copy3_page1, tmp_path):
     ev = tmp_path / "leak.jpg"
     assert cv2.imwrite(str(ev), copy3_page1, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    code, out, err = run_main(capsys, "trace", ev, "--json", "--layers", "shift", "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--layers", "shift", "--home", ws_copy.home)
     assert code == 0, err
     assert set(json.loads(out)["suspects"][0]["layers"]) == {"shift"}
-    code, _, err = run_main(capsys, "trace", ev, "--layers", "colour", "--home", issued.ws.home)
+    code, _, err = run_main(capsys, "trace", ev, "--layers", "colour", "--home", ws_copy.home)
     assert code == 2 and "unknown layer" in err and "Traceback" not in err
 
 
-def test_trace_json_contract(capsys, issued, copy3_page1, tmp_path):
+def test_trace_json_contract(capsys, issued, ws_copy, copy3_page1, tmp_path):
     ev = tmp_path / "leak.jpg"
     assert cv2.imwrite(str(ev), copy3_page1, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)
+    before = _head(ws_copy)
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)
     assert code == 0, err
     res = json.loads(out)
     assert set(res) == {"verdict", "document", "suspects", "evidence", "leakmark_version", "file_identifiers",
-                        "disagreements", "register"}
+                        "disagreements", "register", "recorded"}
     assert res["file_identifiers"] == [] and res["disagreements"] == []  # an image has no file identifiers
-    assert res["register"] == {"count": 4, "head": _head(issued.ws), "verified": True}
+    assert res["register"] == {"count": 4, "head": before, "verified": True}  # the register the names came from
+    assert res["recorded"] == {"seq": 5, "head": _head(ws_copy), "ts": res["recorded"]["ts"]}  # and the trace's event
+    assert res["recorded"]["ts"].endswith("+00:00")
     assert res["verdict"] == "identified"
     assert res["leakmark_version"] == leakmark.__version__
     assert res["document"] == {"id": issued.result.document.id, "title": "Handling of restricted documents, Q4",
@@ -405,26 +409,27 @@ def test_trace_json_contract(capsys, issued, copy3_page1, tmp_path):
                                 "aligned": True}]
 
 
-def test_trace_human_output_names_the_copy(capsys, issued, copy3_page1, tmp_path):
+def test_trace_human_output_names_the_copy(capsys, ws_copy, copy3_page1, tmp_path):
     ev = tmp_path / "leak.png"
     cv2.imwrite(str(ev), copy3_page1)
-    code, out, _ = run_main(capsys, "trace", ev, "--home", issued.ws.home)
+    code, out, _ = run_main(capsys, "trace", ev, "--home", ws_copy.home)
     assert code == 0
     assert "verdict: identified" in out
     assert "=> copy 000003 issued to Chen Jing (Test lab) is the source of this capture" in out
     assert "leaked it" not in out
+    assert out.splitlines()[-1] == f"trace recorded: register event 5, head {_head(ws_copy)}"
 
 
-def test_trace_random_noise_is_no_match(capsys, issued, tmp_path):
+def test_trace_random_noise_is_no_match(capsys, ws_copy, tmp_path):
     ev = tmp_path / "noise.png"
     rng = np.random.default_rng(1234)
     cv2.imwrite(str(ev), rng.integers(0, 256, (1200, 900), dtype=np.uint8))
-    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)
     assert code == 0, err
     res = json.loads(out)
     assert res["verdict"] == "no-match" and res["suspects"] == []
     assert res["evidence"][0]["aligned"] is False
-    code, out, _ = run_main(capsys, "trace", ev, "--home", issued.ws.home)
+    code, out, _ = run_main(capsys, "trace", ev, "--home", ws_copy.home)
     assert code == 0 and "verdict: no-match" in out
 
 
@@ -436,8 +441,8 @@ def _real_photos() -> list:
 
 
 @pytest.mark.parametrize("photo", _real_photos(), ids=lambda p: getattr(p, "name", "none"))
-def test_trace_real_unmarked_photo_is_no_match(capsys, issued, photo):
-    code, out, err = run_main(capsys, "trace", photo, "--json", "--home", issued.ws.home)
+def test_trace_real_unmarked_photo_is_no_match(capsys, ws_copy, photo):
+    code, out, err = run_main(capsys, "trace", photo, "--json", "--home", ws_copy.home)
     assert code == 0, err
     assert json.loads(out)["verdict"] == "no-match"
 
@@ -451,9 +456,9 @@ def test_trace_bad_threshold_is_exit_10(capsys, issued, copy3_page1, tmp_path):
     assert code == 8
 
 
-def test_trace_issued_pdf_itself(capsys, issued):
+def test_trace_issued_pdf_itself(capsys, issued, ws_copy):
     """A forwarded copy PDF is evidence too: both pages are rendered and traced together."""
-    code, out, err = run_main(capsys, "trace", issued.copy_path(5), "--json", "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", issued.copy_path(5), "--json", "--home", ws_copy.home)
     assert code == 0, err
     res = json.loads(out)
     assert res["verdict"] == "identified" and res["document"]["pages"] == [1, 2]

@@ -207,13 +207,13 @@ def test_a_28000_pixel_square_bilevel_png_loads_in_bounded_memory(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS")
-def test_tracing_a_28000_pixel_square_bilevel_png_stays_under_2_gb(issued, tmp_path):
+def test_tracing_a_28000_pixel_square_bilevel_png_stays_under_2_gb(ws_copy, tmp_path):
     png = bilevel_png(tmp_path / "huge.png", 28000)
     proc = _rlimited(f"""
         import resource, sys
         from leakmark.cli import main
         try:
-            main(["trace", {str(png)!r}, "--home", {str(issued.ws.home)!r}, "--json"])
+            main(["trace", {str(png)!r}, "--home", {str(ws_copy.home)!r}, "--json"])
         except SystemExit as exc:
             print("exit", exc.code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
     """, 3_000_000_000, tmp_path)

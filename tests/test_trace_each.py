@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -45,10 +46,13 @@ def leaks(issued, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def batch(issued, leaks, tmp_path_factory) -> tuple[int, dict, Path]:
-    """`trace LEAKS --each --json --summary S.csv`, run once for the tests that read its output."""
+    """`trace LEAKS --each --json --summary S.csv`, run once for the tests that read its output (on a copy of
+    the session's workspace: every trace is recorded in its register)."""
     csv_path = tmp_path_factory.mktemp("summary") / "summary.csv"
+    home = tmp_path_factory.mktemp("batch-ws") / "ws"
+    shutil.copytree(issued.ws.home, home)
     result = CliRunner().invoke(cli, ["trace", str(leaks), "--each", "--json", "--summary", str(csv_path),
-                                      "--home", str(issued.ws.home)])
+                                      "--home", str(home)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, json.loads(result.stdout), csv_path
 
@@ -102,13 +106,13 @@ def test_summary_csv_opens_in_excel_and_matches_the_json(batch):
     assert lines[5] == [] and lines[6][0].startswith("register: ") and lines[6][0].endswith("verified")
 
 
-def test_each_text_output_a_block_per_file_then_the_table(capsys, issued, leaks, tmp_path):
+def test_each_text_output_a_block_per_file_then_the_table(capsys, issued, leaks, tmp_path, ws_copy):
     """A broken image among the files: its own FAILED entry, the others traced, exit 3 at the end."""
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(JPEG + b"not really a photo" * 4)
     summary = tmp_path / "summary.json"
     code, out, err = run_main(capsys, "trace", broken, leaks / "a-copy3.jpg", "--each", "--summary", summary,
-                              "--home", issued.ws.home)
+                              "--home", ws_copy.home)
     assert code == 3, err
     assert err == ("leakmark: error: 1 of 2 evidence files could not be traced (the summary above, also in "
                    f"{summary} says why); 1 was traced\n")
@@ -133,14 +137,14 @@ def test_each_text_output_a_block_per_file_then_the_table(capsys, issued, leaks,
     assert written["rows"][0]["sha256"] is not None  # the failed file's hash, for the chain of custody
 
 
-def test_summary_json_file_is_the_json_outputs_summary(capsys, issued, tmp_path):
+def test_summary_json_file_is_the_json_outputs_summary(capsys, issued, tmp_path, ws_copy):
     folder = tmp_path / "leaks"
     folder.mkdir()
     (folder / "empty.png").write_bytes(b"")  # traced so that its error says what is wrong
     (folder / "photo.jpg").write_bytes(JPEG + b"\x00" * 64)
     summary = tmp_path / "s.json"
     code, out, err = run_main(capsys, "trace", folder, "--each", "--json", "--summary", summary,
-                              "--home", issued.ws.home)
+                              "--home", ws_copy.home)
     assert code == 3 and err.startswith("leakmark: error: 2 of 2 evidence files could not be traced")
     res = json.loads(out)
     assert json.loads(summary.read_text(encoding="utf-8")) == res["summary"]
@@ -149,9 +153,9 @@ def test_summary_json_file_is_the_json_outputs_summary(capsys, issued, tmp_path)
     assert "empty" in res["results"][0]["error"]["message"]
 
 
-def test_without_each_the_files_given_are_still_one_leak(capsys, issued, leaks):
+def test_without_each_the_files_given_are_still_one_leak(capsys, issued, leaks, ws_copy):
     code, out, err = run_main(capsys, "trace", leaks / "a-copy3.jpg", leaks / "c-unregistered.png", "--json",
-                              "--home", issued.ws.home)
+                              "--home", ws_copy.home)
     assert code == 0, err
     res = json.loads(out)
     assert "results" not in res and res["verdict"] == "identified"
@@ -165,16 +169,16 @@ def test_without_each_the_files_given_are_still_one_leak(capsys, issued, leaks):
     (["--each", "--summary", "s.xlsx"], "name a .csv or a .json file"),
     (["--each", "--report", "reports"], "evidence reports are not available in this version"),
 ])
-def test_batch_options_are_checked_before_tracing(capsys, monkeypatch, issued, leaks, tmp_path, args, message):
+def test_batch_options_are_checked_before_tracing(capsys, monkeypatch, issued, leaks, tmp_path, args, message, ws_copy):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main(capsys, "trace", leaks, *args, "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", leaks, *args, "--home", ws_copy.home)
     assert code == 2 and out == "" and message in err
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def test_summary_in_a_missing_folder_is_exit_9(capsys, issued, leaks, tmp_path):
+def test_summary_in_a_missing_folder_is_exit_9(capsys, issued, leaks, tmp_path, ws_copy):
     code, _, err = run_main(capsys, "trace", leaks, "--each", "--summary", tmp_path / "nowhere" / "s.csv",
-                            "--home", issued.ws.home)
+                            "--home", ws_copy.home)
     assert code == 9 and "does not exist" in err
 
 
@@ -257,16 +261,16 @@ def test_one_files_error_is_its_entry_and_the_batch_goes_on(monkeypatch, issued,
     assert entries[1].sha256 is not None
 
 
-def test_a_bug_on_one_file_makes_the_batch_exit_1(capsys, monkeypatch, issued, tmp_path):
+def test_a_bug_on_one_file_makes_the_batch_exit_1(capsys, monkeypatch, issued, tmp_path, ws_copy):
     monkeypatch.setattr(tracer, "trace", lambda ws, o, progress=None: 1 / 0 if o.evidence[0].name == "a.jpg"
                         else _result(o.evidence[0]))
     code, out, err = run_main(capsys, "trace", *_files(tmp_path, "a.jpg", "b.jpg"), "--each", "--home",
-                              issued.ws.home)
+                              ws_copy.home)
     assert code == 1 and "internal error is a bug" in err
     assert "[2/2]" in out and "summary: 2 files: 1 traced" in out
 
 
-def test_ctrl_c_stops_cleanly_with_the_summary_of_what_was_done(capsys, monkeypatch, issued, tmp_path):
+def test_ctrl_c_stops_cleanly_with_the_summary_of_what_was_done(capsys, monkeypatch, issued, tmp_path, ws_copy):
     calls = []
 
     def fake(ws, options, progress=None):
@@ -279,7 +283,7 @@ def test_ctrl_c_stops_cleanly_with_the_summary_of_what_was_done(capsys, monkeypa
     monkeypatch.chdir(tmp_path)
     _files(tmp_path, "=cmd.jpg", "b.jpg", "c.jpg")
     code, out, err = run_main(capsys, "trace", "=cmd.jpg", "b.jpg", "c.jpg", "--each", "--summary", "s.csv",
-                              "--home", issued.ws.home)
+                              "--home", ws_copy.home)
     assert code == 130 and calls == ["=cmd.jpg", "b.jpg"]
     assert err == ("leakmark: error: interrupted after 1 of 3 files; the summary above, also in s.csv lists what "
                    "was traced and what was not\n")
@@ -290,7 +294,7 @@ def test_ctrl_c_stops_cleanly_with_the_summary_of_what_was_done(capsys, monkeypa
     assert rows[-1] == ["interrupted: the files marked not-traced were not traced"]
 
 
-def test_a_register_failure_stops_the_batch_after_the_summary(capsys, monkeypatch, issued, tmp_path):
+def test_a_register_failure_stops_the_batch_after_the_summary(capsys, monkeypatch, issued, tmp_path, ws_copy):
     def fake(ws, options, progress=None):
         if options.evidence[0].name != "a.jpg":
             raise LedgerIntegrityError("the register fails verification: row 3 was edited")
@@ -298,13 +302,13 @@ def test_a_register_failure_stops_the_batch_after_the_summary(capsys, monkeypatc
 
     monkeypatch.setattr(tracer, "trace", fake)
     files = _files(tmp_path, "a.jpg", "b.jpg", "c.jpg")
-    code, out, err = run_main(capsys, "trace", *files, "--each", "--json", "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", *files, "--each", "--json", "--home", ws_copy.home)
     assert code == 7 and "row 3 was edited" in err
     s = json.loads(out)["summary"]
     assert [r["status"] for r in s["rows"]] == ["traced", "not-traced", "not-traced"]
     assert s["stopped"] == "the register fails verification: row 3 was edited"
     # before any file was traced it is the plain error, with nothing on stdout
-    code, out, err = run_main(capsys, "trace", files[1], files[0], "--each", "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", files[1], files[0], "--each", "--home", ws_copy.home)
     assert code == 7 and out == "" and err == "leakmark: error: the register fails verification: row 3 was edited\n"
 
 
@@ -370,7 +374,7 @@ def test_an_inconclusive_files_block_names_nobody_and_shows_how_near_it_came(iss
     assert _cells(row_of(entry)) == ("crop.png", "inconclusive", doc.id, "1", "-", "(best 000002: 0.00031)")
 
 
-def test_report_folder_gets_one_report_per_traced_file(capsys, monkeypatch, issued, tmp_path):
+def test_report_folder_gets_one_report_per_traced_file(capsys, monkeypatch, issued, tmp_path, ws_copy):
     """The report call site, with a stand-in for `leakmark.report` (branch trace-report)."""
     import importlib.machinery
     import sys
@@ -393,7 +397,7 @@ def test_report_folder_gets_one_report_per_traced_file(capsys, monkeypatch, issu
     (tmp_path / "y").mkdir()
     files = [*_files(tmp_path / "x", "scan.jpg"), *_files(tmp_path / "y", "scan.jpg", "bad.jpg")]
     code, _, err = run_main(capsys, "trace", *files, "--each", "--report", tmp_path / "reports", "--home",
-                            issued.ws.home)
+                            ws_copy.home)
     assert code == 3, err
     assert written == [((files[0],), str(files[0]), tmp_path / "reports" / "scan.jpg.html"),
                        ((files[1],), str(files[1]), tmp_path / "reports" / "scan.jpg-2.html")]

@@ -51,15 +51,15 @@ def _tok(issued, n: int) -> bytes:
 
 
 # -- finding 3: file identifiers alone, and disagreeing with the pages --------------------------------------
-def test_a_new_pdf_with_a_copys_trailer_id_names_no_source(capsys, issued, tmp_path):
+def test_a_new_pdf_with_a_copys_trailer_id_names_no_source(capsys, issued, ws_copy, tmp_path):
     """The issue's reproduction: a one-line PDF given copy 000003's trailer /ID."""
     ev = _one_line_pdf(tmp_path / "framed.pdf", _tok(issued, 3))
-    code, out, err = run_main(capsys, "trace", ev, "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--home", ws_copy.home)
     assert code == 0, err
     assert "is the source of this capture" not in out and "verdict: identified" not in out
     assert f"file: {ev}: this file carries the identifiers of copy 000003's file" in out
     assert "issued to Chen Jing (Test lab)" in out and "shows no registered page" in out
-    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)
     res = json.loads(out)
     assert res["verdict"] == "no-match" and res["suspects"] == [] and res["document"] is None
     [fid] = res["file_identifiers"]
@@ -81,7 +81,7 @@ def test_the_unmarked_original_with_a_copys_identifiers_names_no_one(issued, tmp
     assert fid.copy.copy_no == 3 and fid.pages == "unconfirmed" and fid.pages_agree is None
 
 
-def test_pages_of_one_copy_and_identifiers_of_another_disagree(capsys, issued, tmp_path):
+def test_pages_of_one_copy_and_identifiers_of_another_disagree(capsys, issued, ws_copy, tmp_path):
     """Copy 000001's pages with copy 000003's identifiers: the pages name copy 000001 alone, with the
     scores of its pages (the file layer adds nothing), and the disagreement is said in so many words."""
     plain = trace(issued.ws, TraceOptions(evidence=(issued.copy_path(1),), layers=("shift",)))
@@ -94,12 +94,12 @@ def test_pages_of_one_copy_and_identifiers_of_another_disagree(capsys, issued, t
     assert fid.copy.copy_no == 3 and fid.pages == "disagree" and fid.pages_agree is False
     assert r.disagreements == [f"page layers and file identifiers disagree: the pages trace to copy 000001, but "
                                f"{ev} carries the identifiers of copy 000003's file"]
-    code, out, _ = run_main(capsys, "trace", ev, "--home", issued.ws.home)
+    code, out, _ = run_main(capsys, "trace", ev, "--home", ws_copy.home)
     assert code == 0
     assert "=> copy 000001 issued to Alice Archer (Registry) is the source of this capture" in out
     assert "=> copy 000003" not in out
     assert "!! page layers and file identifiers disagree: the pages trace to copy 000001" in out
-    res = json.loads(run_main(capsys, "trace", ev, "--json", "--home", issued.ws.home)[1])
+    res = json.loads(run_main(capsys, "trace", ev, "--json", "--home", ws_copy.home)[1])
     assert res["file_identifiers"][0]["pages_agree"] is False and res["disagreements"] == r.disagreements
 
 

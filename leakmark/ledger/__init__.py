@@ -8,6 +8,7 @@
     checkpoint.py   the anchored chain: checkpoints, view digests, the head file, the incremental check
     reservations.py the vault's record of reserved copy numbers
     witness.py  witness files (`log anchor`, `log verify --against`)
+    traces.py   the `trace` events: what a trace records, appending and reading them
 
 The register as an application sees it (listings, search, export, JSON shapes) is `leakmark.register`.
 """
@@ -26,6 +27,7 @@ from leakmark.ledger.models import (
 )
 from leakmark.ledger.schema import SCHEMA_VERSION
 from leakmark.ledger.store import Ledger
+from leakmark.ledger.traces import RecordedTrace, ScoredCopy, TracedFile, TraceEvent, TraceRecord
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -34,9 +36,14 @@ __all__ = [
     "Document",
     "Ledger",
     "Planned",
+    "RecordedTrace",
     "RegisterState",
     "Run",
     "RunState",
+    "ScoredCopy",
+    "TraceEvent",
+    "TraceRecord",
+    "TracedFile",
     "VerifyReport",
     "format_copy_no",
     "now_iso",

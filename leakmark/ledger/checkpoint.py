@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leakmark._io import atomic_write_bytes
+from leakmark._io import atomic_write_bytes, write_error
 from leakmark.errors import LedgerIntegrityError
 from leakmark.ledger.chain import GENESIS, canonical, event_hash, event_mac, head_mac
 from leakmark.ledger.models import COPY_FIELDS, DOC_FIELDS, RUN_FIELDS
@@ -392,9 +392,9 @@ class RegisterLock:
 
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
+        except OSError as exc:
             if exclusive:
-                raise
+                raise write_error(self.path, exc) from exc
             return  # a read-only workspace: nobody can be writing through leakmark
         deadline = time.monotonic() + self.timeout
         while True:

@@ -1,6 +1,6 @@
-"""Reading a copy's story from the events (a mixin of `store.Ledger`): its history, when it entered its
-present status, reclassifications of its document, the voids of abandoned runs. Each event read is
-checked against its hash and HMAC."""
+"""Reading a copy's story from the events (a mixin of `store.Ledger`): its history (with the traces that
+named it), when it entered its present status, reclassifications of its document, the voids of abandoned
+runs. Each event read is checked against its hash and HMAC."""
 
 from __future__ import annotations
 
@@ -17,17 +17,25 @@ from leakmark.ledger.models import (
     CopyStatus,
     RunState,
 )
+from leakmark.ledger.traces import TraceRecord
 
 
 class HistoryReads(ChainGuard):
     """Event reads, checked like every read once `check()` ran; `store.Ledger` provides the connection."""
 
     def history(self, copy: Copy) -> list[dict[str, Any]]:
-        out = []
+        """The copy's events, oldest first: {"seq", "ts", "kind", "status" (after the event), "note", "operator"};
+        a trace that named the copy is one too (kind `trace`: the status stays what it was)."""
+        out: list[dict[str, Any]] = []
         for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind IN "
-                                 "('issue','status','void','run','issued','run_end') ORDER BY seq").fetchall():
+                                 "('issue','status','void','run','issued','run_end','trace') ORDER BY seq").fetchall():
             p, kind = json.loads(r["payload"]), r["kind"]
-            if kind == "run":
+            if kind == "trace":
+                record = TraceRecord.from_payload(p)
+                mine = record.names(copy.document_id, copy.copy_no)
+                status = out[-1]["status"] if out else str(copy.status)
+                note = record.note_for(copy.document_id, copy.copy_no)
+            elif kind == "run":
                 mine = p["run"]["id"] == copy.run_id
                 status, note = "reserved", f"run {copy.run_id}"
             elif kind == "issued":

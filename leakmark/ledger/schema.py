@@ -15,6 +15,9 @@ copy issued by mistake) and `reclassify` (a document's 密级 changed), which an
 not know. Such a leakmark then refuses the register as newer than it understands ("upgrade leakmark")
 instead of reporting it as altered outside leakmark (and a clerk restoring a backup over real records).
 
+Migration 4 changes no table either: it marks that the register may hold `trace` events (every trace is
+recorded), which a leakmark of version 3 would report as an unknown kind, as altered.
+
 A later change of the tables appends a `Migration` to MIGRATIONS; `migrate` applies every pending one
 and stamps the new version in one transaction, so a register is never left half migrated. The fast path
 (already current) only reads the version and takes no write lock.
@@ -93,6 +96,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables of a new register, or adopt one written before versioning as it is", _tables_v1),
     Migration(2, "key fingerprint, checkpoint and view digests (filled by the first check)", _tables_v2),
     Migration(3, "event kinds void and reclassify (no table changes)", lambda db, path: None),
+    Migration(4, "event kind trace (no table changes)", lambda db, path: None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -54,6 +54,7 @@ from leakmark.ledger.models import (
 )
 from leakmark.ledger.reads import ViewReads
 from leakmark.ledger.schema import migrate
+from leakmark.ledger.traces import TraceEvents
 from leakmark.ledger.verify import verify_anchors, verify_register
 from leakmark.ledger.witness import Witness
 from leakmark.workspace import Workspace
@@ -61,7 +62,7 @@ from leakmark.workspace import Workspace
 __all__ = ["Copy", "Document", "Ledger", "Planned", "Run", "VerifyReport", "format_copy_no", "now_iso"]
 
 
-class Ledger(ViewReads):
+class Ledger(ViewReads, TraceEvents):
     """Queries and transactions on the workspace's register. Open one per operation."""
 
     def __init__(self, workspace: Workspace, timeout: float = 30.0) -> None:
@@ -109,6 +110,9 @@ class Ledger(ViewReads):
     def _map_error(self, exc: sqlite3.OperationalError) -> Exception:
         if "locked" in str(exc) or "busy" in str(exc):
             return self._locked()
+        if "readonly" in str(exc):  # SQLITE_READONLY: this user may not write the file or its folder
+            return OutputError(f"cannot write the ledger {self.ws.ledger_path} ({exc}); let this user write it and "
+                               "its folder, then run the command again: the register is unchanged")
         if "full" in str(exc) or "disk I/O" in str(exc):  # SQLITE_FULL, SQLITE_IOERR: nothing was committed
             return OutputError(
                 f"cannot write the ledger {self.ws.ledger_path} ({exc}); free space on that disk and run the "

@@ -8,6 +8,7 @@ resolution (never more than `EVIDENCE_DPI`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Iterator
@@ -43,6 +44,7 @@ class Evidence:
     path: Path
     sha256: str
     kind: str  # "pdf" or "image"
+    size: int  # bytes hashed
     count: int  # pages (PDF) or frames (image)
     password: str | None = None
     budget: int = decode.MAX_EVIDENCE_PIXELS
@@ -108,8 +110,21 @@ def open_evidence(path: Path, password: str | None = None, budget: int = decode.
                         "reads them", path)
     else:
         count = _frames(path)
-    return Evidence(path=path, sha256=pdf.sha256_file(path), kind=kind, count=count, password=password,
-                    budget=budget)
+    sha256, size = _hashed(path)
+    return Evidence(path=path, sha256=sha256, kind=kind, size=size, count=count, password=password, budget=budget)
+
+
+def _hashed(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of the same bytes (the register records both for the chain of custody)."""
+    h, size = hashlib.sha256(), 0
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
+    return h.hexdigest(), size
 
 
 def _frames(path: Path) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 
 from leakmark import __version__, layers
 from leakmark.errors import BadRequestError
-from leakmark.ledger import Copy, Document, RegisterState
+from leakmark.ledger import Copy, Document, RecordedTrace, RegisterState
 from leakmark.trace.decide import Verdict
 
 SCORED_LAYERS: tuple[str, ...] = tuple(str(x) for x in layers.ALL)
@@ -46,6 +46,25 @@ class EvidenceReport:
     document_page: int | None = None
     detail: str = ""
     blind: dict | None = None  # what the blind mark reads: document, copy, and whether its check verifies
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """One evidence file as it was hashed: the path given, its size and SHA-256 (what the register records)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def score_json(score: float) -> float:
+    """A score as the JSON result (and the register's trace event) gives it."""
+    return round(score, 3)
+
+
+def fap_json(fap: float) -> float:
+    """A false-accusation probability as the JSON result (and the register's trace event) gives it."""
+    return float(f"{fap:.3g}")
 
 
 @dataclass
@@ -115,6 +134,11 @@ class TraceResult:
     # the register the names come from: event count, head hash, verified (only with trust_register can it be
     # False); not in `to_json()` (the evidence report as 0.1.0 wrote it): the CLI adds it as "register"
     register: RegisterState | None = None
+    # what the register records of the trace (set by the tracer): each evidence file once, and the threshold
+    evidence_files: list[EvidenceFile] = field(default_factory=list)
+    threshold: float | None = None
+    # where the register recorded this trace (`leakmark.register.record_trace`); None: not recorded
+    recorded: RecordedTrace | None = None
 
     def to_json(self) -> dict:
         doc = None
@@ -124,7 +148,7 @@ class TraceResult:
             "verdict": self.verdict,
             "document": doc,
             "suspects": [{"copy_no": s.copy.label, "recipient": s.copy.recipient, "unit": s.copy.unit,
-                          "score": round(s.score, 3), "false_accusation_probability": float(f"{s.fap:.3g}"),
+                          "score": score_json(s.score), "false_accusation_probability": fap_json(s.fap),
                           "layers": {k: round(v, 3) for k, v in s.layers.items()},
                           "status": str(s.copy.status), "status_date": s.status_date} for s in self.suspects],
             "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned,
@@ -132,4 +156,5 @@ class TraceResult:
             "file_identifiers": [f.to_json() for f in self.file_identifiers],
             "disagreements": list(self.disagreements),
             "leakmark_version": __version__,
+            "recorded": self.recorded.to_json() if self.recorded is not None else None,
         }

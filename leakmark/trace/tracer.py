@@ -24,7 +24,7 @@ from leakmark.pdf.read import sniff_kind
 from leakmark.trace import load, locate, pdf_measure
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
-from leakmark.trace.result import SCORED_LAYERS, EvidenceReport, TraceOptions, TraceResult
+from leakmark.trace.result import SCORED_LAYERS, EvidenceFile, EvidenceReport, TraceOptions, TraceResult
 from leakmark.trace.score import _decide, _PageMeasure, carries
 from leakmark.workspace import Workspace
 
@@ -116,6 +116,8 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             f.status_date = dates.get((f.copy.document_id, f.copy.copy_no))
         timings["decide"] += time.perf_counter() - t
         result.register = ledger.state
+    result.evidence_files = [EvidenceFile(path=str(f.path), size=f.size, sha256=f.sha256) for f in files]
+    result.threshold = options.threshold
     result.timings = dict(timings)
     return result
 
