@@ -69,13 +69,16 @@ def test_each_on_a_folder_of_mixed_leaks_gives_one_result_per_file(batch, leaks)
                    ("c-unregistered.png", "traced", "no-match", [])]
     for r in out["results"]:  # each is the object `trace --json` prints for that file alone
         assert set(r["trace"]) == {"verdict", "document", "suspects", "evidence", "leakmark_version",
-                                   "file_identifiers", "disagreements", "register"}
+                                   "file_identifiers", "disagreements", "register", "recorded"}
+        assert r["trace"]["recorded"]["seq"] > 0  # each file's trace is its own event in the register
         assert [e["path"] for e in r["trace"]["evidence"]] == [r["file"]]
     s = out["summary"]
     assert (s["files"], s["traced"], s["failed"], s["skipped"], s["not_traced"]) == (4, 3, 0, 1, 0)
     assert s["verdicts"] == {"identified": 2, "inconclusive": 0, "no-match": 1}
     assert s["interrupted"] is False and s["stopped"] is None
-    assert s["register"] == out["results"][0]["trace"]["register"]
+    # the register as the last trace read it (each trace before it added its own event)
+    assert s["register"] == out["results"][-1]["trace"]["register"]
+    assert [r["trace"]["register"]["count"] for r in out["results"]] == [4, 5, 6]
     skipped = s["rows"][-1]
     assert (Path(skipped["file"]).name, skipped["status"]) == ("notes.txt", "skipped")
     assert "not a PDF" in skipped["detail"]
