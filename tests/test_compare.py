@@ -221,3 +221,14 @@ def test_every_aspect_is_named_by_a_test() -> None:
              "annotations", "form_fields", "text"}
     assert set(ASPECTS) == named
 
+
+@pytest.mark.skipif(shutil.which("gs") is None, reason="Ghostscript (gs) is not installed")
+def test_ghostscript_print_rasterises_one_page_in_gray(original: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from benchmarks.fidelity import ghostscript_print
+
+    png = ghostscript_print(original, 2, tmp_path / "p2.png", dpi=100)
+    with Image.open(png) as im:
+        assert im.mode == "L" and im.size == (826, 1169)  # A4 at 100 dpi
+        assert im.getextrema()[0] < 64  # the text is there

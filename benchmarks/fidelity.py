@@ -1,0 +1,285 @@
+"""Fidelity of issued copies over the real-PDF corpus (issue 12): is a copy the original, marked?
+
+    python -m benchmarks fidelity [--corpus DIR] [--only NAME,...] [--copies 2] [--layers shift,file]
+                                  [--jobs 1] [--name fidelity]
+
+For every corpus PDF (`python -m benchmarks corpus` builds it; this script builds what is missing) a fresh
+workspace registers it and issues `--copies` copies through the library API (`leakmark.issue`), and each copy
+is compared with the original by `leakmark.pdf.compare`: page count, the five boxes, /Rotate, fonts per page,
+Info metadata (producer and modification date may change: noted, not failed), XMP (the original's properties
+all kept; DocumentID may change: the `file` layer), outline, page labels, links, annotations by type, form
+fields (still widgets), extracted text per page (exact). A document passes an aspect when every copy does;
+`·` says the original has none of that structure (and the copy added none where adding is a difference).
+
+Size: a copy of vector pages may be at most 1.05 × the original + 30 KB. Page modes: as the issuing run
+reports them (vector, or raster and why); "unknown" while the issue API does not report them. Observed
+modes are read from the copy itself: a page that became one picture is raster.
+
+Writes benchmarks/results/NAME.md and NAME.csv (one row per copy), stamped (group `fidelity`). The baseline
+of raster copies (before issue 12) is `--name fidelity-raster-baseline`.
+
+`ghostscript_print` rasterises one page of a PDF as a printer driver does (Ghostscript, 600 dpi, 8-bit gray,
+no anti-aliasing): the print simulation issue 12's robustness checks start from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import corpus as corpus_mod
+from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, log, script_name
+from leakmark import IssueOptions, IssueResult, LeakmarkError, Recipient, Workspace, issue
+from leakmark.pdf.compare import ASPECTS, Comparison, PdfFacts, compare, read_facts
+
+NAME = script_name(__file__)
+SHORT = {"pages": "pages", "boxes": "boxes", "rotation": "rot", "fonts": "fonts", "metadata": "meta",
+         "xmp": "xmp", "outline": "outline", "page_labels": "labels", "links": "links", "annotations": "annots",
+         "form_fields": "forms", "text": "text"}
+
+
+def ghostscript_print(pdf: Path, page: int, out_png: Path, dpi: int = 600) -> Path:
+    """Page `page` (1-based) of `pdf` as a printer driver rasterises it: Ghostscript, `dpi`, 8-bit gray, the
+    CropBox, no anti-aliasing. Returns `out_png`; RuntimeError when Ghostscript is missing or fails."""
+    gs = shutil.which("gs")
+    if gs is None:
+        raise RuntimeError("Ghostscript (gs) is not installed: apt-get install ghostscript")
+    cmd = [gs, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pnggray", f"-r{dpi}", "-dUseCropBox",
+           "-dTextAlphaBits=1", "-dGraphicsAlphaBits=1", f"-dFirstPage={page}", f"-dLastPage={page}",
+           f"-sOutputFile={out_png}", str(pdf)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0 or not out_png.exists():
+        raise RuntimeError(f"gs failed on {pdf} page {page}: {proc.stderr.strip()[-300:]}")
+    return out_png
+
+
+def reported_modes(result: IssueResult, index: int, pages: int) -> list[tuple[str, str]] | None:
+    """Per page (mode, reason) as the run reports them for copy `index`; None while the API reports none.
+
+    Looks where issue 12 puts them: a per-copy `pages`/`modes` list on the issued copy, or `mode` (and `reason`)
+    in the run's per-page stats."""
+    copy = result.copies[index]
+    for attr in ("modes", "pages"):
+        value = getattr(copy, attr, None)
+        if isinstance(value, list | tuple) and len(value) == pages:
+            return [_mode_pair(v) for v in value]
+    units = result.stats.get("units") or {}
+    found = [units.get(p + 1, units.get(str(p + 1), {})) for p in range(pages)]
+    if found and all(isinstance(s, dict) and s.get("mode") for s in found):
+        return [(str(s["mode"]), str(s.get("reason") or s.get("fallback") or "")) for s in found]
+    return None
+
+
+def _mode_pair(v: Any) -> tuple[str, str]:
+    if isinstance(v, dict):
+        return str(v.get("mode", "unknown")), str(v.get("reason") or "")
+    if isinstance(v, list | tuple) and v:
+        return str(v[0]), str(v[1]) if len(v) > 1 else ""
+    return str(getattr(v, "mode", v)), str(getattr(v, "reason", "") or "")
+
+
+@dataclass
+class DocRun:
+    entry: dict
+    comparisons: list[Comparison]
+    modes: list[list[tuple[str, str]] | None]
+    seconds: float
+    error: str = ""
+
+
+def run_one(entry: dict, path: Path, copies: int, layers: tuple[str, ...] | None, jobs: int, tmp: Path) -> DocRun:
+    ws = Workspace.open(tmp / "ws")
+    people = tuple(Recipient(f"读者 {i + 1}" if entry["language"] == "zh" else f"Reader {i + 1}", "fidelity")
+                   for i in range(copies))
+    t0 = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = issue(ws, IssueOptions(source=path, recipients=people, output_dir=tmp / "out", layers=layers,
+                                            jobs=jobs, title=entry["name"]))
+    except LeakmarkError as exc:
+        return DocRun(entry, [], [], time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc.message}")
+    seconds = time.perf_counter() - t0
+    original: PdfFacts = read_facts(path)
+    comparisons = [compare(original, Path(c.path)) for c in result.copies]
+    modes = [reported_modes(result, i, entry["pages"]) for i in range(len(result.copies))]
+    return DocRun(entry, comparisons, modes, seconds)
+
+
+# -- reporting ----------------------------------------------------------------------------------------------
+
+def _has(facts: PdfFacts, aspect: str) -> bool:
+    """Whether the document has any of the structure an aspect checks (else a pass means nothing was kept)."""
+    pages = facts.pages
+    return {"xmp": bool(facts.xmp), "outline": bool(facts.outline), "page_labels": any(p.label for p in pages),
+            "links": any(p.links for p in pages), "annotations": any(p.annotations for p in pages),
+            "form_fields": bool(facts.widgets or facts.fields)}.get(aspect, True)
+
+
+def cell(run: DocRun, aspect: str) -> str:
+    if run.error:
+        return "–"
+    ok = all(c.ok(aspect) for c in run.comparisons)
+    if not ok:
+        return "✗"
+    present = any(_has(c.original, aspect) for c in run.comparisons)
+    return "✓" if present else "·"
+
+
+def mode_summary(modes: list[list[tuple[str, str]] | None]) -> str:
+    if not modes or any(m is None for m in modes):
+        return "unknown"
+    counts = Counter(m for copy in modes if copy for m, _ in copy)
+    reasons = Counter(r for copy in modes if copy for m, r in copy if m != "vector" and r)
+    text = ", ".join(f"{k} {v // len(modes)}" for k, v in sorted(counts.items()))
+    return text + (f" ({'; '.join(r for r, _ in reasons.most_common(2))})" if reasons else "")
+
+
+def observed_summary(run: DocRun) -> str:
+    if not run.comparisons:
+        return "–"
+    c = Counter(run.comparisons[0].page_modes())
+    return ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+
+
+def size_cell(run: DocRun) -> tuple[str, str]:
+    if not run.comparisons:
+        return "–", "–"
+    worst = max(run.comparisons, key=lambda c: c.copy.bytes)
+    ok = all(c.size_ok for c in run.comparisons)
+    return (f"{worst.original.bytes / 1024:,.0f} → {worst.copy.bytes / 1024:,.0f} KB (×{worst.size_ratio:.2f})",
+            "✓" if ok else "✗")
+
+
+def report(runs: list[DocRun], args: Any, machine_load: str) -> list[str]:
+    done = [r for r in runs if not r.error]
+    lines = [f"# Fidelity of issued copies: {args.name}", "",
+             f"- corpus: {len(runs)} PDFs, {sum(r.entry['pages'] for r in runs)} pages "
+             f"(`python -m benchmarks corpus`, {args.corpus}); {args.copies} copies each, layers "
+             f"{','.join(args.layers) if args.layers else 'default'}, jobs {args.jobs}; load at start {machine_load}",
+             "- an aspect passes for a document when every copy keeps it; `·`: passes, but the original has none of "
+             "it; `–`: the document could not be issued",
+             "- size: largest copy against the original; the target for vector pages is ≤ 1.05 × original + 30 KB",
+             "- modes reported: by the issuing run (\"unknown\": the issue API does not report them); observed: "
+             "read from the copy (raster = the page became one picture; picture = the original page is one)", "",
+             "| document | producer | lang | pages | " + " | ".join(SHORT[a] for a in ASPECTS)
+             + " | size | ≤ target | modes reported | observed | issue s |",
+             "|---|---|---|---:|" + ":-:|" * len(ASPECTS) + "---|:-:|---|---|---:|"]
+    for r in runs:
+        size, size_ok = size_cell(r)
+        e = r.entry
+        lines.append(f"| {e['name']} | {e['producer']} | {e['language']} | {e['pages']} | "
+                     + " | ".join(cell(r, a) for a in ASPECTS)
+                     + f" | {size} | {size_ok} | {mode_summary(r.modes) if not r.error else '–'} | "
+                     f"{observed_summary(r)} | {r.seconds:.1f} |")
+    totals = []
+    for a in ASPECTS:
+        cells = [cell(r, a) for r in done]
+        applicable = [c for c in cells if c != "·"]
+        totals.append(f"{applicable.count('✓')}/{len(applicable)}")
+    size_pass = sum(1 for r in done if size_cell(r)[1] == "✓")
+    lines.append("| **passed** (of documents that have it) | | | | " + " | ".join(totals)
+                 + f" | | {size_pass}/{len(done)} | | | |")
+    lines += ["", "## Differences (first copy of each document; at most 2 per aspect)", ""]
+    for r in runs:
+        if r.error:
+            lines.append(f"- **{r.entry['name']}**: not issued: {r.error}")
+            continue
+        c = r.comparisons[0]
+        if c.equal and not c.notes:
+            continue
+        by = Counter(d.aspect for d in c.differences)
+        lines.append(f"- **{r.entry['name']}**: " + (", ".join(f"{a} {n}" for a, n in by.items()) or "equal"))
+        for a in by:
+            for d in c.failed(a)[:2]:
+                lines.append(f"  - {_md(str(d))}")
+        if c.notes:
+            lines.append("  - allowed changes: " + _md("; ".join(n.detail for n in c.notes[:3])))
+    if any(r.modes and r.modes[0] for r in runs):
+        lines += ["", "## Pages that fell back to raster, and why", ""]
+        for r in runs:
+            for p, (mode, reason) in enumerate((r.modes[0] or []) if r.modes else [], start=1):
+                if mode != "vector":
+                    lines.append(f"- {r.entry['name']} p{p}: {mode}" + (f": {_md(reason)}" if reason else ""))
+    return lines
+
+
+def _md(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def csv_rows(run: DocRun) -> list[dict]:
+    rows = []
+    for i, c in enumerate(run.comparisons):
+        modes = run.modes[i] if i < len(run.modes) else None
+        row = {"document": run.entry["name"], "producer": run.entry["producer"], "language": run.entry["language"],
+               "pages": run.entry["pages"], "copy": i + 1, "original_bytes": c.original.bytes,
+               "copy_bytes": c.copy.bytes, "ratio": round(c.size_ratio, 4), "size_target": c.size_target,
+               "size_ok": c.size_ok, "modes_reported": "unknown" if modes is None else
+               " ".join(f"{m}:{r}" if r else m for m, r in modes),
+               "modes_observed": " ".join(c.page_modes()), "issue_seconds": round(run.seconds, 2),
+               "notes": "; ".join(n.detail for n in c.notes)}
+        row.update({f"{a}_diffs": len(c.failed(a)) for a in ASPECTS})
+        rows.append(row)
+    if run.error:
+        rows.append({"document": run.entry["name"], "producer": run.entry["producer"],
+                     "language": run.entry["language"], "pages": run.entry["pages"], "notes": run.error})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = arguments(argv)
+    ap = argument_parser(__file__, __doc__)
+    ap.add_argument("--corpus", type=Path, default=corpus_mod.DEFAULT_DIR)
+    ap.add_argument("--only", default="", help="comma-separated corpus names")
+    ap.add_argument("--copies", type=int, default=2)
+    ap.add_argument("--layers", default="", help="comma-separated layers (default: the issue default)")
+    ap.add_argument("--jobs", type=int, default=1, help="issue worker processes (default 1: the machine is shared)")
+    ap.add_argument("--name", default="fidelity", help="results file stem (fidelity-raster-baseline for the baseline)")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    args.layers = tuple(filter(None, args.layers.split(","))) or None
+    stamp = Stamp.take(NAME, argv)
+    load = " / ".join(f"{x:.1f}" for x in _loadavg())
+    corpus_mod.build(args.corpus)
+    wanted = set(filter(None, args.only.split(",")))
+    files = [(e, p) for e, p in corpus_mod.corpus_files(args.corpus) if not wanted or e["name"] in wanted]
+    runs = []
+    csv = Results(args.results, stamp, "fidelity").csv(f"{args.name}.csv", [
+        "document", "producer", "language", "pages", "copy", "original_bytes", "copy_bytes", "ratio",
+        "size_target", "size_ok", "modes_reported", "modes_observed", "issue_seconds",
+        *(f"{a}_diffs" for a in ASPECTS), "notes"])
+    for entry, path in files:
+        with tempfile.TemporaryDirectory(prefix="leakmark-fidelity-") as tmp:
+            run = run_one(entry, path, args.copies, args.layers, args.jobs, Path(tmp))
+        runs.append(run)
+        for row in csv_rows(run):
+            csv.add(row)
+        failed = [SHORT[a] for a in ASPECTS if run.comparisons and not all(c.ok(a) for c in run.comparisons)]
+        log(f"{entry['name']}: {run.error or ('equal' if not failed else 'differs in ' + ', '.join(failed))} "
+            f"({run.seconds:.1f} s)")
+    lines = report(runs, args, load)
+    print("\n".join(lines))
+    out = Results(args.results, stamp, "fidelity").write_markdown(f"{args.name}.md", lines)
+    log(f"wrote {out}")
+    return 0
+
+
+def _loadavg() -> tuple[float, float, float]:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (0.0, 0.0, 0.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
