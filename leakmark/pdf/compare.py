@@ -180,13 +180,13 @@ def _boxes(doc: pymupdf.Document, xref: int) -> tuple[tuple[str, tuple[float, ..
     """The five page boxes as written (MediaBox and CropBox inherited from the page tree), with defaults."""
     own = {}
     for key in BOXES:
-        node, value = xref, None
-        while node and value is None:
+        node, value, depth = xref, None, 0
+        while node and value is None and depth < 64:  # a damaged page tree may loop
             value = _array(doc, node, key)
             if key not in ("MediaBox", "CropBox"):
                 break
             kind, parent = doc.xref_get_key(node, "Parent")
-            node = int(parent.split()[0]) if kind == "xref" else 0
+            node, depth = (int(parent.split()[0]) if kind == "xref" else 0), depth + 1
         own[key] = value
     media = own["MediaBox"] or (0.0, 0.0, 612.0, 792.0)
     crop = own["CropBox"] or media
