@@ -16,7 +16,8 @@ bytes, sha256, source and the structures found in the file):
   /Rotate 90 and 270, CropBox/TrimBox/BleedBox/ArtBox, annotations;
 - scans: pages of other corpus files rendered, tilted, noised and wrapped as image-only PDFs.
 
-Idempotent: a file already in the folder whose recipe is unchanged is kept (`--force` remakes it).
+Idempotent: a file already in the folder whose recipe is unchanged is kept (`--force` remakes it). A file
+that MuPDF has to repair is left out (leakmark refuses it without --repair).
 Deterministic where the tools allow: TeX Live files are copied byte for byte, qpdf runs with
 --deterministic-id, PyMuPDF files and scans are seeded with fixed dates; LibreOffice, Chromium and
 Ghostscript stamp the current time (and Ghostscript a fresh /ID), so their bytes differ run to run, not
@@ -67,7 +68,8 @@ class Recipe:
 
 
 def _tex(name: str, producer: str, lang: str, path: str, pages: int | None = None) -> Recipe:
-    return Recipe(name, producer, lang, "slice" if pages else "file", path, {"pages": pages} if pages else {})
+    return Recipe(name, producer, lang, "slice" if pages else "file", path,
+                  {"pages": pages, "object_streams": "disable"} if pages else {})
 
 
 RECIPES: tuple[Recipe, ...] = (
@@ -184,7 +186,10 @@ def build_file(r: Recipe, out: Path, corpus: Path, work: Path) -> None:
 def build_slice(r: Recipe, out: Path, corpus: Path, work: Path) -> None:
     whole = work / "whole.pdf"
     build_file(r, whole, corpus, work)
-    run([tool("qpdf"), "--deterministic-id", str(whole), "--pages", ".", f"1-{r.params['pages']}", "--", str(out)])
+    # without object streams: MuPDF repairs qpdf 11's --pages output with them (an object listed in a stream
+    # that does not hold it), and leakmark refuses a file MuPDF had to repair
+    run([tool("qpdf"), "--deterministic-id", f"--object-streams={r.params['object_streams']}", str(whole),
+         "--pages", ".", f"1-{r.params['pages']}", "--", str(out)])
 
 
 def _html(r: Recipe, chromium: bool) -> str:
@@ -252,6 +257,8 @@ def describe(path: Path) -> dict:
 
     data = path.read_bytes()
     with pymupdf.open(path) as doc:
+        if doc.is_repaired:  # leakmark refuses such a file without --repair: not a fidelity case
+            raise CorpusError("MuPDF had to repair the file")
         meta = doc.metadata or {}
         cat = doc.pdf_catalog()
         features = {

@@ -15,7 +15,9 @@ Size: a copy of vector pages may be at most 1.05 × the original + 30 KB. Page m
 reports them (vector, or raster and why); "unknown" while the issue API does not report them. Observed
 modes are read from the copy itself: a page that became one picture is raster.
 
-Writes benchmarks/results/NAME.md and NAME.csv (one row per copy), stamped (group `fidelity`). The baseline
+Writes benchmarks/results/NAME.md, NAME.csv (one row per copy) and NAME.json (every difference, rewritten after
+each document), stamped (group `fidelity`). `--add` keeps the documents of NAME.json that this run does not
+measure: it finishes an interrupted run, or re-measures the `--only` documents of a finished one. The baseline
 of raster copies (before issue 12) is `--name fidelity-raster-baseline`.
 
 `ghostscript_print` rasterises one page of a PDF as a printer driver does (Ghostscript, 600 dpi, 8-bit gray,
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -33,19 +36,20 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks import corpus as corpus_mod
 from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, log, script_name
 from leakmark import IssueOptions, IssueResult, LeakmarkError, Recipient, Workspace, issue
-from leakmark.pdf.compare import ASPECTS, Comparison, PdfFacts, compare, read_facts
+from leakmark.pdf.compare import ASPECTS, Comparison, PdfFacts, compare, read_facts, size_target
 
 NAME = script_name(__file__)
 SHORT = {"pages": "pages", "boxes": "boxes", "rotation": "rot", "fonts": "fonts", "metadata": "meta",
          "xmp": "xmp", "outline": "outline", "page_labels": "labels", "links": "links", "annotations": "annots",
          "form_fields": "forms", "text": "text"}
+JSON_FORMAT = "leakmark-fidelity/1"
 
 
 def ghostscript_print(pdf: Path, page: int, out_png: Path, dpi: int = 600) -> Path:
@@ -89,12 +93,61 @@ def _mode_pair(v: Any) -> tuple[str, str]:
 
 
 @dataclass
+class CopyOutcome:
+    """One copy against its original, as plain values (kept in NAME.json, so a later `--add` run can carry it)."""
+
+    original_bytes: int
+    copy_bytes: int
+    differences: list[tuple[str, int | None, str]]  # (aspect, page, detail)
+    notes: list[str]  # allowed changes
+    observed: list[str]  # per page: vector | raster | picture, read from the copy
+    reported: list[tuple[str, str]] | None  # per page (mode, reason) from the run; None: not reported
+    present: list[str]  # the aspects whose structure the original has
+
+    @classmethod
+    def of(cls, c: Comparison, reported: list[tuple[str, str]] | None) -> CopyOutcome:
+        return cls(original_bytes=c.original.bytes, copy_bytes=c.copy.bytes,
+                   differences=[(d.aspect, d.page, d.detail) for d in c.differences],
+                   notes=[n.detail for n in c.notes], observed=c.page_modes(), reported=reported,
+                   present=[a for a in ASPECTS if _has(c.original, a)])
+
+    @classmethod
+    def from_json(cls, d: dict) -> CopyOutcome:
+        d = dict(d)
+        d["differences"] = [tuple(x) for x in d["differences"]]
+        d["reported"] = None if d["reported"] is None else [tuple(x) for x in d["reported"]]
+        return cls(**d)
+
+    def failed(self, aspect: str) -> list[str]:
+        return [f"{a}" + (f" p{p}" if p else "") + f": {detail}" for a, p, detail in self.differences if a == aspect]
+
+    def ok(self, aspect: str) -> bool:
+        return not self.failed(aspect)
+
+    @property
+    def size_target(self) -> int:
+        return size_target(self.original_bytes)
+
+    @property
+    def size_ok(self) -> bool:
+        return self.copy_bytes <= self.size_target
+
+    @property
+    def ratio(self) -> float:
+        return self.copy_bytes / self.original_bytes if self.original_bytes else float("inf")
+
+
+@dataclass
 class DocRun:
     entry: dict
-    comparisons: list[Comparison]
-    modes: list[list[tuple[str, str]] | None]
+    copies: list[CopyOutcome]
     seconds: float
     error: str = ""
+
+    @classmethod
+    def from_json(cls, d: dict) -> DocRun:
+        return cls(entry=d["entry"], copies=[CopyOutcome.from_json(c) for c in d["copies"]], seconds=d["seconds"],
+                   error=d.get("error", ""))
 
 
 def run_one(entry: dict, path: Path, copies: int, layers: tuple[str, ...] | None, jobs: int, tmp: Path) -> DocRun:
@@ -107,12 +160,12 @@ def run_one(entry: dict, path: Path, copies: int, layers: tuple[str, ...] | None
             result = issue(ws, IssueOptions(source=path, recipients=people, output_dir=tmp / "out", layers=layers,
                                             jobs=jobs, title=entry["name"]))
     except LeakmarkError as exc:
-        return DocRun(entry, [], [], time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc.message}")
+        return DocRun(entry, [], time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc.message}")
     seconds = time.perf_counter() - t0
     original: PdfFacts = read_facts(path)
-    comparisons = [compare(original, Path(c.path)) for c in result.copies]
-    modes = [reported_modes(result, i, entry["pages"]) for i in range(len(result.copies))]
-    return DocRun(entry, comparisons, modes, seconds)
+    outcomes = [CopyOutcome.of(compare(original, Path(c.path)), reported_modes(result, i, entry["pages"]))
+                for i, c in enumerate(result.copies)]
+    return DocRun(entry, outcomes, seconds)
 
 
 # -- reporting ----------------------------------------------------------------------------------------------
@@ -128,14 +181,15 @@ def _has(facts: PdfFacts, aspect: str) -> bool:
 def cell(run: DocRun, aspect: str) -> str:
     if run.error:
         return "–"
-    ok = all(c.ok(aspect) for c in run.comparisons)
-    if not ok:
+    if not all(c.ok(aspect) for c in run.copies):
         return "✗"
-    present = any(_has(c.original, aspect) for c in run.comparisons)
-    return "✓" if present else "·"
+    return "✓" if any(aspect in c.present for c in run.copies) else "·"
 
 
-def mode_summary(modes: list[list[tuple[str, str]] | None]) -> str:
+def mode_summary(run: DocRun) -> str:
+    if run.error:
+        return "–"
+    modes = [c.reported for c in run.copies]
     if not modes or any(m is None for m in modes):
         return "unknown"
     counts = Counter(m for copy in modes if copy for m, _ in copy)
@@ -145,27 +199,28 @@ def mode_summary(modes: list[list[tuple[str, str]] | None]) -> str:
 
 
 def observed_summary(run: DocRun) -> str:
-    if not run.comparisons:
+    if not run.copies:
         return "–"
-    c = Counter(run.comparisons[0].page_modes())
+    c = Counter(run.copies[0].observed)
     return ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
 
 
 def size_cell(run: DocRun) -> tuple[str, str]:
-    if not run.comparisons:
+    if not run.copies:
         return "–", "–"
-    worst = max(run.comparisons, key=lambda c: c.copy.bytes)
-    ok = all(c.size_ok for c in run.comparisons)
-    return (f"{worst.original.bytes / 1024:,.0f} → {worst.copy.bytes / 1024:,.0f} KB (×{worst.size_ratio:.2f})",
+    worst = max(run.copies, key=lambda c: c.copy_bytes)
+    ok = all(c.size_ok for c in run.copies)
+    return (f"{worst.original_bytes / 1024:,.0f} → {worst.copy_bytes / 1024:,.0f} KB (×{worst.ratio:.2f})",
             "✓" if ok else "✗")
 
 
-def report(runs: list[DocRun], args: Any, machine_load: str) -> list[str]:
+def report(runs: list[DocRun], args: Any, machine_load: str, carried: int) -> list[str]:
     done = [r for r in runs if not r.error]
     lines = [f"# Fidelity of issued copies: {args.name}", "",
              f"- corpus: {len(runs)} PDFs, {sum(r.entry['pages'] for r in runs)} pages "
              f"(`python -m benchmarks corpus`, {args.corpus}); {args.copies} copies each, layers "
-             f"{','.join(args.layers) if args.layers else 'default'}, jobs {args.jobs}; load at start {machine_load}",
+             f"{','.join(args.layers) if args.layers else 'default'}, jobs {args.jobs}; load at start {machine_load}"
+             + (f"; {carried} documents carried from the earlier run in {args.name}.json" if carried else ""),
              "- an aspect passes for a document when every copy keeps it; `·`: passes, but the original has none of "
              "it; `–`: the document could not be issued",
              "- size: largest copy against the original; the target for vector pages is ≤ 1.05 × original + 30 KB",
@@ -179,12 +234,10 @@ def report(runs: list[DocRun], args: Any, machine_load: str) -> list[str]:
         e = r.entry
         lines.append(f"| {e['name']} | {e['producer']} | {e['language']} | {e['pages']} | "
                      + " | ".join(cell(r, a) for a in ASPECTS)
-                     + f" | {size} | {size_ok} | {mode_summary(r.modes) if not r.error else '–'} | "
-                     f"{observed_summary(r)} | {r.seconds:.1f} |")
+                     + f" | {size} | {size_ok} | {mode_summary(r)} | {observed_summary(r)} | {r.seconds:.1f} |")
     totals = []
     for a in ASPECTS:
-        cells = [cell(r, a) for r in done]
-        applicable = [c for c in cells if c != "·"]
+        applicable = [c for c in (cell(r, a) for r in done) if c != "·"]
         totals.append(f"{applicable.count('✓')}/{len(applicable)}")
     size_pass = sum(1 for r in done if size_cell(r)[1] == "✓")
     lines.append("| **passed** (of documents that have it) | | | | " + " | ".join(totals)
@@ -192,24 +245,23 @@ def report(runs: list[DocRun], args: Any, machine_load: str) -> list[str]:
     lines += ["", "## Differences (first copy of each document; at most 2 per aspect)", ""]
     for r in runs:
         if r.error:
-            lines.append(f"- **{r.entry['name']}**: not issued: {r.error}")
+            lines.append(f"- **{r.entry['name']}**: not issued: {_md(r.error)}")
             continue
-        c = r.comparisons[0]
-        if c.equal and not c.notes:
+        c = r.copies[0]
+        if not c.differences and not c.notes:
             continue
-        by = Counter(d.aspect for d in c.differences)
+        by = Counter(a for a, _, _ in c.differences)
         lines.append(f"- **{r.entry['name']}**: " + (", ".join(f"{a} {n}" for a, n in by.items()) or "equal"))
         for a in by:
-            for d in c.failed(a)[:2]:
-                lines.append(f"  - {_md(str(d))}")
+            lines += [f"  - {_md(d)}" for d in c.failed(a)[:2]]
         if c.notes:
-            lines.append("  - allowed changes: " + _md("; ".join(n.detail for n in c.notes[:3])))
-    if any(r.modes and r.modes[0] for r in runs):
+            lines.append("  - allowed changes: " + _md("; ".join(c.notes[:3])))
+    fallbacks = [(r.entry["name"], p, mode, reason) for r in runs if r.copies and r.copies[0].reported
+                 for p, (mode, reason) in enumerate(r.copies[0].reported, start=1) if mode != "vector"]
+    if fallbacks:
         lines += ["", "## Pages that fell back to raster, and why", ""]
-        for r in runs:
-            for p, (mode, reason) in enumerate((r.modes[0] or []) if r.modes else [], start=1):
-                if mode != "vector":
-                    lines.append(f"- {r.entry['name']} p{p}: {mode}" + (f": {_md(reason)}" if reason else ""))
+        lines += [f"- {name} p{p}: {mode}" + (f": {_md(reason)}" if reason else "")
+                  for name, p, mode, reason in fallbacks]
     return lines
 
 
@@ -217,23 +269,39 @@ def _md(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+CSV_FIELDS = ["document", "producer", "language", "pages", "copy", "original_bytes", "copy_bytes", "ratio",
+              "size_target", "size_ok", "modes_reported", "modes_observed", "issue_seconds",
+              *(f"{a}_diffs" for a in ASPECTS), "notes"]
+
+
 def csv_rows(run: DocRun) -> list[dict]:
-    rows = []
-    for i, c in enumerate(run.comparisons):
-        modes = run.modes[i] if i < len(run.modes) else None
-        row = {"document": run.entry["name"], "producer": run.entry["producer"], "language": run.entry["language"],
-               "pages": run.entry["pages"], "copy": i + 1, "original_bytes": c.original.bytes,
-               "copy_bytes": c.copy.bytes, "ratio": round(c.size_ratio, 4), "size_target": c.size_target,
-               "size_ok": c.size_ok, "modes_reported": "unknown" if modes is None else
-               " ".join(f"{m}:{r}" if r else m for m, r in modes),
-               "modes_observed": " ".join(c.page_modes()), "issue_seconds": round(run.seconds, 2),
-               "notes": "; ".join(n.detail for n in c.notes)}
-        row.update({f"{a}_diffs": len(c.failed(a)) for a in ASPECTS})
-        rows.append(row)
+    e = run.entry
+    head = {"document": e["name"], "producer": e["producer"], "language": e["language"], "pages": e["pages"]}
     if run.error:
-        rows.append({"document": run.entry["name"], "producer": run.entry["producer"],
-                     "language": run.entry["language"], "pages": run.entry["pages"], "notes": run.error})
+        return [{**head, "issue_seconds": round(run.seconds, 2), "notes": run.error}]
+    rows = []
+    for i, c in enumerate(run.copies):
+        rows.append({**head, "copy": i + 1, "original_bytes": c.original_bytes, "copy_bytes": c.copy_bytes,
+                     "ratio": round(c.ratio, 4), "size_target": c.size_target, "size_ok": c.size_ok,
+                     "modes_reported": "unknown" if c.reported is None else
+                     " ".join(f"{m}:{r}" if r else m for m, r in c.reported),
+                     "modes_observed": " ".join(c.observed), "issue_seconds": round(run.seconds, 2),
+                     "notes": "; ".join(c.notes), **{f"{a}_diffs": len(c.failed(a)) for a in ASPECTS}})
     return rows
+
+
+def load_runs(path: Path) -> dict[str, DocRun]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+        return {}
+    return {d["entry"]["name"]: DocRun.from_json(d) for d in data["docs"]}
+
+
+def save_runs(results: Results, name: str, runs: list[DocRun]) -> None:
+    results.write_json(f"{name}.json", {"format": JSON_FORMAT, "docs": [asdict(r) for r in runs]})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,40 +313,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layers", default="", help="comma-separated layers (default: the issue default)")
     ap.add_argument("--jobs", type=int, default=1, help="issue worker processes (default 1: the machine is shared)")
     ap.add_argument("--name", default="fidelity", help="results file stem (fidelity-raster-baseline for the baseline)")
+    ap.add_argument("--add", action="store_true",
+                    help="keep the documents of the earlier run in NAME.json that this run does not measure (an "
+                         "interrupted run, or one document re-measured)")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     args.layers = tuple(filter(None, args.layers.split(","))) or None
     stamp = Stamp.take(NAME, argv)
-    load = " / ".join(f"{x:.1f}" for x in _loadavg())
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     corpus_mod.build(args.corpus)
     wanted = set(filter(None, args.only.split(",")))
-    files = [(e, p) for e, p in corpus_mod.corpus_files(args.corpus) if not wanted or e["name"] in wanted]
-    runs = []
-    csv = Results(args.results, stamp, "fidelity").csv(f"{args.name}.csv", [
-        "document", "producer", "language", "pages", "copy", "original_bytes", "copy_bytes", "ratio",
-        "size_target", "size_ok", "modes_reported", "modes_observed", "issue_seconds",
-        *(f"{a}_diffs" for a in ASPECTS), "notes"])
+    files = corpus_mod.corpus_files(args.corpus)
+    earlier = load_runs(args.results / f"{args.name}.json") if args.add else {}
+    results = Results(args.results, stamp, "fidelity", derived_from=[f"{args.name}.json"] if earlier else [])
+    fresh: dict[str, DocRun] = {}
+
+    def in_order() -> list[DocRun]:
+        runs = []
+        for entry, _ in files:
+            run = fresh.get(entry["name"]) or earlier.get(entry["name"])
+            if run is not None and run.entry.get("sha256") == entry["sha256"]:
+                runs.append(run)
+        return runs
+
     for entry, path in files:
+        if (wanted and entry["name"] not in wanted) or (args.add and not wanted and entry["name"] in earlier
+                                                         and earlier[entry["name"]].entry["sha256"] == entry["sha256"]):
+            continue
         with tempfile.TemporaryDirectory(prefix="leakmark-fidelity-") as tmp:
             run = run_one(entry, path, args.copies, args.layers, args.jobs, Path(tmp))
-        runs.append(run)
-        for row in csv_rows(run):
-            csv.add(row)
-        failed = [SHORT[a] for a in ASPECTS if run.comparisons and not all(c.ok(a) for c in run.comparisons)]
+        fresh[entry["name"]] = run
+        save_runs(results, args.name, in_order())  # after every document: an interrupted run keeps them (--add)
+        failed = [SHORT[a] for a in ASPECTS if run.copies and not all(c.ok(a) for c in run.copies)]
         log(f"{entry['name']}: {run.error or ('equal' if not failed else 'differs in ' + ', '.join(failed))} "
             f"({run.seconds:.1f} s)")
-    lines = report(runs, args, load)
+    runs = in_order()
+    carried = sum(1 for r in runs if r.entry["name"] not in fresh)
+    csv = results.csv(f"{args.name}.csv", CSV_FIELDS)
+    for run in runs:
+        for row in csv_rows(run):
+            csv.add(row)
+    lines = report(runs, args, load, carried)
     print("\n".join(lines))
-    out = Results(args.results, stamp, "fidelity").write_markdown(f"{args.name}.md", lines)
-    log(f"wrote {out}")
+    log(f"wrote {results.write_markdown(f'{args.name}.md', lines)}")
     return 0
-
-
-def _loadavg() -> tuple[float, float, float]:
-    try:
-        return os.getloadavg()
-    except OSError:
-        return (0.0, 0.0, 0.0)
 
 
 if __name__ == "__main__":
