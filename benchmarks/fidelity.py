@@ -12,7 +12,8 @@ fields (still widgets), extracted text per page (exact). A document passes an as
 `·` says the original has none of that structure (and the copy added none where adding is a difference).
 
 Size: a copy of vector pages may be at most 1.05 × the original + 30 KB. Page modes: as the issuing run
-reports them (vector, or raster and why); "unknown" while the issue API does not report them. Observed
+reports them (vector, or raster and why: `stats["page_modes"]`, `stats["raster_reasons"]`); "unknown" when the
+issue API does not report them (before issue 12). Observed
 modes are read from the copy itself: a page that became one picture is raster.
 
 Writes benchmarks/results/NAME.md, NAME.csv (one row per copy) and NAME.json (every difference, rewritten after
@@ -30,6 +31,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,29 +69,22 @@ def ghostscript_print(pdf: Path, page: int, out_png: Path, dpi: int = 600) -> Pa
     return out_png
 
 
-def reported_modes(result: IssueResult, index: int, pages: int) -> list[tuple[str, str]] | None:
-    """Per page (mode, reason) as the run reports them for copy `index`; None while the API reports none.
-
-    Looks where issue 12 puts them: a per-copy `pages`/`modes` list on the issued copy, or `mode` (and `reason`)
-    in the run's per-page stats."""
-    copy = result.copies[index]
-    for attr in ("modes", "pages"):
-        value = getattr(copy, attr, None)
-        if isinstance(value, list | tuple) and len(value) == pages:
-            return [_mode_pair(v) for v in value]
-    units = result.stats.get("units") or {}
-    found = [units.get(p + 1, units.get(str(p + 1), {})) for p in range(pages)]
-    if found and all(isinstance(s, dict) and s.get("mode") for s in found):
-        return [(str(s["mode"]), str(s.get("reason") or s.get("fallback") or "")) for s in found]
-    return None
-
-
-def _mode_pair(v: Any) -> tuple[str, str]:
-    if isinstance(v, dict):
-        return str(v.get("mode", "unknown")), str(v.get("reason") or "")
-    if isinstance(v, list | tuple) and v:
-        return str(v[0]), str(v[1]) if len(v) > 1 else ""
-    return str(getattr(v, "mode", v)), str(getattr(v, "reason", "") or "")
+def reported_modes(result: IssueResult, pages: int) -> list[tuple[str, str]] | None:
+    """Per page (mode, reason) as the run reports them (issue 12: `stats["page_modes"]`, one mode per page for
+    every copy of the run, and `stats["raster_reasons"]` as "page N: why"); None while the API reports none."""
+    modes = result.stats.get("page_modes")
+    if not isinstance(modes, list | tuple) or len(modes) != pages:
+        return None
+    why: dict[int, str] = {}
+    other = []  # reasons for the whole run ("page images were asked for (--raster)")
+    for text in result.stats.get("raster_reasons") or ():
+        m = re.match(r"page (\d+): (.*)", str(text), re.S)
+        if m:
+            why[int(m.group(1))] = m.group(2)
+        else:
+            other.append(str(text))
+    general = "; ".join(other)
+    return [(str(mode), "" if mode == "vector" else why.get(p, general)) for p, mode in enumerate(modes, start=1)]
 
 
 @dataclass
@@ -163,8 +158,8 @@ def run_one(entry: dict, path: Path, copies: int, layers: tuple[str, ...] | None
         return DocRun(entry, [], time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc.message}")
     seconds = time.perf_counter() - t0
     original: PdfFacts = read_facts(path)
-    outcomes = [CopyOutcome.of(compare(original, Path(c.path)), reported_modes(result, i, entry["pages"]))
-                for i, c in enumerate(result.copies)]
+    outcomes = [CopyOutcome.of(compare(original, Path(c.path)), reported_modes(result, entry["pages"]))
+                for c in result.copies]
     return DocRun(entry, outcomes, seconds)
 
 
