@@ -212,6 +212,9 @@ def test_text_diff_summary_and_xmp_parsing() -> None:
     assert (text_diff_summary("a\nb\nc\n", "a\nB\nc\n")
             == "1 of 3 lines differ (6 → 6 chars); first at line 2: 'b' → 'B'")
     assert "line breaks" in text_diff_summary("a\nb", "a\nb\n")
+    long = "x" * 100
+    assert text_diff_summary(f"{long}old tail\n", f"{long}new tail\n").endswith(
+        f"first at line 1: '…{'x' * 20}old tail' → '…{'x' * 20}new tail'")
     assert xmp_properties("") == {}
     assert list(xmp_properties("<not xml")) == ["(unparsable XMP)"]
 

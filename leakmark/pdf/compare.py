@@ -333,7 +333,7 @@ def _compare_sequence(aspect: str, page: int | None, a: tuple, b: tuple, show: A
 
 
 def text_diff_summary(a: str, b: str) -> str:
-    """'k of n lines differ' and the first differing pair, each cut to 60 characters."""
+    """'k of n lines differ' and the first differing pair from 20 characters before they part, cut to 60."""
     la, lb = a.splitlines(), b.splitlines()
     sm = difflib.SequenceMatcher(None, la, lb, autojunk=False)
     changed = sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal")
@@ -344,7 +344,10 @@ def text_diff_summary(a: str, b: str) -> str:
     i1, i2, j1, j2 = first
     old = la[i1] if i1 < i2 else ""
     new = lb[j1] if j1 < j2 else ""
-    return f"{head}; first at line {i1 + 1}: {_short(old)!r} → {_short(new)!r}"
+    k = next((i for i, (x, y) in enumerate(zip(old, new, strict=False)) if x != y), min(len(old), len(new)))
+    start = max(0, k - 20)  # show where the lines part, not only their (perhaps equal) beginnings
+    cut = "…" if start else ""
+    return (f"{head}; first at line {i1 + 1}: {cut + _short(old[start:])!r} → {cut + _short(new[start:])!r}")
 
 
 def _font(f: tuple[str, str, bool]) -> str:
