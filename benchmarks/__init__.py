@@ -38,5 +38,8 @@ SCRIPTS: dict[str, Script] = {
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),
     "fuzz_loaders": Script("bounded seeded-mutation fuzzing of the PDF, image and recipient-CSV loaders"),
     "vector_speed": Script("page-copies/s of vector copies against page-image copies, on the same pages"),
+    "corpus": Script("build the real-PDF corpus (TeX Live, LibreOffice, Chromium, Ghostscript, PyMuPDF, scans)"),
+    "fidelity": Script("issue copies of every corpus PDF and compare each with its original, aspect by aspect",
+                       ("corpus", "corpus_sources")),
     "stale": Script("list results files with the commit they record, and whether the code changed since"),
 }
