@@ -172,9 +172,9 @@ def test_without_each_the_files_given_are_still_one_leak(capsys, issued, leaks, 
     (["--each", "--summary", "s.xlsx"], "name a .csv or a .json file"),
     (["--each", "--report", "reports"], "evidence reports are not available in this version"),
 ])
-def test_batch_options_are_checked_before_tracing(capsys, monkeypatch, issued, leaks, tmp_path, args, message, ws_copy):
+def test_batch_options_are_checked_before_tracing(capsys, monkeypatch, issued, leaks, tmp_path, args, message):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main(capsys, "trace", leaks, *args, "--home", ws_copy.home)
+    code, out, err = run_main(capsys, "trace", leaks, *args, "--home", issued.ws.home)  # refused: nothing traced
     assert code == 2 and out == "" and message in err
     assert list(tmp_path.iterdir()) == []  # nothing written
 
