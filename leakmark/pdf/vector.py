@@ -374,6 +374,8 @@ class _Planner:
                 raise NotEditable("text drawn inside a form XObject or pattern")
             lst = out.setdefault(idx, [])
             for ch in span["chars"]:
+                if ch[1] < 0 and lst:  # the 2nd and 3rd letters of a ligature (ffi): no glyph of their own
+                    continue
                 x0, y0, x1, y1 = ch[3]
                 p = pymupdf.Point((x0 + x1) / 2, (y0 + y1) / 2) * m
                 lst.append((p.x * self.scale, p.y * self.scale))
