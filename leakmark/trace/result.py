@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from leakmark import __version__, layers
 from leakmark.errors import BadRequestError
 from leakmark.ledger import Copy, Document, RegisterState
 from leakmark.trace.decide import Verdict
+
+if TYPE_CHECKING:
+    from leakmark.trace.artifacts import TraceArtifacts
 
 SCORED_LAYERS: tuple[str, ...] = tuple(str(x) for x in layers.ALL)
 
@@ -25,6 +29,7 @@ class TraceOptions:
     max_suspects: int = 10
     layers: tuple[str, ...] | None = None  # score only these layers (None: every layer the copies carry)
     trust_register: bool = False  # name copies even from a register that fails verification (`register` says so)
+    keep_artifacts: bool = False  # keep what the evidence report shows (`TraceResult.artifacts`): images, scores
 
     def validate(self) -> None:
         if not self.evidence:
@@ -115,6 +120,8 @@ class TraceResult:
     # the register the names come from: event count, head hash, verified (only with trust_register can it be
     # False); not in `to_json()` (the evidence report as 0.1.0 wrote it): the CLI adds it as "register"
     register: RegisterState | None = None
+    # with `TraceOptions.keep_artifacts`: what the evidence report draws (downscaled images, every copy's score)
+    artifacts: TraceArtifacts | None = None
 
     def to_json(self) -> dict:
         doc = None
