@@ -166,20 +166,31 @@ def _size(n: int) -> str:
 @click.option("--password", help="Password of an encrypted evidence PDF.")
 @click.option("--layers", help="Score only these layers, comma-separated (default: every layer the copies carry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the evidence report: self-contained HTML, or an A4 PDF when PATH ends in .pdf.")
+@click.option("--lang", type=click.Choice(["zh", "en"]),
+              help="Language of --report (default: Chinese when the document or the register is Chinese).")
 @trust_option
 @home_option
 def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, password: str | None,
-              layers: str | None, as_json: bool, trust_register: bool, home: Path | None) -> None:
+              layers: str | None, as_json: bool, report_path: Path | None, lang: str | None, trust_register: bool,
+              home: Path | None) -> None:
     """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from."""
+    from leakmark import report
     from leakmark.trace.tracer import SCORED_LAYERS, TraceOptions, trace
 
     only = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else None
     if only is not None and set(only) - set(SCORED_LAYERS):
         raise click.BadParameter(f"unknown layer(s) {', '.join(sorted(set(only) - set(SCORED_LAYERS)))} "
                                  f"(choose from {', '.join(SCORED_LAYERS)})", param_hint="--layers")
+    if report_path is not None:
+        report.check_target(report_path)  # before the trace: it can take minutes
     ws = Workspace.open(home, create=False)
-    result = trace(ws, TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password,
-                                    layers=only, trust_register=trust_register), progress=_progress(as_json))
+    options = TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password, layers=only,
+                           trust_register=trust_register, keep_artifacts=report_path is not None)
+    result = trace(ws, options, progress=_progress(as_json))
+    if report_path is not None:
+        report.write_report(ws, result, options, report_path, lang=lang)
     if as_json:
         out = result.to_json()
         if result.register is not None:
@@ -187,8 +198,10 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
         _emit_json(out)
         if result.register is not None and not result.register.verified:
             echo(untrusted_warning(result.register), err=True)
-        return
-    render_trace(result)
+    else:
+        render_trace(result)
+    if report_path is not None:
+        echo(f"report written: {report_path}", err=as_json)
 
 
 def render_trace(result: Any) -> None:
