@@ -207,3 +207,15 @@ def test_probability_wording():
     assert probability(0.0123) == "0.0123" and probability(1.0) == "1"
     assert probability(2.51e-23) == "2.51 × 10⁻²³" and probability(1e-6) == "10⁻⁶"
     assert probability(0.0) == "< 10⁻³⁰⁸"
+
+
+def test_overlays_show_the_named_else_the_suggestive_copies(traced):
+    _, result, _ = traced
+    s = result.suspects[:4]
+    numbers = [x.copy.copy_no for x in s]
+    with_faps = [dataclasses.replace(x, fap=f) for x, f in zip(s, (1e-9, 1e-3, 5e-3, 0.5), strict=True)]
+    assert artifacts.overlay_copies(with_faps, 1) == numbers[:1]
+    assert artifacts.overlay_copies(with_faps, 0) == numbers[:3]  # every copy in the inconclusive band
+    weak = [dataclasses.replace(x, fap=0.5) for x in s]
+    assert artifacts.overlay_copies(weak, 0) == numbers[:1]  # else the best-scoring one
+    assert artifacts.overlay_copies([], 0) == []

@@ -29,11 +29,23 @@ def data_uri(image: np.ndarray, photo: bool = False) -> str:
     return f"data:{mime};base64,{base64.b64encode(buf.tobytes()).decode('ascii')}"
 
 
-def outlined(gray: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """The image with the found page's outline drawn on it (BGR)."""
-    out = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-    width = max(2, round(max(gray.shape) / 300))
-    cv2.polylines(out, [np.round(corners).astype(np.int32).reshape(-1, 1, 2)], True, OUTLINE, width, cv2.LINE_AA)
+def outlined(gray: np.ndarray, corners: np.ndarray, side: int = 1000) -> np.ndarray:
+    """The image with the found page's outline drawn on it (BGR), on a grey margin wide enough to show the
+    whole outline when the capture holds only part of the page (at most twice the image's size each way),
+    reduced to at most `side` pixels."""
+    h, w = gray.shape
+    lo = np.maximum(np.floor(corners.min(axis=0)), [-2 * w, -2 * h]).astype(int)
+    hi = np.minimum(np.ceil(corners.max(axis=0)), [3 * w, 3 * h]).astype(int)
+    left, top = max(0, -lo[0]) + 8 * (lo[0] < 0), max(0, -lo[1]) + 8 * (lo[1] < 0)
+    right, bottom = max(0, hi[0] - w) + 8 * (hi[0] > w), max(0, hi[1] - h) + 8 * (hi[1] > h)
+    canvas = cv2.copyMakeBorder(gray, top, bottom, left, right, cv2.BORDER_CONSTANT, value=OUTSIDE)
+    scale = min(1.0, side / max(canvas.shape))
+    if scale < 1:
+        canvas = cv2.resize(canvas, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    out = cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+    points = (corners + np.array([left, top], np.float32)) * scale
+    width = max(2, round(max(out.shape) / 300))
+    cv2.polylines(out, [np.round(points).astype(np.int32).reshape(-1, 1, 2)], True, OUTLINE, width, cv2.LINE_AA)
     return out
 
 
@@ -56,15 +68,29 @@ def overlay(aligned: np.ndarray, valid: np.ndarray | None, boxes: np.ndarray, ki
     fill = out.copy()
     bar = max(3, round(max(aligned.shape) / 250))
     measured = contributions != 0
+    # a line's bar stays on the capture (a fragment may start mid-line)
+    inside = int(np.nonzero(valid)[1].min()) if valid is not None and valid.any() else 0
     for (x0, y0, x1, y1), kind, c in zip(boxes.tolist(), kinds.tolist(), contributions.tolist(), strict=True):
         if c == 0:
             continue
         colour = AGREE if c > 0 else AGAINST
         if kind == UnitKind.line:  # beside the line, left of its first word
-            x = max(0, round(x0) - 3 * bar)
+            x = max(0, round(x0) - 3 * bar, inside)
             cv2.rectangle(fill, (x, round(y0)), (x + bar, max(round(y1), round(y0) + 1)), colour, -1)
         else:
             cv2.rectangle(fill, (round(x0), round(y0)), (max(round(x1), round(x0) + 1), max(round(y1), round(y0) + 1)),
                           colour, -1)
     out = cv2.addWeighted(fill, 0.55, out, 0.45, 0)
-    return out, int(np.count_nonzero(contributions > 0)), int(np.count_nonzero(measured))
+    return _framed(out, valid), int(np.count_nonzero(contributions > 0)), int(np.count_nonzero(measured))
+
+
+def _framed(image: np.ndarray, valid: np.ndarray | None, margin: float = 0.04) -> np.ndarray:
+    """The part of the page the capture covers, with a margin (the whole page for a full capture)."""
+    if valid is None or not valid.any():
+        return image
+    h, w = valid.shape
+    ys, xs = np.nonzero(valid)
+    pad = round(margin * max(h, w))
+    y0, y1 = max(0, int(ys.min()) - pad), min(h, int(ys.max()) + 1 + pad)
+    x0, x1 = max(0, int(xs.min()) - pad), min(w, int(xs.max()) + 1 + pad)
+    return image[y0:y1, x0:x1]

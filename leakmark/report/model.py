@@ -15,10 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from leakmark import __version__, register, tailbound
+from leakmark.errors import BadRequestError
 from leakmark.ledger import Copy, Document, Ledger
 from leakmark.report import charts, images
 from leakmark.report.texts import LANGUAGES, text
+from leakmark.trace.artifacts import overlay_copies
 from leakmark.trace.decide import INCONCLUSIVE_FAP, SEPARATION
 from leakmark.trace.result import TraceOptions, TraceResult
 from leakmark.workspace import Workspace
@@ -32,7 +36,7 @@ def choose_language(lang: str | None, document: Document | None, documents: list
     has a Chinese title or 密级; else English."""
     if lang is not None:
         if lang not in LANGUAGES:
-            raise ValueError(f"unknown report language {lang!r}")
+            raise BadRequestError(f"unknown report language {lang!r}: choose from {', '.join(LANGUAGES)}")
         return lang
     shown = [document] if document is not None else []
     for d in [*shown, *documents]:
@@ -244,6 +248,10 @@ def _verdict(m: ReportModel, result: TraceResult, data: dict, options: TraceOpti
         m.statements.append(t("inconclusive_best", copy=best["copy_no"], who=who,
                               fap=probability(best["false_accusation_probability"]), threshold=threshold,
                               why=t("inconclusive_close") if close else ""))
+        for s in data["suspects"][1:3]:
+            if s["false_accusation_probability"] < INCONCLUSIVE_FAP:
+                m.statements.append(t("inconclusive_also", copy=s["copy_no"], who=_who(lang, s["recipient"], s["unit"]),
+                                      fap=probability(s["false_accusation_probability"])))
         m.statements.append(t("inconclusive_next"))
     else:
         pages = ", ".join(map(str, result.pages))
@@ -288,17 +296,17 @@ def _scores(m: ReportModel, result: TraceResult, options: TraceOptions) -> None:
     art = result.artifacts
     tests = art.tests if art is not None else max(1, 2 ** len(result.layer_scores) - 1)
     n = result.candidates
-    m.bound = t("bound", n=n, tests=tests)
+    m.bound = t("bound", n=n, tests=tests) if n else t("bound_none")
     m.meanings = [t("meaning_identified", threshold=probability(options.threshold), sep=f"{SEPARATION:g}"),
                   t("meaning_inconclusive"), t("meaning_nomatch")]
     if art is None or not len(art.scores):
         return
     trials = len(art.scores) * art.tests
     index = {int(c): i for i, c in enumerate(art.numbers.tolist())}
-    marks = {}
-    for i, s in enumerate(result.suspects[: max(result.named, 1)]):
-        if s.copy.copy_no in index:
-            marks[index[s.copy.copy_no]] = charts.Mark(label=s.copy.label, named=i < result.named)
+    labels = {s.copy.copy_no: s.copy.label for s in result.suspects}
+    named = {s.copy.copy_no for s in result.suspects[: result.named]}
+    marks = {index[n]: charts.Mark(label=labels[n], named=n in named)
+             for n in overlay_copies(result.suspects, result.named) if n in index}
     m.chart_svg = charts.score_chart(
         art.scores, marks, threshold_score=tailbound.score_for(min(options.threshold / trials, 0.5)),
         inconclusive_score=tailbound.score_for(min(INCONCLUSIVE_FAP / trials, 0.5)),
@@ -350,8 +358,13 @@ def _pages(m: ReportModel, result: TraceResult) -> None:
             view.aligned_uri = images.data_uri(images.aligned_view(p.aligned, p.valid), True)
             view.original_uri = images.data_uri(p.original)
             view.original_caption = t("ev_original", page=p.page + 1)
+            if p.zoom is not None:  # a partial capture: drawn close up
+                base, valid = p.zoom, p.zoom_valid
+                boxes = (p.boxes - np.array(p.zoom_origin * 2, np.float32)) * p.zoom_scale
+            else:
+                base, valid, boxes = p.aligned, p.valid, p.boxes * p.scale
             for number, contrib in p.agreement.items():
-                img, agree, measured = images.overlay(p.aligned, p.valid, p.boxes, p.kinds, contrib)
+                img, agree, measured = images.overlay(base, valid, boxes, p.kinds, contrib)
                 label = labels.get(number, f"{number:06d}")
                 caption = t("ev_overlay", copy=label) + ("" if number in named else " " + t("ev_overlay_best"))
                 pct = f"{100 * agree / measured:.0f} %" if measured else "—"

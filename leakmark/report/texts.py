@@ -33,6 +33,10 @@ TEXTS: dict[str, dict[str, str]] = {
                           "zh": "标记倾向于第 {copy} 号分发件（{who}），但强度不足以认定：其误认概率为 {fap}，"
                                 "高于阈值 {threshold}{why}。本报告不认定任何一份。"},
     "inconclusive_close": {"en": ", or other copies score almost as high", "zh": "，或其他分发件得分与之接近"},
+    "inconclusive_also": {"en": "Copy {copy} ({who}) also scores high (false-accusation probability {fap}): the "
+                                "evidence may combine parts of several copies.",
+                          "zh": "第 {copy} 号分发件（{who}）的得分也较高（误认概率 {fap}）：证据可能由多份分发件的"
+                                "部分拼合而成。"},
     "inconclusive_next": {"en": "A sharper or more complete capture (the whole page, more pages) may decide it: "
                                 "trace it again.",
                           "zh": "更清晰、更完整的证据（整页、更多页）可能得出结论，请补充后重新溯源。"},
@@ -88,14 +92,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "ev_overlay_legend": {"en": "Blue: the unit moved as copy {copy}'s code says. Orange: it moved the other way. "
                                 "Unmarked: not measured (outside the capture, blurred or covered). {agree} of "
                                 "{measured} measured units ({pct}) agree; for a copy that is not the source about "
-                                "half do.",
+                                "half do (the score also weighs how clearly each unit moved).",
                           "zh": "蓝色：该单元的位移与第 {copy} 号的编码一致；橙色：方向相反；无标注：未能测量"
                                 "（不在画面内、模糊或被遮挡）。在 {measured} 个已测单元中有 {agree} 个一致（{pct}）；"
-                                "对非来源分发件，一致的约占一半。"},
+                                "对非来源分发件，一致的约占一半（得分还考虑每个单元位移的清晰程度）。"},
     "ev_overlay_best": {"en": "(the best-scoring copy; not named)", "zh": "（得分最高的分发件，未认定）"},
     "ev_dropped": {"en": "Images of {n} further evidence page(s) are not shown (their hashes are listed above).",
                    "zh": "另有 {n} 页证据的图像未列出（其哈希值见上表）。"},
-    "sec_images": {"en": "Where the mark was measured", "zh": "标记的测量位置"},
+    "sec_images": {"en": "The evidence, page by page", "zh": "逐页证据图像"},
     "images_intro": {"en": "Each located page: the evidence as received, the page found in it, the evidence "
                            "aligned onto the archived original, the original itself, and the measured units "
                            "coloured by whether each moved as the copy's code says.",
@@ -130,6 +134,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "layer_blind": {"en": "blind (embedded payload)", "zh": "盲水印层"},
     "layer_file": {"en": "file identifiers", "zh": "文件标识"},
     "sec_bound": {"en": "How the false-accusation probability is bounded", "zh": "误认概率的上界"},
+    "bound_none": {"en": "No issued copy was scored: the evidence shows no page of a document with issued copies.",
+                   "zh": "未对任何分发件评分：证据中没有已分发文件的页面。"},
     "bound": {"en": "Each issued copy's score says how strongly the measured displacements agree with that copy's "
                     "secret code. For a copy that is not the source the code is independent of the evidence (it "
                     "is derived from the workspace key and the copy number), so its score is a weighted sum of "

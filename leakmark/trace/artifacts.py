@@ -9,6 +9,7 @@ copy's agreement, and every issued copy's fused score for the chart. A normal tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,9 +20,14 @@ from leakmark.layers.codes import sign_matrix
 from leakmark.trace import decide
 from leakmark.units import PageUnits
 
+if TYPE_CHECKING:
+    from leakmark.trace.result import Suspect
+
 MAX_SIDE = 1000  # pixels on the longer side of every kept image
 MAX_PAGES = 8  # evidence pages whose images are kept (the rest are listed by the report with their hashes)
 MAX_OVERLAY_COPIES = 3  # copies whose per-unit agreement is kept (the named ones, else the best-scoring)
+ZOOM_BELOW = 0.5  # a capture covering less than this share of the page is also kept close up, for the overlay
+ZOOM_MARGIN = 0.04  # of the page's longer side, around the covered part
 
 
 class UnitKind:
@@ -52,7 +58,14 @@ class PageArtifacts:
     aligned: np.ndarray | None = None  # evidence aligned onto the original (same size as `original`)
     valid: np.ndarray | None = None  # where the aligned evidence has data
     original: np.ndarray | None = None  # the archived original's rendering, downscaled
-    # the shift layer's units on the page (boxes in `original` pixels), their kind, and what each measured
+    # a partial capture close up: the aligned evidence around the part it covers (at most MAX_SIDE), its
+    # coverage, and the box ((x0, y0) in original pixels) and scale it was taken with; None for a whole page
+    zoom: np.ndarray | None = None
+    zoom_valid: np.ndarray | None = None
+    zoom_origin: tuple[int, int] = (0, 0)
+    zoom_scale: float = 1.0
+    scale: float = 1.0  # original pixels -> `original`/`aligned` pixels
+    # the shift layer's units on the page (boxes in original rendering pixels), their kind, what each measured
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     values: np.ndarray | None = None  # per code position (see `units.PageUnits.n_codes`), 0 = not measured
@@ -105,14 +118,33 @@ def capture_alignment(page: PageArtifacts, doc_id: str, index: int, aligned: np.
                       original: np.ndarray, units: PageUnits, shift_values: np.ndarray | None) -> None:
     """The aligned evidence beside the original, and the shift layer's per-unit measurement."""
     page.doc_id, page.page = doc_id, index
-    page.original, scale = thumbnail(original)
+    page.original, page.scale = thumbnail(original)
     page.aligned = cv2.resize(aligned, page.original.shape[::-1], interpolation=cv2.INTER_AREA)
     page.valid = cv2.resize(valid.astype(np.uint8), page.original.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    if valid.any() and valid.mean() < ZOOM_BELOW:
+        h, w = valid.shape
+        ys, xs = np.nonzero(valid)
+        pad = round(ZOOM_MARGIN * max(h, w))
+        y0, y1 = max(0, int(ys.min()) - pad), min(h, int(ys.max()) + 1 + pad)
+        x0, x1 = max(0, int(xs.min()) - pad), min(w, int(xs.max()) + 1 + pad)
+        page.zoom, page.zoom_scale = thumbnail(aligned[y0:y1, x0:x1])
+        page.zoom_valid = cv2.resize(valid[y0:y1, x0:x1].astype(np.uint8), page.zoom.shape[::-1],
+                                     interpolation=cv2.INTER_NEAREST) > 0
+        page.zoom_origin = (x0, y0)
     page.units = units
     page.values = None if shift_values is None else shift_values.astype(np.float32)
     boxes = [units.words, units.lines, units.rules, units.blobs]
-    page.boxes = (np.concatenate([b.reshape(-1, 4) for b in boxes]).astype(np.float32) * scale)
+    page.boxes = np.concatenate([b.reshape(-1, 4) for b in boxes]).astype(np.float32)
     page.kinds = np.concatenate([np.full(len(b), k, np.int8) for k, b in enumerate(boxes)])
+
+
+def overlay_copies(suspects: list[Suspect], named: int) -> list[int]:
+    """Whose per-unit agreement the report draws: the named copies; else every copy in the inconclusive band
+    (evidence pasted from several copies shows which parts follow which), else the best-scoring one."""
+    if named:
+        return [s.copy.copy_no for s in suspects[:named]][:MAX_OVERLAY_COPIES]
+    suggestive = [s.copy.copy_no for s in suspects if s.fap < decide.INCONCLUSIVE_FAP]
+    return (suggestive or [s.copy.copy_no for s in suspects[:1]])[:MAX_OVERLAY_COPIES]
 
 
 def finish(artifacts: TraceArtifacts, key: bytes, result_numbers: list[int], layer_scores: dict[str, np.ndarray],
@@ -120,7 +152,7 @@ def finish(artifacts: TraceArtifacts, key: bytes, result_numbers: list[int], lay
     """After the verdict: every copy's fused score and FAP (recomputed from the per-layer scores exactly as
     the verdict fused them), and per kept page each shown copy's per-unit agreement with its shift code.
 
-    `shown`: the copy numbers whose agreement is drawn (the named copies, else the best-scoring one);
+    `shown`: the copy numbers whose agreement is drawn (`overlay_copies`);
     `aligned_reports`: the evidence pages the verdict used (a page of another document is not drawn)."""
     if layer_scores:
         layers = {name: (np.nan_to_num(v), ~np.isnan(v)) for name, v in layer_scores.items()}
@@ -131,7 +163,7 @@ def finish(artifacts: TraceArtifacts, key: bytes, result_numbers: list[int], lay
         artifacts.tests = tests
     for page in artifacts.pages:
         if page.report not in aligned_reports:
-            page.aligned = page.values = None
+            page.aligned = page.values = page.zoom = None
             continue
         if page.values is None or page.units is None or not shown:
             continue

@@ -125,8 +125,8 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
         timings["decide"] += time.perf_counter() - t
         result.register = ledger.state
     if keep is not None:
-        top = result.suspects[: result.named] or result.suspects[:1]
-        kept.finish(keep, key, result.candidate_numbers, result.layer_scores, [s.copy.copy_no for s in top],
+        kept.finish(keep, key, result.candidate_numbers, result.layer_scores,
+                    kept.overlay_copies(result.suspects, result.named),
                     {i for i, r in enumerate(result.evidence) if r.aligned})
         result.artifacts = keep
     result.timings = dict(timings)
