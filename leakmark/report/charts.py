@@ -69,8 +69,10 @@ def score_chart(scores: np.ndarray, marks: dict[int, Mark], threshold_score: flo
                 colour = NAMED if b in named_bins else OTHER
                 parts.append(f'<rect x="{x(lo + b * BIN):.1f}" y="{base - h:.1f}" '
                              f'width="{BIN / (hi - lo) * plot_w - 1:.1f}" height="{h:.1f}" fill="{colour}"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end">{top}</text>')
-        parts.append(f'<text x="{LEFT - 6}" y="{TOP + 16}" text-anchor="end">{escape(count_label)}</text>')
+        parts.append(f'<text x="{LEFT + 4}" y="{TOP + 4}" fill="#555">{escape(count_label)}: {top}</text>')
+        for i, m in marks.items():  # too few to show as a bar: a dot each on the axis
+            parts.append(f'<circle cx="{x(float(z[i])):.1f}" cy="{base - 5}" r="4.5" '
+                         f'fill="{NAMED if m.named else BEST}"/>')
     for v, colour in ((inconclusive_score, INCONCLUSIVE), (threshold_score, THRESHOLD)):
         parts.append(f'<line x1="{x(v):.1f}" y1="{TOP - 6}" x2="{x(v):.1f}" y2="{base}" stroke="{colour}" '
                      'stroke-width="1.5" stroke-dasharray="5,3"/>')

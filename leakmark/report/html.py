@@ -36,6 +36,7 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .warning { border: 2px solid #c0392b; color: #8e1f14; background: #fdecea; padding: 8px 12px; font-weight: bold; }
 .warning-text { color: #8e1f14; }
 table { border-collapse: collapse; }
+table.box { width: 100%; }
 table.kv th { text-align: left; font-weight: normal; color: #5b6770; padding: 3px 16px 3px 0; vertical-align: top;
               white-space: nowrap; }
 table.kv td { padding: 3px 0; word-break: break-all; }
@@ -47,7 +48,8 @@ tr.named td { background: #eef5fb; font-weight: bold; }
 .badge { background: #0072B2; color: #fff; border-radius: 3px; padding: 0 5px; font-size: 11px; font-weight: normal; }
 .num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .copy, .hash, .mono, .time { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 12.5px; }
-.hash { word-break: break-all; }
+.hash { word-break: break-all; margin: 0 0 8px; }
+.file .path { margin: 4px 0 0; }
 .path { word-break: break-all; }
 .detail { color: #5b6770; font-size: 12.5px; }
 table.figures { width: 100%; margin: 6px 0; }
@@ -60,14 +62,14 @@ table.overlay img { max-height: 720px; }
 .caption-title { font-weight: bold; margin: 3px 0; }
 .page-view { border-top: 1px solid #e3e7ea; margin-top: 10px; }
 .chart svg { max-width: 100%; height: auto; }
-pre.command { background: #f4f5f6; padding: 8px 10px; white-space: pre-wrap; word-break: break-all;
-              font-size: 12.5px; }
+td.command { background: #f4f5f6; padding: 8px 10px; word-break: break-all;
+             font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 12.5px; }
 ul.meanings li { margin: 4px 0; }
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
   body { background: #fff; font-size: 11px; }
   .report { box-shadow: none; margin: 0; padding: 0; max-width: none; }
-  .page-view, table.kv, .verdict, .chart { break-inside: avoid; }
+  .page-view, table.kv, table.box, .chart { break-inside: avoid; }
   table.figures img { max-height: 330px; }
   table.overlay img { max-height: 520px; }
 }
@@ -98,13 +100,16 @@ tr.named td { background-color: #eef5fb; font-weight: bold; }
 .badge { color: #0072B2; font-weight: normal; font-size: 7.5pt; }
 .num { text-align: right; }
 .copy, .hash, .mono, .time { font-family: monospace; font-size: 8pt; }
+.hash { margin: 0 0 4pt 0; }
+.file .path { margin: 2pt 0 0 0; }
 .detail { color: #5b6770; font-size: 8pt; }
 table.figures { width: 100%; }
 table.figures td { vertical-align: top; padding: 2pt; text-align: center; }
 table.overlay td.legend { text-align: left; padding-left: 8pt; }
 .caption { color: #5b6770; font-size: 8pt; margin: 1pt 0; }
 .caption-title { font-weight: bold; margin: 1pt 0; }
-pre.command { background-color: #f4f5f6; padding: 4pt; font-size: 7.5pt; white-space: pre-wrap; }
+table.box { width: 100%; }
+td.command { background-color: #f4f5f6; padding: 4pt; font-family: monospace; font-size: 7.5pt; }
 """
 
 

@@ -322,8 +322,7 @@ def _copies(m: ReportModel, details: list[register.CopyDetail], result: TraceRes
         c: Copy = d.copy
         rows = [(t("reg_copy"), f"{c.document_id}/{c.label}"), (t("reg_recipient"), c.recipient),
                 (t("reg_unit"), c.unit or "—"), (t("reg_issued_at"), local_and_utc(c.issued_at)[0]),
-                (t("reg_issued_by"), c.issued_by or "—"), (t("reg_status"), str(c.status) if lang == "en"
-                                                           else _status(lang, str(c.status), None)),
+                (t("reg_issued_by"), c.issued_by or "—"), (t("reg_status"), _status(lang, str(c.status), None)),
                 (t("reg_run"), c.run_id)]
         if c.note:
             rows.append((t("reg_note"), c.note))

@@ -6,11 +6,14 @@ the report's time and its page number."""
 from __future__ import annotations
 
 import io
+import logging
 from html import escape
 
 from leakmark._mupdf import pymupdf
 from leakmark.report.html import render
 from leakmark.report.model import ReportModel
+
+log = logging.getLogger(__name__)
 
 MARGIN = 42  # points (about 15 mm)
 FOOTER = 16  # points below the text area for the footer line
@@ -45,6 +48,10 @@ def _with_footer(pdf: bytes, model: ReportModel) -> bytes:
                                page.rect.height - MARGIN + 16)
             page.insert_htmlbox(box, f"<p>{line}</p>", css=FOOTER_CSS)
         doc.set_metadata({"title": model.t("title"), "producer": "leakmark", "creator": "leakmark trace --report"})
-        return doc.tobytes(garbage=3, deflate=True)
+        try:  # the layout embeds the whole CJK fallback font (4 MB) on every page: keep the glyphs used
+            doc.subset_fonts()
+        except Exception as exc:  # MuPDF's own error types; the report stays valid, only larger
+            log.warning("the report's fonts could not be subset (%s); the PDF keeps them whole", exc)
+        return doc.tobytes(garbage=4, deflate=True)
     finally:
         doc.close()

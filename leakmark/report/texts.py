@@ -116,7 +116,7 @@ TEXTS: dict[str, dict[str, str]] = {
                             "{threshold} 时的得分；橙线：误认概率为 1 % 时的得分（不能确定区间）。"
                             "蓝色为认定的分发件。"},
     "chart_axis": {"en": "score (z)", "zh": "得分 (z)"},
-    "chart_copies": {"en": "copies", "zh": "份数"},
+    "chart_copies": {"en": "copies in the tallest bar", "zh": "最高柱的份数"},
     "th_rank": {"en": "#", "zh": "序"},
     "th_copy": {"en": "Copy", "zh": "份号"},
     "th_recipient": {"en": "Recipient", "zh": "收件人"},
@@ -191,7 +191,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "sec_custody": {"en": "Chain of custody", "zh": "证据保管链"},
     "cu_files": {"en": "Evidence files", "zh": "证据文件"},
     "cu_sha": {"en": "SHA-256", "zh": "SHA-256"},
-    "cu_size": {"en": "Bytes", "zh": "字节"},
+    "cu_size": {"en": "bytes", "zh": "字节"},
     "cu_time_local": {"en": "Report made (local time)", "zh": "报告生成时间（本地）"},
     "cu_time_utc": {"en": "Report made (UTC)", "zh": "报告生成时间（UTC）"},
     "cu_operator": {"en": "Operator", "zh": "操作人"},
