@@ -166,7 +166,7 @@ def _size(n: int) -> str:
 @click.option("--password", help="Password of an encrypted evidence PDF.")
 @click.option("--layers", help="Score only these layers, comma-separated (default: every layer the copies carry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="Also write the evidence report: self-contained HTML, or an A4 PDF when PATH ends in .pdf.")
 @click.option("--lang", type=click.Choice(["zh", "en"]),
               help="Language of --report (default: Chinese when the document or the register is Chinese).")

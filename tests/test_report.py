@@ -51,6 +51,7 @@ def test_html_is_self_contained(html_en):
     assert len(sources) == 5  # as received, page found, aligned, original, one overlay (one copy named)
     assert all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for s in sources)
     assert "<svg" in html_en and html_en.count("<circle") == 5  # the chart: one dot per issued copy
+    assert 'font-family: "Noto Sans CJK SC"' in html_en  # the style sheet is not entity-escaped (it would not apply)
 
 
 def test_html_holds_hashes_head_and_command(issued, traced, html_en):

@@ -51,6 +51,7 @@ tr.named td { background: #eef5fb; font-weight: bold; }
 .hash { word-break: break-all; margin: 0 0 8px; }
 .file .path { margin: 4px 0 0; }
 .path { word-break: break-all; }
+td.name { word-break: keep-all; }
 .detail { color: #5b6770; font-size: 12.5px; }
 table.figures { width: 100%; margin: 6px 0; }
 table.figures td { width: 50%; vertical-align: top; padding: 4px; text-align: center; }
