@@ -184,7 +184,7 @@ def trace_cmd(evidence: tuple[Path, ...], doc_id: str | None, threshold: float, 
         raise click.BadParameter(f"unknown layer(s) {', '.join(sorted(set(only) - set(SCORED_LAYERS)))} "
                                  f"(choose from {', '.join(SCORED_LAYERS)})", param_hint="--layers")
     if report_path is not None:
-        report.check_target(report_path)  # before the trace: it can take minutes
+        report.check_target(report_path, evidence)  # before the trace: it can take minutes
     ws = Workspace.open(home, create=False)
     options = TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password, layers=only,
                            trust_register=trust_register, keep_artifacts=report_path is not None)

@@ -187,12 +187,15 @@ def test_cli_report_and_json_agree(capsys, issued, traced, tmp_path):
     assert (out_html.stat().st_mode & 0o777) == 0o600
 
 
-def test_cli_report_to_a_missing_folder_is_exit_9_before_tracing(capsys, issued, traced, tmp_path):
+def test_cli_refuses_a_report_path_it_must_not_write_before_tracing(capsys, issued, traced, tmp_path):
     ev, _, _ = traced
     target = tmp_path / "no-such-folder" / "case.pdf"
     code, out, err = run_main(capsys, "trace", ev, "--report", target, "--home", issued.ws.home)
     assert code == 9 and out == ""
     assert "the folder" in err and "does not exist" in err and not target.parent.exists()
+    before = ev.read_bytes()
+    code, out, err = run_main(capsys, "trace", ev, "--report", ev, "--home", issued.ws.home)
+    assert code == 9 and "is an evidence file" in err and ev.read_bytes() == before
 
 
 def test_language_follows_the_document_and_the_register():

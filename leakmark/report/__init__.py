@@ -29,9 +29,13 @@ def is_pdf(path: Path) -> bool:
     return Path(path).suffix.lower() == ".pdf"
 
 
-def check_target(path: Path) -> None:
-    """Refuse, before a long trace, a report path that cannot be written: a folder, or in a missing folder."""
+def check_target(path: Path, evidence: tuple[Path, ...] = ()) -> None:
+    """Refuse, before a long trace, a report path that cannot be written (a folder, or in a missing folder) or
+    that is one of the evidence files (the report would replace the evidence it hashes)."""
     path = Path(path)
+    if any(path.resolve() == Path(e).resolve() for e in evidence):
+        raise OutputError(f"--report {path} is an evidence file: writing the report there would replace the "
+                          "evidence; choose another name")
     if path.is_dir():
         raise OutputError(f"--report {path} is a folder: give a file name, e.g. {path / 'report.html'}")
     if not path.parent.is_dir():
@@ -64,7 +68,7 @@ def write_report(workspace: Workspace, result: TraceResult, options: TraceOption
     "en" (default: Chinese when the document or the workspace's register is Chinese). OutputError when it
     cannot be written. `recorded_event`: the trace's own register event, when the caller recorded one."""
     path = Path(path)
-    check_target(path)
+    check_target(path, options.evidence)
     report = build_model(workspace, result, options, lang=lang, operator=operator, recorded_event=recorded_event)
     atomic_write_bytes(path, render(report, pdf=is_pdf(path)), mode=REPORT_MODE)
     return path
