@@ -194,8 +194,8 @@ def _size(n: int) -> str:
               help="With --each: also write the summary table to PATH.csv (UTF-8 with BOM, opens in Excel and WPS) "
               "or PATH.json.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), metavar="PATH",
-              help="Write the evidence report (HTML); with --each PATH is a folder: one report per evidence file, "
-              "named after it.")
+              help="Also write the evidence report: self-contained HTML, or an A4 PDF when PATH ends in .pdf; with "
+              "--each PATH is a folder: one HTML report per evidence file, named after it.")
 @click.option("--doc", "doc_id", help="Only consider this registered document.")
 @click.option("--threshold", type=float, default=1e-6, show_default=True,
               help="False-accusation probability below which a copy is named.")
@@ -205,19 +205,22 @@ def _size(n: int) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (shown only when stderr is a terminal).")
 @click.option("--operator", metavar="NAME", help="Who traces, recorded with the trace in the register (default: the "
               "config's `operator`, else the OS user).")
+@click.option("--lang", type=click.Choice(["zh", "en"]),
+              help="Language of --report (default: Chinese when the document or the register is Chinese).")
 @trust_option
 @home_option
 def trace_cmd(evidence: tuple[Path, ...], each: bool, recursive: bool, summary_path: Path | None,
               report_path: Path | None, doc_id: str | None, threshold: float, password: str | None,
-              layers: str | None, as_json: bool, quiet: bool, operator: str | None, trust_register: bool,
-              home: Path | None) -> None:
+              layers: str | None, as_json: bool, quiet: bool, operator: str | None, lang: str | None,
+              trust_register: bool, home: Path | None) -> None:
     """Find which issued copy the EVIDENCE (photos, scans, screenshots, PDFs of one leak) came from.
 
     With --each, every file (every file of a FOLDER) is traced as a separate leak. Every trace is recorded in
     the register (`leakmark log traces`). If the register cannot record it, the result is still shown and the
-    command exits with the register's error code (6, 7 or 9).
+    command exits with the register's error code (6, 7 or 9). --report also writes the evidence report.
     """
-    from leakmark.cli_each import check_summary_path, report_writer, run_each
+    from leakmark import report
+    from leakmark.cli_each import check_summary_path, run_each
     from leakmark.trace.tracer import SCORED_LAYERS, TraceOptions, trace
 
     only = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else None
@@ -229,16 +232,19 @@ def trace_cmd(evidence: tuple[Path, ...], each: bool, recursive: bool, summary_p
                                "as its own leak)")
     check_summary_path(summary_path)
     if report_path is not None and not each:
-        report_writer()  # (not in this version: says so before tracing)
+        report.check_target(report_path, evidence)  # before the trace: it can take minutes
     options = TraceOptions(evidence=evidence, doc_id=doc_id, threshold=threshold, password=password, layers=only,
-                           trust_register=trust_register)
+                           trust_register=trust_register, keep_artifacts=report_path is not None)
     ws = Workspace.open(home, create=False)
     if each:
         run_each(ws, evidence, options, recursive=recursive, as_json=as_json, summary_path=summary_path,
-                 report_dir=report_path, bar=_progress(quiet), operator=operator)
+                 report_dir=report_path, bar=_progress(quiet), operator=operator, lang=lang)
         return
     result = trace(ws, options, progress=_progress(quiet))
     not_recorded = _record(ws, result, operator)
+    if report_path is not None:
+        report.write_report(ws, result, options, report_path, lang=lang, operator=operator,
+                            recorded_event=result.recorded.to_json() if result.recorded is not None else None)
     if as_json:
         out = result.to_json()
         if result.register is not None:
@@ -248,6 +254,8 @@ def trace_cmd(evidence: tuple[Path, ...], each: bool, recursive: bool, summary_p
             echo(untrusted_warning(result.register), err=True)
     else:
         render_trace(result)
+    if report_path is not None:
+        echo(f"report written: {report_path}", err=as_json)
     if not_recorded is not None:
         raise not_recorded
 

@@ -9,8 +9,6 @@ stops the batch exits with its own code after the summary.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import unicodedata
 from collections.abc import Callable
@@ -49,24 +47,12 @@ def check_summary_path(path: Path | None) -> None:
 ReportWriter = Callable[["Workspace", "TraceResult", "TraceOptions", Path], None]
 
 
-def report_writer() -> ReportWriter:
-    """The evidence report's writer, `leakmark.report.write_report(workspace, result, options, path)` (branch
-    trace-report), when this leakmark has it."""
-    if importlib.util.find_spec("leakmark.report") is None:
-        raise click.BadParameter("evidence reports are not available in this version of leakmark; trace "
-                                 "without --report (--json holds the same findings)", param_hint="--report")
-    report: Any = importlib.import_module("leakmark.report")
-    writer: ReportWriter = report.write_report
-    return writer
-
-
 def run_each(ws: Workspace, evidence: tuple[Path, ...], options: TraceOptions, *, recursive: bool, as_json: bool,
              summary_path: Path | None, report_dir: Path | None, bar: TextBar | NullProgress,
-             operator: str | None = None) -> None:
-    from leakmark import register
+             operator: str | None = None, lang: str | None = None) -> None:
+    from leakmark import register, report
     from leakmark.trace.each import Summary, plan, report_paths, trace_each
 
-    write_report = report_writer() if report_dir is not None else None
     planned = plan(evidence, recursive)
     report_names: dict[Path, Path] = {}
     if report_dir is not None:
@@ -85,9 +71,11 @@ def run_each(ws: Workspace, evidence: tuple[Path, ...], options: TraceOptions, *
                 except NotRecordedError as exc:
                     not_recorded = exc
             summary.add(entry)
-            if write_report is not None and entry.result is not None:
-                # the one report call, per traced file (at merge: TraceOptions(keep_artifacts=True), --lang)
-                write_report(ws, entry.result, replace(options, evidence=(entry.path,)), report_names[entry.path])
+            if report_dir is not None and entry.result is not None:  # one report per traced file
+                r = entry.result
+                report.write_report(ws, r, replace(options, evidence=(entry.path,)), report_names[entry.path],
+                                    lang=lang, operator=operator,
+                                    recorded_event=r.recorded.to_json() if r.recorded is not None else None)
             if as_json:
                 results.append(entry.to_json())
                 if not_recorded is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from leakmark import __version__, layers
 from leakmark.errors import BadRequestError
 from leakmark.ledger import Copy, Document, RecordedTrace, RegisterState
 from leakmark.trace.decide import Verdict
+
+if TYPE_CHECKING:
+    from leakmark.trace.artifacts import TraceArtifacts
 
 SCORED_LAYERS: tuple[str, ...] = tuple(str(x) for x in layers.ALL)
 
@@ -25,6 +29,7 @@ class TraceOptions:
     max_suspects: int = 10
     layers: tuple[str, ...] | None = None  # score only these layers (None: every layer the copies carry)
     trust_register: bool = False  # name copies even from a register that fails verification (`register` says so)
+    keep_artifacts: bool = False  # keep what the evidence report shows (`TraceResult.artifacts`): images, scores
 
     def validate(self) -> None:
         if not self.evidence:
@@ -139,6 +144,8 @@ class TraceResult:
     threshold: float | None = None
     # where the register recorded this trace (`leakmark.register.record_trace`); None: not recorded
     recorded: RecordedTrace | None = None
+    # with `TraceOptions.keep_artifacts`: what the evidence report draws (downscaled images, every copy's score)
+    artifacts: TraceArtifacts | None = None
 
     def to_json(self) -> dict:
         doc = None

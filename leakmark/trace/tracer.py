@@ -21,6 +21,7 @@ from leakmark.layers import file as filemark
 from leakmark.layers.base import MeasureContext, Measurement
 from leakmark.ledger import Copy, Document, Ledger
 from leakmark.pdf.read import sniff_kind
+from leakmark.trace import artifacts as kept
 from leakmark.trace import load, locate, pdf_measure
 from leakmark.trace.align import align
 from leakmark.trace.page import find_page_quad, unwarp
@@ -61,9 +62,11 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                                                      for c in copies_of(doc_id)))
         key = workspace.key()
         blind_hits: set[tuple[str, int]] = set()
+        keep = kept.TraceArtifacts() if options.keep_artifacts else None
         for ev in pages:
             rep = EvidenceReport(path=str(ev.path), sha256=ev.sha256, page=ev.page, aligned=False)
             reports.append(rep)
+            art = kept.capture_received(keep, len(reports) - 1, ev.gray) if keep is not None else None
             t = time.perf_counter()
             loc = _locate(ev.gray, refs)
             timings["locate"] += time.perf_counter() - t
@@ -78,6 +81,8 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             doc = by_id[location.ref.doc_id]
             t = time.perf_counter()
             original = vault.load_page(workspace, doc.sha256, location.ref.page)
+            if art is not None:
+                kept.capture_location(art, gray, location.H, gray is not ev.gray, original.shape, doc.dpi)
             try:
                 aligned, valid = align(gray, location.H, original, doc.dpi, location.matched)
             except (np.linalg.LinAlgError, cv2.error) as exc:  # a degenerate match: nothing to measure
@@ -101,6 +106,10 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                 if found is not None and found.doc_id == doc.id and rep.blind and rep.blind["verified"]:
                     blind_hits.add((doc.id, found.copy_no))
             timings["measure"] += time.perf_counter() - t
+            if art is not None:
+                shifted = measured.get(LayerName.shift)
+                kept.capture_alignment(art, doc.id, location.ref.page, aligned, valid, original, ctx.units,
+                                       shifted.values if shifted is not None else None)
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = _detail(measured) + (" (words and lines read from the PDF's own text)" if exact else "") + (
                 f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
@@ -118,6 +127,11 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
         result.register = ledger.state
     result.evidence_files = [EvidenceFile(path=str(f.path), size=f.size, sha256=f.sha256) for f in files]
     result.threshold = options.threshold
+    if keep is not None:
+        kept.finish(keep, key, result.candidate_numbers, result.layer_scores,
+                    kept.overlay_copies(result.suspects, result.named),
+                    {i for i, r in enumerate(result.evidence) if r.aligned})
+        result.artifacts = keep
     result.timings = dict(timings)
     return result
 
