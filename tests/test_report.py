@@ -173,10 +173,10 @@ def test_no_match_report(issued, samples_dir, tmp_path):
     assert result.evidence[0].sha256 in html and len(re.findall(r'\bsrc="data:', html)) == 1  # as received only
 
 
-def test_cli_report_and_json_agree(capsys, issued, traced, tmp_path):
+def test_cli_report_and_json_agree(capsys, issued, traced, tmp_path, ws_copy):
     ev, _, _ = traced
     out_html = tmp_path / "case.html"
-    code, out, err = run_main(capsys, "trace", ev, "--json", "--report", out_html, "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--json", "--report", out_html, "--home", ws_copy.home)
     assert code == 0, err
     data = json.loads(out)  # stdout stays one JSON document
     assert f"report written: {out_html}" in err
@@ -187,14 +187,14 @@ def test_cli_report_and_json_agree(capsys, issued, traced, tmp_path):
     assert (out_html.stat().st_mode & 0o777) == 0o600
 
 
-def test_cli_refuses_a_report_path_it_must_not_write_before_tracing(capsys, issued, traced, tmp_path):
+def test_cli_refuses_a_report_path_it_must_not_write_before_tracing(capsys, issued, traced, tmp_path, ws_copy):
     ev, _, _ = traced
     target = tmp_path / "no-such-folder" / "case.pdf"
-    code, out, err = run_main(capsys, "trace", ev, "--report", target, "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--report", target, "--home", ws_copy.home)
     assert code == 9 and out == ""
     assert "the folder" in err and "does not exist" in err and not target.parent.exists()
     before = ev.read_bytes()
-    code, out, err = run_main(capsys, "trace", ev, "--report", ev, "--home", issued.ws.home)
+    code, out, err = run_main(capsys, "trace", ev, "--report", ev, "--home", ws_copy.home)
     assert code == 9 and "is an evidence file" in err and ev.read_bytes() == before
 
 
