@@ -1,6 +1,6 @@
 """Merged print files of vector copies: each source page's resources written once per file (one font object
 for the whole run, also across a resume), each copy's page its own marked content, rendering exactly as the
-per-copy file of the same copy; pages with annotations stay images."""
+per-copy file of the same copy; pages with annotations stay images, over their invisible marked text."""
 
 from __future__ import annotations
 
@@ -121,6 +121,18 @@ def test_pages_with_annotations_stay_images_in_a_merged_file(issued, ws_copy, tm
     assert r.stats["page_modes"] == ["vector", "raster"]  # a link is no reason
     assert r.stats["raster_reasons"] == ["page 2: it has annotations, which a merged print file does not carry "
                                          "(its image shows them)"]
-    with pymupdf.open(merged) as doc:
+    with pymupdf.open(merged) as doc, pymupdf.open(issued.source) as src:  # the original without the note
         assert not doc[0].get_images() and len(doc[1].get_images()) == 1
         assert not list(doc[0].annots()) and not doc[0].get_links()
+        # the raster page keeps its text, invisible, under its image, where the original has it (±2 px at 300 dpi)
+        words, original = doc[1].get_text("words"), src[1].get_text("words")
+        assert [w[4] for w in words] == [w[4] for w in original] and len(words) > 20
+        assert max(abs(a - b) for w, o in zip(words, original, strict=True)
+                   for a, b in zip(w[:4], o[:4], strict=True)) < 0.5
+        assert sorted(f[0] for f in doc[1].get_fonts()) == sorted(f[0] for f in doc[0].get_fonts())  # shared
+    one = tmp_path / "page.pdf"  # the raster page as a PDF of its own: its text layer carries the marks too
+    with pymupdf.open(merged) as doc, pymupdf.open() as out:
+        out.insert_pdf(doc, from_page=1, to_page=1)
+        out.save(one)
+    t = trace(ws_copy, TraceOptions(evidence=(one,)))
+    assert t.verdict == "identified" and t.suspects[0].copy.copy_no == int(r.copies[0].copy_no)

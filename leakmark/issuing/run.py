@@ -154,16 +154,16 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
             try:
                 # copies are the original PDF file, except of images or of an encrypted PDF (whose copies are made
                 # as before: page images over a text layer, not encrypted); a merged print file takes the pages
-                # marked in their content, without annotations (pages that have some stay images)
+                # marked in their content (raster ones over their text layer), without annotations (pages that
+                # have some stay images)
                 pdf_source = doc.kind == "pdf" and options.password is None
-                pdf_copies = pdf_source and merge is None
                 annotated = set(pdf_shared.printable_annotations(info.path)) if (
                     merge is not None and pdf_source and options.vector) else set()
                 prep = _prepare(workspace, doc, info.path, existing is None, run_id, options.delta,
                                 options.password, local, progress, options.chosen_layers,
                                 auto_tone=options.layers is None,
                                 vector=lambda i: options.vector and pdf_source and i not in annotated,
-                                text_layer=pdf_copies and options.text_layer)
+                                text_layer=pdf_source and options.text_layer)
                 for page in prep:
                     if page.index in annotated:
                         page.mode_reason = ("it has annotations, which a merged print file does not carry (its image "
@@ -232,7 +232,8 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
                 raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
             prep = _prepare(workspace, doc, source, False, run.id, record.delta, settings.password, local, progress,
                             record.layers, tone_pages=None if record.tone_pages is None else list(record.tone_pages),
-                            vector=record.vector_page, text_layer=record.pdf_copies and record.text_layer)
+                            vector=record.vector_page,
+                            text_layer=record.page_modes is not None and record.text_layer)
             if any(record.vector_page(r.index) and r.mode != "vector" for r in prep):
                 bad = next(r for r in prep if record.vector_page(r.index) and r.mode != "vector")
                 raise BadRequestError(f"run {run.id} makes vector copies, but page {bad.index + 1} can no longer be "
@@ -332,7 +333,9 @@ def _sink(ws: Workspace, key: bytes, doc: Document, run: Run, record: RunRecord,
         merge = Path(record.merge)
         return MergedFile(merge, run.merge_bytes, doc, [(r.width_pt, r.height_pt) for r in prep], record.separator,
                           run.id, write=bool(pending) or not merge.exists(), stamp=record.stamp, units=units,
-                          source=source, vector_pages=tuple(r.index for r in prep if record.vector_page(r.index)))
+                          source=source, vector_pages=tuple(r.index for r in prep if record.vector_page(r.index)),
+                          text_pages=tuple(r.index for r in prep if r.text_plan is not None
+                                           and record.page_modes is not None and not record.vector_page(r.index)))
     files = CopyFiles(Path(record.output_dir), record.source_stem,
                       pdf_copy.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep]),
                       token, record.stamp)
@@ -418,7 +421,8 @@ def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult
             job = MarkJob(index=r.index, units=r.units, delta=record.delta, material=material,
                           page_files=page if local else None, dpi=doc.dpi,
                           vector_plan=r.vector_plan if record.vector_page(r.index) else None,
-                          text_plan=r.text_plan if record.pdf_copies and not record.vector_page(r.index) else None)
+                          text_plan=r.text_plan if record.page_modes is not None and not record.vector_page(r.index)
+                          else None)
             futures.append(executor.submit(mark_copies, job, None if local else page))
     return futures
 

@@ -131,11 +131,13 @@ class MergedFile:
     """Every copy in copy order in one print file, streamed to `NAME.part` (see `pdf.stream`). With `stamp`,
     page 1 of each copy shows its 份号; the font is written once, subset to the digits, the stamp's 密级
     line and the `units` of every copy of the run (the same subset when the run is resumed). The
-    `vector_pages` of the `source` PDF are its own content over its resources, written once (`pdf.shared`)."""
+    `vector_pages` of the `source` PDF are its own content over its resources, written once (`pdf.shared`);
+    its `text_pages` (raster) have their invisible text layer under the image, over their shared fonts."""
 
     def __init__(self, final: Path, committed: int, doc: Document, sizes: list[tuple[float, float]],
                  separator: bool, run_id: str, write: bool = True, stamp: pdf_stamp.Stamp | None = None,
-                 units: tuple[str, ...] = (), source: Path | None = None, vector_pages: tuple[int, ...] = ()) -> None:
+                 units: tuple[str, ...] = (), source: Path | None = None, vector_pages: tuple[int, ...] = (),
+                 text_pages: tuple[int, ...] = ()) -> None:
         self.final, self.doc, self.sizes, self.separator, self.run_id = final, doc, sizes, separator, run_id
         self.writer: StreamingPdf | None = StreamingPdf(final, committed=committed) if write else None
         self.stamp, self.stamp_font, self.stamp_ref = stamp, None, 0
@@ -145,11 +147,12 @@ class MergedFile:
             self.stamp_ref = ref if ref is not None else self.writer.add_shared(pdf_stamp.FONT_OBJECTS,
                                                                                 self.stamp_font.objects)
         self.frames: dict[int, pdf_shared.PageFrame] = {}
-        if vector_pages and self.writer is not None:
+        if (vector_pages or text_pages) and self.writer is not None:
             if source is None:
-                raise RuntimeError("vector pages in a merged file need the source PDF")
+                raise RuntimeError("vector pages or text layers in a merged file need the source PDF")
             stamped = {0: {pdf_stamp.FONT_RESOURCE: self.stamp_ref}} if self.stamp_font is not None else None
-            self.frames = pdf_shared.frames(self.writer, source, sorted(vector_pages), stamped)
+            self.frames = pdf_shared.frames(self.writer, source, sorted({*vector_pages, *text_pages}), stamped,
+                                            frozenset(text_pages))
 
     def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written:
         w = self.writer
@@ -165,7 +168,14 @@ class MergedFile:
                 if isinstance(img, PageContent):
                     w.add_content_page(self.frames[i].entries, self._content(i, img.data, c))
                     continue
-                if i == 0 and self.stamp is not None and self.stamp_font is not None:
+                frame = self.frames.get(i)
+                if img.text and frame is not None:  # its invisible text layer under the image, in its fonts
+                    over = (pdf_stamp.snippet(self.stamp_font, self.stamp.lines(c.label, c.unit), self.stamp.spec,
+                                              width, height)
+                            if i == 0 and self.stamp is not None and self.stamp_font is not None else b"")
+                    w.add_page(width, height, img, over, under=b"q %s cm\n%s\nQ" % (frame.from_user, img.text),
+                               font_dict=frame.resources)
+                elif i == 0 and self.stamp is not None and self.stamp_font is not None:
                     lines = self.stamp.lines(c.label, c.unit)
                     w.add_page(width, height, img, pdf_stamp.snippet(self.stamp_font, lines, self.stamp.spec, width,
                                                                      height), {pdf_stamp.FONT_RESOURCE: self.stamp_ref})

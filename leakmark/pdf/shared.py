@@ -4,8 +4,9 @@ A vector copy's page differs from the original only in its content stream, so in
 copies every copy's page 3 names the same fonts, images and form XObjects. Here the closure of each
 vector page's /Resources (and its /Group) is copied from the source, renumbered into the streamed file,
 once, before the first copy; each copy's page is then a small dictionary (`PageFrame.entries`) and its
-marked content. The copy goes through pikepdf's object model, never through text substitution, so a
-string that happens to read "12 0 R" stays a string.
+marked content. A raster page shares its fonts only, for its invisible text layer under the page image.
+The copy goes through pikepdf's object model, never through text substitution, so a string that
+happens to read "12 0 R" stays a string.
 
 The objects are written with the first batch and committed with it: a resumed run finds each page's
 resources again by their role in the part's index (`StreamingPdf.page_resources`) and never rewrites them.
@@ -33,6 +34,8 @@ class PageFrame:
     entries: bytes  # /MediaBox … /CropBox … /Rotate … /Resources N 0 R [/Group G 0 R]
     view: tuple[float, float]  # width, height as viewed (after /Rotate and the CropBox)
     to_user: tuple[float, float, float, float, float, float]  # viewed page (pt, y down) -> user space
+    resources: int = 0  # the shared object: the page's /Resources, or (a raster page's text layer) its /Font
+    from_user: bytes = b""  # `cm` operands: user space -> an image page [0 0 width height] of the viewed page
 
 
 def printable_annotations(source: Path) -> list[int]:
@@ -54,9 +57,11 @@ def printable_annotations(source: Path) -> list[int]:
 
 
 def frames(writer: StreamingPdf, source: Path, pages: list[int],
-           extra_fonts: dict[int, dict[str, int]] | None = None) -> dict[int, PageFrame]:
+           extra_fonts: dict[int, dict[str, int]] | None = None, fonts_only: frozenset[int] = frozenset()
+           ) -> dict[int, PageFrame]:
     """The frame of each page in `pages` (0-based, ascending): its shared objects written now, or, in a
-    resumed part, found again. `extra_fonts`: per page, fonts to add to its /Font (the stamp's)."""
+    resumed part, found again. `extra_fonts`: per page, fonts to add to its /Font (the stamp's).
+    `fonts_only`: raster pages whose invisible text layer needs only their fonts (shared: their /Font)."""
     import pikepdf
 
     if not pages:
@@ -69,7 +74,8 @@ def frames(writer: StreamingPdf, source: Path, pages: list[int],
     with pdf, pymupdf.open(source) as mdoc:
         found = writer.page_resources()
         if not found:
-            found = _write(writer, [pdf.pages[i].obj for i in pages], [extra_fonts.get(i, {}) for i in pages])
+            found = _write(writer, [pdf.pages[i].obj for i in pages], [extra_fonts.get(i, {}) for i in pages],
+                           [i in fonts_only for i in pages])
         if len(found) != len(pages):
             raise OutputError(f"the unfinished merged file {writer.part} holds the resources of {len(found)} pages, "
                               f"not {len(pages)}; it cannot be completed. Abandon the run and issue the remaining "
@@ -85,15 +91,23 @@ def frames(writer: StreamingPdf, source: Path, pages: list[int],
                 entries += b" /Group %d 0 R" % group
             mpage = mdoc[i]
             a, b, c, d, e, f = (float(x) for x in mpage.derotation_matrix * ~mpage.transformation_matrix)
-            out[i] = PageFrame(entries, (mpage.rect.width, mpage.rect.height), (a, b, c, d, e, f))
+            flip = pymupdf.Matrix(1, 0, 0, -1, 0, mpage.rect.height)  # viewed (y down) -> image page (y up)
+            cm = b" ".join(f"{float(v):.6f}".encode() for v in ~pymupdf.Matrix(a, b, c, d, e, f) * flip)
+            out[i] = PageFrame(entries, (mpage.rect.width, mpage.rect.height), (a, b, c, d, e, f), res, cm)
     return out
 
 
-def _write(writer: StreamingPdf, pages: list[Any], extra: list[dict[str, int]]) -> list[tuple[int, int | None]]:
-    """Write the closure of every page's resources and group once, then each page's /Resources (and /Group)."""
+def _write(writer: StreamingPdf, pages: list[Any], extra: list[dict[str, int]],
+           fonts_only: list[bool]) -> list[tuple[int, int | None]]:
+    """Write the closure of every page's resources and group once, then each page's /Resources (and /Group),
+    or for a `fonts_only` page its /Font."""
     roots = []
-    for page in pages:
+    for page, only in zip(pages, fonts_only, strict=True):
         res = _inherited(page, "/Resources")
+        if only:
+            fonts = res.get("/Font") if res is not None else None
+            roots += [fonts] if fonts is not None else []
+            continue
         roots += [v for _k, v in res.items()] if res is not None else []
         if "/Group" in page:
             roots.append(page.Group)
@@ -107,10 +121,18 @@ def _write(writer: StreamingPdf, pages: list[Any], extra: list[dict[str, int]]) 
             writer.add_object(nums[key], entries, obj.read_raw_bytes())
         else:
             writer.add_object(nums[key], _entries(obj, nums) if _is_dict(obj) else b"", None)
-    out = []
-    for page, fonts in zip(pages, extra, strict=True):
+    out: list[tuple[int, int | None]] = []
+    for page, fonts, only in zip(pages, extra, fonts_only, strict=True):
         res = _inherited(page, "/Resources")
         items = dict(res.items()) if res is not None else {}
+        if only:
+            own = items.get("/Font")
+            entries = _entries(own, nums) if _is_dict(own) else b""
+            entries += b"".join(b" /%s %d 0 R" % (n.encode(), x) for n, x in fonts.items())
+            res_num = writer.reserve(1)[0]
+            writer.add_object(res_num, entries, None, _RES)
+            out.append((res_num, None))
+            continue
         body = []
         for k, v in items.items():
             if k == "/Font" and fonts:

@@ -157,8 +157,9 @@ class StreamingPdf:
         return next(r[0] for r in reversed(self.records) if r[2] == _NODE)
 
     def add_page(self, width_pt: float, height_pt: float, image: PageImage, overlay: bytes = b"",
-                 fonts: dict[str, int] | None = None) -> None:
-        """A page showing `image`, then the content `overlay` (e.g. the stamp) using `fonts` (name: object)."""
+                 fonts: dict[str, int] | None = None, under: bytes = b"", font_dict: int | None = None) -> None:
+        """A page showing `image`, then the content `overlay` (e.g. the stamp) using `fonts` (name: object);
+        `under`: content drawn first (an invisible text layer), with the font dictionary `font_dict`."""
         parent = self._parent()
         if image.bilevel:
             fmt = b"/ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /FlateDecode"
@@ -170,12 +171,17 @@ class StreamingPdf:
         draw = b"q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q" % (width_pt, height_pt)
         if overlay:
             draw += b"\n" + overlay
-        content = self._object(b"<< /Length %d >>" % len(draw), stream=draw)
+        if under:
+            packed = zlib.compress(under + b"\n" + draw, 6)
+            content = self._object(b"<< /Length %d /Filter /FlateDecode >>" % len(packed), stream=packed)
+        else:
+            content = self._object(b"<< /Length %d >>" % len(draw), stream=draw)
         font = b"".join(b"/%s %d 0 R " % (k.encode(), v) for k, v in (fonts or {}).items())
+        font_entry = (b"/Font %d 0 R " % font_dict if font_dict is not None
+                      else b"/Font << %s>> " % font if font else b"")
         self._object(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.4f %.4f] /Resources << /XObject "
                      b"<< /Im0 %d 0 R >> %s>> /Contents %d 0 R >>"
-                     % (parent, width_pt, height_pt, img, b"/Font << %s>> " % font if font else b"", content),
-                     role=_PAGE)
+                     % (parent, width_pt, height_pt, img, font_entry, content), role=_PAGE)
         self.pages += 1
 
     def commit(self) -> int:
