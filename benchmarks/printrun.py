@@ -2,6 +2,7 @@
 
     python -m benchmarks printrun [--pages 30] [--copies 200] [--dpi 300] [--modes jobs1,jobs2,dask]
                                   [--memory-copies 2000] [--memory-modes raster,vector] [--keep DIR]
+                                  [--source PDF]
 
 Rows: wall time and page-copies/s of `issue --merge` with 1 and 2 local jobs and on a Dask LocalCluster
 of 2 workers; beside them the floor, i.e. only JPEG-encoding one page image at the same dpi (what any
@@ -10,7 +11,7 @@ process. `--memory-copies N` also runs `leakmark issue` as a separate process fo
 the resident memory of its whole process tree (parent + workers, summed from /proc every 0.2 s), once per
 memory mode: `raster` (page images, `issue --raster`) and `vector` (each page its own marked content over
 resources shared by the whole file), with the output size per copy and `qpdf --check` of the merged file.
-The throughput rows are raster runs. `--pages 2` is the memo sample.
+The throughput rows are raster runs. `--source samples/memo-en.pdf`: that document instead.
 Writes benchmarks/results/printrun.md; a run without --memory-copies keeps the last peak-memory block
 (each block says which command and commit measured it).
 """
@@ -193,7 +194,8 @@ def qpdf_check(path: Path) -> str:
         return "n/a"
     if p.returncode == 0 and "No syntax or stream encoding errors" in p.stdout:
         return "ok"
-    return (p.stdout + p.stderr).strip().splitlines()[-1] if (p.stdout + p.stderr).strip() else f"exit {p.returncode}"
+    lines = (p.stdout + p.stderr).strip().splitlines()
+    return f"exit {p.returncode}" + (f": {lines[-1]}" if lines else "")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -206,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--memory-copies", type=int, default=0, help="also measure peak memory for this many copies")
     ap.add_argument("--memory-jobs", type=int, default=2)
     ap.add_argument("--memory-modes", default="raster,vector", help="raster, vector or both (comma-separated)")
+    ap.add_argument("--source", type=Path, help="this PDF instead of --pages sample pages (e.g. samples/memo-en.pdf)")
     ap.add_argument("--keep", type=Path, help="keep the memory runs' merged files and workspaces here")
     ap.add_argument("--tmp", type=Path, help="scratch folder (needs room for the merged file of the memory run)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here (used by throughput.py)")
@@ -217,7 +220,13 @@ def main(argv: list[str] | None = None) -> None:
     stamp = Stamp.take(NAME, argv)
     with tempfile.TemporaryDirectory(dir=args.tmp) as t:
         tmp = Path(t)
-        source = build_document(tmp, args.pages)
+        if args.source is not None:
+            with pymupdf.open(args.source) as doc:
+                args.pages = len(doc)
+            source = tmp / args.source.name
+            source.write_bytes(args.source.read_bytes())
+        else:
+            source = build_document(tmp, args.pages)
         floor, mark = floor_and_mark(source, args.dpi)
         print(f"floor (JPEG q92 encode of one {args.dpi} dpi page): {floor * 1000:.1f} ms; mark + encode: "
               f"{mark * 1000:.1f} ms ({mark / floor:.2f}x)", file=sys.stderr)
@@ -267,7 +276,8 @@ def write_report(output: Results, args: argparse.Namespace, floor: float, mark: 
                  memory: list[dict] | None) -> None:
     path = output.path("printrun.md")
     lines = ["# Print run: one document, many copies, one merged PDF", "",
-             f"Document: {args.pages} pages (the sample pages in turn), {args.dpi} dpi, greyscale JPEG q92; "
+             f"Document: {args.pages} pages ({args.source.name if args.source else 'the sample pages in turn'}), "
+             f"{args.dpi} dpi, greyscale JPEG q92; "
              "merged output with a separator page per copy.", "",
              *tables(args.pages, args.copies, floor, mark, rows)]
     if memory:

@@ -166,8 +166,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                 text_layer=pdf_source and options.text_layer)
                 for page in prep:
                     if page.index in annotated:
-                        page.mode_reason = ("it has annotations, which a merged print file does not carry (its image "
-                                         "shows them)")
+                        page.mode_reason = ("it has annotations, which a merged print file does not carry (its "
+                                            "image shows them)")
                 if stamp is not None:
                     _check_stamp(stamp, options.recipients, numbers, (prep[0].width_pt, prep[0].height_pt))
                 if existing is None:
