@@ -1,13 +1,17 @@
 """Print run: a 30-page document marked for many copies into one merged PDF, as a print room runs it.
 
     python -m benchmarks printrun [--pages 30] [--copies 200] [--dpi 300] [--modes jobs1,jobs2,dask]
-                                  [--memory-copies 2000]
+                                  [--memory-copies 2000] [--memory-modes raster,vector] [--keep DIR]
+                                  [--source PDF]
 
 Rows: wall time and page-copies/s of `issue --merge` with 1 and 2 local jobs and on a Dask LocalCluster
 of 2 workers; beside them the floor, i.e. only JPEG-encoding one page image at the same dpi (what any
 tool that writes a raster copy must pay), and leakmark's own per-page-copy cost (mark + encode) in one
 process. `--memory-copies N` also runs `leakmark issue` as a separate process for N copies and samples
-the resident memory of its whole process tree (parent + workers, summed from /proc every 0.2 s).
+the resident memory of its whole process tree (parent + workers, summed from /proc every 0.2 s), once per
+memory mode: `raster` (page images, `issue --raster`) and `vector` (each page its own marked content over
+resources shared by the whole file), with the output size per copy and `qpdf --check` of the merged file.
+The throughput rows are raster runs. `--source samples/memo-en.pdf`: that document instead.
 Writes benchmarks/results/printrun.md; a run without --memory-copies keeps the last peak-memory block
 (each block says which command and commit measured it).
 """
@@ -92,7 +96,8 @@ def run_mode(mode: str, source: Path, copies: int, tmp: Path) -> dict:
         kw = {"jobs": 2, "executor": "dask", "scheduler": cluster.scheduler_address}
     try:
         t = time.perf_counter()
-        r = issue(ws, IssueOptions(source=source, recipients=people, merge=merged, separator=True, **kw))
+        r = issue(ws, IssueOptions(source=source, recipients=people, merge=merged, separator=True, vector=False,
+                                   **kw))
         wall = time.perf_counter() - t
     finally:
         if cluster is not None:
@@ -151,12 +156,14 @@ class TreeMemory:
         self._thread.join()
 
 
-def memory_run(source: Path, copies: int, tmp: Path, jobs: int) -> dict:
+def memory_run(source: Path, copies: int, tmp: Path, jobs: int, mode: str = "raster",
+               keep: Path | None = None) -> dict:
     csv = tmp / "people.csv"
     csv.write_text("name,unit\n" + "".join(f"收件人{i:05d},单位{i % 17}\n" for i in range(copies)), encoding="utf-8")
-    merged = tmp / "big.pdf"
+    merged = tmp / f"big-{mode}.pdf"
     cmd = [sys.executable, "-m", "leakmark", "issue", str(source), "--recipients", str(csv), "--merge", str(merged),
-           "--separator", "--home", str(tmp / "ws-mem"), "--jobs", str(jobs), "-q"]
+           "--separator", "--home", str(tmp / f"ws-mem-{mode}"), "--jobs", str(jobs), "-q",
+           *(["--raster"] if mode == "raster" else [])]
     t = time.perf_counter()
     # from the checkout, so that `-m leakmark` is this tree's leakmark
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
@@ -167,9 +174,28 @@ def memory_run(source: Path, copies: int, tmp: Path, jobs: int) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"memory run failed: {err.decode()}")
     size = merged.stat().st_size
-    merged.unlink()
-    return {"copies": copies, "wall": wall, "peak_tree": mem.peak, "peak_parent": mem.peak_parent, "bytes": size,
-            "command": " ".join(cmd[1:]).replace(str(tmp), "$TMP")}
+    check = qpdf_check(merged)
+    if keep is not None:  # for checks by hand: the merged file and the workspace that issued it
+        keep.mkdir(parents=True, exist_ok=True)
+        merged.replace(keep / merged.name)
+        subprocess.run(["cp", "-r", str(tmp / f"ws-mem-{mode}"), str(keep)], check=True)
+        subprocess.run(["cp", str(source), str(csv), str(keep)], check=True)
+    else:
+        merged.unlink()
+    return {"mode": mode, "copies": copies, "wall": wall, "peak_tree": mem.peak, "peak_parent": mem.peak_parent,
+            "bytes": size, "qpdf": check, "command": " ".join(cmd[1:]).replace(str(tmp), "$TMP")}
+
+
+def qpdf_check(path: Path) -> str:
+    """qpdf's verdict on the merged file ("ok", or its first complaint; "n/a" without qpdf)."""
+    try:
+        p = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+    except FileNotFoundError:
+        return "n/a"
+    if p.returncode == 0 and "No syntax or stream encoding errors" in p.stdout:
+        return "ok"
+    lines = (p.stdout + p.stderr).strip().splitlines()
+    return f"exit {p.returncode}" + (f": {lines[-1]}" if lines else "")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,6 +207,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--modes", default="jobs1,jobs2,dask")
     ap.add_argument("--memory-copies", type=int, default=0, help="also measure peak memory for this many copies")
     ap.add_argument("--memory-jobs", type=int, default=2)
+    ap.add_argument("--memory-modes", default="raster,vector", help="raster, vector or both (comma-separated)")
+    ap.add_argument("--source", type=Path, help="this PDF instead of --pages sample pages (e.g. samples/memo-en.pdf)")
+    ap.add_argument("--keep", type=Path, help="keep the memory runs' merged files and workspaces here")
     ap.add_argument("--tmp", type=Path, help="scratch folder (needs room for the merged file of the memory run)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here (used by throughput.py)")
     ap.add_argument("--no-report", action="store_true", help="do not rewrite printrun.md")
@@ -191,7 +220,13 @@ def main(argv: list[str] | None = None) -> None:
     stamp = Stamp.take(NAME, argv)
     with tempfile.TemporaryDirectory(dir=args.tmp) as t:
         tmp = Path(t)
-        source = build_document(tmp, args.pages)
+        if args.source is not None:
+            with pymupdf.open(args.source) as doc:
+                args.pages = len(doc)
+            source = tmp / args.source.name
+            source.write_bytes(args.source.read_bytes())
+        else:
+            source = build_document(tmp, args.pages)
         floor, mark = floor_and_mark(source, args.dpi)
         print(f"floor (JPEG q92 encode of one {args.dpi} dpi page): {floor * 1000:.1f} ms; mark + encode: "
               f"{mark * 1000:.1f} ms ({mark / floor:.2f}x)", file=sys.stderr)
@@ -200,7 +235,11 @@ def main(argv: list[str] | None = None) -> None:
             row = run_mode(mode, source, args.copies, tmp)
             print(f"{mode}: {row['wall']:.1f} s, {row['rate']:.1f} page-copies/s", file=sys.stderr)
             rows.append(row)
-        memory = memory_run(source, args.memory_copies, tmp, args.memory_jobs) if args.memory_copies else None
+        memory = [memory_run(source, args.memory_copies, tmp, args.memory_jobs, m, args.keep)
+                  for m in args.memory_modes.split(",") if m] if args.memory_copies else None
+        for m in memory or []:
+            print(f"memory, {m['mode']}: {m['peak_tree'] / 2**20:.0f} MiB peak, {m['wall']:.0f} s, "
+                  f"{m['bytes'] / m['copies'] / 1024:.1f} KiB per copy, qpdf {m['qpdf']}", file=sys.stderr)
     if not args.no_report:
         write_report(Results(args.results, stamp, "printrun"), args, floor, mark, rows, memory)
     if args.json:
@@ -234,22 +273,27 @@ def tables(pages: int, copies: int, floor: float, mark: float, rows: list[dict])
 
 
 def write_report(output: Results, args: argparse.Namespace, floor: float, mark: float, rows: list[dict],
-                 memory: dict | None) -> None:
+                 memory: list[dict] | None) -> None:
     path = output.path("printrun.md")
     lines = ["# Print run: one document, many copies, one merged PDF", "",
-             f"Document: {args.pages} pages (the sample pages in turn), {args.dpi} dpi, greyscale JPEG q92; "
+             f"Document: {args.pages} pages ({args.source.name if args.source else 'the sample pages in turn'}), "
+             f"{args.dpi} dpi, greyscale JPEG q92; "
              "merged output with a separator page per copy.", "",
              *tables(args.pages, args.copies, floor, mark, rows)]
     if memory:
-        lines += [f"## Peak memory: {args.pages} pages × {memory['copies']} copies", "",
-                  f"{output.stamp.oneline()} The run: `{memory['command']}` as a child process; resident memory "
-                  "of the process and its workers, summed, sampled every 0.2 s from /proc (shared pages count "
-                  "once per process, so this overstates).", "",
-                  "| copies | page-copies | wall s | peak RSS, all processes | peak RSS, main process | output |",
-                  "|---|---|---|---|---|---|",
-                  f"| {memory['copies']} | {memory['copies'] * args.pages} | {memory['wall']:.0f} | "
-                  f"{memory['peak_tree'] / 2**30:.2f} GiB | {memory['peak_parent'] / 2**30:.2f} GiB | "
-                  f"{memory['bytes'] / 2**30:.1f} GiB |", ""]
+        lines += [f"## Peak memory: {args.pages} pages × {memory[0]['copies']} copies", "",
+                  f"{output.stamp.oneline()} The run: `{memory[0]['command']}` (the raster run adds `--raster`) as a "
+                  "child process; resident memory of the process and its workers, summed, sampled every 0.2 s from "
+                  "/proc (shared pages count once per process, so this overstates). Vector: each page its own "
+                  "marked content, the source page's fonts and other resources written once per file.", "",
+                  "| pages as | copies | page-copies | wall s | peak RSS, all processes | peak RSS, main process | "
+                  "output | per copy | qpdf --check |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for m in memory:
+            lines.append(f"| {m['mode']} | {m['copies']} | {m['copies'] * args.pages} | {m['wall']:.0f} | "
+                         f"{m['peak_tree'] / 2**30:.2f} GiB | {m['peak_parent'] / 2**30:.2f} GiB | "
+                         f"{_size(m['bytes'])} | {_size(m['bytes'] / m['copies'])} | {m['qpdf']} |")
+        lines.append("")
     kept = []
     if not memory and path.exists():  # keep the last memory measurement (it takes ~20 minutes), and its stamp
         old = path.read_text(encoding="utf-8")
@@ -258,6 +302,13 @@ def write_report(output: Results, args: argparse.Namespace, floor: float, mark: 
             kept = ["memory"]
     output.write_markdown("printrun.md", lines, parts=["memory"] if memory else [], carried=kept)
     print(path.read_text(encoding="utf-8"))
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
 
 
 if __name__ == "__main__":

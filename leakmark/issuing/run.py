@@ -50,6 +50,7 @@ from leakmark.layers import file as filemark
 from leakmark.layers.settings import ShiftSettings
 from leakmark.ledger import Copy, Document, Ledger, Planned, Run, format_copy_no, now_iso
 from leakmark.pdf import copy as pdf_copy
+from leakmark.pdf import shared as pdf_shared
 from leakmark.pdf import stamp as pdf_stamp
 from leakmark.pdf import stream as pdf_stream
 from leakmark.pdf.image import PageOutput
@@ -151,14 +152,22 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         with cache.run_lock(workspace, run_id), _executors(options) as (local, marker):
             try:
-                # copies are the original PDF file, except of images, into a merged print file, or of an encrypted
-                # PDF (whose copies are made as before: page images over a text layer, not encrypted)
-                pdf_copies = doc.kind == "pdf" and merge is None and options.password is None
+                # copies are the original PDF file, except of images or of an encrypted PDF (whose copies are made
+                # as before: page images over a text layer, not encrypted); a merged print file takes the pages
+                # marked in their content (raster ones over their text layer), without annotations (pages that
+                # have some stay images)
+                pdf_source = doc.kind == "pdf" and options.password is None
+                annotated = set(pdf_shared.printable_annotations(info.path)) if (
+                    merge is not None and pdf_source and options.vector) else set()
                 prep = _prepare(workspace, doc, info.path, existing is None, run_id, options.delta,
                                 options.password, local, progress, options.chosen_layers,
                                 auto_tone=options.layers is None,
-                                vector=(lambda i: True) if options.vector and pdf_copies else (lambda i: False),
-                                text_layer=pdf_copies and options.text_layer)
+                                vector=lambda i: options.vector and pdf_source and i not in annotated,
+                                text_layer=pdf_source and options.text_layer)
+                for page in prep:
+                    if page.index in annotated:
+                        page.mode_reason = ("it has annotations, which a merged print file does not carry (its "
+                                            "image shows them)")
                 if stamp is not None:
                     _check_stamp(stamp, options.recipients, numbers, (prep[0].width_pt, prep[0].height_pt))
                 if existing is None:
@@ -174,7 +183,7 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                    delta=options.delta, encrypted=options.password is not None, layers=chosen,
                                    tone_pages=None if tone_pages is None else tuple(tone_pages),
                                    repaired=info.repaired, text_layer=options.text_layer, stamp=stamp,
-                                   **_modes(prep, pdf_copies, options.vector, doc.kind, options.password is not None))
+                                   **_modes(prep, pdf_source, options.vector, doc.kind, options.password is not None))
                 run = Run(id=run_id, document_id=doc.id, created_at=now_iso(),
                           created_by=workspace.operator(options.issued_by),
                           state="open", options=record.to_json(), copies=len(numbers), done=0, merge_bytes=0)
@@ -223,7 +232,8 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
                 raise BadRequestError(f"run {run.id} is {run.state}; there is nothing to resume")
             prep = _prepare(workspace, doc, source, False, run.id, record.delta, settings.password, local, progress,
                             record.layers, tone_pages=None if record.tone_pages is None else list(record.tone_pages),
-                            vector=record.vector_page, text_layer=record.pdf_copies and record.text_layer)
+                            vector=record.vector_page,
+                            text_layer=record.page_modes is not None and record.text_layer)
             if any(record.vector_page(r.index) and r.mode != "vector" for r in prep):
                 bad = next(r for r in prep if record.vector_page(r.index) and r.mode != "vector")
                 raise BadRequestError(f"run {run.id} makes vector copies, but page {bad.index + 1} can no longer be "
@@ -259,12 +269,11 @@ def _layers_for(options: IssueOptions, prep: list[PrepResult]) -> tuple[tuple[La
     return (chosen if pages else tuple(x for x in chosen if x != LayerName.tone)), pages or None
 
 
-def _modes(prep: list[PrepResult], pdf_copies: bool, vector: bool, kind: str, encrypted: bool) -> dict[str, Any]:
+def _modes(prep: list[PrepResult], pdf_source: bool, vector: bool, kind: str, encrypted: bool) -> dict[str, Any]:
     """How the run's copies are made: each page vector where its content can carry the marks, else raster,
-    with the reasons; or (page images, merged print files, encrypted PDFs) rebuilt from page images."""
-    if not pdf_copies:
-        why = ("the source is page images" if kind != "pdf" else "the source PDF is encrypted" if encrypted
-               else "merged print files are made of page images")
+    with the reasons; or (page images, encrypted PDFs) rebuilt from page images."""
+    if not pdf_source:
+        why = "the source is page images" if kind != "pdf" else "the source PDF is encrypted"
         return {"page_modes": None, "raster_reasons": (why,)}
     if not vector:
         return {"page_modes": tuple("raster" for _ in prep),
@@ -313,15 +322,20 @@ def _check_stamp(stamp: pdf_stamp.Stamp, recipients: tuple[Recipient, ...], numb
 def _sink(ws: Workspace, key: bytes, doc: Document, run: Run, record: RunRecord, prep: list[PrepResult],
           pending: list[Copy], units: tuple[str, ...]) -> OutputSink:
     token = (lambda n: filemark.token(key, doc.id, n)) if LayerName.file in record.layers else None
+    source = next(ws.doc_dir(doc.sha256).glob("original.*"), None)
     if record.pdf_copies:
-        source = next(ws.doc_dir(doc.sha256).glob("original.*"))
+        if source is None:
+            raise BadRequestError(f"the vault has no original of document {doc.id}; restore the workspace")
         vfiles = PdfCopyFiles(Path(record.output_dir), record.source_stem, source, token, record.stamp)
         vfiles.remove_unrecorded(pending)
         return vfiles
     if record.merge is not None:
         merge = Path(record.merge)
         return MergedFile(merge, run.merge_bytes, doc, [(r.width_pt, r.height_pt) for r in prep], record.separator,
-                          run.id, write=bool(pending) or not merge.exists(), stamp=record.stamp, units=units)
+                          run.id, write=bool(pending) or not merge.exists(), stamp=record.stamp, units=units,
+                          source=source, vector_pages=tuple(r.index for r in prep if record.vector_page(r.index)),
+                          text_pages=tuple(r.index for r in prep if r.text_plan is not None
+                                           and record.page_modes is not None and not record.vector_page(r.index)))
     files = CopyFiles(Path(record.output_dir), record.source_stem,
                       pdf_copy.build_text_layer([(r.width_pt, r.height_pt, r.spans) for r in prep]),
                       token, record.stamp)
@@ -407,7 +421,8 @@ def _submit(executor: Executor, key: bytes, doc: Document, prep: list[PrepResult
             job = MarkJob(index=r.index, units=r.units, delta=record.delta, material=material,
                           page_files=page if local else None, dpi=doc.dpi,
                           vector_plan=r.vector_plan if record.vector_page(r.index) else None,
-                          text_plan=r.text_plan if record.pdf_copies and not record.vector_page(r.index) else None)
+                          text_plan=r.text_plan if record.page_modes is not None and not record.vector_page(r.index)
+                          else None)
             futures.append(executor.submit(mark_copies, job, None if local else page))
     return futures
 

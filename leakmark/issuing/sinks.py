@@ -17,8 +17,9 @@ from leakmark.issuing.naming import copy_file_name
 from leakmark.ledger import Copy, Document
 from leakmark.pdf import copy as pdf_copy
 from leakmark.pdf import separator as pdf_separator
+from leakmark.pdf import shared as pdf_shared
 from leakmark.pdf import stamp as pdf_stamp
-from leakmark.pdf.image import PageImage, PageOutput
+from leakmark.pdf.image import PageContent, PageImage, PageOutput
 from leakmark.pdf.stream import StreamingPdf
 
 
@@ -129,11 +130,14 @@ class PdfCopyFiles(CopyFiles):
 class MergedFile:
     """Every copy in copy order in one print file, streamed to `NAME.part` (see `pdf.stream`). With `stamp`,
     page 1 of each copy shows its 份号; the font is written once, subset to the digits, the stamp's 密级
-    line and the `units` of every copy of the run (the same subset when the run is resumed)."""
+    line and the `units` of every copy of the run (the same subset when the run is resumed). The
+    `vector_pages` of the `source` PDF are its own content over its resources, written once (`pdf.shared`);
+    its `text_pages` (raster) have their invisible text layer under the image, over their shared fonts."""
 
     def __init__(self, final: Path, committed: int, doc: Document, sizes: list[tuple[float, float]],
                  separator: bool, run_id: str, write: bool = True, stamp: pdf_stamp.Stamp | None = None,
-                 units: tuple[str, ...] = ()) -> None:
+                 units: tuple[str, ...] = (), source: Path | None = None, vector_pages: tuple[int, ...] = (),
+                 text_pages: tuple[int, ...] = ()) -> None:
         self.final, self.doc, self.sizes, self.separator, self.run_id = final, doc, sizes, separator, run_id
         self.writer: StreamingPdf | None = StreamingPdf(final, committed=committed) if write else None
         self.stamp, self.stamp_font, self.stamp_ref = stamp, None, 0
@@ -142,6 +146,13 @@ class MergedFile:
             ref = self.writer.shared()
             self.stamp_ref = ref if ref is not None else self.writer.add_shared(pdf_stamp.FONT_OBJECTS,
                                                                                 self.stamp_font.objects)
+        self.frames: dict[int, pdf_shared.PageFrame] = {}
+        if (vector_pages or text_pages) and self.writer is not None:
+            if source is None:
+                raise RuntimeError("vector pages or text layers in a merged file need the source PDF")
+            stamped = {0: {pdf_stamp.FONT_RESOURCE: self.stamp_ref}} if self.stamp_font is not None else None
+            self.frames = pdf_shared.frames(self.writer, source, sorted({*vector_pages, *text_pages}), stamped,
+                                            frozenset(text_pages))
 
     def write(self, copies: list[Copy], images: list[list[PageOutput]]) -> Written:
         w = self.writer
@@ -154,9 +165,17 @@ class MergedFile:
                 w.add_page(width, height, pdf_separator.separator_image(self.doc, c, width, height))
             first = w.pages + 1
             for i, ((width, height), img) in enumerate(zip(self.sizes, imgs, strict=True)):
-                if not isinstance(img, PageImage):
-                    raise RuntimeError("merged print files take page images")
-                if i == 0 and self.stamp is not None and self.stamp_font is not None:
+                if isinstance(img, PageContent):
+                    w.add_content_page(self.frames[i].entries, self._content(i, img.data, c))
+                    continue
+                frame = self.frames.get(i)
+                if img.text and frame is not None:  # its invisible text layer under the image, in its fonts
+                    over = (pdf_stamp.snippet(self.stamp_font, self.stamp.lines(c.label, c.unit), self.stamp.spec,
+                                              width, height)
+                            if i == 0 and self.stamp is not None and self.stamp_font is not None else b"")
+                    w.add_page(width, height, img, over, under=b"q %s cm\n%s\nQ" % (frame.from_user, img.text),
+                               font_dict=frame.resources)
+                elif i == 0 and self.stamp is not None and self.stamp_font is not None:
                     lines = self.stamp.lines(c.label, c.unit)
                     w.add_page(width, height, img, pdf_stamp.snippet(self.stamp_font, lines, self.stamp.spec, width,
                                                                      height), {pdf_stamp.FONT_RESOURCE: self.stamp_ref})
@@ -164,6 +183,15 @@ class MergedFile:
                     w.add_page(width, height, img)
             items.append((c.copy_no, f"{w.final}#pages={first}-{w.pages}"))
         return Written(items, merge_bytes=w.commit())
+
+    def _content(self, i: int, data: bytes, c: Copy) -> bytes:
+        """A vector page's marked content, on page 1 with the stamp over it (in the page's own geometry)."""
+        if i != 0 or self.stamp is None or self.stamp_font is None:
+            return data
+        frame, font, spec = self.frames[0], self.stamp_font, self.stamp.spec
+        placed = pdf_stamp.layout(self.stamp.lines(c.label, c.unit), font, spec, *frame.view)
+        # the page's own content may leave a changed graphics state behind: wrapped, as draw_stamp does
+        return b"q\n" + data + b"\nQ\n" + pdf_stamp.content(placed, font, spec.size_pt, frame.to_user)
 
     def discard(self, copies: list[Copy], issued: set[int]) -> None:
         pass  # a resume truncates the part to the length the register records

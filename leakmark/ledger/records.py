@@ -88,8 +88,8 @@ class RunRecord:
 
     @property
     def pdf_copies(self) -> bool:
-        """Copies are the original PDF file (with vector or raster pages), not a rebuilt one."""
-        return self.page_modes is not None
+        """Copies are files of their own, each the original PDF file (with vector or raster pages)."""
+        return self.page_modes is not None and self.merge is None
 
     def vector_page(self, index: int) -> bool:
         return self.page_modes is not None and self.page_modes[index] == "vector"

@@ -23,6 +23,7 @@ HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 KIDS_PER_NODE = 256  # a two-level page tree: viewers handle it faster than one flat /Kids array
 _REC = struct.Struct("<QQB")  # object number, offset, role
 _OTHER, _PAGE, _NODE, _SHARED = 0, 1, 2, 3  # _SHARED: a resource every page may name (the stamp's font)
+_RES, _GROUP = 4, 5  # a source page's shared /Resources and its /Group (pdf.shared), in page order
 _CATALOG, _ROOT = 1, 2  # written last, numbers fixed
 
 
@@ -37,7 +38,8 @@ def discard(final: Path) -> None:
 
 
 class StreamingPdf:
-    """Append-only writer of image pages. `committed` is the byte count the ledger vouches for (0: new)."""
+    """Append-only writer of pages (images, or content over shared resources). `committed` is the byte
+    count the ledger vouches for (0: new)."""
 
     def __init__(self, final: Path, committed: int = 0) -> None:
         self.final = Path(final)
@@ -112,15 +114,53 @@ class StreamingPdf:
         """The number of the resource `add_shared` wrote into this part, if it did."""
         return next((r[0] for r in self.records if r[2] == _SHARED), None)
 
-    def add_page(self, width_pt: float, height_pt: float, image: PageImage, overlay: bytes = b"",
-                 fonts: dict[str, int] | None = None) -> None:
-        """A page showing `image`, then the content `overlay` (e.g. the stamp) using `fonts` (name: object)."""
-        if self.pages % KIDS_PER_NODE == 0:  # the parent node's number, reserved now, written by finish()
+    def reserve(self, count: int) -> list[int]:
+        """Numbers for `count` objects to be written with `add_object` (so they can name each other)."""
+        nums = list(range(self.next_obj, self.next_obj + count))
+        self.next_obj += count
+        return nums
+
+    def add_object(self, num: int, entries: bytes, stream: bytes | None = None, role: int = _OTHER) -> None:
+        """A reserved object: a dictionary (`entries` without the brackets), with `stream` as it is (its
+        /Filter among `entries`)."""
+        if stream is None:
+            self._write_object(num, b"<< %s >>" % entries, None, role)
+        else:
+            self._write_object(num, b"<< %s /Length %d >>" % (entries, len(stream)), stream, role)
+
+    def page_resources(self) -> list[tuple[int, int | None]]:
+        """(resources, group or None) of each source page `pdf.shared` wrote into this part, in order."""
+        out: list[tuple[int, int | None]] = []
+        for num, _off, role in self.records:
+            if role == _RES:
+                out.append((num, None))
+            elif role == _GROUP and out:
+                out[-1] = (out[-1][0], num)
+        return out
+
+    def add_content_page(self, entries: bytes, content: bytes) -> None:
+        """A page of its own content (Flate-compressed here); `entries`: the rest of its page dictionary
+        (boxes, /Rotate, /Resources, /Group)."""
+        parent = self._parent()
+        packed = zlib.compress(content, 6)
+        data = self._object(b"<< /Length %d /Filter /FlateDecode >>" % len(packed), stream=packed)
+        self._object(b"<< /Type /Page /Parent %d 0 R %s /Contents %d 0 R >>" % (parent, entries, data), role=_PAGE)
+        self.pages += 1
+
+    def _parent(self) -> int:
+        """The page-tree node of the next page (a new one every KIDS_PER_NODE pages, written by finish())."""
+        if self.pages % KIDS_PER_NODE == 0:
             num = self.next_obj
             self.next_obj += 1
             self.records.append((num, self.pos, _NODE))
             self._ih.write(_REC.pack(num, self.pos, _NODE))
-        parent = next(r[0] for r in reversed(self.records) if r[2] == _NODE)
+        return next(r[0] for r in reversed(self.records) if r[2] == _NODE)
+
+    def add_page(self, width_pt: float, height_pt: float, image: PageImage, overlay: bytes = b"",
+                 fonts: dict[str, int] | None = None, under: bytes = b"", font_dict: int | None = None) -> None:
+        """A page showing `image`, then the content `overlay` (e.g. the stamp) using `fonts` (name: object);
+        `under`: content drawn first (an invisible text layer), with the font dictionary `font_dict`."""
+        parent = self._parent()
         if image.bilevel:
             fmt = b"/ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /FlateDecode"
         else:
@@ -131,12 +171,17 @@ class StreamingPdf:
         draw = b"q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q" % (width_pt, height_pt)
         if overlay:
             draw += b"\n" + overlay
-        content = self._object(b"<< /Length %d >>" % len(draw), stream=draw)
+        if under:
+            packed = zlib.compress(under + b"\n" + draw, 6)
+            content = self._object(b"<< /Length %d /Filter /FlateDecode >>" % len(packed), stream=packed)
+        else:
+            content = self._object(b"<< /Length %d >>" % len(draw), stream=draw)
         font = b"".join(b"/%s %d 0 R " % (k.encode(), v) for k, v in (fonts or {}).items())
+        font_entry = (b"/Font %d 0 R " % font_dict if font_dict is not None
+                      else b"/Font << %s>> " % font if font else b"")
         self._object(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.4f %.4f] /Resources << /XObject "
                      b"<< /Im0 %d 0 R >> %s>> /Contents %d 0 R >>"
-                     % (parent, width_pt, height_pt, img, b"/Font << %s>> " % font if font else b"", content),
-                     role=_PAGE)
+                     % (parent, width_pt, height_pt, img, font_entry, content), role=_PAGE)
         self.pages += 1
 
     def commit(self) -> int:
