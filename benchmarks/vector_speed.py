@@ -6,7 +6,8 @@ For each sample (the English memo, the Chinese notice) and each job count (0: al
 and a run of N copies are issued, vector (the default) and `--raster`, into a workspace where the document
 is already registered. All-in page-copies/s are T(N) over N × pages; the marginal cost per page-copy is
 (T(N) − T(1)) / ((N − 1) × pages), which leaves out what a run pays once (rendering every page, planning
-and checking the vector pages). Output bytes per copy are listed too. Writes
+and checking the vector pages); "nan" when T(N) − T(1) is within the noise of a loaded machine. Output bytes per
+copy are listed too. Writes
 benchmarks/results/vector-speed.md.
 """
 
@@ -49,12 +50,13 @@ def main(argv: list[str] | None = None) -> None:
                 for vector in (True, False):
                     ws = Workspace.open(root / f"ws-{sample.stem}-{jobs}-{vector}")
                     issue(ws, IssueOptions(source=sample, recipients=(Recipient("first"),),  # registers it
-                                           output_dir=root / "reg", jobs=jobs, vector=vector))
+                                           output_dir=root / f"reg-{sample.stem}-{jobs}-{vector}", jobs=jobs,
+                                           vector=vector))
                     t1, _, _ = _run(ws, sample, root / f"o1-{jobs}-{vector}", 1, jobs, vector)
                     tn, size, vpages = _run(ws, sample, root / f"on-{jobs}-{vector}", n, jobs, vector)
                     marginal = (tn - t1) / ((n - 1) * pages)
                     rows.append((sample.name, jobs or os.cpu_count(), "vector" if vector else "raster", vpages,
-                                 n * pages / tn, 1 / marginal if marginal > 0 else float("inf"), size / n / 1024))
+                                 n * pages / tn, 1 / marginal if marginal > 0 else float("nan"), size / n / 1024))
                     print(rows[-1], flush=True)
     lines = [f"# Vector against raster copies: {n} copies per run", "",
              f"Machine: {os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.1f}. All-in: the "
