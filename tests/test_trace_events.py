@@ -20,7 +20,7 @@ from lmtest import db_exec, db_rows, run_main
 import leakmark
 from leakmark import register
 from leakmark.errors import BadRequestError, LedgerIntegrityError, NotFoundError
-from leakmark.ledger import SCHEMA_VERSION, Ledger, RegisterState, ScoredCopy, TracedFile, TraceRecord
+from leakmark.ledger import Ledger, RegisterState, ScoredCopy, TracedFile, TraceRecord
 from leakmark.ledger import schema as ledger_schema
 
 
@@ -98,17 +98,7 @@ def test_a_deleted_trace_event_is_detected(issued, ws_copy):
         register.verify(ws_copy)
 
 
-# -- the schema version marks the new kind ------------------------------------------------------------------
-def test_a_version_3_register_is_stamped_4_and_verifies_unchanged(ws_copy):
-    assert SCHEMA_VERSION >= 4
-    before = db_rows(ws_copy.ledger_path, "SELECT * FROM events ORDER BY seq")
-    with sqlite3.connect(ws_copy.ledger_path) as db:
-        db.execute("PRAGMA user_version = 3")
-    with Ledger(ws_copy) as ledger:
-        assert ledger.schema_found == 3
-    assert db_rows(ws_copy.ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    assert db_rows(ws_copy.ledger_path, "SELECT * FROM events ORDER BY seq") == before
-    register.verify(ws_copy)
+# (an older register is stamped with the new version and verifies unchanged: tests/test_register_fields.py)
 
 
 def test_a_leakmark_of_version_3_refuses_a_register_with_traces_as_newer(issued, ws_copy, monkeypatch):
