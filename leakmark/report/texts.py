@@ -207,7 +207,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "cu_options": {"en": "Options", "zh": "选项"},
     "cu_command": {"en": "Command to reproduce", "zh": "复现命令"},
     "cu_recorded": {"en": "Recorded in the register as", "zh": "登记簿中的溯源记录"},
-    "cu_not_recorded": {"en": "not recorded (this version does not record traces)", "zh": "未记录（此版本不记录溯源）"},
+    "cu_not_recorded": {"en": "NOT recorded in the register",
+                        "zh": "未记入登记簿"},
     "cu_command_note": {"en": "Run on the same workspace, it prints the same verdict and numbers (add --json for "
                               "them as JSON).",
                         "zh": "在同一工作区运行可得到相同的结论和数值（加 --json 输出 JSON）。"},
