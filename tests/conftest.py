@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +75,13 @@ def copy3_page1(issued: Issued):
 def _no_default_workspace(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A test that forgets --home must never touch the developer's real workspace."""
     monkeypatch.setenv("LEAKMARK_HOME", str(tmp_path_factory.getbasetemp() / "default-home-must-stay-unused"))
+
+
+@pytest.fixture
+def shanghai(monkeypatch: pytest.MonkeyPatch):
+    """The machine's local zone is UTC+8 for the test."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -316,16 +315,6 @@ def test_a_level_edited_in_the_table_or_a_forged_reclassification_fails(capsys, 
 
 
 # -- local time in text, UTC in JSON and CSV ----------------------------------------------------------------
-@pytest.fixture
-def shanghai(monkeypatch: pytest.MonkeyPatch):
-    """The machine's local zone is UTC+8 for the test."""
-    monkeypatch.setenv("TZ", "Asia/Shanghai")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def test_text_shows_local_time_json_and_csv_keep_utc(capsys, issued, shanghai):
     home = issued.ws.home
     stored = register.show(issued.ws, "1").copy.issued_at

@@ -8,7 +8,6 @@ import hashlib
 import json
 import socket
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -195,16 +194,6 @@ def test_verdicts_are_the_tracers():
 
 
 # -- the command: `trace` records, `log traces` lists, `log show` includes --------------------------------------
-@pytest.fixture
-def shanghai(monkeypatch: pytest.MonkeyPatch):
-    """The machine's local zone is UTC+8 for the test."""
-    monkeypatch.setenv("TZ", "Asia/Shanghai")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def test_trace_command_records_and_log_traces_and_show_list_it(capsys, issued, ws_copy, leak, shanghai):
     home, doc_id = ws_copy.home, issued.result.document.id
     code, out, err = run_main(capsys, "trace", leak, "--json", "--operator", "李明", "--home", home)

@@ -149,11 +149,13 @@ def _prepare_page(job: PrepJob) -> PrepResult:
                                "rules": pu.n_rules, "marks": pu.n_blobs, "picture": picture, "tone": toned})
     if job.vector and (toned or job.blind):
         result.mode_reason = "the page carries the tone or blind layer, which live in its pixels"
-    elif job.vector:
-        result.mode, result.mode_reason, result.vector_plan = _plan_vector(job, gray, pu)
+    # the PDF is read once for both plans (a page that cannot be vector gets a text layer instead)
+    data = job.source.read_bytes() if job.kind == "pdf" and (job.vector or job.text_layer) else b""
+    if job.vector and not (toned or job.blind):
+        result.mode, result.mode_reason, result.vector_plan = _plan_vector(job, data, gray, pu)
     result.stats["mode"] = result.mode
-    if job.text_layer and result.mode != "vector":
-        result.text_plan = _plan_text(job, pu)
+    if job.text_layer and result.mode != "vector" and data:
+        result.text_plan = _plan_text(job, data, pu)
     if job.want_vault:
         _ok, png = cv2.imencode(".png", gray)
         result.original_png = png.tobytes()
@@ -162,14 +164,13 @@ def _prepare_page(job: PrepJob) -> PrepResult:
     return result
 
 
-def _plan_vector(job: PrepJob, gray: np.ndarray, pu: units.PageUnits) -> tuple[str, str, bytes | None]:
+def _plan_vector(job: PrepJob, data: bytes, gray: np.ndarray, pu: units.PageUnits) -> tuple[str, str, bytes | None]:
     """("vector", "", plan) when the page's own content can carry the marks, else ("raster", why, None)."""
     from leakmark.pdf import vector
 
     if job.kind != "pdf":
         return "raster", "an image has no content to edit", None
     try:
-        data = job.source.read_bytes()
         plan = vector.plan(data, job.index, pu, job.dpi, job.delta, job.password)
         vector.verify(plan, data, job.index, gray, job.dpi, job.password)
     except vector.NotEditable as exc:
@@ -177,14 +178,14 @@ def _plan_vector(job: PrepJob, gray: np.ndarray, pu: units.PageUnits) -> tuple[s
     return "vector", "", pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _plan_text(job: PrepJob, pu: units.PageUnits) -> bytes | None:
+def _plan_text(job: PrepJob, data: bytes, pu: units.PageUnits) -> bytes | None:
     """A raster page's text as an invisible layer whose glyphs move with the units of its image, so that
     making the text visible shows a marked page too; None when the text cannot be planned (then the page
     has no text layer, rather than an unmarked one)."""
     from leakmark.pdf import vector
 
     try:
-        plan = vector.plan(job.source.read_bytes(), job.index, pu, job.dpi, job.delta, job.password, text_only=True)
+        plan = vector.plan(data, job.index, pu, job.dpi, job.delta, job.password, text_only=True)
     except vector.NotEditable:
         return None
     return pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
