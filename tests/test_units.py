@@ -245,3 +245,67 @@ def test_units_recorded_before_rules_keep_their_codes(samples_dir):
     back = units.PageUnits.from_json(old)
     assert back.n_rules == 0 and back.n_blobs == 0 and back.n_codes == pu.n_words + pu.n_lines
     assert np.array_equal(signs(b"seed", pu.n_codes)[:back.n_codes], signs(b"seed", back.n_codes))
+
+
+def _gap_page() -> bytes:
+    """One line of words in two fonts: glyph runs 0.1 em apart (a font change inside a word, kerned), a gap
+    just above the extractor's space threshold (0.15 em: TeX's thin space in "4, 5"), plain word spaces, and
+    runs 0.02 em apart (far enough from the threshold to stay separate units)."""
+    size = 12.0
+    with pymupdf.open() as doc:
+        page = doc.new_page(width=300, height=120)
+        x = 20.0
+        for text, font, gap in (("field", "helv", 0.1), ("ID", "cour", 0.6), ("4,", "helv", 0.17),
+                                ("5", "helv", 0.6), ("alpha", "helv", 0.4), ("beta", "cour", 0.02),
+                                ("gamma", "helv", 0.0)):
+            page.insert_text((x, 60), text, fontname=font, fontsize=size)
+            x += pymupdf.get_text_length(text, fontname=font, fontsize=size) + gap * size
+        return doc.tobytes()
+
+
+def test_words_whose_gap_a_move_could_change_in_the_extracted_text_move_together():
+    from leakmark.pdf import vector
+    from leakmark.pdf.copy import _set_contents
+
+    data = _gap_page()
+    with pymupdf.open("pdf", data) as doc:
+        page = doc[0]
+        gray = page_array(page, 300)
+        raw = page.get_text("rawdict")
+        original = page.get_text()
+        m = pymupdf.Matrix(300 / 72, 300 / 72)
+    pu = units.from_text(raw, (m.a, m.b, m.c, m.d, m.e, m.f), gray, 1)
+    # "fieldID" and "4, 5" are one unit each; word spaces and the safe 0.02 em gap still split
+    assert pu.n_words == 5
+    plan = vector.plan(data, 0, pu, 300, 1)
+    for seed in range(8):
+        with pymupdf.open("pdf", data) as doc:
+            _set_contents(doc, doc[0], plan.content(signs(bytes([seed]), pu.n_codes)))
+            with pymupdf.open("pdf", doc.tobytes()) as copy:
+                assert copy[0].get_text() == original, seed
+
+
+@pytest.mark.parametrize("gap", [0.78, 0.82])
+def test_a_gap_near_the_extractors_new_line_distance_survives_the_moves(gap):
+    """A word and its dot leader, 0.8 em apart, are two extracted lines or one: a copy must read the same."""
+    from leakmark.pdf import vector
+    from leakmark.pdf.copy import _set_contents
+
+    with pymupdf.open() as doc:
+        page = doc.new_page(width=300, height=120)
+        page.insert_text((20, 60), "altname", fontname="helv", fontsize=12)
+        x = 20 + pymupdf.get_text_length("altname", fontname="helv", fontsize=12) + gap * 12
+        page.insert_text((x, 60), ". . . . . . 4", fontname="helv", fontsize=12)
+        data = doc.tobytes()
+    with pymupdf.open("pdf", data) as doc:
+        gray = page_array(doc[0], 300)
+        raw = doc[0].get_text("rawdict")
+        original = doc[0].get_text()
+    m = 300 / 72
+    pu = units.from_text(raw, (m, 0, 0, m, 0, 0), gray, 1)
+    plan = vector.plan(data, 0, pu, 300, 1)
+    for seed in range(8):
+        with pymupdf.open("pdf", data) as doc:
+            _set_contents(doc, doc[0], plan.content(signs(bytes([seed]), pu.n_codes)))
+            with pymupdf.open("pdf", doc.tobytes()) as copy:
+                assert copy[0].get_text() == original, seed

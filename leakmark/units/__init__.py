@@ -114,7 +114,7 @@ def from_text(page_dict: dict, matrix: tuple[float, ...], gray: np.ndarray, delt
     for block in page_dict.get("blocks", []):
         if block.get("type", 0) != 0:
             continue
-        for line in block.get("lines", []):
+        for line in _joined_lines(block.get("lines", []), np.hypot(a, b), delta):
             dx, dy = line.get("dir", (1.0, 0.0))
             tx, ty = a * dx + c * dy, b * dx + d * dy
             if abs(tx) > 0.999 * np.hypot(tx, ty):
@@ -124,19 +124,89 @@ def from_text(page_dict: dict, matrix: tuple[float, ...], gray: np.ndarray, delt
             else:
                 continue  # slanted text: a shift along a diagonal is not worth the risk
             boxes: list[tuple[float, float, float, float]] = []
-            for span in line.get("spans", []):
-                chars = span.get("chars", [])
-                for group in _word_groups([ch["c"] for ch in chars]):
-                    xs, ys = [], []
-                    for i in group:
-                        x0, y0, x1, y1 = chars[i]["bbox"]
-                        for px, py in ((x0, y0), (x1, y1)):
-                            xs.append(a * px + c * py + e)
-                            ys.append(b * px + d * py + f)
-                    boxes.append((min(xs), min(ys), max(xs), max(ys)))
+            for group, chars in _line_groups(line, np.hypot(a, b), delta):
+                xs, ys = [], []
+                for ch in (chars[i] for i in group):
+                    x0, y0, x1, y1 = ch["bbox"]
+                    for px, py in ((x0, y0), (x1, y1)):
+                        xs.append(a * px + c * py + e)
+                        ys.append(b * px + d * py + f)
+                boxes.append((min(xs), min(ys), max(xs), max(ys)))
             if boxes:
                 lines.append((axis, boxes))
     return _build(lines, gray, delta)
+
+
+# MuPDF's text extraction (stext-device.c) inserts a space between two glyphs when the gap from the first's
+# advance to the second's origin is at least SPACE_DIST of the font size, and starts a new line from
+# SPACE_MAX_DIST. Two words that move apart or together by up to 2δ must not cross either threshold, or a
+# copy's extracted text would differ from the original's ("⟨field ID⟩" → "⟨field ID ⟩", "4, 5" → "4,5").
+_SPACE_DIST, _SPACE_MAX_DIST, _BASE_MAX_DIST, _SPACE_MARGIN = 0.15, 0.8, 0.8, 0.02
+
+
+def _joined_lines(lines: list[dict], px_per_pt: float, delta: int) -> list[dict]:
+    """The block's extracted lines, where one continues the previous on the same baseline across a gap near
+    the extractor's new-line distance (a dot leader after a word) joined into one: a move could otherwise
+    make the extractor join or split them."""
+    out: list[dict] = []
+    shift_pt = 2 * delta / max(px_per_pt, 1e-6)
+    for line in lines:
+        prev = out[-1] if out else None
+        if prev is not None and tuple(prev.get("dir", (1.0, 0.0))) == tuple(line.get("dir", (1.0, 0.0))):
+            last = [ch for span in prev.get("spans", []) for ch in span.get("chars", [])]
+            first = [dict(ch, size=span.get("size", 0.0)) for span in line.get("spans", [])
+                     for ch in span.get("chars", [])]
+            if last and first and _same_baseline(last[-1], first[0], *line.get("dir", (1.0, 0.0))) \
+                    and not _safe_boundary(last[-1], first[0], *line.get("dir", (1.0, 0.0)), shift_pt):
+                out[-1] = dict(prev, spans=list(prev.get("spans", [])) + list(line.get("spans", [])))
+                continue
+        out.append(line)
+    return out
+
+
+def _same_baseline(before: dict, after: dict, dx: float, dy: float) -> bool:
+    size = float(after.get("size") or 0.0)
+    if size <= 0 or "origin" not in before or "origin" not in after:
+        return False
+    (bx, by), (ax, ay) = before["origin"], after["origin"]
+    return abs(-dy * (ax - bx) + dx * (ay - by)) < _BASE_MAX_DIST * size
+
+
+def _line_groups(line: dict, px_per_pt: float, delta: int) -> list[tuple[list[int], list[dict]]]:
+    """Word groups of one extracted line (across its spans), with neighbours merged where moving them apart
+    or together by 2δ could change the extracted text."""
+    chars = [dict(ch, size=span.get("size", 0.0)) for span in line.get("spans", []) for ch in span.get("chars", [])]
+    groups: list[list[int]] = []
+    start = 0
+    for span in line.get("spans", []):
+        n = len(span.get("chars", []))
+        groups.extend([start + i for i in g] for g in _word_groups([ch["c"] for ch in span.get("chars", [])]))
+        start += n
+    dx, dy = line.get("dir", (1.0, 0.0))
+    shift_pt = 2 * delta / max(px_per_pt, 1e-6)
+    merged: list[list[int]] = []
+    for g in groups:
+        if merged and not _safe_boundary(chars[merged[-1][-1]], chars[g[0]], dx, dy, shift_pt):
+            merged[-1] = merged[-1] + g
+        else:
+            merged.append(g)
+    return [(g, chars) for g in merged]
+
+
+def _safe_boundary(before: dict, after: dict, dx: float, dy: float, shift_pt: float) -> bool:
+    """True when the extractor reads the gap between two glyphs the same way after either moves by up to
+    `shift_pt` along the line (a space, no space, or a new line in both cases)."""
+    size = float(after.get("size") or 0.0)
+    if size <= 0 or "origin" not in after:
+        return True  # no metrics to judge by: keep the split, as before
+    x0, y0, x1, y1 = before["bbox"]
+    pen = max(px * dx + py * dy for px, py in ((x0, y0), (x0, y1), (x1, y0), (x1, y1)))
+    ox, oy = after["origin"]
+    spacing = (ox * dx + oy * dy - pen) / size
+    m = shift_pt / size + _SPACE_MARGIN
+    lo, hi = spacing - m, spacing + m
+    return (-_SPACE_MAX_DIST < lo and hi < _SPACE_DIST) or (_SPACE_DIST <= lo and hi < _SPACE_MAX_DIST) \
+        or _SPACE_MAX_DIST <= lo
 
 
 def _word_groups(text: list[str]) -> list[list[int]]:
