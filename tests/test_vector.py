@@ -230,3 +230,50 @@ def test_an_insider_stripping_a_raster_copy_finds_its_text_marked_too(ws_copy, i
     cv2.imwrite(str(tmp_path / "flat.png"), render_page_array(stripped, 0, 300))
     r = trace(ws_copy, TraceOptions(evidence=(tmp_path / "flat.png",)))
     assert r.verdict == "identified" and r.suspects[0].copy.copy_no == int(result.copies[0].copy_no)
+
+
+def _with_form(rect: tuple[float, float, float, float], source_text: str, slant: float = 0) -> bytes:
+    """A page of words with a form XObject (PyMuPDF's show_pdf_page) holding text and a ring at `rect`."""
+    with pymupdf.open() as src:
+        sp = src.new_page(width=200, height=200)
+        sp.draw_circle((100, 100), 45, color=(0.8, 0, 0), width=4)  # touching the lettering: one mark
+        sp.insert_text((62, 108), source_text, fontsize=24, color=(0.8, 0, 0),
+                       morph=(pymupdf.Point(100, 100), pymupdf.Matrix(slant)))
+        doc = pymupdf.open()
+        page = doc.new_page()
+        for k in range(12):
+            page.insert_text((72, 90 + 22 * k), f"line {k} of the body text with several words", fontsize=11)
+        page.show_pdf_page(pymupdf.Rect(*rect), src, 0)
+        return doc.tobytes()
+
+
+def _units(data: bytes, tmp_path: Path):
+    import cv2
+
+    from leakmark import units
+    from leakmark.pdf.read import render_page
+
+    path = tmp_path / "form.pdf"
+    path.write_bytes(data)
+    page = render_page(path, "pdf", 0, 300, None)
+    gray = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
+    return units.from_text(page.rawdict, page.matrix, gray, 1), gray
+
+
+def test_text_in_a_form_xobject_moves_with_the_form_when_the_form_is_one_unit(tmp_path):
+    # a seal away from the body text, its lettering slanted (as round a seal's rim): no word units, the
+    # whole seal is one mark (blob) unit, as in XeTeX's logo pages
+    data = _with_form((380, 600, 480, 700), "SEAL", slant=30)
+    pu, gray = _units(data, tmp_path)
+    assert pu.n_blobs >= 1
+    plan = vector.plan(data, 0, pu, 300, 1)
+    figures = vector.verify(plan, data, 0, gray, 300)
+    assert figures["measured"] >= 0.9 * figures["raster_measured"]
+    assert re.search(rb"q\s+1 0 0 1 \S+ \S+ cm\s+/\w+ Do\s+Q", plan.content(signs(b"x", pu.n_codes)))
+
+
+def test_text_in_a_form_xobject_that_cannot_move_as_one_unit_stays_raster(tmp_path):
+    data = _with_form((60, 60, 560, 400), "OVER")  # a form over the body text: its glyphs sit in word units
+    pu, _gray = _units(data, tmp_path)
+    with pytest.raises(vector.NotEditable, match="form XObject"):
+        vector.plan(data, 0, pu, 300, 1)

@@ -183,26 +183,6 @@ def _embedded(font: Any) -> bool:
     return base.split("+")[-1] in _BASE14
 
 
-def _form_has_text(xobj: Any, depth: int = 0) -> bool:
-    import pikepdf
-
-    if depth > 8:
-        return True
-    try:
-        data = xobj.read_bytes()
-    except Exception:
-        return True
-    if b"BT" in data and any(str(ins.operator) == "BT" for ins in pikepdf.parse_content_stream(xobj)):
-        return True
-    res = xobj.get("/Resources")
-    xobjs = res.get("/XObject") if res is not None else None
-    if xobjs is not None:
-        for _name, sub in xobjs.items():
-            if sub.get("/Subtype") == pikepdf.Name.Form and _form_has_text(sub, depth + 1):
-                return True
-    return False
-
-
 class _Planner:
     def __init__(self, page: Any, mpage: pymupdf.Page, pu: PageUnits, to_px: np.ndarray, scale: float, delta: int,
                  text_only: bool = False) -> None:
@@ -228,6 +208,8 @@ class _Planner:
         self.blob_boxes = pu.blobs + 2 * grow
         self.off_lines, self.off_rules, self.off_blobs = nw, nw + nl, nw + nl + nr
         self.moved_slots: set[int] = set()
+        self.form_glyphs: list[tuple[float, float]] = []  # glyph centres of text drawn by forms or patterns
+        self.moved_forms: list[tuple[int, tuple[float, float, float, float]]] = []  # (slot, pixel box)
 
     # which slot a box (pixels) belongs to: glyph centres by point, whole shapes by containment
     def slot_of_point(self, x: float, y: float) -> int:
@@ -253,6 +235,17 @@ class _Planner:
             if len(hit):
                 return off + int(hit[0])
         return -1
+
+    def slots_touching(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
+        """Every unit whose grown box overlaps the box."""
+        out: list[int] = []
+        for boxes, off in ((self.word_boxes, 0), (self.line_boxes, self.off_lines), (self.rule_boxes, self.off_rules),
+                           (self.blob_boxes, self.off_blobs)):
+            if len(boxes):
+                live = boxes[:, 2] > boxes[:, 0]
+                hit = live & (boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1) & (y0 < boxes[:, 3])
+                out += (np.nonzero(hit)[0] + off).tolist()
+        return out
 
     def _px_box(self, pts: np.ndarray, ctm: np.ndarray) -> tuple[float, float, float, float]:
         h = np.c_[pts, np.ones(len(pts))] @ ctm @ self.to_px
@@ -341,8 +334,19 @@ class _Planner:
                 pass  # a shading fills the clip: it never holds a unit by itself
             pending.append(ins)
         flush()
+        self._check_form_text()
         n_slots = self.pu.n_words + self.pu.n_lines + self.pu.n_rules + self.pu.n_blobs
         return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots)})
+
+    def _check_form_text(self) -> None:
+        """Text drawn by a form XObject (or pattern) cannot be moved glyph by glyph: it is fine where the image
+        marker would not move it either (in no unit), or where the whole form moves with the glyph's unit."""
+        for x, y in self.form_glyphs:
+            slot = self.slot_of_point(x, y)
+            if slot < 0:
+                continue
+            if not any(s == slot and b[0] <= x < b[2] and b[1] <= y < b[3] for s, b in self.moved_forms):
+                raise NotEditable("text drawn inside a form XObject or pattern that does not move as one unit")
 
     def _glyphs_by_operator(self) -> dict[int, list[tuple[float, float]]]:
         """Glyph centres (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
@@ -369,9 +373,12 @@ class _Planner:
         for span in self.mpage.get_texttrace():
             idx = _untag(span["color"]) - 1 if len(span["color"]) >= 3 else -1
             if idx < 0 or idx >= len(self.instrs) or str(self.instrs[idx].operator) not in _SHOW:
-                if self.text_only:
-                    continue  # text inside a form XObject: not part of this page's text layer
-                raise NotEditable("text drawn inside a form XObject or pattern")
+                if not self.text_only:  # text layer: a form's text is not part of this page's text layer
+                    for ch in span["chars"]:  # text inside a form XObject or pattern: checked in run()
+                        x0, y0, x1, y1 = ch[3]
+                        p = pymupdf.Point((x0 + x1) / 2, (y0 + y1) / 2) * m
+                        self.form_glyphs.append((p.x * self.scale, p.y * self.scale))
+                continue
             lst = out.setdefault(idx, [])
             for ch in span["chars"]:
                 if ch[1] < 0 and lst:  # the 2nd and 3rd letters of a ligature (ffi): no glyph of their own
@@ -470,15 +477,20 @@ class _Planner:
             if xobj is None:
                 return None
             if xobj.get("/Subtype") == pk.Name.Form:
-                if _form_has_text(xobj):
-                    return None  # its glyphs were already refused by the text trace if drawn
                 x0, y0, x1, y1 = (float(v) for v in xobj.get("/BBox", [0, 0, 0, 0]))
                 fm = _mat(xobj.get("/Matrix", [1, 0, 0, 1, 0, 0]))
                 box = (np.c_[np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]), np.ones(4)] @ fm)[:, :2]
-        slot = self.slot_of_box(*self._px_box(box, ctm))
+        px = self._px_box(box, ctm)
+        slot = self.slot_of_box(*px)
+        if slot < 0 and op == "Do" and xobj.get("/Subtype") == pk.Name.Form:
+            # a form's /BBox is often its whole source page: what it paints is the one unit its box meets
+            # (ink of it outside that unit would move too: verify() refuses such a page)
+            touching = self.slots_touching(*px)
+            slot = touching[0] if len(touching) == 1 else -1
         if slot < 0:
             return None
         self.moved_slots.add(slot)
+        self.moved_forms.append((slot, px))
         return _Wrap(pk.unparse_content_stream([ins]), slot, self._to_local(ctm))
 
 
