@@ -203,6 +203,51 @@ def test_clipping_paths_keep_their_rule_and_text_moves_inside_them():
     assert b"Ts" in out and b"] TJ" in out  # the word moved across (text rise) and along (TJ adjustment)
 
 
+def _page_units(data: bytes, tmp_path: Path):
+    import cv2
+
+    from leakmark import units
+    from leakmark.pdf.read import render_page
+
+    path = tmp_path / "page.pdf"
+    path.write_bytes(data)
+    page = render_page(path, "pdf", 0, 300, None)
+    gray = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
+    return units.from_text(page.rawdict, page.matrix, gray, 1), gray
+
+
+def _lines_pdf(prefix: bytes = b"") -> bytes:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for k in range(8):
+        page.insert_text((72, 100 + 24 * k), f"Line {k}: bold words of a table header", fontsize=12)
+    xref = page.get_contents()[0]
+    doc.update_stream(xref, doc.xref_stream(xref).replace(b"BT", b"BT " + prefix))
+    return doc.tobytes()
+
+
+def test_text_filled_and_stroked_is_moved_once_per_glyph(tmp_path):
+    # LibreOffice draws the bold of a font without a bold face as fill and stroke (2 Tr): MuPDF traces such
+    # text twice, which must not read as twice the glyphs (lo-docx-zh-report p1 stayed raster, with no text)
+    data = _lines_pdf(b"2 Tr 0.3 w ")
+    pu, gray = _page_units(data, tmp_path)
+    plan = vector.plan(data, 0, pu, 300, 1)
+    assert plan.stats["moved_slots"] >= 0.9 * plan.stats["slots"]
+    figures = vector.verify(plan, data, 0, gray, 300)
+    assert figures["agreement"] >= 0.95
+    assert b"2 Tr" in plan.content(signs(b"seed", pu.n_codes))  # the page still draws its bold
+
+
+def test_invisible_text_gets_a_text_layer_moved_with_the_image(tmp_path):
+    # a scan's OCR text (3 Tr): MuPDF traces it without a colour; its glyphs still map to their operators
+    pu, _ = _page_units(_lines_pdf(), tmp_path)  # the units of the page image: where the invisible words lie
+    data = _lines_pdf(b"3 Tr ")
+    plan = vector.plan(data, 0, pu, 300, 1, text_only=True)
+    assert plan.stats["moved_slots"] >= 0.9 * plan.stats["slots"]
+    out = plan.content(signs(b"seed", pu.n_codes))
+    assert b"Ts" in out and b"] TJ" in out
+
+
 def test_font_code_spaces():
     from leakmark.pdf.fontcodes import _GBK, _UTF16, FontCodes
 

@@ -346,16 +346,21 @@ class _Planner:
 
     def _glyphs_by_operator(self) -> dict[int, list[tuple[float, float]]]:
         """Glyph centres (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
-        whose text operators each draw in their own colour."""
+        whose text operators each draw in their own colour. The scratch copy fills all text (render mode
+        0): MuPDF traces text drawn in mode 2 or 6 (fill and stroke: the synthetic bold of LibreOffice
+        and Word) twice, invisible text (mode 3) without its colour, and clipping-only text (7) not at all."""
         pk = self.pikepdf
         tagged: list[Any] = []
         shows = 0
         for i, ins in enumerate(self.instrs):
-            if str(ins.operator) in _SHOW:
+            op = str(ins.operator)
+            if op in _SHOW:
                 r, g, b = _tag(i + 1)
                 tagged += [pk.ContentStreamInstruction([r, g, b], pk.Operator("rg")),
                            pk.ContentStreamInstruction([r, g, b], pk.Operator("RG"))]
                 shows += 1
+            elif op == "Tr":
+                ins = pk.ContentStreamInstruction([0], pk.Operator("Tr"))
             tagged.append(ins)
         if shows == 0:
             return {}
