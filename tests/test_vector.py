@@ -248,6 +248,21 @@ def test_invisible_text_gets_a_text_layer_moved_with_the_image(tmp_path):
     assert b"Ts" in out and b"] TJ" in out
 
 
+def test_text_inside_a_form_xobject_keeps_the_page_raster_and_says_why(tmp_path):
+    # PyMuPDF's insert_htmlbox draws its text in form XObjects (mu-zh-form): the page's own content has no
+    # text operator, but its rule could move, which would have made a vector page whose words never move
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "<p>" + " ".join(["words of a form"] * 40) + "</p>")
+    page.draw_line((72, 420), (523, 420), width=1)
+    data = doc.tobytes()
+    assert b"BT" not in pymupdf.open("pdf", data)[0].read_contents()
+    pu, _ = _page_units(data, tmp_path)
+    assert pu.n_words and pu.n_rules
+    with pytest.raises(vector.NotEditable, match="text drawn inside a form XObject"):
+        vector.plan(data, 0, pu, 300, 1)
+
+
 def test_font_code_spaces():
     from leakmark.pdf.fontcodes import _GBK, _UTF16, FontCodes
 

@@ -362,8 +362,8 @@ class _Planner:
             elif op == "Tr":
                 ins = pk.ContentStreamInstruction([0], pk.Operator("Tr"))
             tagged.append(ins)
-        if shows == 0:
-            return {}
+        if shows == 0 and not any(str(ins.operator) == "Do" for ins in self.instrs):
+            return {}  # no text here (a form XObject may hold some: the trace says so)
         doc = self.mpage.parent
         xref = doc.get_new_xref()
         doc.update_object(xref, "<<>>")
