@@ -248,19 +248,70 @@ def test_invisible_text_gets_a_text_layer_moved_with_the_image(tmp_path):
     assert b"Ts" in out and b"] TJ" in out
 
 
-def test_text_inside_a_form_xobject_keeps_the_page_raster_and_says_why(tmp_path):
-    # PyMuPDF's insert_htmlbox draws its text in form XObjects (mu-zh-form): the page's own content has no
-    # text operator, but its rule could move, which would have made a vector page whose words never move
+def _htmlbox_pdf(path: Path, twice: bool = False) -> Path:
+    """Pages as PyMuPDF's insert_htmlbox makes them (mu-zh-form): the page's content only draws form
+    XObjects, the text is inside them; a rule in the page's own content. `twice`: the second page draws the
+    first page's form again."""
     doc = pymupdf.open()
-    page = doc.new_page()
-    page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "<p>" + " ".join(["words of a form"] * 40) + "</p>")
-    page.draw_line((72, 420), (523, 420), width=1)
-    data = doc.tobytes()
-    assert b"BT" not in pymupdf.open("pdf", data)[0].read_contents()
+    for i in range(2):
+        page = doc.new_page()
+        page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "".join(
+            f"<p>Paragraph {k} of page {i + 1}: the quick brown fox jumps over it.</p>" for k in range(14)))
+        page.draw_line((72, 420), (523, 420), width=1)
+    doc.save(path)
+    if twice:
+        import pikepdf
+
+        with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+            first, second = pdf.pages
+            name, form = next(iter(first.Resources.XObject.items()))
+            second.Resources.XObject[name + "b"] = form
+            second.contents_add(pdf.make_stream(f"q 1 0 0 1 0 -300 cm {name}b Do Q".encode()))
+            pdf.save(path)
+    return path
+
+
+def _form_streams(path: Path) -> dict[int, bytes]:
+    """The form XObjects that show text, by object number."""
+    with pymupdf.open(path) as doc:
+        forms = {x: doc.xref_stream(x) for x in range(1, doc.xref_length())
+                 if doc.xref_get_key(x, "Subtype")[1] == "/Form"}
+    return {x: data for x, data in forms.items() if re.search(rb"\bT[jJ]\b", data)}
+
+
+def test_text_inside_form_xobjects_is_moved_in_the_forms(ws_copy, tmp_path):
+    source = _htmlbox_pdf(tmp_path / "htmlbox.pdf")
+    with pymupdf.open(source) as doc:
+        assert b"BT" not in doc[0].read_contents()
+    people = (leakmark.Recipient("A"), leakmark.Recipient("B"))
+    result = leakmark.issue(ws_copy, leakmark.IssueOptions(source=source, recipients=people,
+                                                           output_dir=tmp_path / "out", jobs=1))
+    assert result.stats["page_modes"] == ["vector", "vector"], result.stats["raster_reasons"]
+    original = _form_streams(source)
+    a, b = (Path(c.path) for c in result.copies)
+    with pymupdf.open(source) as src, pymupdf.open(a) as cp:
+        assert [p.get_text() for p in cp] == [p.get_text() for p in src] and not cp[0].get_images()
+    forms_a, forms_b = _form_streams(a), _form_streams(b)
+    assert len(forms_a) == len(original) == 2
+    assert not set(original.values()) & set(forms_a.values())  # no unmarked text left in the file
+    assert set(forms_a.values()) != set(forms_b.values())  # each copy's forms carry its own marks
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "b.png"), render_page_array(b, 1, 300))
+    r = trace(ws_copy, TraceOptions(evidence=(tmp_path / "b.png",)))
+    assert r.verdict == "identified" and r.suspects[0].copy.copy_no == int(result.copies[1].copy_no)
+
+
+def test_a_form_xobject_drawn_twice_or_in_a_merged_file_keeps_its_page_raster(tmp_path):
+    data = _htmlbox_pdf(tmp_path / "twice.pdf", twice=True).read_bytes()
     pu, _ = _page_units(data, tmp_path)
-    assert pu.n_words and pu.n_rules
-    with pytest.raises(vector.NotEditable, match="text drawn inside a form XObject"):
-        vector.plan(data, 0, pu, 300, 1)
+    with pytest.raises(vector.NotEditable, match="other pages or forms draw too"):
+        vector.plan(data, 0, pu, 300, 1)  # page 2 draws page 1's form too: one content cannot mark both
+    data = _htmlbox_pdf(tmp_path / "once.pdf").read_bytes()
+    pu, _ = _page_units(data, tmp_path)
+    with pytest.raises(vector.NotEditable, match="merged print file"):
+        vector.plan(data, 0, pu, 300, 1, forms=False)
+    assert vector.plan(data, 0, pu, 300, 1).forms
 
 
 def test_font_code_spaces():
