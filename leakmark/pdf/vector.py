@@ -300,7 +300,9 @@ class _Planner:
             if xobj is None or xobj.get("/Subtype") != pk.Name.Form or not _form_has_text(xobj):
                 continue
             num = xobj.objgen[0]
-            if num in self.text_forms or num == 0 or depth >= 8:
+            if depth >= 8:
+                raise NotEditable("form XObjects with text nested more than 8 deep")
+            if num in self.text_forms or num == 0:
                 raise NotEditable("a form XObject with text is drawn more than once on the page")
             try:
                 instrs = list(pk.parse_content_stream(xobj))
@@ -394,7 +396,8 @@ class _Planner:
                 path, clip = [], None
                 continue
             elif op == "Do" and (form := self._text_form(ins)) is not None:
-                self.form_parts[form.key] = self._run_stream(form, form.matrix @ ctm, dict(ts))
+                # its fonts are named in its own resources: a font set outside it is not looked up there
+                self.form_parts[form.key] = self._run_stream(form, form.matrix @ ctm, {**ts, "font": None})
             elif op == "Do" or op == "INLINE IMAGE":
                 element = self._xobject(ins, op, ctm)
                 if element is not None:
