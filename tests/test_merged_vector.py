@@ -136,3 +136,20 @@ def test_pages_with_annotations_stay_images_in_a_merged_file(issued, ws_copy, tm
         out.save(one)
     t = trace(ws_copy, TraceOptions(evidence=(one,)))
     assert t.verdict == "identified" and t.suspects[0].copy.copy_no == int(r.copies[0].copy_no)
+
+
+def test_pages_with_text_in_form_xobjects_stay_images_in_a_merged_file(ws_copy, tmp_path):
+    # each copy file edits those forms; a merged file's copies share the original's objects, unmarked forms
+    # included: such a page is an image there
+    source = tmp_path / "forms.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "".join(
+        f"<p>Paragraph {k}: the quick brown fox jumps over it.</p>" for k in range(14)))
+    doc.save(source)
+    merged = tmp_path / "run.pdf"
+    r = leakmark.issue(ws_copy, leakmark.IssueOptions(source=source, recipients=_people(1), merge=merged, jobs=1))
+    assert r.stats["page_modes"] == ["raster"]
+    assert "a merged print file shares" in r.stats["raster_reasons"][0]
+    with pymupdf.open(merged) as out:
+        assert len(out[0].get_images()) == 1 and not out[0].get_xobjects()  # no form left to draw the original

@@ -163,7 +163,8 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                                 options.password, local, progress, options.chosen_layers,
                                 auto_tone=options.layers is None,
                                 vector=lambda i: options.vector and pdf_source and i not in annotated,
-                                text_layer=pdf_source and options.text_layer)
+                                text_layer=pdf_source and options.text_layer,
+                                vector_forms=merge is None)  # a merged file's copies share the forms
                 for page in prep:
                     if page.index in annotated:
                         page.mode_reason = ("it has annotations, which a merged print file does not carry (its "
@@ -233,7 +234,8 @@ def resume(workspace: Workspace, run_ref: str, settings: RunSettings | None = No
             prep = _prepare(workspace, doc, source, False, run.id, record.delta, settings.password, local, progress,
                             record.layers, tone_pages=None if record.tone_pages is None else list(record.tone_pages),
                             vector=record.vector_page,
-                            text_layer=record.page_modes is not None and record.text_layer)
+                            text_layer=record.page_modes is not None and record.text_layer,
+                            vector_forms=record.merge is None)
             if any(record.vector_page(r.index) and r.mode != "vector" for r in prep):
                 bad = next(r for r in prep if record.vector_page(r.index) and r.mode != "vector")
                 raise BadRequestError(f"run {run.id} makes vector copies, but page {bad.index + 1} can no longer be "
@@ -445,7 +447,7 @@ def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, run_id: str,
              password: str | None, executor: Executor, progress: Progress,
              chosen: tuple[LayerName, ...], *, auto_tone: bool = False,
              tone_pages: list[int] | None = None, vector: Callable[[int], bool] = lambda i: False,
-             text_layer: bool = False) -> list[PrepResult]:
+             text_layer: bool = False, vector_forms: bool = True) -> list[PrepResult]:
     """Render every page once for the run (locally, also with Dask: only the client has the PDF), with the
     tone planes where tone goes: decided per page (`auto_tone`), or the run's recorded pages (a resume)."""
 
@@ -460,7 +462,7 @@ def _prepare(ws: Workspace, doc: Document, source: Path, new: bool, run_id: str,
                     cache=cache.page_file(ws, run_id, i),
                     known_units=None if new else vault.load_units_json(ws, doc.sha256, i),
                     want_vault=new, tone=tone_mode(i), blind=LayerName.blind in chosen, vector=vector(i),
-                    text_layer=text_layer)
+                    text_layer=text_layer, vector_forms=vector_forms)
             for i in range(doc.pages)]
     progress.start(doc.pages, "pages rendered")
     try:

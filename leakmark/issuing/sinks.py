@@ -166,6 +166,8 @@ class MergedFile:
             first = w.pages + 1
             for i, ((width, height), img) in enumerate(zip(self.sizes, imgs, strict=True)):
                 if isinstance(img, PageContent):
+                    if img.forms:  # its shared objects would hold the forms' unmarked text (run.py plans none)
+                        raise RuntimeError("a merged file's vector page with edited form XObjects")
                     w.add_content_page(self.frames[i].entries, self._content(i, img.data, c))
                     continue
                 frame = self.frames.get(i)

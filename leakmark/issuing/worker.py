@@ -52,6 +52,7 @@ class PrepJob:
     blind: bool = False  # and the blind layer's (the page embedded with all bits 0 and all bits 1)
     vector: bool = False  # try to mark this page in its own content (pdf.vector); else it stays raster
     text_layer: bool = False  # a raster page keeps its text, invisible and moved as its image (pdf.vector)
+    vector_forms: bool = True  # text in form XObjects may be moved by editing them (not in a merged file)
 
 
 @dataclass
@@ -171,7 +172,7 @@ def _plan_vector(job: PrepJob, data: bytes, gray: np.ndarray, pu: units.PageUnit
     if job.kind != "pdf":
         return "raster", "an image has no content to edit", None
     try:
-        plan = vector.plan(data, job.index, pu, job.dpi, job.delta, job.password)
+        plan = vector.plan(data, job.index, pu, job.dpi, job.delta, job.password, forms=job.vector_forms)
         vector.verify(plan, data, job.index, gray, job.dpi, job.password)
     except vector.NotEditable as exc:
         return "raster", str(exc), None
@@ -228,8 +229,9 @@ def _mark_copies(job: MarkJob, arrays: tuple[np.ndarray, ...] | None) -> MarkRes
     if job.vector_plan is not None:
         plan = pickle.loads(job.vector_plan)  # made by this run's prepare_page, never read from outside
         seeds = job.material[LayerName.shift]
-        return MarkResult(index=job.index, images=[PageContent(plan.content(signs(s, plan.units.n_codes)))
-                                                   for s in seeds])
+        codes = [signs(s, plan.units.n_codes) for s in seeds]
+        return MarkResult(index=job.index, images=[PageContent(plan.content(c), tuple(plan.form_contents(c).items()))
+                                                   for c in codes])
     arrays = tuple(np.load(f) for f in job.page_files or ()) if arrays is None else arrays
     base = arrays[0]
     pu = units.PageUnits.from_json(job.units)

@@ -78,6 +78,8 @@ def write_pdf_copy(source: Path, pages: list[PageOutput], out: Path, file_token:
                 doc.xref_set_key(page.xref, "Thumb", "null")
             if isinstance(marked, PageContent):
                 _set_contents(doc, page, marked.data)
+                for num, data in marked.forms:  # drawn by this page only (pdf.vector checks)
+                    doc.update_stream(num, data)
                 continue
             if marked.bilevel:
                 raise RuntimeError("a 1-bit page image in a PDF copy")

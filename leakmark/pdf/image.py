@@ -28,9 +28,11 @@ class PageImage:
 
 @dataclass(frozen=True)
 class PageContent:
-    """A vector copy's page: its marked content stream (the rest of the page is the original's)."""
+    """A vector copy's page: its marked content stream (the rest of the page is the original's), and the
+    marked content of the form XObjects with text that it draws (object number, content)."""
 
     data: bytes
+    forms: tuple[tuple[int, bytes], ...] = ()
 
 
 PageOutput = PageImage | PageContent  # what a marking job makes of one page of one copy

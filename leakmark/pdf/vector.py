@@ -128,16 +128,25 @@ class _Wrap:
         return b"q 1 0 0 1 " + _fmt(ux) + b" " + _fmt(uy) + b" cm\n" + self.body + b"\nQ"
 
 
+def _render(parts: list[Any], moves: np.ndarray) -> bytes:
+    return b"\n".join(p if isinstance(p, bytes) else p.render(moves) for p in parts)
+
+
 @dataclass
 class PagePlan:
     parts: list[Any]  # bytes, or elements with .render(moves)
     units: PageUnits
     delta: int
     stats: dict = field(default_factory=dict)
+    forms: dict[int, list[Any]] = field(default_factory=dict)  # object number -> parts of a form XObject's content
 
     def content(self, codes: np.ndarray) -> bytes:
+        return _render(self.parts, unit_moves(self.units, codes, self.delta))
+
+    def form_contents(self, codes: np.ndarray) -> dict[int, bytes]:
+        """The new content of each form XObject with text that the page draws (each drawn once in the file)."""
         moves = unit_moves(self.units, codes, self.delta)
-        return b"\n".join(p if isinstance(p, bytes) else p.render(moves) for p in self.parts)
+        return {num: _render(parts, moves) for num, parts in self.forms.items()}
 
 
 # -- planning -----------------------------------------------------------------------------------------
@@ -183,6 +192,36 @@ def _embedded(font: Any) -> bool:
     return base.split("+")[-1] in _BASE14
 
 
+def _form_has_text(xobj: Any, depth: int = 0) -> bool:
+    import pikepdf
+
+    if depth > 8:
+        return True
+    try:
+        data = xobj.read_bytes()
+    except Exception:
+        return True
+    if b"BT" in data and any(str(ins.operator) == "BT" for ins in pikepdf.parse_content_stream(xobj)):
+        return True
+    res = xobj.get("/Resources")
+    xobjs = res.get("/XObject") if res is not None else None
+    if xobjs is not None:
+        for _name, sub in xobjs.items():
+            if sub.get("/Subtype") == pikepdf.Name.Form and _form_has_text(sub, depth + 1):
+                return True
+    return False
+
+
+@dataclass
+class _Stream:
+    """A content stream the plan edits: the page's (key 0) or a form XObject's (key: its object number)."""
+    key: int
+    instrs: list[Any]
+    fonts: Any
+    xobjects: Any
+    matrix: np.ndarray = field(default_factory=lambda: np.eye(3))  # a form's /Matrix
+
+
 class _Planner:
     def __init__(self, page: Any, mpage: pymupdf.Page, pu: PageUnits, to_px: np.ndarray, scale: float, delta: int,
                  text_only: bool = False) -> None:
@@ -200,6 +239,12 @@ class _Planner:
         res = page.obj.get("/Resources")
         self.fonts = res.get("/Font") if res is not None else None
         self.xobjects = res.get("/XObject") if res is not None else None
+        self.page_stream = _Stream(0, self.instrs, self.fonts, self.xobjects)
+        # form XObjects with text that the page draws: their content is edited as the page's is (a text
+        # layer has no form XObjects)
+        self.text_forms: dict[int, _Stream] = {}
+        if not text_only:
+            self._find_text_forms(self.page_stream, 0)
         nw, nl, nr = pu.n_words, pu.n_lines, pu.n_rules
         grow = np.array([-delta, -delta, delta, delta])
         self.word_boxes = pu.words + grow
@@ -208,8 +253,8 @@ class _Planner:
         self.blob_boxes = pu.blobs + 2 * grow
         self.off_lines, self.off_rules, self.off_blobs = nw, nw + nl, nw + nl + nr
         self.moved_slots: set[int] = set()
-        self.form_glyphs: list[tuple[float, float]] = []  # glyph centres of text drawn by forms or patterns
-        self.moved_forms: list[tuple[int, tuple[float, float, float, float]]] = []  # (slot, pixel box)
+        self.glyphs: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        self.form_parts: dict[int, list[Any]] = {}
 
     # which slot a box (pixels) belongs to: glyph centres by point, whole shapes by containment
     def slot_of_point(self, x: float, y: float) -> int:
@@ -236,17 +281,6 @@ class _Planner:
                 return off + int(hit[0])
         return -1
 
-    def slots_touching(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
-        """Every unit whose grown box overlaps the box."""
-        out: list[int] = []
-        for boxes, off in ((self.word_boxes, 0), (self.line_boxes, self.off_lines), (self.rule_boxes, self.off_rules),
-                           (self.blob_boxes, self.off_blobs)):
-            if len(boxes):
-                live = boxes[:, 2] > boxes[:, 0]
-                hit = live & (boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1) & (y0 < boxes[:, 3])
-                out += (np.nonzero(hit)[0] + off).tolist()
-        return out
-
     def _px_box(self, pts: np.ndarray, ctm: np.ndarray) -> tuple[float, float, float, float]:
         h = np.c_[pts, np.ones(len(pts))] @ ctm @ self.to_px
         return float(h[:, 0].min()), float(h[:, 1].min()), float(h[:, 0].max()), float(h[:, 1].max())
@@ -257,9 +291,48 @@ class _Planner:
             raise NotEditable("a degenerate transformation")
         return np.linalg.inv(lin)
 
-    def run(self) -> PagePlan:
+    def _find_text_forms(self, st: _Stream, depth: int) -> None:
         pk = self.pikepdf
-        glyphs = self._glyphs_by_operator()
+        for ins in st.instrs:
+            if str(ins.operator) != "Do" or st.xobjects is None:
+                continue
+            xobj = st.xobjects.get(str(ins.operands[0]))
+            if xobj is None or xobj.get("/Subtype") != pk.Name.Form or not _form_has_text(xobj):
+                continue
+            num = xobj.objgen[0]
+            if depth >= 8:
+                raise NotEditable("form XObjects with text nested more than 8 deep")
+            if num in self.text_forms or num == 0:
+                raise NotEditable("a form XObject with text is drawn more than once on the page")
+            try:
+                instrs = list(pk.parse_content_stream(xobj))
+            except pk.PdfError as exc:
+                raise NotEditable(f"the content of a form XObject does not parse ({exc})") from exc
+            res = xobj.get("/Resources")  # without its own, a form uses its page's (PDF 1.1)
+            fonts, xobjects = (st.fonts, st.xobjects) if res is None else (res.get("/Font"), res.get("/XObject"))
+            form = _Stream(num, instrs, fonts, xobjects, _mat(xobj.get("/Matrix", [1, 0, 0, 1, 0, 0])))
+            self.text_forms[num] = form
+            self._find_text_forms(form, depth + 1)
+
+    def run(self) -> PagePlan:
+        self.glyphs = self._glyphs_by_operator()
+        parts = self._run_stream(self.page_stream, np.eye(3),
+                                 {"font": None, "size": None, "Th": 1.0, "rise": 0.0, "Tc": 0.0, "Tw": 0.0, "TL": 0.0})
+        n_slots = self.pu.n_words + self.pu.n_lines + self.pu.n_rules + self.pu.n_blobs
+        return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots)},
+                        self.form_parts)
+
+    def _run_stream(self, st: _Stream, ctm: np.ndarray, ts: dict[str, Any]) -> list[Any]:
+        """The parts of one content stream; a form XObject's runs in the state of its Do (`ctm`, `ts`)."""
+        saved = self.instrs, self.fonts, self.xobjects
+        self.instrs, self.fonts, self.xobjects = st.instrs, st.fonts, st.xobjects
+        try:
+            return self._run_instrs(st, ctm, ts)
+        finally:
+            self.instrs, self.fonts, self.xobjects = saved
+
+    def _run_instrs(self, st: _Stream, ctm: np.ndarray, ts: dict[str, Any]) -> list[Any]:
+        pk = self.pikepdf
         parts: list[Any] = []
         pending: list[Any] = []
 
@@ -268,9 +341,7 @@ class _Planner:
                 parts.append(pk.unparse_content_stream(pending))
                 pending.clear()
 
-        ctm = np.eye(3)
         stack: list[tuple[np.ndarray, dict[str, Any]]] = []
-        ts: dict[str, Any] = {"font": None, "size": None, "Th": 1.0, "rise": 0.0, "Tc": 0.0, "Tw": 0.0, "TL": 0.0}
         tm_lin = np.eye(3)
         path: list[tuple[int, str, list[float]]] = []  # current path's construction operators
         clip: Any = None  # the W or W* operator before the path's painting operator
@@ -308,7 +379,7 @@ class _Planner:
             if op in _SHOW:
                 if op == '"':
                     ts["Tw"], ts["Tc"] = nums[0], nums[1]
-                text = self._text(i, ins, op, ts, tm_lin, ctm, glyphs.get(i, []))
+                text = self._text(i, ins, op, ts, tm_lin, ctm, self.glyphs.get((st.key, i), []))
                 if text is not None:
                     flush()
                     parts.append(text)
@@ -324,6 +395,9 @@ class _Planner:
                 parts.extend(self._paint(path, clip, ins, ctm))
                 path, clip = [], None
                 continue
+            elif op == "Do" and (form := self._text_form(ins)) is not None:
+                # its fonts are named in its own resources: a font set outside it is not looked up there
+                self.form_parts[form.key] = self._run_stream(form, form.matrix @ ctm, {**ts, "font": None})
             elif op == "Do" or op == "INLINE IMAGE":
                 element = self._xobject(ins, op, ctm)
                 if element is not None:
@@ -334,52 +408,53 @@ class _Planner:
                 pass  # a shading fills the clip: it never holds a unit by itself
             pending.append(ins)
         flush()
-        self._check_form_text()
-        n_slots = self.pu.n_words + self.pu.n_lines + self.pu.n_rules + self.pu.n_blobs
-        return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots)})
+        return parts
 
-    def _check_form_text(self) -> None:
-        """Text drawn by a form XObject (or pattern) cannot be moved glyph by glyph: it is fine where the image
-        marker would not move it either (in no unit), or where the whole form moves with the glyph's unit."""
-        for x, y in self.form_glyphs:
-            slot = self.slot_of_point(x, y)
-            if slot < 0:
-                continue
-            if not any(s == slot and b[0] <= x < b[2] and b[1] <= y < b[3] for s, b in self.moved_forms):
-                raise NotEditable("text drawn inside a form XObject or pattern that does not move as one unit")
+    def _text_form(self, ins: Any) -> _Stream | None:
+        xobj = self.xobjects.get(str(ins.operands[0])) if self.xobjects is not None else None
+        return self.text_forms.get(xobj.objgen[0]) if xobj is not None else None
 
-    def _glyphs_by_operator(self) -> dict[int, list[tuple[float, float]]]:
+    def _glyphs_by_operator(self) -> dict[tuple[int, int], list[tuple[float, float]]]:
         """Glyph centres (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
-        whose text operators each draw in their own colour."""
+        whose text operators each draw in their own colour. The scratch copy fills all text (render mode
+        0): MuPDF traces text drawn in mode 2 or 6 (fill and stroke: the synthetic bold of LibreOffice
+        and Word) twice, invisible text (mode 3) without its colour, and clipping-only text (7) not at all."""
         pk = self.pikepdf
-        tagged: list[Any] = []
-        shows = 0
-        for i, ins in enumerate(self.instrs):
-            if str(ins.operator) in _SHOW:
-                r, g, b = _tag(i + 1)
-                tagged += [pk.ContentStreamInstruction([r, g, b], pk.Operator("rg")),
-                           pk.ContentStreamInstruction([r, g, b], pk.Operator("RG"))]
-                shows += 1
-            tagged.append(ins)
-        if shows == 0:
-            return {}
         doc = self.mpage.parent
+        tags: list[tuple[int, int]] = []  # tag - 1 -> (stream, operator index)
+        streams: dict[int, bytes] = {}
+        for st in (self.page_stream, *self.text_forms.values()):
+            tagged: list[Any] = []
+            for i, ins in enumerate(st.instrs):
+                op = str(ins.operator)
+                if op in _SHOW:
+                    tags.append((st.key, i))
+                    r, g, b = _tag(len(tags))
+                    tagged += [pk.ContentStreamInstruction([r, g, b], pk.Operator("rg")),
+                               pk.ContentStreamInstruction([r, g, b], pk.Operator("RG"))]
+                elif op == "Tr":
+                    ins = pk.ContentStreamInstruction([0], pk.Operator("Tr"))
+                tagged.append(ins)
+            streams[st.key] = pk.unparse_content_stream(tagged)
+        if not tags and not any(str(ins.operator) == "Do" for ins in self.instrs):
+            return {}  # no text here (a form XObject may hold some: the trace says so)
+        for num in self.text_forms:  # the same objects in MuPDF's scratch copy (one file, one numbering)
+            if doc.xref_get_key(num, "Subtype") != ("name", "/Form"):
+                raise NotEditable("a form XObject is numbered differently in MuPDF")
+            doc.update_stream(num, streams[num])
         xref = doc.get_new_xref()
         doc.update_object(xref, "<<>>")
-        doc.update_stream(xref, pk.unparse_content_stream(tagged))
+        doc.update_stream(xref, streams[0])
         self.mpage.set_contents(xref)
-        out: dict[int, list[tuple[float, float]]] = {}
+        out: dict[tuple[int, int], list[tuple[float, float]]] = {}
         m = self.mpage.rotation_matrix
         for span in self.mpage.get_texttrace():
-            idx = _untag(span["color"]) - 1 if len(span["color"]) >= 3 else -1
-            if idx < 0 or idx >= len(self.instrs) or str(self.instrs[idx].operator) not in _SHOW:
-                if not self.text_only:  # text layer: a form's text is not part of this page's text layer
-                    for ch in span["chars"]:  # text inside a form XObject or pattern: checked in run()
-                        x0, y0, x1, y1 = ch[3]
-                        p = pymupdf.Point((x0 + x1) / 2, (y0 + y1) / 2) * m
-                        self.form_glyphs.append((p.x * self.scale, p.y * self.scale))
-                continue
-            lst = out.setdefault(idx, [])
+            tag = _untag(span["color"]) if len(span["color"]) >= 3 else 0
+            if not 0 < tag <= len(tags):
+                if self.text_only:
+                    continue  # text inside a form XObject: not part of this page's text layer
+                raise NotEditable("text drawn inside a form XObject or pattern")
+            lst = out.setdefault(tags[tag - 1], [])
             for ch in span["chars"]:
                 if ch[1] < 0 and lst:  # the 2nd and 3rd letters of a ligature (ffi): no glyph of their own
                     continue
@@ -477,20 +552,15 @@ class _Planner:
             if xobj is None:
                 return None
             if xobj.get("/Subtype") == pk.Name.Form:
+                if _form_has_text(xobj):
+                    return None  # its glyphs were already refused by the text trace if drawn
                 x0, y0, x1, y1 = (float(v) for v in xobj.get("/BBox", [0, 0, 0, 0]))
                 fm = _mat(xobj.get("/Matrix", [1, 0, 0, 1, 0, 0]))
                 box = (np.c_[np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]), np.ones(4)] @ fm)[:, :2]
-        px = self._px_box(box, ctm)
-        slot = self.slot_of_box(*px)
-        if slot < 0 and op == "Do" and xobj.get("/Subtype") == pk.Name.Form:
-            # a form's /BBox is often its whole source page: what it paints is the one unit its box meets
-            # (ink of it outside that unit would move too: verify() refuses such a page)
-            touching = self.slots_touching(*px)
-            slot = touching[0] if len(touching) == 1 else -1
+        slot = self.slot_of_box(*self._px_box(box, ctm))
         if slot < 0:
             return None
         self.moved_slots.add(slot)
-        self.moved_forms.append((slot, px))
         return _Wrap(pk.unparse_content_stream([ins]), slot, self._to_local(ctm))
 
 
@@ -512,9 +582,11 @@ def _points(sp: list[tuple[int, str, list[float]]]) -> np.ndarray:
 
 
 def plan(source_bytes: bytes, index: int, pu: PageUnits, dpi: int, delta: int,
-         password: str | None = None, *, text_only: bool = False) -> PagePlan:
+         password: str | None = None, *, text_only: bool = False, forms: bool = True) -> PagePlan:
     """The page's vector plan; NotEditable with the reason when it must stay raster. `text_only`: the
-    invisible text layer of a raster page instead, its glyphs moved as the page image's units move."""
+    invisible text layer of a raster page instead, its glyphs moved as the page image's units move.
+    `forms`: whether text inside form XObjects may be moved by editing them (not in a merged print file,
+    whose copies share the original's objects)."""
     import pikepdf
 
     if password is not None:
@@ -535,12 +607,56 @@ def plan(source_bytes: bytes, index: int, pu: PageUnits, dpi: int, delta: int,
             scale = dpi / 72.0
             to_px = _mat(tuple(mpage.transformation_matrix * mpage.rotation_matrix * pymupdf.Matrix(scale, scale)))
             planner = _Planner(page, mpage, pu, to_px, scale, delta, text_only)
+            if planner.text_forms:
+                if not forms:
+                    raise NotEditable("text drawn inside a form XObject, which a merged print file shares "
+                                      "between its copies")
+                if _drawn_elsewhere(pdf, set(planner.text_forms)):
+                    raise NotEditable("text drawn inside a form XObject that other pages or forms draw too")
             result = planner.run()
         finally:
             mdoc.close()
     if not result.stats.get("moved_slots") and not text_only:
         raise NotEditable("no unit could be moved in the content")
     return result
+
+
+def _drawn_elsewhere(pdf: Any, nums: set[int]) -> bool:
+    """Whether any of these form XObjects is named more than once in the resources of the file's pages
+    (counted per page: pages that share a resource dictionary may all draw what it names), of their forms,
+    patterns and annotations' appearances: each copy edits a form's content for one place on one page."""
+    import pikepdf
+
+    seen: dict[int, int] = {}
+
+    def walk(res: Any, walked: set[tuple[int, int]], depth: int) -> None:
+        if not isinstance(res, pikepdf.Dictionary) or depth > 8:
+            return
+        for kind in ("/XObject", "/Pattern"):
+            entries = res.get(kind)
+            if not isinstance(entries, pikepdf.Dictionary):
+                continue
+            for _name, obj in entries.items():
+                if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                    continue
+                if obj.objgen[0] in nums:
+                    seen[obj.objgen[0]] = seen.get(obj.objgen[0], 0) + 1
+                if obj.objgen not in walked:  # each form's resources once per page: no cycles, no blow-up
+                    walked.add(obj.objgen)
+                    walk(obj.get("/Resources"), walked, depth + 1)
+
+    for page in pdf.pages:
+        walked: set[tuple[int, int]] = set()
+        walk(page.obj.get("/Resources"), walked, 0)
+        for annot in page.obj.get("/Annots", []):
+            ap = annot.get("/AP") if isinstance(annot, pikepdf.Dictionary) else None
+            for state in (ap.values() if isinstance(ap, pikepdf.Dictionary) else []):
+                for stream in (state.values() if isinstance(state, pikepdf.Dictionary) else [state]):
+                    if isinstance(stream, pikepdf.Stream):
+                        if stream.objgen[0] in nums:
+                            seen[stream.objgen[0]] = 2  # an appearance, not the page's content
+                        walk(stream.get("/Resources"), walked, 1)
+    return any(seen.get(n, 0) != 1 for n in nums)
 
 
 def _bytes_io(data: bytes) -> Any:
@@ -575,6 +691,8 @@ def verify(plan_: PagePlan, source_bytes: bytes, index: int, gray: np.ndarray, d
         doc.update_object(xref, "<<>>")
         doc.update_stream(xref, plan_.content(codes))
         page.set_contents(xref)
+        for num, data in plan_.form_contents(codes).items():
+            doc.update_stream(num, data)
         marked = cv2.cvtColor(page_array(page, dpi, mode="rgb"), cv2.COLOR_RGB2GRAY)  # as prepare_page's grey
     finally:
         doc.close()

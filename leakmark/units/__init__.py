@@ -156,8 +156,9 @@ def _joined_lines(lines: list[dict], px_per_pt: float, delta: int) -> list[dict]
             last = [ch for span in prev.get("spans", []) for ch in span.get("chars", [])]
             first = [dict(ch, size=span.get("size", 0.0)) for span in line.get("spans", [])
                      for ch in span.get("chars", [])]
-            if last and first and _same_baseline(last[-1], first[0], *line.get("dir", (1.0, 0.0))) \
-                    and not _safe_boundary(last[-1], first[0], *line.get("dir", (1.0, 0.0)), shift_pt):
+            dx, dy = line.get("dir", (1.0, 0.0))
+            if last and first and _same_baseline(last[-1], first[0], dx, dy) \
+                    and not _safe_boundary(last[-1], first[0], dx, dy, shift_pt):
                 out[-1] = dict(prev, spans=list(prev.get("spans", [])) + list(line.get("spans", [])))
                 continue
         out.append(line)
