@@ -342,7 +342,21 @@ class _Planner:
             pending.append(ins)
         flush()
         n_slots = self.pu.n_words + self.pu.n_lines + self.pu.n_rules + self.pu.n_blobs
-        return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots)})
+        return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots),
+                                                     "still": self.still()})
+
+    def still(self) -> dict[str, int]:
+        """Units that nothing in the content moves, by kind (the image marker moves them all): what a page
+        that fails `verify` lacks. A line moves with any of its words."""
+        pu, moved = self.pu, np.zeros(self.off_blobs + self.pu.n_blobs, dtype=bool)
+        moved[list(self.moved_slots)] = True
+        words = moved[:pu.n_words]
+        lines = moved[self.off_lines:self.off_rules].copy()
+        lines[pu.word_line[words]] = True
+        counts = {"words": int((~words).sum()), "lines": int((~lines & (pu.lines[:, 2] > pu.lines[:, 0])).sum()),
+                  "rules": int((~moved[self.off_rules:self.off_blobs]).sum()),
+                  "blobs": int((~moved[self.off_blobs:]).sum())}
+        return {k: v for k, v in counts.items() if v}
 
     def _glyphs_by_operator(self) -> dict[int, list[tuple[float, float]]]:
         """Glyph centres (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
@@ -577,8 +591,9 @@ def verify(plan_: PagePlan, source_bytes: bytes, index: int, gray: np.ndarray, d
         figures[name] = (int(ok.sum()), float((np.sign(v[ok]) == codes[ok]).mean()) if ok.any() else 0.0)
     (nv, av), (nr, ar) = figures["vector"], figures["raster"]
     if nv < 0.9 * nr or av < min(MIN_AGREEMENT, ar - 0.05):
+        still = ", ".join(f"{v} {k if v > 1 else k[:-1]}" for k, v in plan_.stats.get("still", {}).items())
         raise NotEditable(f"the content edit carries the marks worse than the image would ({nv} units measured, "
-                          f"{av:.0%} right; raster {nr}, {ar:.0%})")
+                          f"{av:.0%} right; raster {nr}, {ar:.0%}" + (f"; not moved: {still})" if still else ")"))
     inside = np.zeros(gray.shape, dtype=bool)
     pad = 2 * delta + 2
     for boxes in (pu.words, pu.lines, pu.rules, pu.blobs):
