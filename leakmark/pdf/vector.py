@@ -227,14 +227,35 @@ class _Planner:
         self.rule_boxes = pu.rules + 2 * grow
         self.blob_boxes = pu.blobs + 2 * grow
         self.off_lines, self.off_rules, self.off_blobs = nw, nw + nl, nw + nl + nr
+        self.word_axes = pu.word_axis.astype(np.int64)  # the direction of the text (0: along x)
+        self.line_axes = np.zeros(nl, dtype=np.int64)
+        self.line_axes[pu.word_line] = self.word_axes
         self.moved_slots: set[int] = set()
 
-    # which slot a box (pixels) belongs to: glyph centres by point, whole shapes by containment
-    def slot_of_point(self, x: float, y: float) -> int:
+    # which slot a shape (pixels) belongs to: glyphs by their boxes, whole shapes by containment
+    def slot_of_glyph(self, box: tuple[float, float, float, float]) -> int:
         """A glyph's unit: its word, else its line, else a mark or rule made of glyphs (a signature set in a
-        script font, an underline of underscores), as the image marker would move its pixels."""
-        for boxes, off in ((self.word_boxes, 0), (self.line_boxes, self.off_lines), (self.blob_boxes, self.off_blobs),
-                           (self.rule_boxes, self.off_rules)):
+        script font, an underline of underscores), as the image marker would move its pixels. A glyph's box
+        spans the font's ascent to descent, so the centre of a low or high glyph (a dot of a leader, a comma,
+        a quote) lies outside the tight box of a word made of such glyphs: a word or line also takes a glyph
+        whose centre along the text lies in it and whose box holds it whole across the text."""
+        x0, y0, x1, y1 = box
+        x, y = (x0 + x1) / 2, (y0 + y1) / 2
+        for boxes, axes, off in ((self.word_boxes, self.word_axes, 0),
+                                 (self.line_boxes, self.line_axes, self.off_lines)):
+            if not len(boxes):
+                continue
+            inside_x, inside_y = (boxes[:, 0] <= x) & (x < boxes[:, 2]), (boxes[:, 1] <= y) & (y < boxes[:, 3])
+            hit = np.nonzero(inside_x & inside_y)[0]
+            if not len(hit):
+                lo, hi = np.where(axes == 0, boxes[:, 1], boxes[:, 0]), np.where(axes == 0, boxes[:, 3], boxes[:, 2])
+                held = (np.where(axes == 0, y0, x0) <= lo) & (hi <= np.where(axes == 0, y1, x1)) & (hi > lo)
+                hit = np.nonzero(np.where(axes == 0, inside_x, inside_y) & held)[0]
+                # of units of stacked lines all held, the one nearest the glyph's centre
+                hit = hit[np.argsort(np.abs((lo + hi) / 2 - np.where(axes == 0, y, x))[hit], kind="stable")]
+            if len(hit):
+                return off + int(hit[0])
+        for boxes, off in ((self.blob_boxes, self.off_blobs), (self.rule_boxes, self.off_rules)):
             if len(boxes):
                 hit = np.nonzero((boxes[:, 0] <= x) & (x < boxes[:, 2]) & (boxes[:, 1] <= y) & (y < boxes[:, 3]))[0]
                 if len(hit):
@@ -358,8 +379,8 @@ class _Planner:
                   "blobs": int((~moved[self.off_blobs:]).sum())}
         return {k: v for k, v in counts.items() if v}
 
-    def _glyphs_by_operator(self) -> dict[int, list[tuple[float, float]]]:
-        """Glyph centres (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
+    def _glyphs_by_operator(self) -> dict[int, list[tuple[float, float, float, float]]]:
+        """Glyph boxes (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
         whose text operators each draw in their own colour."""
         pk = self.pikepdf
         tagged: list[Any] = []
@@ -378,7 +399,7 @@ class _Planner:
         doc.update_object(xref, "<<>>")
         doc.update_stream(xref, pk.unparse_content_stream(tagged))
         self.mpage.set_contents(xref)
-        out: dict[int, list[tuple[float, float]]] = {}
+        out: dict[int, list[tuple[float, float, float, float]]] = {}
         m = self.mpage.rotation_matrix
         for span in self.mpage.get_texttrace():
             idx = _untag(span["color"]) - 1 if len(span["color"]) >= 3 else -1
@@ -390,13 +411,12 @@ class _Planner:
             for ch in span["chars"]:
                 if ch[1] < 0 and lst:  # the 2nd and 3rd letters of a ligature (ffi): no glyph of their own
                     continue
-                x0, y0, x1, y1 = ch[3]
-                p = pymupdf.Point((x0 + x1) / 2, (y0 + y1) / 2) * m
-                lst.append((p.x * self.scale, p.y * self.scale))
+                r = pymupdf.Rect(ch[3]) * m
+                lst.append((r.x0 * self.scale, r.y0 * self.scale, r.x1 * self.scale, r.y1 * self.scale))
         return out
 
     def _text(self, i: int, ins: Any, op: str, ts: dict, tm_lin: np.ndarray, ctm: np.ndarray,
-              centres: list[tuple[float, float]]) -> _Text | None:
+              glyphs: list[tuple[float, float, float, float]]) -> _Text | None:
         pk = self.pikepdf
         font = self.fonts.get(ts["font"]) if self.fonts is not None and ts["font"] else None
         if not self.text_only and ts.get("Tr", 0) != 3 and font is not None and not _embedded(font):
@@ -419,10 +439,10 @@ class _Planner:
             else:
                 seq.append(("k", float(e)))
         n = sum(1 for k, _ in seq if k == "g")
-        if n != len(centres):
-            raise NotEditable(f"glyph count differs from MuPDF's ({n} codes, {len(centres)} glyphs) in font "
+        if n != len(glyphs):
+            raise NotEditable(f"glyph count differs from MuPDF's ({n} codes, {len(glyphs)} glyphs) in font "
                               f"{ts['font']}")
-        slots = [self.slot_of_point(x, y) for x, y in centres]
+        slots = [self.slot_of_glyph(box) for box in glyphs]
         if all(s < 0 for s in slots):
             return None
         size, th = ts["size"] or 0.0, ts["Th"]
