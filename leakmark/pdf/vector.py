@@ -236,23 +236,27 @@ class _Planner:
     def slot_of_glyph(self, box: tuple[float, float, float, float]) -> int:
         """A glyph's unit: its word, else its line, else a mark or rule made of glyphs (a signature set in a
         script font, an underline of underscores), as the image marker would move its pixels. A glyph's box
-        spans the font's ascent to descent, so the centre of a low or high glyph (a dot of a leader, a comma,
-        a quote) lies outside the tight box of a word made of such glyphs: a word or line also takes a glyph
-        whose centre along the text lies in it and whose box holds it whole across the text."""
+        spans the font's ascent to descent and its advance, so the centre of a dot of a leader, a comma, a
+        quote or a CJK full stop lies outside a word made of such glyphs: a word or line also takes a glyph
+        whose box holds it whole across the text and whose centre along the text lies in it, or whose box
+        holds it whole (give or take a pixel of antialiasing: a comma's tail can reach below the descent
+        MuPDF gives the font)."""
         x0, y0, x1, y1 = box
         x, y = (x0 + x1) / 2, (y0 + y1) / 2
-        for boxes, axes, off in ((self.word_boxes, self.word_axes, 0),
-                                 (self.line_boxes, self.line_axes, self.off_lines)):
+        for boxes, tight, axes, off in ((self.word_boxes, self.pu.words, self.word_axes, 0),
+                                        (self.line_boxes, self.pu.lines, self.line_axes, self.off_lines)):
             if not len(boxes):
                 continue
             inside_x, inside_y = (boxes[:, 0] <= x) & (x < boxes[:, 2]), (boxes[:, 1] <= y) & (y < boxes[:, 3])
             hit = np.nonzero(inside_x & inside_y)[0]
             if not len(hit):
-                lo, hi = np.where(axes == 0, boxes[:, 1], boxes[:, 0]), np.where(axes == 0, boxes[:, 3], boxes[:, 2])
-                held = (np.where(axes == 0, y0, x0) <= lo) & (hi <= np.where(axes == 0, y1, x1)) & (hi > lo)
-                hit = np.nonzero(np.where(axes == 0, inside_x, inside_y) & held)[0]
-                # of units of stacked lines all held, the one nearest the glyph's centre
-                hit = hit[np.argsort(np.abs((lo + hi) / 2 - np.where(axes == 0, y, x))[hit], kind="stable")]
+                held_x = (x0 - 1 <= tight[:, 0]) & (tight[:, 2] <= x1 + 1)
+                held_y = (y0 - 1 <= tight[:, 1]) & (tight[:, 3] <= y1 + 1)
+                along = np.where(axes == 0, inside_x & held_y, inside_y & held_x)
+                hit = np.nonzero((tight[:, 2] > tight[:, 0]) & (along | (held_x & held_y)))[0]
+                # of several units held (lines set close), the one nearest the glyph's centre
+                far = np.hypot((tight[hit, 0] + tight[hit, 2]) / 2 - x, (tight[hit, 1] + tight[hit, 3]) / 2 - y)
+                hit = hit[np.argsort(far, kind="stable")]
             if len(hit):
                 return off + int(hit[0])
         for boxes, off in ((self.blob_boxes, self.off_blobs), (self.rule_boxes, self.off_rules)):
