@@ -7,8 +7,9 @@ then rendered with the check's test code and measured beside the image marker, a
 per unit that the image marker carries and the content edit does not (or carries with the wrong sign; `--all`:
 every unit): its kind, box (rendering pixels), the text under it, whether anything in the content moves with it,
 the two measurements, and the page content's glyphs whose boxes meet it with the unit each went to (none: a
-glyph with no unit; nothing: no glyph of the page's content is there, e.g. an annotation or a form XObject
-draws it). Run from the repository root (the checkout's `leakmark` is the one used).
+glyph with no unit; nothing: no glyph of the page's content is there, so a path or picture draws it, or an
+annotation or a form XObject; units under an annotation say so). Run from the repository root (the checkout's
+`leakmark` is the one used).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def main() -> None:
     with pymupdf.open("pdf", data) as doc:
         page = doc[index]
         to_page = ~pymupdf.Matrix(*rendered.matrix)
+        annots = [a.rect * pymupdf.Matrix(*rendered.matrix) for a in (*page.annots(), *page.widgets())]
         kinds = (("word", pu.words, 0), ("line", pu.lines, nw), ("rule", pu.rules, nw + nl),
                  ("blob", pu.blobs, nw + nl + nr))
         for kind, boxes, off in kinds:
@@ -98,6 +100,8 @@ def main() -> None:
                 meet = [s for (x0, y0, x1, y1), s in glyphs
                         if x0 < box[2] and box[0] < x1 and y0 < box[3] and box[1] < y1]
                 went = ", ".join(sorted({_name(s, pu) for s in meet})) or "nothing"
+                if any(a.intersects(pymupdf.Rect(*box)) for a in annots):
+                    went += " (an annotation is drawn there: it stays in place in a vector copy)"
                 values = " ".join(f"{vec[c]:+.2f}/{ras[c]:+.2f}" for c in positions)
                 print(f"{kind} {k} {box} {text!r}: {'moved' if has else 'NOT MOVED'}; vector/raster {values}; "
                       f"glyphs there went to: {went}")
@@ -110,6 +114,9 @@ def _glyph_boxes(data: bytes, index: int, pu: units.PageUnits, dpi: int,
 
     with pikepdf.open(io.BytesIO(data)) as pdf, pymupdf.open("pdf", data) as mdoc:
         mpage = mdoc[index]
+        if mdoc.xref_get_key(mpage.xref, "Annots")[0] != "null":  # as `vector.plan` traces: the content only
+            mdoc.xref_set_key(mpage.xref, "Annots", "null")
+            mpage = mdoc.reload_page(mpage)
         scale = dpi / 72.0
         to_px = vector._mat(tuple(mpage.transformation_matrix * mpage.rotation_matrix * pymupdf.Matrix(scale, scale)))
         planner = vector._Planner(pdf.pages[index], mpage, pu, to_px, scale, delta)
