@@ -381,3 +381,33 @@ def test_a_seal_drawn_by_a_form_xobject_moves_as_its_mark_unit(tmp_path):
     figures = vector.verify(plan, data, 0, gray, 300)
     assert figures["measured"] >= 0.9 * figures["raster_measured"]
     assert plan.forms  # the seal's form is edited in the copy: its lettering moves with the seal
+
+
+def test_dot_leaders_commas_and_quotes_move_with_their_own_words(tmp_path):
+    # a contents or index page: words made only of low or high glyphs (leader dots, commas, quotes) sit
+    # in one end of their glyphs' boxes, whose centres fall outside those words; they must still move as
+    # the image marker moves them, or the page measures a third of its units and stays raster (issue 12)
+    import cv2
+
+    from leakmark import units
+    from leakmark.pdf.read import render_page
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "x", fontname="helv", fontsize=11)  # the font resource
+    leader = b" ".join([b"(.) -900"] * 12)
+    body = b"".join(b"BT /helv 11 Tf 72 %d Td (Entry %d) Tj 60 0 Td [%s] TJ 150 0 Td (%d) Tj 12 0 Td (,) Tj "
+                    b"5 0 Td (%d) Tj 30 0 Td (\") Tj ET\n" % (740 - 22 * k, k, leader, 3 * k + 1, 3 * k + 2)
+                    for k in range(12))
+    doc.update_stream(page.get_contents()[0], body)
+    path = tmp_path / "index.pdf"
+    doc.save(path)
+    rendered = render_page(path, "pdf", 0, 300, None)
+    gray = cv2.cvtColor(rendered.rgb, cv2.COLOR_RGB2GRAY)
+    pu = units.from_text(rendered.rawdict, rendered.matrix, gray, 1)
+    dots = np.nonzero(pu.words[:, 3] - pu.words[:, 1] < 10)[0]  # words of dots only: a few pixels high
+    assert len(dots) >= 12 * 12
+    plan = vector.plan(path.read_bytes(), 0, pu, 300, 1)
+    assert plan.stats["still"] == {}  # every word, the dots, commas and quotes too, got its glyphs
+    figures = vector.verify(plan, path.read_bytes(), 0, gray, 300)
+    assert figures["measured"] == figures["raster_measured"] and figures["agreement"] >= 0.95

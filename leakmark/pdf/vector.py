@@ -252,16 +252,41 @@ class _Planner:
         self.rule_boxes = pu.rules + 2 * grow
         self.blob_boxes = pu.blobs + 2 * grow
         self.off_lines, self.off_rules, self.off_blobs = nw, nw + nl, nw + nl + nr
+        self.word_axes = pu.word_axis.astype(np.int64)  # the direction of the text (0: along x)
+        self.line_axes = np.zeros(nl, dtype=np.int64)
+        self.line_axes[pu.word_line] = self.word_axes
         self.moved_slots: set[int] = set()
-        self.glyphs: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        self.glyphs: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
         self.form_parts: dict[int, list[Any]] = {}
 
-    # which slot a box (pixels) belongs to: glyph centres by point, whole shapes by containment
-    def slot_of_point(self, x: float, y: float) -> int:
+    # which slot a shape (pixels) belongs to: glyphs by their boxes, whole shapes by containment
+    def slot_of_glyph(self, box: tuple[float, float, float, float]) -> int:
         """A glyph's unit: its word, else its line, else a mark or rule made of glyphs (a signature set in a
-        script font, an underline of underscores), as the image marker would move its pixels."""
-        for boxes, off in ((self.word_boxes, 0), (self.line_boxes, self.off_lines), (self.blob_boxes, self.off_blobs),
-                           (self.rule_boxes, self.off_rules)):
+        script font, an underline of underscores), as the image marker would move its pixels. A glyph's box
+        spans the font's ascent to descent and its advance, so the centre of a dot of a leader, a comma, a
+        quote or a CJK full stop lies outside a word made of such glyphs: a word or line also takes a glyph
+        whose box holds it whole across the text and whose centre along the text lies in it, or whose box
+        holds it whole (give or take a pixel of antialiasing: a comma's tail can reach below the descent
+        MuPDF gives the font)."""
+        x0, y0, x1, y1 = box
+        x, y = (x0 + x1) / 2, (y0 + y1) / 2
+        for boxes, tight, axes, off in ((self.word_boxes, self.pu.words, self.word_axes, 0),
+                                        (self.line_boxes, self.pu.lines, self.line_axes, self.off_lines)):
+            if not len(boxes):
+                continue
+            inside_x, inside_y = (boxes[:, 0] <= x) & (x < boxes[:, 2]), (boxes[:, 1] <= y) & (y < boxes[:, 3])
+            hit = np.nonzero(inside_x & inside_y)[0]
+            if not len(hit):
+                held_x = (x0 - 1 <= tight[:, 0]) & (tight[:, 2] <= x1 + 1)
+                held_y = (y0 - 1 <= tight[:, 1]) & (tight[:, 3] <= y1 + 1)
+                along = np.where(axes == 0, inside_x & held_y, inside_y & held_x)
+                hit = np.nonzero((tight[:, 2] > tight[:, 0]) & (along | (held_x & held_y)))[0]
+                # of several units held (lines set close), the one nearest the glyph's centre
+                far = np.hypot((tight[hit, 0] + tight[hit, 2]) / 2 - x, (tight[hit, 1] + tight[hit, 3]) / 2 - y)
+                hit = hit[np.argsort(far, kind="stable")]
+            if len(hit):
+                return off + int(hit[0])
+        for boxes, off in ((self.blob_boxes, self.off_blobs), (self.rule_boxes, self.off_rules)):
             if len(boxes):
                 hit = np.nonzero((boxes[:, 0] <= x) & (x < boxes[:, 2]) & (boxes[:, 1] <= y) & (y < boxes[:, 3]))[0]
                 if len(hit):
@@ -319,8 +344,8 @@ class _Planner:
         parts = self._run_stream(self.page_stream, np.eye(3),
                                  {"font": None, "size": None, "Th": 1.0, "rise": 0.0, "Tc": 0.0, "Tw": 0.0, "TL": 0.0})
         n_slots = self.pu.n_words + self.pu.n_lines + self.pu.n_rules + self.pu.n_blobs
-        return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots)},
-                        self.form_parts)
+        return PagePlan(parts, self.pu, self.delta, {"slots": n_slots, "moved_slots": len(self.moved_slots),
+                                                     "still": self.still()}, self.form_parts)
 
     def _run_stream(self, st: _Stream, ctm: np.ndarray, ts: dict[str, Any]) -> list[Any]:
         """The parts of one content stream; a form XObject's runs in the state of its Do (`ctm`, `ts`)."""
@@ -410,12 +435,25 @@ class _Planner:
         flush()
         return parts
 
+    def still(self) -> dict[str, int]:
+        """Units that nothing in the content moves, by kind (the image marker moves them all): what a page
+        that fails `verify` lacks. A line moves with any of its words."""
+        pu, moved = self.pu, np.zeros(self.off_blobs + self.pu.n_blobs, dtype=bool)
+        moved[list(self.moved_slots)] = True
+        words = moved[:pu.n_words]
+        lines = moved[self.off_lines:self.off_rules].copy()
+        lines[pu.word_line[words]] = True
+        counts = {"words": int((~words).sum()), "lines": int((~lines & (pu.lines[:, 2] > pu.lines[:, 0])).sum()),
+                  "rules": int((~moved[self.off_rules:self.off_blobs]).sum()),
+                  "blobs": int((~moved[self.off_blobs:]).sum())}
+        return {k: v for k, v in counts.items() if v}
+
     def _text_form(self, ins: Any) -> _Stream | None:
         xobj = self.xobjects.get(str(ins.operands[0])) if self.xobjects is not None else None
         return self.text_forms.get(xobj.objgen[0]) if xobj is not None else None
 
-    def _glyphs_by_operator(self) -> dict[tuple[int, int], list[tuple[float, float]]]:
-        """Glyph centres (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
+    def _glyphs_by_operator(self) -> dict[tuple[int, int], list[tuple[float, float, float, float]]]:
+        """Glyph boxes (rendering pixels) of every text operator, from MuPDF's trace of a scratch copy
         whose text operators each draw in their own colour. The scratch copy fills all text (render mode
         0): MuPDF traces text drawn in mode 2 or 6 (fill and stroke: the synthetic bold of LibreOffice
         and Word) twice, invisible text (mode 3) without its colour, and clipping-only text (7) not at all."""
@@ -446,7 +484,7 @@ class _Planner:
         doc.update_object(xref, "<<>>")
         doc.update_stream(xref, streams[0])
         self.mpage.set_contents(xref)
-        out: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        out: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
         m = self.mpage.rotation_matrix
         for span in self.mpage.get_texttrace():
             tag = _untag(span["color"]) if len(span["color"]) >= 3 else 0
@@ -458,13 +496,12 @@ class _Planner:
             for ch in span["chars"]:
                 if ch[1] < 0 and lst:  # the 2nd and 3rd letters of a ligature (ffi): no glyph of their own
                     continue
-                x0, y0, x1, y1 = ch[3]
-                p = pymupdf.Point((x0 + x1) / 2, (y0 + y1) / 2) * m
-                lst.append((p.x * self.scale, p.y * self.scale))
+                r = pymupdf.Rect(ch[3]) * m
+                lst.append((r.x0 * self.scale, r.y0 * self.scale, r.x1 * self.scale, r.y1 * self.scale))
         return out
 
     def _text(self, i: int, ins: Any, op: str, ts: dict, tm_lin: np.ndarray, ctm: np.ndarray,
-              centres: list[tuple[float, float]]) -> _Text | None:
+              glyphs: list[tuple[float, float, float, float]]) -> _Text | None:
         pk = self.pikepdf
         font = self.fonts.get(ts["font"]) if self.fonts is not None and ts["font"] else None
         if not self.text_only and ts.get("Tr", 0) != 3 and font is not None and not _embedded(font):
@@ -487,10 +524,10 @@ class _Planner:
             else:
                 seq.append(("k", float(e)))
         n = sum(1 for k, _ in seq if k == "g")
-        if n != len(centres):
-            raise NotEditable(f"glyph count differs from MuPDF's ({n} codes, {len(centres)} glyphs) in font "
+        if n != len(glyphs):
+            raise NotEditable(f"glyph count differs from MuPDF's ({n} codes, {len(glyphs)} glyphs) in font "
                               f"{ts['font']}")
-        slots = [self.slot_of_point(x, y) for x, y in centres]
+        slots = [self.slot_of_glyph(box) for box in glyphs]
         if all(s < 0 for s in slots):
             return None
         size, th = ts["size"] or 0.0, ts["Th"]
@@ -707,8 +744,9 @@ def verify(plan_: PagePlan, source_bytes: bytes, index: int, gray: np.ndarray, d
         figures[name] = (int(ok.sum()), float((np.sign(v[ok]) == codes[ok]).mean()) if ok.any() else 0.0)
     (nv, av), (nr, ar) = figures["vector"], figures["raster"]
     if nv < 0.9 * nr or av < min(MIN_AGREEMENT, ar - 0.05):
+        still = ", ".join(f"{v} {k if v > 1 else k[:-1]}" for k, v in plan_.stats.get("still", {}).items())
         raise NotEditable(f"the content edit carries the marks worse than the image would ({nv} units measured, "
-                          f"{av:.0%} right; raster {nr}, {ar:.0%})")
+                          f"{av:.0%} right; raster {nr}, {ar:.0%}" + (f"; not moved: {still})" if still else ")"))
     inside = np.zeros(gray.shape, dtype=bool)
     pad = 2 * delta + 2
     for boxes in (pu.words, pu.lines, pu.rules, pu.blobs):
