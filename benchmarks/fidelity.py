@@ -316,8 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     args.layers = tuple(filter(None, args.layers.split(","))) or None
     stamp = Stamp.take(NAME, argv)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    corpus_mod.build(args.corpus)
     wanted = set(filter(None, args.only.split(",")))
+    # only what is measured (and what it is made from: a Ghostscript rewrite or a scan of another file)
+    needed = wanted | {r.source for r in corpus_mod.RECIPES if r.name in wanted}
+    corpus_mod.build(args.corpus, only=needed or None)
     files = corpus_mod.corpus_files(args.corpus)
     earlier = load_runs(args.results / f"{args.name}.json") if args.add else {}
     results = Results(args.results, stamp, "fidelity", derived_from=[f"{args.name}.json"] if earlier else [])
