@@ -7,17 +7,22 @@ change a workspace work on a `shutil.copytree` of it (`ws_copy`).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from lmtest import RECIPIENTS
 
 import leakmark
 from leakmark.rendering import render_page_array
 from leakmark.samples import write_samples
+from leakmark.trace import align, locate, tracer
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,60 @@ def ws_copy(issued: Issued, tmp_path: Path) -> leakmark.Workspace:
 def copy3_page1(issued: Issued):
     """Page 1 of copy 000003 (recipient 'Chen Jing') rendered at 300 dpi, greyscale."""
     return render_page_array(issued.copy_path(3), 0, 300)
+
+
+def _digest(*arrays: np.ndarray, extra: object = None) -> bytes:
+    h = hashlib.blake2b(repr(extra).encode(), digest_size=16)
+    for a in arrays:
+        h.update(repr((a.dtype.str, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.digest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _locate_and_align_each_image_once() -> Iterator[None]:
+    """Locating the page (SIFT features of the evidence matched against every registered page) and aligning
+    it (dense flow) are two thirds of a trace, and pure functions of their inputs; dozens of tests trace the
+    same capture (copy 000003's page 1, an issued copy's pages) against the fixture's register. Each runs
+    once per distinct input in the session (by a digest of the pixels and matrices); a repeat gets a copy of
+    that answer. Alignments are large: only the last few are kept. LEAKMARK_TEST_NO_MEMO=1 turns it off."""
+    if os.environ.get("LEAKMARK_TEST_NO_MEMO"):
+        yield
+        return
+    real_locate, real_align = locate.locate, align.align
+    located: dict[bytes, tuple[int, locate.Location] | None] = {}
+    aligned: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def fresh(found: locate.Location, ref: locate.PageRef) -> locate.Location:
+        # the tracer rebinds loc.H on what it gets: every caller, the first too, gets its own Location
+        matched = None if found.matched is None else found.matched.copy()
+        return replace(found, ref=ref, H=found.H.copy(), matched=matched)
+
+    def locate_once(gray: np.ndarray, refs: list[locate.PageRef]) -> locate.Location | None:
+        key = _digest(gray, *(a for r in refs for a in (r.points, r.descriptors)), extra=[(r.doc_id, r.page)
+                                                                                          for r in refs])
+        if key not in located:
+            found = real_locate(gray, refs)
+            located[key] = None if found is None else (
+                next(i for i, r in enumerate(refs) if r is found.ref), fresh(found, found.ref))
+        hit = located[key]
+        return None if hit is None else fresh(hit[1], refs[hit[0]])
+
+    def align_once(evidence: np.ndarray, H: np.ndarray, original: np.ndarray, dpi: int,
+                   matched: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        key = _digest(evidence, H, original, *([] if matched is None else [matched]), extra=dpi)
+        if key not in aligned:
+            aligned[key] = real_align(evidence, H, original, dpi, matched)
+            while len(aligned) > 4:
+                aligned.popitem(last=False)
+        aligned.move_to_end(key)
+        img, valid = aligned[key]
+        return img.copy(), valid.copy()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(locate, "locate", locate_once)
+        mp.setattr(tracer, "align", align_once)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -60,7 +60,9 @@ def test_quick_case_names_the_source_and_nobody_else(issued, tmp_path, attack, s
     assert all(s.fap > 1e-2 for s in r.suspects[r.named:] if s.copy.copy_no not in truth)
 
 
-@pytest.mark.parametrize("name", ["jpeg", "ps-error-diffusion", "phone-perspective"])
+# a phone photo of the unmarked original is test_roundtrip's (simulate.phone_photo): this one with -m slow
+@pytest.mark.parametrize("name", ["jpeg", "ps-error-diffusion",
+                                  pytest.param("phone-perspective", marks=pytest.mark.slow)])
 def test_quick_attack_on_unmarked_original_names_nobody(issued, tmp_path, name):
     a = atk.by_name(name)
     p = tmp_path / "original.png"

@@ -28,7 +28,13 @@ def _trace(ws, path, **kw) -> leakmark.TraceResult:
     return leakmark.trace(ws, leakmark.TraceOptions(evidence=(path,), **kw))
 
 
-@pytest.mark.parametrize("attack", list(ATTACKS))
+# the same leak of the same page is traced by default elsewhere, so these two run here with -m slow only:
+# jpeg30 is test_robustness_quick's jpeg-30 (JPEG q30), phone-photo is test_trace_each's a-copy3.jpg
+# (simulate.phone_photo, seed 3; and the benchmark's phone model in test_robustness_quick)
+REPEATED = {"jpeg30", "phone-photo"}
+
+
+@pytest.mark.parametrize("attack", [pytest.param(a, marks=pytest.mark.slow) if a in REPEATED else a for a in ATTACKS])
 def test_leaked_copy_is_identified(issued, copy3_page1, tmp_path, attack):
     fn, ext = ATTACKS[attack]
     path = tmp_path / f"evidence-{attack}.{ext}"

@@ -50,7 +50,8 @@ def test_tone_is_small_smooth_and_absent_on_paper(photo_issue):
     assert abs(float(inner.mean())) < 0.5 and np.percentile(np.abs(inner), 99) <= tone.ALPHA + 3
 
 
-@pytest.mark.parametrize("attack", ["jpeg30", "rescale50", "screenshot", "phone"])
+# rescale50 (150 dpi) is a milder screenshot (77 dpi): -m slow
+@pytest.mark.parametrize("attack", ["jpeg30", pytest.param("rescale50", marks=pytest.mark.slow), "screenshot", "phone"])
 def test_photo_page_traces_through_tone(photo_issue, tmp_path, attack):
     ws, _, result = photo_issue
     page = render_page_array(Path(result.copies[2].path), 0, 300)
