@@ -411,3 +411,27 @@ def test_dot_leaders_commas_and_quotes_move_with_their_own_words(tmp_path):
     assert plan.stats["still"] == {}  # every word, the dots, commas and quotes too, got its glyphs
     figures = vector.verify(plan, path.read_bytes(), 0, gray, 300)
     assert figures["measured"] == figures["raster_measured"] and figures["agreement"] >= 0.95
+
+
+def test_a_copy_keeps_the_originals_object_streams(tmp_path):
+    """pdfTeX, LuaTeX and XeTeX write object streams: written without them a copy grew by a third."""
+    from leakmark.pdf.copy import write_pdf_copy
+    from leakmark.pdf.image import PageContent
+
+    src = pymupdf.open()
+    for k in range(30):
+        page = src.new_page()
+        page.insert_text((72, 72), f"page {k}", fontsize=11)
+        for j in range(40):
+            page.insert_link({"kind": pymupdf.LINK_URI, "from": pymupdf.Rect(72, 90 + 15 * j, 200, 102 + 15 * j),
+                              "uri": f"https://example.org/{k}/{j}"})
+    for use in (0, 1):
+        original = tmp_path / f"objstm-{use}.pdf"
+        src.save(original, garbage=3, deflate=True, use_objstms=use)
+        with pymupdf.open(original) as doc:
+            contents: list = [PageContent(b"".join(doc.xref_stream(x) for x in p.get_contents())) for p in doc]
+        out = tmp_path / f"copy-{use}.pdf"
+        write_pdf_copy(original, contents, out)
+        with pymupdf.open(out) as copy:
+            assert (copy.xref_get_key(-1, "Type") == ("name", "/XRef")) == bool(use)
+        assert out.stat().st_size <= 1.05 * original.stat().st_size + 2048, use

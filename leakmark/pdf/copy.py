@@ -71,6 +71,9 @@ def write_pdf_copy(source: Path, pages: list[PageOutput], out: Path, file_token:
     """
     doc = pymupdf.open(source)
     try:
+        # an original written with object streams (pdfTeX, LuaTeX, XeTeX) is written so again: without them its
+        # copy would be a third larger for the same objects
+        objstms = doc.xref_get_key(-1, "Type") == ("name", "/XRef")
         if doc.page_count != len(pages):
             raise RuntimeError(f"{len(pages)} marked pages for a {doc.page_count}-page document")
         for page, marked in zip(doc.pages(), pages, strict=True):
@@ -91,7 +94,7 @@ def write_pdf_copy(source: Path, pages: list[PageOutput], out: Path, file_token:
             stamp(doc.reload_page(doc[0]))
         if file_token is not None:
             filemark.stamp_keeping(doc, file_token)
-        doc.save(out, garbage=3, deflate=True)
+        doc.save(out, garbage=3, deflate=True, use_objstms=int(objstms))
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
     except (RuntimeError, LeakmarkError):
