@@ -309,3 +309,23 @@ def test_a_gap_near_the_extractors_new_line_distance_survives_the_moves(gap):
             _set_contents(doc, doc[0], plan.content(signs(bytes([seed]), pu.n_codes)))
             with pymupdf.open("pdf", doc.tobytes()) as copy:
                 assert copy[0].get_text() == original, seed
+
+
+@pytest.mark.parametrize("name,index", [("notice-zh.pdf", 2), ("memo-en.pdf", 0)])
+def test_text_is_never_a_blob(samples_dir, name, index):
+    """A word that cannot move as a word (the seal's ring crosses the date on the notice's last page) stays
+    still: as a blob it moved in x and y apart from its neighbours, and extracted text could change."""
+    page, gray = _page(samples_dir, name, index)
+    pu = units.from_text(page.rawdict, page.matrix, gray, 1)
+    a, _b, _c, d, e, f = page.matrix  # the samples' pages are upright
+    for block in page.rawdict["blocks"]:
+        for line in block.get("lines", []):
+            for span in line["spans"]:
+                for ch in span["chars"]:
+                    if ch["c"].isspace():
+                        continue
+                    x0, y0, x1, y1 = ch["bbox"]
+                    px0, py0, px1, py1 = a * x0 + e, d * y0 + f, a * x1 + e, d * y1 + f
+                    hit = ((pu.blobs[:, 0] < px1) & (px0 < pu.blobs[:, 2]) & (pu.blobs[:, 1] < py1)
+                           & (py0 < pu.blobs[:, 3]))
+                    assert not hit.any(), ch["c"]

@@ -297,6 +297,7 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
     owner: list[int] = []
     line_boxes: list[list[int]] = []
     line_axes: list[int] = []
+    text_boxes: list[list[int]] = []  # every word, also those that cannot move: never a blob (below)
     for axis, boxes in raw_lines:
         tight = []
         for bx in boxes:
@@ -311,6 +312,7 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
                 continue
             tight.append([x0 + xs[0], y0 + ys[0], x0 + xs[-1] + 1, y0 + ys[-1] + 1])
         tight = _merge_close(sorted(tight, key=lambda t: t[axis]), axis, 2 * delta + 1)
+        text_boxes += tight
         tight = [t for t in tight if boxtools.ring_is_plain(gray, t, ring, tolerance)]
         if not tight:
             continue
@@ -328,7 +330,11 @@ def _build(raw_lines: list[tuple[int, list]], gray: np.ndarray, delta: int) -> P
     taken = moving + np.array([-delta, -delta, delta, delta])
     pu.rules, pu.rule_axis = rules.find(gray, delta, taken, edge_level, tolerance)
     taken = np.concatenate([taken, pu.rules + np.array([-delta, -delta, delta, delta])])
-    pu.blobs = blobs.find(gray, delta, taken, tolerance)
+    # a word that cannot move as a word is text all the same, not a mark: as a blob it would move in x and y
+    # apart from its neighbours, and the copy's extracted text could change at the gap (DESIGN §3 blobs are
+    # seals, signatures and logos)
+    text = np.asarray(text_boxes, dtype=np.int64).reshape(-1, 4) + np.array([-delta, -delta, delta, delta])
+    pu.blobs = blobs.find(gray, delta, np.concatenate([taken, text]), tolerance)
     return pu
 
 
