@@ -1,6 +1,6 @@
 """Speed of vector copies against page-image (raster) copies, on the same pages.
 
-    python -m benchmarks vector_speed [--copies 100] [--jobs 1,0]
+    python -m benchmarks vector_speed [PDF ...] [--copies 100] [--jobs 1,0]
 
 For each sample (the English memo, the Chinese notice) and each job count (0: all cores), a run of 1 copy
 and a run of N copies are issued, vector (the default) and `--raster`, into a workspace where the document
@@ -17,6 +17,8 @@ import os
 import tempfile
 import time
 from pathlib import Path
+
+import pymupdf
 
 from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, script_name
 from leakmark import IssueOptions, Recipient, Workspace, issue
@@ -38,14 +40,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--copies", type=int, default=100)
     ap.add_argument("--jobs", default="1,0", help="comma-separated job counts (0: all cores)")
     ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("pdfs", nargs="*", type=Path,
+                    help="more PDFs besides the samples (e.g. a Chinese PDF with embedded fonts: the sample "
+                         "notice's font is not embedded, so its copies are images in both modes)")
     args = ap.parse_args(argv)
     output = Results(args.results, Stamp.take(NAME, argv), "vector-speed")
     n = args.copies
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for sample in write_samples(root / "samples"):
-            pages = 2 if "memo" in sample.name else 3
+        for sample in [*write_samples(root / "samples"), *args.pdfs]:
+            with pymupdf.open(sample) as doc:
+                pages = doc.page_count
             for jobs in (int(j) for j in args.jobs.split(",")):
                 for vector in (True, False):
                     ws = Workspace.open(root / f"ws-{sample.stem}-{jobs}-{vector}")
