@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from leakmark import fingerprint, vault
@@ -51,7 +52,8 @@ SCALE = 512  # RootSIFT values (at most ~0.35) × SCALE fit a byte
 PROBES = 3  # words searched per evidence descriptor
 RATIO = 0.8  # Lowe's ratio test, as in locate
 TOP_K = 5  # distinct page contents proposed at most per query
-MIN_VOTES = 3  # fewer matched descriptors than this is no candidate
+SHORTLIST = 20  # contents with the most votes checked spatially
+SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
 QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
 
 
@@ -66,7 +68,7 @@ class IndexFileError(Exception):
 class Candidate:
     sha256: str  # the document's vault folder
     page: int  # 0-based
-    votes: int  # evidence descriptors whose nearest stored descriptor is on this page
+    votes: int  # matched descriptors that one homography maps onto the page
     group: int  # candidates with the same group show the same page content (revisions)
 
 
@@ -76,6 +78,7 @@ class Entry:
 
     descriptors: np.ndarray  # (m, 128) uint8
     words: np.ndarray  # (m,) uint16
+    points: np.ndarray  # (m, 2) float32, FP_DPI pixels: where they are, for the spatial check
 
     def key(self) -> bytes:
         """Equal for pages with the same descriptors (the same page in two documents)."""
@@ -88,7 +91,8 @@ def entry_of(fp: Fingerprint) -> Entry:
         raise ValueError("the fingerprint has no keypoint sizes")
     keep = np.sort(np.argsort(-fp.sizes, kind="stable")[:PER_PAGE])  # the largest; ties by detection order
     rs = vocab.root_sift(fp.descriptors[keep])
-    return Entry(np.clip(np.rint(rs * SCALE), 0, 255).astype(np.uint8), vocab.quantise_rs(rs).astype(np.uint16))
+    return Entry(np.clip(np.rint(rs * SCALE), 0, 255).astype(np.uint8), vocab.quantise_rs(rs).astype(np.uint16),
+                 fp.points[keep].astype(np.float32))
 
 
 def index_path(ws: Workspace) -> Path:
@@ -145,7 +149,9 @@ class PageIndex:
                      "descriptors": np.concatenate([self.entries[i].descriptors for i in order]) if order
                      else np.zeros((0, 128), np.uint8),
                      "words": np.concatenate([self.entries[i].words for i in order]) if order
-                     else np.zeros(0, np.uint16)})
+                     else np.zeros(0, np.uint16),
+                     "points": np.concatenate([self.entries[i].points for i in order]) if order
+                     else np.zeros((0, 2), np.float32)})
 
     def save(self, path: Path) -> None:
         private_dir(path.parent)
@@ -163,7 +169,8 @@ class PageIndex:
                     raise IndexFileError(path, f"has format {meta.get('format')}; this release reads format {FORMAT}")
                 if meta.get("vocabulary") != vocab.digest():
                     raise IndexFileError(path, "was made with another vocabulary")
-                sha, page, offsets, desc, words = (z["sha"], z["page"], z["offsets"], z["descriptors"], z["words"])
+                sha, page, offsets, desc, words, points = (z["sha"], z["page"], z["offsets"], z["descriptors"],
+                                                           z["words"], z["points"])
         except IndexFileError:
             raise
         except (OSError, ValueError, KeyError, EOFError, AttributeError, zipfile.BadZipFile) as exc:
@@ -172,30 +179,40 @@ class PageIndex:
         if (meta.get("pages") != n or len(page) != n or len(offsets) != n + 1 or offsets[0] != 0
                 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(words) or desc.shape != (len(words), 128)
                 or words.dtype != np.uint16 or desc.dtype != np.uint8
+                or points.shape != (len(words), 2) or points.dtype != np.float32
                 or (len(words) and int(words.max()) >= vocab.WORDS)):
             raise IndexFileError(path, "is damaged (its arrays do not agree)")
         return cls([s.decode() for s in sha], [int(p) for p in page],
-                   [Entry(desc[offsets[i]:offsets[i + 1]], words[offsets[i]:offsets[i + 1]]) for i in range(n)])
+                   [Entry(*(a[offsets[i]:offsets[i + 1]] for a in (desc, words, points))) for i in range(n)])
 
     # -- query -------------------------------------------------------------------------------------------
-    def query(self, descriptors: np.ndarray, sizes: np.ndarray | None = None, k: int = TOP_K) -> list[Candidate]:
-        """The pages the evidence's SIFT descriptors most likely show, most votes first: the pages of the top
-        `k` distinct page contents, each with every entry that has the same content. With the keypoints'
-        `sizes`, only the QUERY_FEATURES largest are searched (the stored ones are a page's largest too)."""
+    def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None = None,
+              k: int = TOP_K) -> list[Candidate]:
+        """The pages the evidence's SIFT features (positions, descriptors) most likely show, best first: the
+        pages of the top `k` distinct page contents whose matches fit one homography with SPATIAL inliers or
+        more, each with every entry that has the same content. With the keypoints' `sizes`, only the
+        QUERY_FEATURES largest are searched (the stored ones are a page's largest too)."""
         if not len(self) or not len(descriptors):
             return []
         if sizes is not None and len(descriptors) > QUERY_FEATURES:
-            descriptors = descriptors[np.argsort(-sizes, kind="stable")[:QUERY_FEATURES]]
+            keep = np.argsort(-sizes, kind="stable")[:QUERY_FEATURES]
+            points, descriptors = points[keep], descriptors[keep]
         if self._search is None:
             self._search = _Search(self.entries)
         search = self._search
-        votes = search.votes(descriptors)
-        out: list[Candidate] = []
-        for g in np.argsort(-votes, kind="stable")[:k]:
-            if votes[g] < MIN_VOTES:
+        query_of, stored = search.matches(descriptors)
+        owner = search.owner[stored]
+        votes = np.bincount(owner, minlength=search.n)
+        scored = []
+        for g in np.argsort(-votes, kind="stable")[:SHORTLIST]:
+            if votes[g] < SPATIAL:
                 break
-            out += [Candidate(self.sha[i], self.page[i], int(votes[g]), int(g)) for i in search.members[g]]
-        return out
+            mine = owner == g
+            n = _consistent(points[query_of[mine]], search.points[stored[mine]])
+            if n >= SPATIAL:
+                scored.append((n, int(g)))
+        scored.sort(key=lambda t: -t[0])  # stable: equal counts keep the order of their votes
+        return [Candidate(self.sha[i], self.page[i], n, g) for n, g in scored[:k] for i in search.members[g]]
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -207,6 +224,16 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
             with zf.open(info, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
     return buf.getvalue()
+
+
+def _consistent(src: np.ndarray, dst: np.ndarray) -> int:
+    """How many of these matches (evidence pixels -> page pixels) one homography explains (RANSAC, 8 px on the
+    page: large keypoints are placed less precisely than small ones)."""
+    if len(src) < 4:
+        return 0
+    H, mask = cv2.findHomography(src.astype(np.float32), dst.astype(np.float32), cv2.RANSAC, 8.0, maxIters=500,
+                                 confidence=0.995)
+    return 0 if H is None or mask is None else int(mask.sum())
 
 
 class _Search:
@@ -228,10 +255,12 @@ class _Search:
         order = np.argsort(words, kind="stable")
         self.owner = owner[order]
         self.desc = np.concatenate([e.descriptors for e in distinct])[order]
+        self.points = np.concatenate([e.points for e in distinct])[order]
         self.start = np.searchsorted(words[order], np.arange(vocab.WORDS + 1))
 
-    def votes(self, descriptors: np.ndarray) -> np.ndarray:
-        """Per distinct content, how many evidence descriptors have their nearest stored one there (ratio test)."""
+    def matches(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(evidence descriptor, stored descriptor) pairs: each evidence descriptor's nearest stored one where it
+        passes the ratio test, each stored descriptor taken once (by its closest evidence descriptor)."""
         q = vocab.root_sift(descriptors)
         probes = vocab.nearest_words(q, PROBES)
         best1 = np.full(len(q), -1.0, np.float32)  # the two largest dot products found so far, per query
@@ -262,9 +291,12 @@ class _Search:
         found = arg1 >= 0
         d1 = np.sqrt(np.maximum(2 - 2 * best1, 0))
         d2 = np.where(best2 > -1, np.sqrt(np.maximum(2 - 2 * best2, 0)), np.inf)
-        good = found & (d1 < RATIO * d2)
-        hit = np.unique(arg1[good])  # a stored descriptor votes once, however many evidence features chose it
-        return np.bincount(self.owner[hit], minlength=self.n)
+        good = np.flatnonzero(found & (d1 < RATIO * d2))
+        # a stored descriptor counts once, however many evidence features chose it (hubs: repeated structures)
+        good = good[np.argsort(d1[good], kind="stable")]
+        _u, first = np.unique(arg1[good], return_index=True)
+        good = good[first]
+        return good, arg1[good]
 
 
 # -- the workspace's index --------------------------------------------------------------------------------
