@@ -17,8 +17,8 @@ content: they are candidates together, so every document that contains the page 
 On disk: one file, ``HOME/index/pages.npz``, replaced atomically (temp + rename) whenever documents are added;
 it records its format and the vocabulary's sha256. The vault is the truth: `rebuild` makes the index again
 from the vault's fingerprints, and `for_trace` adds any registered document the index lacks (a crash between
-the vault write and the index write, a workspace from before the index) and makes again an index that is
-damaged or of another format, saying so in the log.
+the vault write and the index write, two registrations at once, a workspace from before the index) and
+makes again an index that is damaged or of another format, saying so in the log.
 """
 
 from __future__ import annotations
@@ -107,23 +107,25 @@ class PageIndex:
         self.sha: list[str] = list(sha or [])
         self.page: list[int] = list(page or [])
         self.entries: list[Entry] = list(entries or [])
+        self._docs = set(self.sha)
         self._search: _Search | None = None
 
     def __len__(self) -> int:
         return len(self.sha)
 
     @property
-    def documents(self) -> set[str]:
-        return set(self.sha)
+    def documents(self) -> frozenset[str]:
+        return frozenset(self._docs)
 
     def add(self, sha256: str, pages: Iterable[Entry]) -> None:
         """Add a document's pages (page order); a document already present is left as it is."""
-        if sha256 in self.documents:
+        if sha256 in self._docs:
             return
         for i, e in enumerate(pages):
             self.sha.append(sha256)
             self.page.append(i)
             self.entries.append(e)
+        self._docs.add(sha256)
         self._search = None
 
     def only(self, documents: set[str]) -> PageIndex:
@@ -325,12 +327,17 @@ def _entries(ws: Workspace, doc: Document) -> list[Entry]:
 
 def add_document(ws: Workspace, sha256: str, fingerprints: list[Fingerprint]) -> None:
     """Add a newly registered document's pages and save the index. An index that cannot be read is started
-    again with this document; `for_trace` adds the others from the vault."""
+    again with this document. Nothing here can lose a page: the vault is already written, and `for_trace`
+    adds from it whatever the index lacks (this write failed, or two registrations at once kept only one)."""
     index, problem = load_or_empty(ws)
     if problem:
         log.warning("%s; it is made again from the vault at the next trace (or `leakmark index rebuild`)", problem)
     index.add(sha256, (entry_of(fp) for fp in fingerprints))
-    index.save(index_path(ws))
+    try:
+        index.save(index_path(ws))
+    except OutputError as exc:
+        log.warning("the page index was not updated (%s); the next trace adds this document from the vault",
+                    exc.message)
 
 
 def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
@@ -340,7 +347,8 @@ def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
     index, problem = load_or_empty(ws)
     if problem:
         log.warning("%s; making it again from the vault", problem)
-    missing = [d for d in docs if d.sha256 not in index.documents]
+    known = index.documents
+    missing = [d for d in docs if d.sha256 not in known]
     for d in missing:
         index.add(d.sha256, _entries(ws, d))
     if missing or problem:

@@ -56,9 +56,10 @@ def nearest_words(rs: np.ndarray, n: int) -> np.ndarray:
     out = np.empty((len(rs), n), np.int64)
     for i in range(0, len(rs), _CHUNK):
         sims = rs[i:i + _CHUNK] @ words.T
-        top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-        out[i:i + _CHUNK] = np.take_along_axis(top, order, axis=1)
+        rows = np.arange(len(sims))
+        for j in range(n):  # n argmax passes: several times faster than argpartition for a few of 4096
+            out[i + rows, j] = top = np.argmax(sims, axis=1)
+            sims[rows, top] = -np.inf
     return out
 
 

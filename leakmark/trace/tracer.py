@@ -101,7 +101,7 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             ctx, measured, exact = _measure(workspace, doc, location.ref.page, aligned, valid, original, ev, options,
                                             copies_of, measurable)
             found = None
-            twin_docs = {by_id[r.doc_id].id for r in location.twins}
+            twin_docs = {r.doc_id for r in location.twins}
             if (blinded(doc.id) or any(blinded(d) for d in twin_docs)) and _wanted(options, blind.LAYER):
                 found = (_read_blind(gray, original.shape, key, rep) if gray.shape == original.shape else None) \
                     or _read_blind(aligned, None, key, rep)  # the evidence as it is, then aligned
@@ -128,7 +128,7 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                 f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
             if twins:
                 rep.detail += f"; the page is in {len(twins) + 1} registered documents: " + ", ".join(
-                    f"{m.doc.id} page {m.page + 1}" for m in [_PageMeasure(doc, location.ref.page, {}), *twins])
+                    f"{d} page {p + 1}" for d, p in [(doc.id, location.ref.page), *((m.doc.id, m.page) for m in twins)])
             measures.append(_PageMeasure(doc=doc, page=location.ref.page,
                                          values={name: m.values for name, m in measured.items()}))
             alternatives.append(twins)
