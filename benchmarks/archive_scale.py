@@ -7,9 +7,9 @@ English prose, tables and forms, each page distinct) are issued to one recipient
 issuing's first step); then a simulated 12-megapixel phone photo of one copy's page is traced, and so is a
 photo of a page that is not registered (it must answer no-match). Per N: registration time per page, the
 page index's size per page, the trace's total and per-stage times (best of two runs; `index` is loading the
-index and the queries, `locate` the geometric verification), whether the right copy was named, and the
-process's peak memory. Writes benchmarks/results/archive-scale.md (with the machine's load: other work
-shares its CPU, so the times are upper bounds).
+index and the queries, `locate` the evidence's features and the geometric verification), whether the right
+copy was named, and the process's peak memory. Writes benchmarks/results/archive-scale.md (with the
+machine's load: other work shares its CPU, so the times are upper bounds).
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> None:
              "N distinct one-page documents (Chinese and English prose, tables, forms) each issued to one recipient; "
              "a simulated 12-megapixel phone photo of the copy of the middle page traced (best of two runs), and a "
              "photo of a page that is not registered. Seconds; `index`: loading the page index and its queries; "
-             "`locate`: geometric verification of the index's candidates; peak memory of the whole run so far.", "",
+             "`locate`: the evidence's SIFT features for each attempt (unwarped sheet, raw image, mirrored when "
+             "weak: 2–4 extractions) and the geometric verification of the index's candidates; peak memory of the "
+             "whole run so far.", "",
              "| pages | register s/page | index KB/page | trace s | " + " | ".join(STAGES)
              + " | right copy named | unregistered page: trace s | peak MB |",
              "|---:|---:|---:|---:|" + "---:|" * len(STAGES) + "---|---:|---:|",
