@@ -3,8 +3,10 @@
 The vocabulary is fixed and shipped (`vocab-v1.npy`): an index entry is a list of word numbers, so every
 entry ever written must have been made with the same words. It was made once by `build()` (run
 `python -m leakmark.index.vocab OUT.npy`), a deterministic procedure: SIFT of leakmark's own generated pages
-(the text and low-text samples and archive pages far from those the tests use), a sample of their descriptors
-chosen by a SHAKE-256 stream, and Lloyd's k-means from centroids chosen by the same stream (no numpy RNG).
+(the text and low-text samples and 400 archive pages far from those the tests use), of each page the 300
+largest keypoints as the index keeps them (words trained on every keypoint crowd the few that large ones
+fall in, and a query then compares most of the index), a sample of their descriptors chosen by a SHAKE-256
+stream, and Lloyd's k-means from centroids chosen by the same stream (no numpy RNG).
 Its sha256 goes into every index file, so an index made with other words is never read with these.
 """
 
@@ -22,6 +24,8 @@ VERSION = 1
 PATH = Path(__file__).with_name(f"vocab-v{VERSION}.npy")
 _TRAIN_DESCRIPTORS = 120_000
 _ITERATIONS = 12
+_TRAIN_PAGES = 400
+_LARGEST = 300  # keypoints per training page, the largest: what the index keeps (leakmark.index.PER_PAGE)
 _CHUNK = 8192  # descriptors quantised at a time (bounds the distance matrix to 8192 × WORDS floats)
 
 
@@ -77,7 +81,7 @@ def training_descriptors() -> np.ndarray:
     from leakmark.samples.archive import archive_page
 
     sources = [make() for make in (*SAMPLES.values(), *LOWTEXT_SAMPLES.values())]
-    sources += [archive_page(n) for n in range(1_000_000, 1_000_030)]  # far from the pages tests and benches use
+    sources += [archive_page(n) for n in range(1_000_000, 1_000_000 + _TRAIN_PAGES)]  # far from tests' and benches'
     descs = []
     for pdf in sources:
         import pymupdf
@@ -86,7 +90,8 @@ def training_descriptors() -> np.ndarray:
             count = doc.page_count
         for page in range(count):
             gray = render_page_array(pdf, page, fingerprint.FP_DPI, mode="gray")
-            descs.append(fingerprint.detect(gray)[1])
+            _pts, desc, sizes = fingerprint.detect_sized(gray)
+            descs.append(desc[np.sort(np.argsort(-sizes, kind="stable")[:_LARGEST])])
     return np.concatenate(descs)
 
 
