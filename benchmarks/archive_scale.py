@@ -191,8 +191,9 @@ def main(argv: list[str] | None = None) -> None:
              *rows, ""]
     if synth:
         lines += ["## The index alone, with synthetic pages", "",
-                  f"The {sizes[-1]} real pages' entries and synthetic ones (300 descriptors drawn from the real "
-                  "pages', placed at random on an A4 page) up to N; the same photo's features queried. Query: best of "
+                  f"The {sizes[-1]} real pages' entries and synthetic ones up to N (300 of the real pages' "
+                  "descriptors each, flipped and turned so that none is a real one, placed at random on an A4 page); "
+                  "the same photo's features queried. Query: best of "
                   "three after the first (which also files the entries by word); memory: what loading and filing "
                   "the index added to the process.", "",
                   "| index pages | KB/page | first query s | query s | photo's page | index MB |",
