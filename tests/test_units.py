@@ -263,10 +263,20 @@ def _gap_page() -> bytes:
         return doc.tobytes()
 
 
-def test_words_whose_gap_a_move_could_change_in_the_extracted_text_move_together():
+def _assert_copies_read_as(data: bytes, pu: units.PageUnits, original: str) -> None:
+    """Vector copies of page 1 under eight codes: MuPDF extracts the original's text from each."""
     from leakmark.pdf import vector
     from leakmark.pdf.copy import _set_contents
 
+    plan = vector.plan(data, 0, pu, 300, 1)
+    for seed in range(8):
+        with pymupdf.open("pdf", data) as doc:
+            _set_contents(doc, doc[0], plan.content(signs(bytes([seed]), pu.n_codes)))
+            with pymupdf.open("pdf", doc.tobytes()) as copy:
+                assert copy[0].get_text() == original, seed
+
+
+def test_words_whose_gap_a_move_could_change_in_the_extracted_text_move_together():
     data = _gap_page()
     with pymupdf.open("pdf", data) as doc:
         page = doc[0]
@@ -277,20 +287,12 @@ def test_words_whose_gap_a_move_could_change_in_the_extracted_text_move_together
     pu = units.from_text(raw, (m.a, m.b, m.c, m.d, m.e, m.f), gray, 1)
     # "fieldID" and "4, 5" are one unit each; word spaces and the safe 0.02 em gap still split
     assert pu.n_words == 5
-    plan = vector.plan(data, 0, pu, 300, 1)
-    for seed in range(8):
-        with pymupdf.open("pdf", data) as doc:
-            _set_contents(doc, doc[0], plan.content(signs(bytes([seed]), pu.n_codes)))
-            with pymupdf.open("pdf", doc.tobytes()) as copy:
-                assert copy[0].get_text() == original, seed
+    _assert_copies_read_as(data, pu, original)
 
 
 @pytest.mark.parametrize("gap", [0.78, 0.82])
 def test_a_gap_near_the_extractors_new_line_distance_survives_the_moves(gap):
     """A word and its dot leader, 0.8 em apart, are two extracted lines or one: a copy must read the same."""
-    from leakmark.pdf import vector
-    from leakmark.pdf.copy import _set_contents
-
     with pymupdf.open() as doc:
         page = doc.new_page(width=300, height=120)
         page.insert_text((20, 60), "altname", fontname="helv", fontsize=12)
@@ -303,12 +305,7 @@ def test_a_gap_near_the_extractors_new_line_distance_survives_the_moves(gap):
         original = doc[0].get_text()
     m = 300 / 72
     pu = units.from_text(raw, (m, 0, 0, m, 0, 0), gray, 1)
-    plan = vector.plan(data, 0, pu, 300, 1)
-    for seed in range(8):
-        with pymupdf.open("pdf", data) as doc:
-            _set_contents(doc, doc[0], plan.content(signs(bytes([seed]), pu.n_codes)))
-            with pymupdf.open("pdf", doc.tobytes()) as copy:
-                assert copy[0].get_text() == original, seed
+    _assert_copies_read_as(data, pu, original)
 
 
 @pytest.mark.parametrize("name,index", [("notice-zh.pdf", 2), ("memo-en.pdf", 0)])

@@ -358,24 +358,11 @@ def _with_form(rect: tuple[float, float, float, float], source_text: str, slant:
         return doc.tobytes()
 
 
-def _units(data: bytes, tmp_path: Path):
-    import cv2
-
-    from leakmark import units
-    from leakmark.pdf.read import render_page
-
-    path = tmp_path / "form.pdf"
-    path.write_bytes(data)
-    page = render_page(path, "pdf", 0, 300, None)
-    gray = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
-    return units.from_text(page.rawdict, page.matrix, gray, 1), gray
-
-
 def test_a_seal_drawn_by_a_form_xobject_moves_as_its_mark_unit(tmp_path):
     # a seal away from the body text, its lettering slanted (as round a seal's rim): no word units, the
     # whole seal is one mark (blob) unit, as in XeTeX's logo pages
     data = _with_form((380, 600, 480, 700), "SEAL", slant=30)
-    pu, gray = _units(data, tmp_path)
+    pu, gray = _page_units(data, tmp_path)
     assert pu.n_blobs >= 1
     plan = vector.plan(data, 0, pu, 300, 1)
     figures = vector.verify(plan, data, 0, gray, 300)
