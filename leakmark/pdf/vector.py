@@ -15,6 +15,7 @@ planned once per run (`plan`); a copy's content is then a join of bytes and a fe
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -648,7 +649,8 @@ def plan(source_bytes: bytes, index: int, pu: PageUnits, dpi: int, delta: int,
                 if not forms:
                     raise NotEditable("text drawn inside a form XObject, which a merged print file shares "
                                       "between its copies")
-                if _drawn_elsewhere(pdf, set(planner.text_forms)):
+                uses = _form_uses(pdf, hashlib.sha256(source_bytes).digest())
+                if any(uses.get(num, 0) != 1 for num in planner.text_forms):
                     raise NotEditable("text drawn inside a form XObject that other pages or forms draw too")
             result = planner.run()
         finally:
@@ -658,10 +660,16 @@ def plan(source_bytes: bytes, index: int, pu: PageUnits, dpi: int, delta: int,
     return result
 
 
-def _drawn_elsewhere(pdf: Any, nums: set[int]) -> bool:
-    """Whether any of these form XObjects is named more than once in the resources of the file's pages
+_USES: dict[bytes, dict[int, int]] = {}  # per source file (by digest): one walk per document, not per page
+
+
+def _form_uses(pdf: Any, digest: bytes) -> dict[int, int]:
+    """How often each form XObject or pattern (by object number) is named in the resources of the file's pages
     (counted per page: pages that share a resource dictionary may all draw what it names), of their forms,
-    patterns and annotations' appearances: each copy edits a form's content for one place on one page."""
+    patterns and annotations' appearances (2 for an appearance stream): each copy edits a form's content
+    for one place on one page, so a form with text may be edited only where this count is 1."""
+    if digest in _USES:
+        return _USES[digest]
     import pikepdf
 
     seen: dict[int, int] = {}
@@ -676,8 +684,7 @@ def _drawn_elsewhere(pdf: Any, nums: set[int]) -> bool:
             for _name, obj in entries.items():
                 if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
                     continue
-                if obj.objgen[0] in nums:
-                    seen[obj.objgen[0]] = seen.get(obj.objgen[0], 0) + 1
+                seen[obj.objgen[0]] = seen.get(obj.objgen[0], 0) + 1
                 if obj.objgen not in walked:  # each form's resources once per page: no cycles, no blow-up
                     walked.add(obj.objgen)
                     walk(obj.get("/Resources"), walked, depth + 1)
@@ -690,10 +697,12 @@ def _drawn_elsewhere(pdf: Any, nums: set[int]) -> bool:
             for state in (ap.values() if isinstance(ap, pikepdf.Dictionary) else []):
                 for stream in (state.values() if isinstance(state, pikepdf.Dictionary) else [state]):
                     if isinstance(stream, pikepdf.Stream):
-                        if stream.objgen[0] in nums:
-                            seen[stream.objgen[0]] = 2  # an appearance, not the page's content
+                        seen[stream.objgen[0]] = 2  # an appearance, not the page's content
                         walk(stream.get("/Resources"), walked, 1)
-    return any(seen.get(n, 0) != 1 for n in nums)
+    if len(_USES) >= 4:
+        _USES.pop(next(iter(_USES)))
+    _USES[digest] = seen
+    return seen
 
 
 def _bytes_io(data: bytes) -> Any:

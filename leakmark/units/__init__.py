@@ -110,11 +110,12 @@ def cjk_groups(n: int) -> list[int]:
 def from_text(page_dict: dict, matrix: tuple[float, ...], gray: np.ndarray, delta: int) -> PageUnits:
     """Units from a PyMuPDF ``rawdict``; `matrix` maps its coordinates to rendering pixels."""
     a, b, c, d, e, f = matrix
+    shift_pt = 2 * delta / max(float(np.hypot(a, b)), 1e-6)  # two neighbours' moves apart, in points
     lines: list[tuple[int, list[tuple[float, float, float, float]]]] = []
     for block in page_dict.get("blocks", []):
         if block.get("type", 0) != 0:
             continue
-        for line in _joined_lines(block.get("lines", []), np.hypot(a, b), delta):
+        for line in _joined_lines(block.get("lines", []), shift_pt):
             dx, dy = line.get("dir", (1.0, 0.0))
             tx, ty = a * dx + c * dy, b * dx + d * dy
             if abs(tx) > 0.999 * np.hypot(tx, ty):
@@ -124,7 +125,7 @@ def from_text(page_dict: dict, matrix: tuple[float, ...], gray: np.ndarray, delt
             else:
                 continue  # slanted text: a shift along a diagonal is not worth the risk
             boxes: list[tuple[float, float, float, float]] = []
-            for group, chars in _line_groups(line, np.hypot(a, b), delta):
+            for group, chars in _line_groups(line, shift_pt):
                 xs, ys = [], []
                 for ch in (chars[i] for i in group):
                     x0, y0, x1, y1 = ch["bbox"]
@@ -144,18 +145,20 @@ def from_text(page_dict: dict, matrix: tuple[float, ...], gray: np.ndarray, delt
 _SPACE_DIST, _SPACE_MAX_DIST, _BASE_MAX_DIST, _SPACE_MARGIN = 0.15, 0.8, 0.8, 0.02
 
 
-def _joined_lines(lines: list[dict], px_per_pt: float, delta: int) -> list[dict]:
+def _sized_chars(line: dict) -> list[dict]:
+    """An extracted line's characters across its spans, each with its span's font size."""
+    return [dict(ch, size=span.get("size", 0.0)) for span in line.get("spans", []) for ch in span.get("chars", [])]
+
+
+def _joined_lines(lines: list[dict], shift_pt: float) -> list[dict]:
     """The block's extracted lines, where one continues the previous on the same baseline across a gap near
     the extractor's new-line distance (a dot leader after a word) joined into one: a move could otherwise
     make the extractor join or split them."""
     out: list[dict] = []
-    shift_pt = 2 * delta / max(px_per_pt, 1e-6)
     for line in lines:
         prev = out[-1] if out else None
         if prev is not None and tuple(prev.get("dir", (1.0, 0.0))) == tuple(line.get("dir", (1.0, 0.0))):
-            last = [ch for span in prev.get("spans", []) for ch in span.get("chars", [])]
-            first = [dict(ch, size=span.get("size", 0.0)) for span in line.get("spans", [])
-                     for ch in span.get("chars", [])]
+            last, first = _sized_chars(prev), _sized_chars(line)
             dx, dy = line.get("dir", (1.0, 0.0))
             if last and first and _same_baseline(last[-1], first[0], dx, dy) \
                     and not _safe_boundary(last[-1], first[0], dx, dy, shift_pt):
@@ -173,10 +176,10 @@ def _same_baseline(before: dict, after: dict, dx: float, dy: float) -> bool:
     return abs(-dy * (ax - bx) + dx * (ay - by)) < _BASE_MAX_DIST * size
 
 
-def _line_groups(line: dict, px_per_pt: float, delta: int) -> list[tuple[list[int], list[dict]]]:
+def _line_groups(line: dict, shift_pt: float) -> list[tuple[list[int], list[dict]]]:
     """Word groups of one extracted line (across its spans), with neighbours merged where moving them apart
     or together by 2δ could change the extracted text."""
-    chars = [dict(ch, size=span.get("size", 0.0)) for span in line.get("spans", []) for ch in span.get("chars", [])]
+    chars = _sized_chars(line)
     groups: list[list[int]] = []
     start = 0
     for span in line.get("spans", []):
@@ -184,7 +187,6 @@ def _line_groups(line: dict, px_per_pt: float, delta: int) -> list[tuple[list[in
         groups.extend([start + i for i in g] for g in _word_groups([ch["c"] for ch in span.get("chars", [])]))
         start += n
     dx, dy = line.get("dir", (1.0, 0.0))
-    shift_pt = 2 * delta / max(px_per_pt, 1e-6)
     merged: list[list[int]] = []
     for g in groups:
         if merged and not _safe_boundary(chars[merged[-1][-1]], chars[g[0]], dx, dy, shift_pt):
