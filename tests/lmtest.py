@@ -55,6 +55,21 @@ def db_exec(ledger_path: Path, *statements: tuple[str, tuple] | str) -> None:
         con.close()
 
 
+def seeded_workspace(home: Path, label: str):
+    """A new workspace whose key is derived from `label`: its marks, and so every score a test asserts a
+    margin on, are the same on every run (with a random key an innocent copy's score is a new draw each
+    run, and a margin such as "every innocent above FAP 1e-2" fails now and then: it did once in CI)."""
+    import hashlib
+
+    import leakmark
+
+    home.mkdir(parents=True)
+    key = home / "key"
+    key.write_bytes(hashlib.sha256(b"leakmark test workspace: " + label.encode()).digest())
+    key.chmod(0o600)
+    return leakmark.Workspace.open(home)
+
+
 def concurrent_issue_worker(home: str, source: str, out_dir: str, names: list[str], barrier, queue) -> None:
     """Child process of the concurrency test: wait for the sibling, then issue copies (jobs=1)."""
     import leakmark

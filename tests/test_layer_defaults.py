@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import pymupdf
 import pytest
+from lmtest import seeded_workspace
 
 import leakmark
 from leakmark import TraceOptions, simulate, trace
@@ -28,7 +29,7 @@ def mixed(tmp_path_factory):
         doc.insert_pdf(p)
     src = root / "mixed.pdf"
     doc.save(src)
-    ws = leakmark.Workspace.open(root / "ws")
+    ws = seeded_workspace(root / "ws", "layer-defaults")
     people = tuple(leakmark.Recipient(f"R{i}") for i in range(4))
     result = leakmark.issue(ws, leakmark.IssueOptions(source=src, recipients=people, output_dir=root / "out",
                                                       jobs=1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cv2
 import pytest
+from lmtest import seeded_workspace
 
 import leakmark
 from leakmark import simulate
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def notice(tmp_path_factory, samples_dir):
     root = tmp_path_factory.mktemp("notice")
-    ws = leakmark.Workspace.open(root / "ws")
+    ws = seeded_workspace(root / "ws", "notice")
     res = leakmark.issue(ws, leakmark.IssueOptions(
         source=samples_dir / "notice-zh.pdf",
         recipients=tuple(leakmark.Recipient(f"收件人{i}", "办公室") for i in range(4)),

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pymupdf
 import pytest
+from lmtest import seeded_workspace
 
 import leakmark
 from leakmark import TraceOptions, simulate, trace
@@ -31,7 +32,7 @@ def photo_issue(tmp_path_factory):
     page.insert_image(pymupdf.Rect(60, 80, 535, 745), filename=str(png))
     src = root / "photo-page.pdf"
     doc.save(src)
-    ws = leakmark.Workspace.open(root / "ws")
+    ws = seeded_workspace(root / "ws", "tone")
     people = tuple(leakmark.Recipient(f"R{i}") for i in range(4))
     result = leakmark.issue(ws, leakmark.IssueOptions(source=src, recipients=people, output_dir=root / "out",
                                                       layers=("shift", "tone", "file"), jobs=1))
