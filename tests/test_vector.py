@@ -422,3 +422,27 @@ def test_a_copy_keeps_the_originals_object_streams(tmp_path):
         with pymupdf.open(out) as copy:
             assert (copy.xref_get_key(-1, "Type") == ("name", "/XRef")) == bool(use)
         assert out.stat().st_size <= 1.05 * original.stat().st_size + 2048, use
+
+
+def test_text_in_a_hidden_layer_keeps_the_page_raster_and_out_of_its_text_layer(ws_copy, tmp_path):
+    # microtype's manual: answers in an optional content group that is off until the reader turns it on.
+    # MuPDF draws and extracts none of it, so its glyphs cannot be placed: the page goes raster, and its text
+    # layer (moved with the image) holds what the original shows and extracts, without the hidden answer
+    src = tmp_path / "layers.pdf"
+    doc = pymupdf.open()
+    hidden = doc.add_ocg("Answers", on=False)
+    page = doc.new_page()
+    for k in range(12):
+        page.insert_text((72, 100 + 24 * k), f"Line {k}: the visible words of this page", fontsize=12)
+    page.insert_text((72, 420), "The hidden answer is forty-two", fontsize=12, oc=hidden)
+    doc.save(src)
+    with pymupdf.open(src) as doc:
+        original = doc[0].get_text()
+    assert "hidden answer" not in original and "Line 11" in original
+    result = leakmark.issue(ws_copy, leakmark.IssueOptions(source=src, recipients=(leakmark.Recipient("Z"),),
+                                                           output_dir=tmp_path / "out", jobs=1))
+    assert result.stats["page_modes"] == ["raster"]
+    [why] = result.stats["raster_reasons"]
+    assert "optional content that is hidden" in why, why
+    with pymupdf.open(result.copies[0].path) as doc:
+        assert doc[0].get_text() == original

@@ -32,6 +32,9 @@ _PICTURE = {"W", "W*", "Do", "INLINE IMAGE", "sh", "gs"}  # left out of a text l
 _NUMERIC = _CONSTRUCT | {"cm", "Tm", "Tz", "Ts", "Tf", "Tc", "Tw", "TL", '"'}
 
 
+_HIDDEN = object()  # a text operator in hidden optional content (see _Planner._text)
+
+
 class NotEditable(Exception):
     """The page cannot be marked in its content; the message says why (recorded in the register)."""
 
@@ -368,6 +371,7 @@ class _Planner:
                 pending.clear()
 
         stack: list[tuple[np.ndarray, dict[str, Any]]] = []
+        marked: list[bool] = []  # open marked-content sequences: whether each is optional content (/OC)
         tm_lin = np.eye(3)
         path: list[tuple[int, str, list[float]]] = []  # current path's construction operators
         clip: Any = None  # the W or W* operator before the path's painting operator
@@ -381,6 +385,10 @@ class _Planner:
                     pending += [ins, pk.ContentStreamInstruction([3], pk.Operator("Tr"))]
                     tm_lin = np.eye(3)
                     continue
+            if op in ("BMC", "BDC"):
+                marked.append(op == "BDC" and bool(ins.operands) and str(ins.operands[0]) == "/OC")
+            elif op == "EMC" and marked:
+                marked.pop()
             if op == "q":
                 stack.append((ctm.copy(), dict(ts)))
             elif op == "Q":
@@ -405,7 +413,9 @@ class _Planner:
             if op in _SHOW:
                 if op == '"':
                     ts["Tw"], ts["Tc"] = nums[0], nums[1]
-                text = self._text(i, ins, op, ts, tm_lin, ctm, self.glyphs.get((st.key, i), []))
+                text = self._text(i, ins, op, ts, tm_lin, ctm, self.glyphs.get((st.key, i), []), any(marked))
+                if text is _HIDDEN:
+                    continue  # a text layer holds what the page shows (and what MuPDF extracts) only
                 if text is not None:
                     flush()
                     parts.append(text)
@@ -502,7 +512,9 @@ class _Planner:
         return out
 
     def _text(self, i: int, ins: Any, op: str, ts: dict, tm_lin: np.ndarray, ctm: np.ndarray,
-              glyphs: list[tuple[float, float, float, float]]) -> _Text | None:
+              glyphs: list[tuple[float, float, float, float]], optional: bool = False) -> _Text | object | None:
+        """The operator's plan element; None when it draws nothing the units hold (it stays as it is);
+        `_HIDDEN` in a text layer when it lies in optional content that is off (`optional`: inside /OC)."""
         pk = self.pikepdf
         font = self.fonts.get(ts["font"]) if self.fonts is not None and ts["font"] else None
         if not self.text_only and ts.get("Tr", 0) != 3 and font is not None and not _embedded(font):
@@ -525,6 +537,13 @@ class _Planner:
             else:
                 seq.append(("k", float(e)))
         n = sum(1 for k, _ in seq if k == "g")
+        if n and not glyphs and optional:
+            # a layer that is off by default (MuPDF draws and extracts none of it): moving it would need its
+            # glyphs' places, and leaving it unmoved would put unmarked text in the copy: the page stays raster,
+            # and its text layer leaves it out as the original's extracted text does
+            if self.text_only:
+                return _HIDDEN
+            raise NotEditable(f"text in optional content that is hidden (font {ts['font']})")
         if n != len(glyphs):
             raise NotEditable(f"glyph count differs from MuPDF's ({n} codes, {len(glyphs)} glyphs) in font "
                               f"{ts['font']}")
