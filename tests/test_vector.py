@@ -446,3 +446,74 @@ def test_text_in_a_hidden_layer_keeps_the_page_raster_and_out_of_its_text_layer(
     assert "optional content that is hidden" in why, why
     with pymupdf.open(result.copies[0].path) as doc:
         assert doc[0].get_text() == original
+
+
+def _vertical_pdf() -> bytes:
+    """A line of horizontal text, then 12 CJK glyphs in an embedded font written vertically (Identity-V): a TJ
+    with a kerning number, a Tj that goes on from where it ends, a Td to a second column and a Tj there."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_font(fontname="V", fontbuffer=pymupdf.Font("cjk").buffer)
+    page.insert_text((72, 100), "横排的文字在这里", fontname="V", fontsize=14)
+    page.insert_text((300, 200), "竖排文字一二三四五六七八", fontname="V", fontsize=14)
+    doc = pymupdf.open("pdf", doc.tobytes())
+    page = doc[0]
+    streams = b"".join(doc.xref_stream(x) for x in page.get_contents())
+    h, v = re.findall(rb"\[<([0-9a-f]+)>\]", streams)
+    fx = next(f for f in page.get_fonts() if f[4] == "V")[0]
+    vx = doc.get_new_xref()
+    doc.update_object(vx, doc.xref_object(fx).replace("/Identity-H", "/Identity-V"))
+    res = doc.xref_get_key(page.xref, "Resources")
+    rx = int(res[1].split()[0]) if res[0] == "xref" else page.xref
+    fonts = doc.xref_get_key(rx, "Font")
+    if fonts[0] == "xref":
+        doc.xref_set_key(int(fonts[1].split()[0]), "W", f"{vx} 0 R")
+    else:
+        doc.xref_set_key(rx, "Font/W", f"{vx} 0 R")
+    q = [v[i:i + 4] for i in range(0, len(v), 4)]
+    content = (b"BT /V 14 Tf 1 0 0 1 72 742 Tm [<" + h + b">] TJ ET\n"
+               b"BT /W 14 Tf 1 0 0 1 300 700 Tm [<" + b"".join(q[:3]) + b"> 120 <" + b"".join(q[3:6]) + b">] TJ <"
+               + b"".join(q[6:9]) + b"> Tj 30 0 Td <" + b"".join(q[9:]) + b"> Tj ET\n")
+    cx = page.get_contents()[0]
+    doc.update_stream(cx, content)
+    page.set_contents(cx)
+    return doc.tobytes(garbage=3)
+
+
+def test_vertical_text_moves_across_and_along_its_column_and_leaves_the_rest_in_place():
+    # zhspacing's manual (XeTeX) sets an example column in a vertical font: its page stayed raster. A TJ
+    # adjustment and a text rise move glyphs along text space x and y, and in writing mode 1 both act
+    # down the column: each group gets its own Tm, and the text position is put back after the operator
+    from leakmark.units import PageUnits
+
+    data = _vertical_pdf()
+    s = 300 / 72
+    # where the glyphs are drawn (MuPDF's text trace and the ink agree; its rawdict boxes of vertical glyphs
+    # lie 0.8 em lower): 竖 143-157, 排, 文, (a kerning gap) 字 187-201, 一, 二, 三 ... 五 -271
+    word = [293 * s, 186 * s, 307 * s, 229 * s]  # 字一二: moves along the column (y)
+    line = [293 * s, 142 * s, 307 * s, 272 * s]  # the first column: moves across it (x)
+    pu = PageUnits(words=np.array([word], np.int32), word_axis=np.array([1], np.int8),
+                   word_line=np.array([0], np.int32), lines=np.array([line], np.int32))
+    plan = vector.plan(data, 0, pu, 300, 4)
+    codes = np.array([1, -1], np.int8)
+    moves = vector.unit_moves(pu, codes, 4) / s  # points: the line -4 px across, the word +4 px along
+    assert moves[0].tolist() == pytest.approx([-4 / s, 4 / s]) and moves[1].tolist() == pytest.approx([-4 / s, 0])
+
+    def boxes(content: bytes | None) -> list[tuple[str, list[float]]]:
+        doc = pymupdf.open("pdf", data)
+        if content is not None:
+            xref = doc[0].get_contents()[0]
+            doc.update_stream(xref, content)
+        return [(chr(ch[0]), list(ch[3])) for sp in doc[0].get_texttrace() for ch in sp["chars"]]
+
+    before, after = boxes(None), boxes(plan.content(codes))
+    assert [c for c, _ in after] == [c for c, _ in before]
+    assert "".join(c for c, _ in before) == "横排的文字在这里竖排文字一二三四五六七八"
+    for k, ((c, b0), (_, b1)) in enumerate(zip(before, after, strict=True)):
+        want = (0.0, 0.0) if k < 8 else moves[0] if c in "字一二" else moves[1] if c in "竖排文三四五" else (0.0, 0.0)
+        assert [b1[0] - b0[0], b1[1] - b0[1]] == pytest.approx(list(want), abs=0.01), c
+    text = pymupdf.open("pdf", data)[0].get_text()
+    zero = vector.PagePlan(plan.parts, pu, 0, plan.stats, plan.forms).content(codes)
+    doc = pymupdf.open("pdf", data)
+    doc.update_stream(doc[0].get_contents()[0], zero)
+    assert doc[0].get_text() == text  # unmoved, it is the original (the second column: where the Td puts it)

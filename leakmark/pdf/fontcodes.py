@@ -26,11 +26,19 @@ _RANGE = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>")
 
 
 class FontCodes:
-    """Splits strings shown in one font into codes; `vertical` fonts (wmode 1) are not moved."""
+    """Splits strings shown in one font into codes. `vertical` fonts (wmode 1) are moved only with Identity-V,
+    whose codes are CIDs and whose vertical advances (`advances`) the font's /W2 and /DW2 give."""
 
-    def __init__(self, ranges: Ranges | None, vertical: bool = False) -> None:
+    def __init__(self, ranges: Ranges | None, vertical: bool = False,
+                 advances: tuple[float, dict[int, float]] | None = None) -> None:
         self.ranges = ranges  # None: single-byte
         self.vertical = vertical
+        self.advances = advances  # vertical fonts: (default w1, {cid: w1}) in 1/1000 text space units
+
+    def advance(self, code: bytes) -> float:
+        """A vertical font's advance for a code (w1: negative, down the page), 1/1000 text space units."""
+        default, per_cid = self.advances or (-1000.0, {})
+        return per_cid.get(int.from_bytes(code, "big"), default)
 
     def split(self, data: bytes) -> list[bytes] | None:
         if self.ranges is None:
@@ -60,6 +68,9 @@ def font_codes(font: Any) -> FontCodes | None:
     enc = font.get("/Encoding")
     if isinstance(enc, pikepdf.Name):
         name = str(enc)[1:]
+        if name == "Identity-V":
+            advances = _vertical_advances(font)
+            return FontCodes(_TWO if advances else None, vertical=True, advances=advances)
         if name.endswith("-V"):
             return FontCodes(None, vertical=True)
         ranges = _PREDEFINED.get(name)
@@ -79,3 +90,34 @@ def font_codes(font: Any) -> FontCodes | None:
             return FontCodes(None, vertical=True)
         return FontCodes(sorted(found, key=lambda r: len(r[0]))) if found else None
     return None
+
+
+def _vertical_advances(font: Any) -> tuple[float, dict[int, float]] | None:
+    """(default w1, {cid: w1}) of a CID font's vertical metrics (/DW2, /W2; PDF 32000 9.7.4.3), or None
+    when they cannot be read."""
+    import pikepdf
+
+    try:
+        desc = font.get("/DescendantFonts")[0]
+        dw2 = desc.get("/DW2")
+        default = float(dw2[1]) if dw2 is not None else -1000.0
+        per_cid: dict[int, float] = {}
+        w2 = list(desc.get("/W2", []))
+        i = 0
+        while i < len(w2):
+            first = int(w2[i])
+            if isinstance(w2[i + 1], pikepdf.Array):  # c [w1 vx vy w1 vx vy ...]
+                vals = [float(v) for v in w2[i + 1]]
+                for k in range(0, len(vals) - 2, 3):
+                    per_cid[first + k // 3] = vals[k]
+                i += 2
+            else:  # c_first c_last w1 vx vy
+                last, w1 = int(w2[i + 1]), float(w2[i + 2])
+                if last - first > 65535:
+                    return None
+                for cid in range(first, last + 1):
+                    per_cid[cid] = w1
+                i += 5
+        return default, per_cid
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return None

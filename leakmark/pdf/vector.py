@@ -102,6 +102,33 @@ class _Text:
 
 
 @dataclass
+class _VText:
+    """A text operator in a vertical font (writing mode 1), whose moves across the column are along text
+    space x, which neither a TJ adjustment nor a text rise can give there: each glyph group is placed with
+    its own Tm (the line matrix's linear part, its origin moved), then Tm goes back to the line matrix and a
+    TJ of one number leaves the text position where the original operator leaves it, so the operators
+    after it (Td is relative to the line matrix, a show to the text position) draw as before."""
+    prefix: bytes  # T* (and Tw Tc for ") of the ' and " operators
+    tlm: np.ndarray  # 3x3 line matrix (after the prefix)
+    size: float
+    to_text: np.ndarray  # 2x2: pixel move -> text space (row vectors)
+    groups: list[tuple[int, float, bytes]]  # (slot, text space y of the group's start from the line matrix, TJ)
+    end: float  # text space y of the text position after the operator
+
+    def render(self, moves: np.ndarray) -> bytes:
+        out = [self.prefix] if self.prefix else []
+        lin = self.tlm[:2, :2]
+        for slot, y, body in self.groups:
+            a, b = (moves[slot] @ self.to_text) if slot >= 0 else (0.0, 0.0)
+            tx, ty = np.array([a, y + b]) @ lin + self.tlm[2, :2]
+            out.append(b" ".join(_fmt(v) for v in (*lin.ravel(), tx, ty)) + b" Tm [" + body + b"] TJ")
+        out.append(b" ".join(_fmt(v) for v in (*lin.ravel(), *self.tlm[2, :2])) + b" Tm")
+        if abs(self.end) > 1e-9:
+            out.append(b"[" + _fmt(-self.end * 1000.0 / self.size) + b"] TJ")
+        return b"\n".join(out)
+
+
+@dataclass
 class _Path:
     """Path construction operators of one subpath, offset by their slot's move."""
     ops: list[tuple[str, list[float]]]
@@ -262,6 +289,8 @@ class _Planner:
         self.moved_slots: set[int] = set()
         self.glyphs: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
         self.form_parts: dict[int, list[Any]] = {}
+        self.line: tuple[np.ndarray, float] | None = None  # for _text: the line matrix and offset along y
+        self.advance: float | None = None  # from _text: a vertical operator's advance along text space y
 
     # which slot a shape (pixels) belongs to: glyphs by their boxes, whole shapes by containment
     def slot_of_glyph(self, box: tuple[float, float, float, float]) -> int:
@@ -373,6 +402,10 @@ class _Planner:
         stack: list[tuple[np.ndarray, dict[str, Any]]] = []
         marked: list[bool] = []  # open marked-content sequences: whether each is optional content (/OC)
         tm_lin = np.eye(3)
+        # the line matrix, and the text position's offset from it along text space y when known (None once
+        # text in a horizontal font has moved it by widths we do not compute): vertical text is placed by it
+        tlm, along = np.eye(3), 0.0
+        along_known = True
         path: list[tuple[int, str, list[float]]] = []  # current path's construction operators
         clip: Any = None  # the W or W* operator before the path's painting operator
         for i, ins in enumerate(self.instrs):
@@ -397,23 +430,37 @@ class _Planner:
             elif op == "cm":
                 ctm = _mat(nums) @ ctm
             elif op == "BT":
-                tm_lin = np.eye(3)
+                tm_lin, tlm, along, along_known = np.eye(3), np.eye(3), 0.0, True
             elif op == "Tm":
                 tm_lin = _mat([*nums[:4], 0.0, 0.0])
+                tlm, along, along_known = _mat(nums[:6]) if len(nums) >= 6 else tm_lin, 0.0, True
+            elif op in ("Td", "TD") and len(nums) >= 2:
+                tlm, along, along_known = _mat([1.0, 0.0, 0.0, 1.0, nums[0], nums[1]]) @ tlm, 0.0, True
+                if op == "TD":
+                    ts["TL"] = -nums[1]
+            elif op == "T*":
+                tlm, along, along_known = _mat([1.0, 0.0, 0.0, 1.0, 0.0, -ts["TL"]]) @ tlm, 0.0, True
             elif op == "Tf":
                 ts["font"], ts["size"] = str(ins.operands[0]), float(ins.operands[1])
             elif op == "Tz":
                 ts["Th"] = nums[0] / 100.0
             elif op == "Ts":
                 ts["rise"] = nums[0]
-            elif op in ("Tc", "Tw", "TL"):
+            elif op in ("Tc", "Tw") or (op == "TL" and nums):
                 ts[op] = nums[0]
             elif op == "Tr" and ins.operands:
                 ts["Tr"] = int(ins.operands[0])
             if op in _SHOW:
                 if op == '"':
                     ts["Tw"], ts["Tc"] = nums[0], nums[1]
+                if op in ("'", '"'):
+                    tlm, along, along_known = _mat([1.0, 0.0, 0.0, 1.0, 0.0, -ts["TL"]]) @ tlm, 0.0, True
+                self.line = (tlm, along) if along_known else None
                 text = self._text(i, ins, op, ts, tm_lin, ctm, self.glyphs.get((st.key, i), []), any(marked))
+                if self.advance is None:
+                    along_known = False
+                else:
+                    along += self.advance
                 if text is _HIDDEN:
                     continue  # a text layer holds what the page shows (and what MuPDF extracts) only
                 if text is not None:
@@ -520,11 +567,12 @@ class _Planner:
         if not self.text_only and ts.get("Tr", 0) != 3 and font is not None and not _embedded(font):
             raise NotEditable(f"font {str(font.get('/BaseFont', ts['font']))[1:]} is not embedded: printers and "
                               "other programs would draw it with a font of their own")
+        self.advance = None
         codes = font_codes(font)
         if codes is None:
             raise NotEditable(f"font {ts['font']} has an encoding we cannot split into glyphs")
-        if codes.vertical:
-            raise NotEditable(f"font {ts['font']} writes vertically")
+        if codes.vertical and codes.ranges is None:
+            raise NotEditable(f"font {ts['font']} writes vertically with a CMap other than Identity-V")
         items = ins.operands[-1]
         elems = list(items) if op == "TJ" else [items]
         seq: list[tuple[str, Any]] = []  # ("g", code) | ("k", number)
@@ -547,17 +595,28 @@ class _Planner:
         if n != len(glyphs):
             raise NotEditable(f"glyph count differs from MuPDF's ({n} codes, {len(glyphs)} glyphs) in font "
                               f"{ts['font']}")
+        size, th = ts["size"] or 0.0, ts["Th"]
+        offsets: list[float] = []  # vertical: each element's start along text space y from the line matrix
+        if codes.vertical:
+            if self.line is None:
+                raise NotEditable(f"vertical text in font {ts['font']} after horizontal text on its line")
+            y = self.line[1]
+            for kind, v in seq:
+                offsets.append(y)
+                # PDF 32000 9.4.4: ty = (w1 - Tj/1000) * Tfs + Tc + Tw (Tw for the single byte 32 only)
+                y += codes.advance(v) / 1000.0 * size + ts["Tc"] if kind == "g" else -v / 1000.0 * size
+            self.advance = y - self.line[1]
         slots = [self.slot_of_glyph(box) for box in glyphs]
         if all(s < 0 for s in slots):
             return None
-        size, th = ts["size"] or 0.0, ts["Th"]
         lin = (tm_lin @ ctm @ self.to_px)[:2, :2]
         if abs(size * th) < 1e-9 or abs(np.linalg.det(lin)) < 1e-12:
             raise NotEditable("text with zero size or scale")
         self.moved_slots.update(s for s in slots if s >= 0)
         groups: list[tuple[int, list[bytes]]] = []
+        starts: list[float] = []  # vertical: each group's start along y
         g = 0
-        for kind, v in seq:
+        for k, (kind, v) in enumerate(seq):
             if kind == "g":
                 s = slots[g]
                 g += 1
@@ -567,15 +626,21 @@ class _Planner:
                     groups[-1][1].append(b"<" + v.hex().encode() + b">")
                 else:
                     groups.append((s, [b"<" + v.hex().encode() + b">"]))
+                    starts.append(offsets[k] if offsets else 0.0)
             elif groups:
                 groups[-1][1].append(_fmt(v))
             else:
                 groups.append((-1, [_fmt(v)]))
+                starts.append(offsets[k] if offsets else 0.0)
         prefix = b""
         if op == "'":
             prefix = b"T*"
         elif op == '"':
             prefix = _fmt(float(ins.operands[0])) + b" Tw " + _fmt(float(ins.operands[1])) + b" Tc T*"
+        if codes.vertical and self.line is not None and self.advance is not None:
+            return _VText(prefix=prefix, tlm=self.line[0], size=size, to_text=np.linalg.inv(lin),
+                          groups=[(s, y, b" ".join(b)) for (s, b), y in zip(groups, starts, strict=True)],
+                          end=self.line[1] + self.advance)
         return _Text(prefix=prefix, rise=ts["rise"], per_unit=-1000.0 / (size * th),
                      to_text=np.linalg.inv(lin), groups=[(s, b" ".join(b)) for s, b in groups])
 
