@@ -248,3 +248,41 @@ def test_a_revision_copy_traces_to_its_own_document(tmp_path: Path) -> None:
         assert r.evidence[0].document_page == 1
         assert "the page is in 2 registered documents" in r.evidence[0].detail
         assert ids["first"] in r.evidence[0].detail and ids["revised"] in r.evidence[0].detail
+
+
+def test_a_nearly_identical_page_of_another_document_is_scored_too(tmp_path: Path) -> None:
+    """A version of a document with a note added on its page (or a word changed): the two pages are not the same
+    content, but nearly so. The index proposes both (a feature on both pages is one feature, not two that
+    confuse the ratio test), both are verified and aligned to their own originals, and a copy of either traces
+    to its own document."""
+    import hashlib
+
+    import cv2
+    import pymupdf
+
+    (tmp_path / "ws").mkdir()
+    key = tmp_path / "ws" / "key"
+    key.write_bytes(hashlib.sha256(b"leakmark index near-identical test").digest())
+    key.chmod(0o600)
+    ws = leakmark.Workspace.open(tmp_path / "ws")
+    issued = {}
+    for name in ("plain", "annotated"):
+        doc = pymupdf.open(stream=archive_page(7), filetype="pdf")
+        if name == "annotated":
+            doc[0].insert_text((400, 60), "已阅 2026-12-02", fontname="china-s", fontsize=10)
+        src = tmp_path / f"{name}.pdf"
+        doc.save(src, garbage=3, deflate=True, no_new_id=True)
+        doc.close()
+        issued[name] = leakmark.issue(ws, leakmark.IssueOptions(
+            source=src, recipients=(leakmark.Recipient(f"{name} A"), leakmark.Recipient(f"{name} B")),
+            output_dir=tmp_path / name, jobs=1))
+    ids = {name: r.document.id for name, r in issued.items()}
+    for name, k in (("annotated", 1), ("plain", 0)):
+        c = issued[name].copies[k]
+        ev = tmp_path / f"scan-{name}.png"
+        cv2.imwrite(str(ev), simulate.jpeg(render_page_array(Path(c.path), 0, 200, mode="gray"), 80))
+        r = leakmark.trace(ws, leakmark.TraceOptions(evidence=(ev,)))
+        assert r.verdict == "identified" and r.document is not None and r.document.id == ids[name], \
+            (name, r.verdict, r.evidence[0].detail)
+        assert r.suspects[0].copy.document_id == ids[name] and r.suspects[0].copy.label == c.copy_no
+        assert "nearly identical, is in 2 registered documents" in r.evidence[0].detail

@@ -58,6 +58,7 @@ RATIO = 0.8  # Lowe's ratio test, as in locate
 TOP_K = 5  # distinct page contents proposed at most per query
 SHORTLIST = 20  # contents with the most votes checked spatially
 SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
+DUPLICATE = 0.97  # cosine of RootSIFT features taken as one feature on near-identical pages (distance < 0.25)
 QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
 
 
@@ -286,7 +287,9 @@ class _Search:
             top = np.argmax(sims, axis=1)
             b1 = sims[np.arange(len(qi)), top]
             if sims.shape[1] > 1:
-                sims[np.arange(len(qi)), top] = -1.0
+                # the second nearest is another feature, not the same one on a near-identical page (a revision,
+                # an annotated version): the ratio test would otherwise refuse every match of such pages
+                sims[(d[top] @ d.T) > DUPLICATE] = -1.0
                 b2 = sims.max(axis=1)
             else:
                 b2 = np.full(len(qi), -1.0, np.float32)
@@ -302,7 +305,21 @@ class _Search:
         good = good[np.argsort(d1[good], kind="stable")]
         _u, first = np.unique(arg1[good], return_index=True)
         good = good[first]
-        return good, arg1[good]
+        # each match counts for the near-identical features of other pages too (see DUPLICATE)
+        query_of, stored = [good], [arg1[good]]
+        for g in good.tolist():
+            a = int(arg1[g])
+            word = int(np.searchsorted(self.start, a, side="right")) - 1
+            lo, hi = int(self.start[word]), int(self.start[word + 1])
+            if hi - lo < 2:
+                continue
+            d = self.desc[lo:hi].astype(np.float32)
+            d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
+            twins = lo + np.flatnonzero(d @ d[a - lo] > DUPLICATE)
+            twins = twins[(twins != a) & (self.owner[twins] != self.owner[a])]
+            query_of.append(np.full(len(twins), g))
+            stored.append(twins)
+        return np.concatenate(query_of), np.concatenate(stored)
 
 
 # -- the workspace's index --------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 25  # fewer consistent matches than this is not a located page
 EVIDENCE_SIDE = 2400  # evidence is searched at most this long
 STRONG = 100  # inliers: a page located beyond doubt
+NEAR = 0.5  # after a STRONG match, index candidates with this share of the first one's votes are verified still
+RIVAL = 0.5  # a page of another document verified with this share of the best's inliers is scored too
 
 
 @dataclass
@@ -24,6 +26,7 @@ class PageRef:
     points: np.ndarray  # fingerprint points, FP_DPI pixels
     descriptors: np.ndarray
     group: int = -1  # the page index's content group: refs sharing one show the same page (revisions)
+    votes: int = 0  # the page index's spatially consistent matches (0: not proposed by the index)
 
 
 # the evidence's SIFT points, descriptors and keypoint sizes -> the pages to verify, best first
@@ -36,6 +39,9 @@ class Location:
     inliers: int
     matched: np.ndarray | None = None  # the inliers' positions on the page (FP_DPI pixels): what it shows
     twins: list[PageRef] = field(default_factory=list)  # the same page in other documents, verified too
+    # near-identical pages of other documents (a revision with a small edit, an annotated version): verified
+    # with RIVAL of the best's inliers or more, each with its own homography; the tracer scores each
+    rivals: list[Location] = field(default_factory=list)
 
 
 def evidence_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -56,6 +62,7 @@ def locate(gray: np.ndarray, refs: list[PageRef] | Candidates) -> Location | Non
         return None
     if callable(refs):
         refs = refs(pts, desc, sizes)
+    top_votes = max((r.votes for r in refs), default=0)
     matcher = cv2.BFMatcher(cv2.NORM_L2)
     qd = desc.astype(np.float32)
     best: Location | None = None
@@ -63,7 +70,8 @@ def locate(gray: np.ndarray, refs: list[PageRef] | Candidates) -> Location | Non
     for ref in refs:
         if len(ref.descriptors) < 2:
             continue
-        if best is not None and best.inliers >= STRONG and best.ref.group >= 0 and ref.group != best.ref.group:
+        if (best is not None and best.inliers >= STRONG and best.ref.group >= 0 and ref.group != best.ref.group
+                and ref.votes < NEAR * top_votes):
             continue
         pairs = matcher.knnMatch(qd, ref.descriptors.astype(np.float32), k=2)
         good = _one_to_one([m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance])
@@ -81,6 +89,12 @@ def locate(gray: np.ndarray, refs: list[PageRef] | Candidates) -> Location | Non
                 best = found[-1]
     if best is not None and best.ref.group >= 0:
         best.twins = [f.ref for f in found if f.ref.group == best.ref.group and f.ref.doc_id != best.ref.doc_id]
+        seen = {best.ref.doc_id, *(r.doc_id for r in best.twins)}
+        for f in sorted(found, key=lambda f: -f.inliers):
+            if f.ref.group >= 0 and f.ref.group != best.ref.group and f.ref.doc_id not in seen \
+                    and f.inliers >= RIVAL * best.inliers:
+                seen.add(f.ref.doc_id)
+                best.rivals.append(f)
     return best
 
 

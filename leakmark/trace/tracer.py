@@ -118,6 +118,18 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                                                copies_of, measurable)
                 twins.append(_PageMeasure(doc=tdoc, page=ref.page,
                                           values={name: m.values for name, m in tmeasured.items()}))
+            # a near-identical page of another document: aligned to its own original, measured on its units
+            for rival in location.rivals:
+                rdoc = by_id[rival.ref.doc_id]
+                r_original = vault.load_page(workspace, rdoc.sha256, rival.ref.page)
+                try:
+                    r_aligned, r_valid = align(gray, rival.H, r_original, rdoc.dpi, rival.matched)
+                except (np.linalg.LinAlgError, cv2.error):
+                    continue
+                _rctx, rmeasured, _ = _measure(workspace, rdoc, rival.ref.page, r_aligned, r_valid, r_original, ev,
+                                               options, copies_of, measurable)
+                twins.append(_PageMeasure(doc=rdoc, page=rival.ref.page,
+                                          values={name: m.values for name, m in rmeasured.items()}))
             timings["measure"] += time.perf_counter() - t
             if art is not None:
                 shifted = measured.get(LayerName.shift)
@@ -127,7 +139,8 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             rep.detail = _detail(measured) + (" (words and lines read from the PDF's own text)" if exact else "") + (
                 f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
             if twins:
-                rep.detail += f"; the page is in {len(twins) + 1} registered documents: " + ", ".join(
+                same = "the page is" if not location.rivals else "the page, or one nearly identical, is"
+                rep.detail += f"; {same} in {len(twins) + 1} registered documents: " + ", ".join(
                     f"{d} page {p + 1}" for d, p in [(doc.id, location.ref.page), *((m.doc.id, m.page) for m in twins)])
             measures.append(_PageMeasure(doc=doc, page=location.ref.page,
                                          values={name: m.values for name, m in measured.items()}))
@@ -168,7 +181,7 @@ def _candidates(ws: Workspace, docs: list[Document], timings: dict[str, float]) 
         t = time.perf_counter()
         found = index.query(points, descriptors, sizes)
         timings["index"] += time.perf_counter() - t
-        return [locate.PageRef(doc_id=by_sha[c.sha256].id, page=c.page, group=c.group,
+        return [locate.PageRef(doc_id=by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
                                **fingerprint(c.sha256, c.page).to_npz()) for c in found]
     return candidates
 
