@@ -15,6 +15,7 @@ RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 25  # fewer consistent matches than this is not a located page
 EVIDENCE_SIDE = 2400  # evidence is searched at most this long
 STRONG = 100  # inliers: a page located beyond doubt
+QUICK_SIDE, QUICK_FEATURES = 1200, 4000  # the index's first question (see locate)
 NEAR = 0.5  # after a STRONG match, index candidates with this share of the first one's votes are verified still
 RIVAL = 0.5  # a page of another document verified with this share of the best's inliers is scored too
 
@@ -44,11 +45,12 @@ class Location:
     rivals: list[Location] = field(default_factory=list)
 
 
-def evidence_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def evidence_features(gray: np.ndarray, side: int = EVIDENCE_SIDE, max_features: int = 12000
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """SIFT points (evidence pixels), descriptors and keypoint sizes (searched pixels), and the search scale."""
-    scale = min(1.0, EVIDENCE_SIDE / max(gray.shape))
+    scale = min(1.0, side / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    pts, desc, sizes = fingerprint.detect_sized(small, max_features=12000)
+    pts, desc, sizes = fingerprint.detect_sized(small, max_features=max_features)
     return pts / scale, desc, sizes, scale
 
 
@@ -57,6 +59,12 @@ def locate(gray: np.ndarray, refs: list[PageRef] | Candidates) -> Location | Non
     first: once one is located with STRONG inliers, only those of its own content group (the same page in
     other documents) are still verified; the rest are not worth a match each. Refs without a group (a plain
     list) are all verified."""
+    if callable(refs):
+        # the index asked first with a small image's features (its entries are a page's largest keypoints, which
+        # a small image keeps): a capture of no registered page costs one small extraction, not a full one
+        qpts, qdesc, qsizes, _ = evidence_features(gray, QUICK_SIDE, QUICK_FEATURES)
+        if not refs(qpts, qdesc, qsizes):
+            return None
     pts, desc, sizes, _ = evidence_features(gray)
     if len(desc) < MIN_INLIERS:
         return None

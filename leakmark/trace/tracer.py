@@ -66,6 +66,7 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             name, [c for c in copies_of(doc_id) if carries(c, name, page)]))
         blinded = functools.cache(lambda doc_id: any(blind.LAYER in c.marking.layers
                                                      for c in copies_of(doc_id)))
+        blind_docs = functools.cache(lambda: ledger.documents_with_layer(str(blind.LAYER)))
         key = workspace.key()
         blind_hits: set[tuple[str, int]] = set()
         keep = kept.TraceArtifacts() if options.keep_artifacts else None
@@ -79,7 +80,10 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             timings["locate"] += time.perf_counter() - t - (timings["index"] - queried)  # the queries: "index"
             if loc is None:
                 rep.detail = "shows no registered page"
-                if _wanted(options, blind.LAYER):  # another office's copy: its blind mark still names it
+                # another office's copy, or a page too cut to locate: its blind mark still names it. The read
+                # costs seconds: it is made when the register has copies with the layer, or when asked for
+                if (options.layers is not None and blind.LAYER in options.layers) or (
+                        _wanted(options, blind.LAYER) and blind_docs()):
                     found = _read_blind(ev.gray, None, key, rep)
                     if found is not None and found.doc_id in by_id and rep.blind and rep.blind["verified"]:
                         blind_hits.add((found.doc_id, found.copy_no))
