@@ -106,7 +106,7 @@ def test_a_page_shared_by_two_documents_proposes_both(archive) -> None:
         seen.extend(r.doc_id for r in out)
         return out
     loc = locate.locate(simulate.phone_photo(page, seed=1, megapixels=6.0), candidates)
-    assert loc is not None and loc.ref.page == 0 and sorted(seen) == ["a" * 64, "b" * 64]
+    assert loc is not None and loc.ref.page == 0 and sorted(set(seen)) == ["a" * 64, "b" * 64]  # asked: small, full
 
 
 def test_damaged_and_other_format_files_are_reported(archive, tmp_path: Path) -> None:

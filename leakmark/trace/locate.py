@@ -54,14 +54,16 @@ def evidence_features(gray: np.ndarray, side: int = EVIDENCE_SIDE, max_features:
     return pts / scale, desc, sizes, scale
 
 
-def locate(gray: np.ndarray, refs: list[PageRef] | Candidates) -> Location | None:
-    """The best verified page among `refs` (or among those `refs(descriptors)` proposes). Candidates come best
+def locate(gray: np.ndarray, refs: list[PageRef] | Candidates, quick: bool = False) -> Location | None:
+    """The best verified page among `refs` (or among those `refs(descriptors)` proposes; with `quick`, asked first
+    with a smaller image's features, and nothing more done when it proposes nothing). Candidates come best
     first: once one is located with STRONG inliers, only those of its own content group (the same page in
     other documents) are still verified; the rest are not worth a match each. Refs without a group (a plain
     list) are all verified."""
-    if callable(refs):
-        # the index asked first with a small image's features (its entries are a page's largest keypoints, which
-        # a small image keeps): a capture of no registered page costs one small extraction, not a full one
+    if callable(refs) and quick:
+        # the index asked first with a smaller image's features (its entries are a page's largest keypoints,
+        # which a smaller image keeps): an attempt that is likely to find nothing (the mirrored image, after the
+        # image as it is found nothing) costs a small extraction, not a full one, when nothing is there
         qpts, qdesc, qsizes, _ = evidence_features(gray, QUICK_SIDE, QUICK_FEATURES)
         if not refs(qpts, qdesc, qsizes):
             return None

@@ -309,26 +309,28 @@ def _locate(gray: np.ndarray, refs: Refs) -> tuple[locate.Location, np.ndarray] 
     better of the two wins."""
     found = _locate_as_is(gray, refs)
     if found is None or found[0].inliers < STRONG_LOCATION:
-        mirrored = _locate_as_is(cv2.flip(gray, 1), refs)
+        mirrored = _locate_as_is(cv2.flip(gray, 1), refs, quick=True)
         if mirrored is not None and (found is None or mirrored[0].inliers > found[0].inliers):
             return mirrored
     return found
 
 
-def _locate_as_is(img: np.ndarray, refs: Refs) -> tuple[locate.Location, np.ndarray] | None:
+def _locate_as_is(img: np.ndarray, refs: Refs, quick: bool = False) -> tuple[locate.Location, np.ndarray] | None:
     """The unwarped sheet first; the raw image too when that finds nothing or only a weak match (the
     "sheet" may be a box drawn on the page, e.g. a chart's frame in a screenshot), the better one kept."""
     best = None
     quad = find_page_quad(img)
     if quad is not None:
         flat, H_raw_to_flat = unwarp(img, quad)
-        loc = locate.locate(flat, refs)
+        loc = locate.locate(flat, refs, quick)
         if loc is not None:
             loc.H = loc.H @ H_raw_to_flat  # raw evidence -> fingerprint
             if loc.inliers >= STRONG_LOCATION:
                 return loc, img
             best = loc
-    loc = locate.locate(img, refs)
+    # after the sheet showed no page, the whole image is asked quickly first (it shows a page only when the
+    # "sheet" was a box drawn on it, and a screenshot's page is found at the small size)
+    loc = locate.locate(img, refs, quick or (quad is not None and best is None))
     if loc is not None and (best is None or loc.inliers > best.inliers):
         best = loc
     return (best, img) if best is not None else None
