@@ -7,12 +7,14 @@ import io
 import json
 import logging
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from lmtest import run_main
+from lmtest import run_main, seeded_workspace
 
 import leakmark
 from leakmark import fingerprint, simulate, vault
@@ -209,31 +211,37 @@ def test_cli_rebuild(two_docs: leakmark.Workspace, capsys: pytest.CaptureFixture
     assert code == 5 and "no leakmark workspace" in err and not missing.exists()
 
 
-def test_a_revision_copy_traces_to_its_own_document(tmp_path: Path) -> None:
-    """Issue 14's case: a revision changed page 2 only. A photo of page 1 of the revision's copy names that copy
-    (its document's copies scored), and a photo of the first version's copy names that one; each result says
-    that the page is in both documents."""
-    import hashlib
-
-    import pymupdf
-
-    (tmp_path / "ws").mkdir()
-    key = tmp_path / "ws" / "key"
-    key.write_bytes(hashlib.sha256(b"leakmark index revision test").digest())  # the same marks on every run
-    key.chmod(0o600)
-    ws = leakmark.Workspace.open(tmp_path / "ws")
+def _two_versions(tmp_path: Path, label: str, names: tuple[str, str],
+                  version: Callable[[str], Any]) -> tuple[leakmark.Workspace, dict]:
+    """Two versions of a document (`version(name)` makes each) issued to two recipients each, in a workspace with
+    a fixed key (the same marks on every run)."""
+    ws = seeded_workspace(tmp_path / "ws", f"index {label}")
     issued = {}
-    for name, second in (("first", 41), ("revised", 42)):
-        doc = pymupdf.open()
-        for n in (40, second):
-            with pymupdf.open(stream=archive_page(n), filetype="pdf") as one:
-                doc.insert_pdf(one)
+    for name in names:
+        doc = version(name)
         src = tmp_path / f"{name}.pdf"
         doc.save(src, garbage=3, deflate=True, no_new_id=True)
         doc.close()
         issued[name] = leakmark.issue(ws, leakmark.IssueOptions(
             source=src, recipients=(leakmark.Recipient(f"{name} A"), leakmark.Recipient(f"{name} B")),
             output_dir=tmp_path / name, jobs=1))
+    return ws, issued
+
+
+def test_a_revision_copy_traces_to_its_own_document(tmp_path: Path) -> None:
+    """Issue 14's case: a revision changed page 2 only. A photo of page 1 of the revision's copy names that copy
+    (its document's copies scored), and a photo of the first version's copy names that one; each result says
+    that the page is in both documents."""
+    import pymupdf
+
+    def version(name: str) -> pymupdf.Document:
+        doc = pymupdf.open()
+        for n in (40, 41 if name == "first" else 42):
+            with pymupdf.open(stream=archive_page(n), filetype="pdf") as one:
+                doc.insert_pdf(one)
+        return doc
+
+    ws, issued = _two_versions(tmp_path, "revision", ("first", "revised"), version)
     ids = {name: r.document.id for name, r in issued.items()}
     for name, k in (("revised", 1), ("first", 0)):
         c = issued[name].copies[k]
@@ -255,27 +263,16 @@ def test_a_nearly_identical_page_of_another_document_is_scored_too(tmp_path: Pat
     content, but nearly so. The index proposes both (a feature on both pages is one feature, not two that
     confuse the ratio test), both are verified and aligned to their own originals, and a copy of either traces
     to its own document."""
-    import hashlib
-
     import cv2
     import pymupdf
 
-    (tmp_path / "ws").mkdir()
-    key = tmp_path / "ws" / "key"
-    key.write_bytes(hashlib.sha256(b"leakmark index near-identical test").digest())
-    key.chmod(0o600)
-    ws = leakmark.Workspace.open(tmp_path / "ws")
-    issued = {}
-    for name in ("plain", "annotated"):
+    def version(name: str) -> pymupdf.Document:
         doc = pymupdf.open(stream=archive_page(7), filetype="pdf")
         if name == "annotated":
             doc[0].insert_text((400, 60), "已阅 2026-12-02", fontname="china-s", fontsize=10)
-        src = tmp_path / f"{name}.pdf"
-        doc.save(src, garbage=3, deflate=True, no_new_id=True)
-        doc.close()
-        issued[name] = leakmark.issue(ws, leakmark.IssueOptions(
-            source=src, recipients=(leakmark.Recipient(f"{name} A"), leakmark.Recipient(f"{name} B")),
-            output_dir=tmp_path / name, jobs=1))
+        return doc
+
+    ws, issued = _two_versions(tmp_path, "near-identical", ("plain", "annotated"), version)
     ids = {name: r.document.id for name, r in issued.items()}
     for name, k in (("annotated", 1), ("plain", 0)):
         c = issued[name].copies[k]
