@@ -450,7 +450,8 @@ def test_text_in_a_hidden_layer_keeps_the_page_raster_and_out_of_its_text_layer(
 
 def _vertical_pdf() -> bytes:
     """A line of horizontal text, then 12 CJK glyphs in an embedded font written vertically (Identity-V): a TJ
-    with a kerning number, a Tj that goes on from where it ends, a Td to a second column and a Tj there."""
+    with a kerning number (placed by a Td from the text object's start), a Tj that goes on from where it ends, a Td
+    to a second column and a Tj there."""
     doc = pymupdf.open()
     page = doc.new_page()
     page.insert_font(fontname="V", fontbuffer=pymupdf.Font("cjk").buffer)
@@ -472,7 +473,7 @@ def _vertical_pdf() -> bytes:
         doc.xref_set_key(rx, "Font/W", f"{vx} 0 R")
     q = [v[i:i + 4] for i in range(0, len(v), 4)]
     content = (b"BT /V 14 Tf 1 0 0 1 72 742 Tm [<" + h + b">] TJ ET\n"
-               b"BT /W 14 Tf 1 0 0 1 300 700 Tm [<" + b"".join(q[:3]) + b"> 120 <" + b"".join(q[3:6]) + b">] TJ <"
+               b"BT /W 14 Tf 300 700 Td [<" + b"".join(q[:3]) + b"> 120 <" + b"".join(q[3:6]) + b">] TJ <"
                + b"".join(q[6:9]) + b"> Tj 30 0 Td <" + b"".join(q[9:]) + b"> Tj ET\n")
     cx = page.get_contents()[0]
     doc.update_stream(cx, content)
@@ -506,12 +507,17 @@ def test_vertical_text_moves_across_and_along_its_column_and_leaves_the_rest_in_
             doc.update_stream(xref, content)
         return [(chr(ch[0]), list(ch[3])) for sp in doc[0].get_texttrace() for ch in sp["chars"]]
 
-    before, after = boxes(None), boxes(plan.content(codes))
-    assert [c for c, _ in after] == [c for c, _ in before]
+    before = boxes(None)
     assert "".join(c for c, _ in before) == "横排的文字在这里竖排文字一二三四五六七八"
-    for k, ((c, b0), (_, b1)) in enumerate(zip(before, after, strict=True)):
-        want = (0.0, 0.0) if k < 8 else moves[0] if c in "字一二" else moves[1] if c in "竖排文三四五" else (0.0, 0.0)
-        assert [b1[0] - b0[0], b1[1] - b0[1]] == pytest.approx(list(want), abs=0.01), c
+    # the page's own content, and the invisible text layer of a raster page (made visible: its glyphs move alike)
+    layer = vector.plan(data, 0, pu, 300, 4, text_only=True).content(codes)
+    assert layer.count(b"3 Tr") == 2  # one per text object
+    for content in (plan.content(codes), layer.replace(b"3 Tr", b"0 Tr")):
+        after = boxes(content)
+        assert [c for c, _ in after] == [c for c, _ in before]
+        for k, ((c, b0), (_, b1)) in enumerate(zip(before, after, strict=True)):
+            want = (0.0, 0.0) if k < 8 else moves[0] if c in "字一二" else moves[1] if c in "竖排文三四五" else (0, 0)
+            assert [b1[0] - b0[0], b1[1] - b0[1]] == pytest.approx(list(want), abs=0.01), c
     text = pymupdf.open("pdf", data)[0].get_text()
     zero = vector.PagePlan(plan.parts, pu, 0, plan.stats, plan.forms).content(codes)
     doc = pymupdf.open("pdf", data)

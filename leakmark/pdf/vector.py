@@ -29,7 +29,7 @@ _SHOW = {"Tj", "TJ", "'", '"'}
 _PAINT = {"S", "s", "f", "F", "f*", "B", "B*", "b", "b*", "n"}
 _CONSTRUCT = {"m", "l", "c", "v", "y", "re", "h"}
 _PICTURE = {"W", "W*", "Do", "INLINE IMAGE", "sh", "gs"}  # left out of a text layer
-_NUMERIC = _CONSTRUCT | {"cm", "Tm", "Tz", "Ts", "Tf", "Tc", "Tw", "TL", '"'}
+_NUMERIC = _CONSTRUCT | {"cm", "Tm", "Td", "TD", "Tz", "Ts", "Tf", "Tc", "Tw", "TL", '"'}
 
 
 _HIDDEN = object()  # a text operator in hidden optional content (see _Planner._text)
@@ -416,7 +416,7 @@ class _Planner:
                     continue  # nothing but invisible text: no paths, pictures or render modes of its own
                 if op == "BT":
                     pending += [ins, pk.ContentStreamInstruction([3], pk.Operator("Tr"))]
-                    tm_lin = np.eye(3)
+                    tm_lin, tlm, along, along_known = np.eye(3), np.eye(3), 0.0, True
                     continue
             if op in ("BMC", "BDC"):
                 marked.append(op == "BDC" and bool(ins.operands) and str(ins.operands[0]) == "/OC")
