@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lmtest import RECIPIENTS
+from lmtest import RECIPIENTS, seeded_workspace
 
 import leakmark
 from leakmark.rendering import render_page_array
@@ -56,11 +56,7 @@ def issued(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Issue
     """memo-en.pdf issued to 5 recipients (copies 000001..000005) in a fresh workspace, jobs=1."""
     root = tmp_path_factory.mktemp("issued")
     # a fixed key: the marks, and so every score the tests see, are the same on every run
-    (root / "ws").mkdir()
-    key = root / "ws" / "key"
-    key.write_bytes(hashlib.sha256(b"leakmark test workspace").digest())
-    key.chmod(0o600)
-    ws = leakmark.Workspace.open(root / "ws")
+    ws = seeded_workspace(root / "ws", b"leakmark test workspace")
     out = root / "copies"
     source = samples_dir / "memo-en.pdf"
     result = leakmark.issue(ws, leakmark.IssueOptions(

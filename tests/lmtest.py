@@ -55,17 +55,17 @@ def db_exec(ledger_path: Path, *statements: tuple[str, tuple] | str) -> None:
         con.close()
 
 
-def seeded_workspace(home: Path, label: str):
-    """A new workspace whose key is derived from `label`: its marks, and so every score a test asserts a
-    margin on, are the same on every run (with a random key an innocent copy's score is a new draw each
-    run, and a margin such as "every innocent above FAP 1e-2" fails now and then: it did once in CI)."""
+def seeded_workspace(home: Path, seed: bytes):
+    """A new workspace whose key is SHA-256 of `seed`: its marks, and so every score a test asserts a margin on,
+    are the same on every run (with a random key an innocent copy's score is a new draw each run, and a margin
+    such as "every innocent above FAP 1e-2" fails now and then: it did once in CI)."""
     import hashlib
 
     import leakmark
 
     home.mkdir(parents=True)
     key = home / "key"
-    key.write_bytes(hashlib.sha256(b"leakmark test workspace: " + label.encode()).digest())
+    key.write_bytes(hashlib.sha256(seed).digest())
     key.chmod(0o600)
     return leakmark.Workspace.open(home)
 

@@ -3,12 +3,12 @@ decision (the low-text benchmark derives per-layer rows from it instead of traci
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from lmtest import seeded_workspace
 
 import leakmark
 from leakmark import TraceOptions, simulate, trace
@@ -21,10 +21,7 @@ from leakmark.trace.decide import decide, fuse
 def chart_issue(tmp_path_factory):
     """The chart sample page issued with shift + tone + file to 4 copies, fixed key."""
     root = tmp_path_factory.mktemp("layer-scores")
-    (root / "ws").mkdir()
-    (root / "ws" / "key").write_bytes(hashlib.sha256(b"leakmark layer-scores test").digest())
-    (root / "ws" / "key").chmod(0o600)
-    ws = leakmark.Workspace.open(root / "ws")
+    ws = seeded_workspace(root / "ws", b"leakmark layer-scores test")
     [src] = write_lowtext_samples(root / "samples", ("chart",))
     people = tuple(leakmark.Recipient(f"R{i}") for i in range(4))
     result = leakmark.issue(ws, leakmark.IssueOptions(source=src, recipients=people, output_dir=root / "out",

@@ -11,12 +11,13 @@ resampling), PyMuPDF (PDF evidence is rendered) and the JPEG decoder: after an u
 drift is a finding to explain, not a value to update. The same wheels on another machine of the same kind
 (2026-12-02) gave scores that differ in the 7th digit (tone 16.950684 against 0.1.0's 16.950682, shift
 0.6005283 against 0.6005292): float noise, not a change. So scores are held to 1e-6 relative or 1e-5
-absolute (a z-score step 100,000 times below anything a decision turns on). On a machine with AVX-512
-the scores moved by up to 1.1e-3 relative: OpenBLAS (numpy's) picks its SkylakeX kernels there, which sum
-matrix products in another order; tests/conftest.py fixes OpenBLAS's kernel (OPENBLAS_CORETYPE=Haswell) and
-the scores match to 1e-6 again, a false-accusation probability
+absolute (a z-score step 100,000 times below anything a decision turns on), a false-accusation probability
 to what that allows (d ln FAP ≈ z·dz, at most 1e-3 for z ≤ 30 and dz/z ≤ 1e-6), and copies whose scores
 tie within it may come in either order.
+
+On a machine with AVX-512 the scores moved by up to 1.1e-3 relative: OpenBLAS (numpy's) picks its SkylakeX
+kernels there, which sum matrix products in another order. tests/conftest.py fixes OpenBLAS's kernel
+(OPENBLAS_CORETYPE=Haswell), and the scores match to 1e-6 again.
 """
 
 from __future__ import annotations

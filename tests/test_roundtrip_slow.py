@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def notice(tmp_path_factory, samples_dir):
     root = tmp_path_factory.mktemp("notice")
-    ws = seeded_workspace(root / "ws", "notice")
+    ws = seeded_workspace(root / "ws", b"leakmark test workspace: notice")
     res = leakmark.issue(ws, leakmark.IssueOptions(
         source=samples_dir / "notice-zh.pdf",
         recipients=tuple(leakmark.Recipient(f"收件人{i}", "办公室") for i in range(4)),
