@@ -186,6 +186,11 @@ def _mat(m: Any) -> np.ndarray:
     return np.array([[a, b, 0.0], [c, d, 0.0], [e, f, 1.0]])
 
 
+def _shifted(tlm: np.ndarray, tx: float, ty: float) -> np.ndarray:
+    """The line matrix after Td tx ty (PDF 32000 9.4.2: [1 0 0 1 tx ty] x Tlm)."""
+    return _mat([1.0, 0.0, 0.0, 1.0, tx, ty]) @ tlm
+
+
 def _tag(i: int) -> tuple[float, float, float]:
     return ((i & 255) / 255.0, ((i >> 8) & 255) / 255.0, ((i >> 16) & 255) / 255.0)
 
@@ -289,8 +294,7 @@ class _Planner:
         self.moved_slots: set[int] = set()
         self.glyphs: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
         self.form_parts: dict[int, list[Any]] = {}
-        self.line: tuple[np.ndarray, float] | None = None  # for _text: the line matrix and offset along y
-        self.advance: float | None = None  # from _text: a vertical operator's advance along text space y
+        self.advance: float | None = None  # set by _text: a vertical operator's advance along text space y
 
     # which slot a shape (pixels) belongs to: glyphs by their boxes, whole shapes by containment
     def slot_of_glyph(self, box: tuple[float, float, float, float]) -> int:
@@ -435,11 +439,11 @@ class _Planner:
                 tm_lin = _mat([*nums[:4], 0.0, 0.0])
                 tlm, along, along_known = _mat(nums[:6]) if len(nums) >= 6 else tm_lin, 0.0, True
             elif op in ("Td", "TD") and len(nums) >= 2:
-                tlm, along, along_known = _mat([1.0, 0.0, 0.0, 1.0, nums[0], nums[1]]) @ tlm, 0.0, True
+                tlm, along, along_known = _shifted(tlm, nums[0], nums[1]), 0.0, True
                 if op == "TD":
                     ts["TL"] = -nums[1]
             elif op == "T*":
-                tlm, along, along_known = _mat([1.0, 0.0, 0.0, 1.0, 0.0, -ts["TL"]]) @ tlm, 0.0, True
+                tlm, along, along_known = _shifted(tlm, 0.0, -ts["TL"]), 0.0, True
             elif op == "Tf":
                 ts["font"], ts["size"] = str(ins.operands[0]), float(ins.operands[1])
             elif op == "Tz":
@@ -454,9 +458,9 @@ class _Planner:
                 if op == '"':
                     ts["Tw"], ts["Tc"] = nums[0], nums[1]
                 if op in ("'", '"'):
-                    tlm, along, along_known = _mat([1.0, 0.0, 0.0, 1.0, 0.0, -ts["TL"]]) @ tlm, 0.0, True
-                self.line = (tlm, along) if along_known else None
-                text = self._text(i, ins, op, ts, tm_lin, ctm, self.glyphs.get((st.key, i), []), any(marked))
+                    tlm, along, along_known = _shifted(tlm, 0.0, -ts["TL"]), 0.0, True
+                text = self._text(i, ins, op, ts, tm_lin, ctm, self.glyphs.get((st.key, i), []), any(marked),
+                                  (tlm, along) if along_known else None)
                 if self.advance is None:
                     along_known = False
                 else:
@@ -559,9 +563,12 @@ class _Planner:
         return out
 
     def _text(self, i: int, ins: Any, op: str, ts: dict, tm_lin: np.ndarray, ctm: np.ndarray,
-              glyphs: list[tuple[float, float, float, float]], optional: bool = False) -> _Text | object | None:
+              glyphs: list[tuple[float, float, float, float]], optional: bool = False,
+              line: tuple[np.ndarray, float] | None = None) -> _Text | _VText | object | None:
         """The operator's plan element; None when it draws nothing the units hold (it stays as it is);
-        `_HIDDEN` in a text layer when it lies in optional content that is off (`optional`: inside /OC)."""
+        `_HIDDEN` in a text layer when it lies in optional content that is off (`optional`: inside /OC).
+        `line`: the line matrix and the text position's offset from it along y, where known (vertical text
+        is placed by it, and `self.advance` is set to how far the operator moves that position)."""
         pk = self.pikepdf
         font = self.fonts.get(ts["font"]) if self.fonts is not None and ts["font"] else None
         if not self.text_only and ts.get("Tr", 0) != 3 and font is not None and not _embedded(font):
@@ -598,14 +605,14 @@ class _Planner:
         size, th = ts["size"] or 0.0, ts["Th"]
         offsets: list[float] = []  # vertical: each element's start along text space y from the line matrix
         if codes.vertical:
-            if self.line is None:
+            if line is None:
                 raise NotEditable(f"vertical text in font {ts['font']} after horizontal text on its line")
-            y = self.line[1]
+            y = line[1]
             for kind, v in seq:
                 offsets.append(y)
                 # PDF 32000 9.4.4: ty = (w1 - Tj/1000) * Tfs + Tc + Tw (Tw for the single byte 32 only)
                 y += codes.advance(v) / 1000.0 * size + ts["Tc"] if kind == "g" else -v / 1000.0 * size
-            self.advance = y - self.line[1]
+            self.advance = y - line[1]
         slots = [self.slot_of_glyph(box) for box in glyphs]
         if all(s < 0 for s in slots):
             return None
@@ -637,10 +644,10 @@ class _Planner:
             prefix = b"T*"
         elif op == '"':
             prefix = _fmt(float(ins.operands[0])) + b" Tw " + _fmt(float(ins.operands[1])) + b" Tc T*"
-        if codes.vertical and self.line is not None and self.advance is not None:
-            return _VText(prefix=prefix, tlm=self.line[0], size=size, to_text=np.linalg.inv(lin),
+        if codes.vertical and line is not None and self.advance is not None:
+            return _VText(prefix=prefix, tlm=line[0], size=size, to_text=np.linalg.inv(lin),
                           groups=[(s, y, b" ".join(b)) for (s, b), y in zip(groups, starts, strict=True)],
-                          end=self.line[1] + self.advance)
+                          end=line[1] + self.advance)
         return _Text(prefix=prefix, rise=ts["rise"], per_unit=-1000.0 / (size * th),
                      to_text=np.linalg.inv(lin), groups=[(s, b" ".join(b)) for s, b in groups])
 
