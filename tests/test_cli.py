@@ -404,7 +404,7 @@ def test_trace_json_contract(capsys, issued, ws_copy, copy3_page1, tmp_path):
     assert (best["copy_no"], best["recipient"], best["unit"]) == ("000003", "Chen Jing", "Test lab")
     assert best["false_accusation_probability"] < 1e-6
     assert [s["score"] for s in res["suspects"]] == sorted((s["score"] for s in res["suspects"]), reverse=True)
-    assert all(s["false_accusation_probability"] > 1e-2 for s in res["suspects"][1:])
+    assert all(s["false_accusation_probability"] > 1e-2 for s in res["suspects"][1:]), res["suspects"]
     assert res["evidence"] == [{"path": str(ev), "sha256": hashlib.sha256(ev.read_bytes()).hexdigest(), "page": 1,
                                 "aligned": True}]
 

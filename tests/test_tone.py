@@ -66,7 +66,8 @@ def test_photo_page_traces_through_tone(photo_issue, tmp_path, attack):
     assert r.verdict == "identified" and r.named == 1 and best.copy.copy_no == 3, [
         (s.copy.copy_no, s.layers) for s in r.suspects]
     assert best.layers["tone"] > 6 and best.fap < 1e-6
-    assert all(s.fap > 1e-2 for s in r.suspects[1:])
+    # this failed in 2 of ~7 full fresh-clone runs on 2026-12-02 (fixed key, passing alone): the values say why
+    assert all(s.fap > 1e-2 for s in r.suspects[1:]), [(s.copy.copy_no, s.score, s.fap, s.layers) for s in r.suspects]
 
 
 def test_unmarked_photo_page_names_nobody(photo_issue, tmp_path):
