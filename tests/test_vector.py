@@ -523,3 +523,65 @@ def test_vertical_text_moves_across_and_along_its_column_and_leaves_the_rest_in_
     doc = pymupdf.open("pdf", data)
     doc.update_stream(doc[0].get_contents()[0], zero)
     assert doc[0].get_text() == text  # unmoved, it is the original (the second column: where the Td puts it)
+
+
+def _thin_space_pdf() -> bytes:
+    """Lines of words in an embedded font, set apart by kerning only: word spaces of 0.25 em and, before
+    each "=", a thin space of 0.166 em (TeX's \\,: microtype's manual sets "⟨character⟩ = ⟨factor⟩" so)."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_font(fontname="T", fontbuffer=pymupdf.Font("tiro").buffer)
+    words = ["pairs", "of", "value", "=", "factor", "and", "key", "=", "amount"]
+    for k, w in enumerate(words):
+        page.insert_text((72, 60 + 14 * k), w, fontname="T", fontsize=11)
+    doc = pymupdf.open("pdf", doc.tobytes())
+    page = doc[0]
+    codes = re.findall(rb"\[<([0-9a-f]+)>\]", b"".join(doc.xref_stream(x) for x in page.get_contents()))
+    assert len(codes) == len(words)
+    line = b"".join(b"<" + c + b">" + (b"" if k == len(words) - 1 else b" -166 " if words[k + 1] == "=" else
+                                       b" -250 ") for k, c in enumerate(codes))
+    content = b"".join(b"BT /T 11 Tf 72 %d Td [%s] TJ ET\n" % (740 - 20 * k, line) for k in range(14))
+    cx = page.get_contents()[0]
+    doc.update_stream(cx, content)
+    page.set_contents(cx)
+    return doc.tobytes(garbage=3)
+
+
+def test_a_thin_space_before_a_word_stays_in_the_extracted_text(monkeypatch):
+    # MuPDF extracts a space where a glyph starts 0.15 em or more after the pen. The unit builder joins two
+    # words that near: but microtype's manual (p12, p18, p19) has "⟨character⟩ = ⟨factor⟩" in whose
+    # extracted text (a ToUnicode of many letters per glyph) "⟨character⟩" made no word, so it moved with
+    # its line only while "=" moved by its word's delta, and a copy's text read "⟩= ⟨". A glyph whose gap to
+    # the glyph before it lies that near a threshold now moves with that glyph.
+    from leakmark.units import PageUnits
+
+    data = _thin_space_pdf()
+    page = pymupdf.open("pdf", data)[0]
+    original = page.get_text()
+    assert original.count(" = ") == 14 * 2
+    s = 300 / 72
+    words, lines, word_line = [], [], []
+    for k in range(14):
+        line = [w for w in page.get_text("words") if w[5] == k]
+        x0, y0, x1, y1 = (min(w[i] for w in line) if i < 2 else max(w[i] for w in line) for i in range(4))
+        lines.append([x0 * s, y0 * s, x1 * s, y1 * s])
+        # as there: the word before "=" makes no unit, "=" makes one with the word after it
+        for a, b in ((0, 0), (1, 1), (3, 4), (5, 5), (7, 8)):
+            words.append([line[a][0] * s, line[a][1] * s, line[b][2] * s, line[b][3] * s])
+            word_line.append(k)
+    pu = PageUnits(words=np.array(words, np.int32), word_axis=np.zeros(len(words), np.int8),
+                   word_line=np.array(word_line, np.int32), lines=np.array(lines, np.int32))
+
+    def texts(plan: vector.PagePlan) -> set[str]:
+        out = set()
+        for seed in range(12):
+            doc = pymupdf.open("pdf", data)
+            doc.update_stream(doc[0].get_contents()[0], plan.content(signs(b"thin%d" % seed, pu.n_codes)))
+            out.add(doc[0].get_text())
+        return out
+
+    plan = vector.plan(data, 0, pu, 300, 1)
+    assert texts(plan) == {original}
+    assert plan.stats["still"] == {}  # "=" rides with the word before it, the rest of its unit moves
+    monkeypatch.setattr(vector, "_extraction_ties", lambda drawn, reach: {})
+    assert texts(vector.plan(data, 0, pu, 300, 1)) != {original}  # what the ties prevent

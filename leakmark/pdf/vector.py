@@ -293,6 +293,11 @@ class _Planner:
         self.line_axes[pu.word_line] = self.word_axes
         self.moved_slots: set[int] = set()
         self.glyphs: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+        # a glyph whose gap to the glyph drawn before it lies near one of MuPDF's extraction thresholds moves
+        # with that glyph (see `_extraction_ties`): (stream, operator, glyph) -> the one before it
+        self.ties: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+        self.glyph_slots: dict[tuple[int, int], list[int]] = {}  # each operator's glyphs' slots, ties applied
+        self.stream_key = 0  # the content stream being planned (0: the page's; a form XObject's number)
         self.form_parts: dict[int, list[Any]] = {}
         self.advance: float | None = None  # set by _text: a vertical operator's advance along text space y
 
@@ -386,12 +391,12 @@ class _Planner:
 
     def _run_stream(self, st: _Stream, ctm: np.ndarray, ts: dict[str, Any]) -> list[Any]:
         """The parts of one content stream; a form XObject's runs in the state of its Do (`ctm`, `ts`)."""
-        saved = self.instrs, self.fonts, self.xobjects
-        self.instrs, self.fonts, self.xobjects = st.instrs, st.fonts, st.xobjects
+        saved = self.instrs, self.fonts, self.xobjects, self.stream_key
+        self.instrs, self.fonts, self.xobjects, self.stream_key = st.instrs, st.fonts, st.xobjects, st.key
         try:
             return self._run_instrs(st, ctm, ts)
         finally:
-            self.instrs, self.fonts, self.xobjects = saved
+            self.instrs, self.fonts, self.xobjects, self.stream_key = saved
 
     def _run_instrs(self, st: _Stream, ctm: np.ndarray, ts: dict[str, Any]) -> list[Any]:
         pk = self.pikepdf
@@ -548,6 +553,7 @@ class _Planner:
         self.mpage.set_contents(xref)
         out: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
         m = self.mpage.rotation_matrix
+        drawn: list[tuple[tuple[int, int, int], Any, Any]] = []  # every glyph in drawing order, with its span
         for span in self.mpage.get_texttrace():
             tag = _untag(span["color"]) if len(span["color"]) >= 3 else 0
             if not 0 < tag <= len(tags):
@@ -558,8 +564,10 @@ class _Planner:
             for ch in span["chars"]:
                 if ch[1] < 0 and lst:  # the 2nd and 3rd letters of a ligature (ffi): no glyph of their own
                     continue
+                drawn.append(((*tags[tag - 1], len(lst)), span, ch))
                 r = pymupdf.Rect(ch[3]) * m
                 lst.append((r.x0 * self.scale, r.y0 * self.scale, r.x1 * self.scale, r.y1 * self.scale))
+        self.ties = _extraction_ties(drawn, 2.0 * self.delta / self.scale)
         return out
 
     def _text(self, i: int, ins: Any, op: str, ts: dict, tm_lin: np.ndarray, ctm: np.ndarray,
@@ -614,6 +622,12 @@ class _Planner:
                 y += codes.advance(v) / 1000.0 * size + ts["Tc"] if kind == "g" else -v / 1000.0 * size
             self.advance = y - line[1]
         slots = [self.slot_of_glyph(box) for box in glyphs]
+        for g in range(len(slots)):
+            if (before := self.ties.get((self.stream_key, i, g))) is not None:
+                done = self.glyph_slots.get(before[:2])
+                slots[g] = done[before[2]] if done is not None else self.slot_of_glyph(
+                    self.glyphs[before[:2]][before[2]])
+        self.glyph_slots[(self.stream_key, i)] = slots
         if all(s < 0 for s in slots):
             return None
         lin = (tm_lin @ ctm @ self.to_px)[:2, :2]
@@ -691,6 +705,43 @@ class _Planner:
             return None
         self.moved_slots.add(slot)
         return _Wrap(pk.unparse_content_stream([ins]), slot, self._to_local(ctm))
+
+
+# MuPDF's text extraction (stext device) compares each glyph's origin with the pen (the glyph before it, plus
+# its advance), in em of the glyph's size: along the line, a gap of 0.15 or more becomes a space and one of
+# 0.8 or more (or -0.8 or less) a line break; across it, an offset of 0.8 or more starts a new line.
+_EXTRACTION_ALONG = (-0.8, 0.15, 0.8)
+_EXTRACTION_ACROSS = 0.8
+
+
+def _extraction_ties(drawn: list[tuple[tuple[int, int, int], Any, Any]], reach: float
+                     ) -> dict[tuple[int, int, int], tuple[int, int, int]]:
+    """Glyphs that must move as the glyph drawn before them does, so a copy's extracted text is the
+    original's: those whose gap to it lies within `reach` (points: the most two units can move apart) of a
+    threshold of MuPDF's extraction (`_EXTRACTION_ALONG`). A thin space (0.166 em, TeX's \\,) between two
+    words that move apart by 2 delta would otherwise vanish from the text. Horizontal and vertical lines of
+    text only: a glyph's advance is read from its box, which is only exact for those."""
+    ties: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    prev: tuple[tuple[int, int, int], np.ndarray] | None = None  # the glyph before, and the pen after it
+    for ident, span, ch in drawn:
+        (dx, dy), size = span["dir"], float(span["size"])
+        if span.get("wmode", 0) or size <= 0 or min(abs(dx), abs(dy)) > 1e-3:
+            prev = None
+            continue
+        origin = np.array(ch[2], dtype=np.float64)
+        x0, y0, x1, y1 = ch[3]
+        advance = (x1 - x0) if abs(dx) > abs(dy) else (y1 - y0)
+        d = np.array([dx, dy], dtype=np.float64)
+        if prev is not None:
+            gap = origin - prev[1]
+            along, across = float(gap @ d) / size, float(gap @ np.array([-dy, dx])) / size
+            margin = reach / size + 0.01  # and a hundredth of an em for rounding in the copy's numbers
+            near = abs(abs(across) - _EXTRACTION_ACROSS) <= margin or (
+                abs(across) < _EXTRACTION_ACROSS and any(abs(along - t) <= margin for t in _EXTRACTION_ALONG))
+            if near:
+                ties[ident] = prev[0]
+        prev = (ident, origin + advance * d)
+    return ties
 
 
 def _is_number(x: Any) -> bool:
