@@ -135,7 +135,7 @@ def rich_pdf(tmp_path):
     doc.set_page_labels([{"startpage": 0, "prefix": "A-", "style": "D", "firstpagenum": 1}])
     doc.set_metadata({"title": "Rich", "author": "Office", "subject": "Test", "keywords": "a, b"})
     path = tmp_path / "rich.pdf"
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     return path
 
 
@@ -258,7 +258,7 @@ def _htmlbox_pdf(path: Path, twice: bool = False) -> Path:
         page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "".join(
             f"<p>Paragraph {k} of page {i + 1}: the quick brown fox jumps over it.</p>" for k in range(14)))
         page.draw_line((72, 420), (523, 420), width=1)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     if twice:
         import pikepdf
 
@@ -388,7 +388,7 @@ def test_dot_leaders_commas_and_quotes_move_with_their_own_words(tmp_path):
                     for k in range(12))
     doc.update_stream(page.get_contents()[0], body)
     path = tmp_path / "index.pdf"
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     rendered = render_page(path, "pdf", 0, 300, None)
     gray = cv2.cvtColor(rendered.rgb, cv2.COLOR_RGB2GRAY)
     pu = units.from_text(rendered.rawdict, rendered.matrix, gray, 1)
@@ -435,7 +435,7 @@ def test_text_in_a_hidden_layer_keeps_the_page_raster_and_out_of_its_text_layer(
     for k in range(12):
         page.insert_text((72, 100 + 24 * k), f"Line {k}: the visible words of this page", fontsize=12)
     page.insert_text((72, 420), "The hidden answer is forty-two", fontsize=12, oc=hidden)
-    doc.save(src)
+    doc.save(src, no_new_id=True)
     with pymupdf.open(src) as doc:
         original = doc[0].get_text()
     assert "hidden answer" not in original and "Line 11" in original
@@ -526,8 +526,8 @@ def test_vertical_text_moves_across_and_along_its_column_and_leaves_the_rest_in_
 
 
 def _thin_space_pdf() -> bytes:
-    """Lines of words in an embedded font, set apart by kerning only: word spaces of 0.25 em and, before
-    each "=", a thin space of 0.166 em (TeX's \\,: microtype's manual sets "⟨character⟩ = ⟨factor⟩" so)."""
+    """Lines of words in an embedded font, set apart by kerning only: word spaces of 0.25 em and, around
+    each "=", thin spaces of 0.166 em (TeX's \\,: microtype's manual sets "⟨character⟩ = ⟨factor⟩" so)."""
     doc = pymupdf.open()
     page = doc.new_page()
     page.insert_font(fontname="T", fontbuffer=pymupdf.Font("tiro").buffer)
@@ -538,8 +538,9 @@ def _thin_space_pdf() -> bytes:
     page = doc[0]
     codes = re.findall(rb"\[<([0-9a-f]+)>\]", b"".join(doc.xref_stream(x) for x in page.get_contents()))
     assert len(codes) == len(words)
-    line = b"".join(b"<" + c + b">" + (b"" if k == len(words) - 1 else b" -166 " if words[k + 1] == "=" else
-                                       b" -250 ") for k, c in enumerate(codes))
+    thin = {k for k, w in enumerate(words) if w == "="} | {k - 1 for k, w in enumerate(words) if w == "="}
+    line = b"".join(b"<" + c + b">" + (b"" if k == len(words) - 1 else b" -166 " if k in thin else b" -250 ")
+                    for k, c in enumerate(codes))
     content = b"".join(b"BT /T 11 Tf 72 %d Td [%s] TJ ET\n" % (740 - 20 * k, line) for k in range(14))
     cx = page.get_contents()[0]
     doc.update_stream(cx, content)

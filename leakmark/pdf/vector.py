@@ -624,7 +624,7 @@ class _Planner:
         slots = [self.slot_of_glyph(box) for box in glyphs]
         for g in range(len(slots)):
             if (before := self.ties.get((self.stream_key, i, g))) is not None:
-                done = self.glyph_slots.get(before[:2])
+                done = slots if before[:2] == (self.stream_key, i) else self.glyph_slots.get(before[:2])
                 slots[g] = done[before[2]] if done is not None else self.slot_of_glyph(
                     self.glyphs[before[:2]][before[2]])
         self.glyph_slots[(self.stream_key, i)] = slots
