@@ -29,7 +29,7 @@ def text_pdf(path: Path, lines: int = 30, pages: int = 1) -> Path:
         for i in range(lines):
             page.insert_text((72, 90 + i * 22), f"Line {i + 1} of page {p + 1}: restricted words for testing marks",
                              fontname="helv", fontsize=11)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     doc.close()
     return path
 

@@ -29,7 +29,7 @@ def blind_issue(tmp_path_factory):
     doc = pymupdf.open()
     doc.new_page(width=595, height=842).insert_image(pymupdf.Rect(60, 80, 535, 745), filename=str(png))
     src = root / "photo-page.pdf"
-    doc.save(src)
+    doc.save(src, no_new_id=True)
     ws = seeded_workspace(root / "ws", b"leakmark test workspace: blind")
     people = tuple(leakmark.Recipient(f"R{i}") for i in range(3))
     result = leakmark.issue(ws, leakmark.IssueOptions(source=src, recipients=people, output_dir=root / "out",

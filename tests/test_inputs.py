@@ -96,13 +96,13 @@ def test_a_five_metre_page_is_a_typed_error_that_suggests_a_dpi(ws_copy, tmp_pat
     doc = pymupdf.open()
     page = doc.new_page(width=5000 / 25.4 * 72, height=5000 / 25.4 * 72)
     page.insert_text((100, 100), "a very large poster " * 10, fontsize=40)
-    doc.save(tmp_path / "poster.pdf")
+    doc.save(tmp_path / "poster.pdf", no_new_id=True)
     code, _, err = run_main(capsys, "issue", tmp_path / "poster.pdf", "-r", "A", "--home", ws_copy.home,
                             "-o", tmp_path / "out")
     assert code == 3 and "5000 × 5000 mm" in err and "megapixels" in err and "--dpi 101 or lower" in err, err
     speck = pymupdf.open()
     speck.new_page(width=2, height=2)
-    speck.save(tmp_path / "speck.pdf")
+    speck.save(tmp_path / "speck.pdf", no_new_id=True)
     code, _, err = run_main(capsys, "issue", tmp_path / "speck.pdf", "-r", "A", "--home", ws_copy.home,
                             "-o", tmp_path / "out")
     assert code == 3 and "too small to carry a mark" in err, err
@@ -233,7 +233,7 @@ def many_page_pdf(path: Path, pages: int, side_pt: float = 100) -> Path:
     for i in range(pages):
         page = doc.new_page(width=side_pt, height=side_pt)
         page.insert_text((10, 50), f"p{i + 1}", fontsize=20)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     doc.close()
     return path
 

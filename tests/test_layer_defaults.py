@@ -28,7 +28,7 @@ def mixed(tmp_path_factory):
         doc.insert_pdf(m, from_page=0, to_page=0)
         doc.insert_pdf(p)
     src = root / "mixed.pdf"
-    doc.save(src)
+    doc.save(src, no_new_id=True)
     ws = seeded_workspace(root / "ws", b"leakmark test workspace: layer-defaults")
     people = tuple(leakmark.Recipient(f"R{i}") for i in range(4))
     result = leakmark.issue(ws, leakmark.IssueOptions(source=src, recipients=people, output_dir=root / "out",

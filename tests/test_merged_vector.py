@@ -115,7 +115,7 @@ def test_pages_with_annotations_stay_images_in_a_merged_file(issued, ws_copy, tm
     with pymupdf.open(issued.source) as doc:
         doc[1].add_freetext_annot(pymupdf.Rect(300, 700, 500, 740), "已阅", fontname="helv")
         doc[0].insert_link({"kind": pymupdf.LINK_URI, "from": pymupdf.Rect(72, 72, 200, 90), "uri": "http://x"})
-        doc.save(source)
+        doc.save(source, no_new_id=True)
     merged = tmp_path / "run.pdf"
     r = leakmark.issue(ws_copy, leakmark.IssueOptions(source=source, recipients=_people(1), merge=merged, jobs=1))
     assert r.stats["page_modes"] == ["vector", "raster"]  # a link is no reason
@@ -146,7 +146,7 @@ def test_pages_with_text_in_form_xobjects_stay_images_in_a_merged_file(ws_copy, 
     page = doc.new_page()
     page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "".join(
         f"<p>Paragraph {k}: the quick brown fox jumps over it.</p>" for k in range(14)))
-    doc.save(source)
+    doc.save(source, no_new_id=True)
     merged = tmp_path / "run.pdf"
     r = leakmark.issue(ws_copy, leakmark.IssueOptions(source=source, recipients=_people(1), merge=merged, jobs=1))
     assert r.stats["page_modes"] == ["raster"]

@@ -31,7 +31,7 @@ def photo_issue(tmp_path_factory):
     page = doc.new_page(width=595, height=842)
     page.insert_image(pymupdf.Rect(60, 80, 535, 745), filename=str(png))
     src = root / "photo-page.pdf"
-    doc.save(src)
+    doc.save(src, no_new_id=True)
     ws = seeded_workspace(root / "ws", b"leakmark test workspace: tone")
     people = tuple(leakmark.Recipient(f"R{i}") for i in range(4))
     result = leakmark.issue(ws, leakmark.IssueOptions(source=src, recipients=people, output_dir=root / "out",

@@ -28,7 +28,7 @@ def _one_line_pdf(path, tok: bytes, xmp: bool = False):
     if xmp:
         doc.set_xml_metadata(filemark.xmp(tok))
     doc.xref_set_key(-1, "ID", f"[<{tok.hex()}><{tok.hex()}>]")
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     doc.close()
     return path
 

@@ -113,7 +113,7 @@ def chinese_notice() -> bytes:
     page.draw_line((left, 750), (right, 750), color=BLACK, width=0.8)
     page.insert_text((left + 8, 770), "某市保密工作委员会办公室　　2025年11月20日印发", fontname="china-s", fontsize=12)
     doc.set_metadata({"title": "关于开展涉密载体专项清查工作的通知", "creator": "leakmark samples"})
-    return doc.tobytes(garbage=3, deflate=True)
+    return doc.tobytes(garbage=3, deflate=True, no_new_id=True)  # same bytes every run: its id, so its marks
 
 
 def english_memo() -> bytes:
@@ -155,7 +155,7 @@ def english_memo() -> bytes:
     page.insert_text((left, 560), "Programme registry", fontname="hebo", fontsize=11)
     page.insert_text((left, 576), "Building 4, room 112", fontname="helv", fontsize=11)
     doc.set_metadata({"title": "Handling of restricted documents, Q4", "creator": "leakmark samples"})
-    return doc.tobytes(garbage=3, deflate=True)
+    return doc.tobytes(garbage=3, deflate=True, no_new_id=True)  # same bytes every run: its id, so its marks
 
 
 # -- mixed-script text on sample pages (Latin in Helvetica, CJK in the CJK font) --
