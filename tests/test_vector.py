@@ -586,3 +586,21 @@ def test_a_thin_space_before_a_word_stays_in_the_extracted_text(monkeypatch):
     assert plan.stats["still"] == {}  # "=" rides with the word before it, the rest of its unit moves
     monkeypatch.setattr(vector, "_extraction_ties", lambda drawn, reach: {})
     assert texts(vector.plan(data, 0, pu, 300, 1)) != {original}  # what the ties prevent
+
+
+def test_a_blank_page_stays_as_it_is(ws_copy, tmp_path):
+    # a book's empty verso (qyxf-book p4) became an image of white paper: 81 KB more per copy, for nothing
+    src = tmp_path / "verso.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for k in range(10):
+        page.insert_text((72, 100 + 24 * k), f"Line {k}: words on the recto of this leaf", fontsize=12)
+    doc.new_page()  # nothing on it
+    hidden = doc.new_page()  # nothing to see, but text to extract: it is not blank
+    hidden.insert_text((72, 100), "invisible words", fontsize=12, render_mode=3)
+    doc.save(src, no_new_id=True)
+    result = leakmark.issue(ws_copy, leakmark.IssueOptions(source=src, recipients=(leakmark.Recipient("V"),),
+                                                           output_dir=tmp_path / "out", jobs=1))
+    assert result.stats["page_modes"] == ["vector", "vector", "raster"], result.stats["raster_reasons"]
+    with pymupdf.open(result.copies[0].path) as copy:
+        assert not copy[1].get_images() and not copy[1].get_text().strip()

@@ -795,9 +795,13 @@ def plan(source_bytes: bytes, index: int, pu: PageUnits, dpi: int, delta: int,
                 if any(uses.get(num, 0) != 1 for num in planner.text_forms):
                     raise NotEditable("text drawn inside a form XObject that other pages or forms draw too")
             result = planner.run()
+            # a blank page (a book's empty verso): nothing to mark and nothing to leak, so it stays as it is
+            # rather than becoming an image of white paper
+            blank = pu.n_codes == 0 and not mpage.get_text("text").strip() and not mpage.get_images() \
+                and not mpage.get_drawings()
         finally:
             mdoc.close()
-    if not result.stats.get("moved_slots") and not text_only:
+    if not result.stats.get("moved_slots") and not text_only and not blank:
         raise NotEditable("no unit could be moved in the content")
     return result
 
