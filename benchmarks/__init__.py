@@ -35,6 +35,7 @@ SCRIPTS: dict[str, Script] = {
     "visual_check": Script("original / marked copy / 10× difference crops at 100 %, to docs/"),
     "report": Script("rebuild the robustness and null-calibration tables and plots from their CSVs"),
     "import_time": Script("wall time of import leakmark, --version and --help; which heavy modules they load"),
+    "archive_scale": Script("trace time and index size as the archive grows to N registered pages (archive-scale.md)"),
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),
     "fuzz_loaders": Script("bounded seeded-mutation fuzzing of the PDF, image and recipient-CSV loaders"),
     "vector_speed": Script("page-copies/s of vector copies against page-image copies, on the same pages"),

@@ -301,6 +301,28 @@ def render_trace(result: Any) -> None:
         echo(f"trace recorded: register event {recorded.seq}, head {recorded.head}")
 
 
+@cli.group("index")
+def index_group() -> None:
+    """The page index that finds the registered page an evidence image shows."""
+
+
+@index_group.command("rebuild")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@home_option
+def index_rebuild(as_json: bool, quiet: bool, home: Path | None) -> None:
+    """Make the page index again from the vault (after restoring a workspace, or when it is damaged)."""
+    from leakmark import index as page_index
+
+    r = page_index.rebuild(Workspace.open(home, create=False), progress=_progress(quiet))
+    if as_json:
+        _emit_json(r.to_json())
+        return
+    if r.replaced:
+        echo(f"replaced: {r.replaced}")
+    echo(f"page index rebuilt: {r.pages} pages of {r.documents} documents, {_size(r.size)} ({r.path})")
+
+
 @cli.command()
 @click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the demo's files (default: a new temporary folder).")

@@ -19,6 +19,7 @@ MAX_FEATURES = 6000
 class Fingerprint:
     points: np.ndarray  # (n, 2) float32, in FP_DPI pixels
     descriptors: np.ndarray  # (n, 128) uint8 (SIFT values fit a byte)
+    sizes: np.ndarray | None = None  # (n,) float32 keypoint diameters, FP_DPI pixels (None: vaults before them)
 
     def to_npz(self) -> dict[str, np.ndarray]:
         return {"points": self.points, "descriptors": self.descriptors}
@@ -26,18 +27,25 @@ class Fingerprint:
 
 def detect(gray: np.ndarray, max_features: int = MAX_FEATURES) -> tuple[np.ndarray, np.ndarray]:
     """SIFT keypoint positions and descriptors (uint8) of a greyscale image."""
+    pts, desc, _sizes = detect_sized(gray, max_features)
+    return pts, desc
+
+
+def detect_sized(gray: np.ndarray, max_features: int = MAX_FEATURES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SIFT keypoint positions, descriptors (uint8) and diameters (pixels) of a greyscale image."""
     sift = cv2.SIFT.create(nfeatures=max_features)
     kps, desc = sift.detectAndCompute(gray, None)
     if desc is None or not kps:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
+        return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), np.zeros(0, np.float32)
     pts = np.asarray([k.pt for k in kps], dtype=np.float32)
-    return pts, np.clip(desc, 0, 255).astype(np.uint8)
+    sizes = np.asarray([k.size for k in kps], dtype=np.float32)
+    return pts, np.clip(desc, 0, 255).astype(np.uint8), sizes
 
 
 def of_page(gray: np.ndarray, dpi: int) -> Fingerprint:
     scale = FP_DPI / dpi
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    pts, desc = detect(small)
+    pts, desc, sizes = detect_sized(small)
     if scale >= 1:
-        pts = pts * scale
-    return Fingerprint(points=pts, descriptors=desc)
+        pts, sizes = pts * scale, sizes * scale
+    return Fingerprint(points=pts, descriptors=desc, sizes=sizes)

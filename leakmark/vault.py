@@ -2,9 +2,9 @@
 
 Per document ``vault/<sha256>/``: ``original.pdf`` (or ``.png`` …), and per page ``page-NNN.png`` (the
 greyscale rendering every copy was made from), ``units-NNN.json`` (the shift units as recorded at
-registration) and ``fp-NNN.npz`` (feature fingerprint). Files are written atomically and never
-change once written: later runs and `trace` use exactly these. Folders are 0700 and files 0600 (the
-originals are the secret documents themselves).
+registration) and ``fp-NNN.npz`` (feature fingerprint, with keypoint sizes since the page index). Files
+are written atomically and never change once written: later runs and `trace` use exactly these. Folders are
+0700 and files 0600 (the originals are the secret documents themselves).
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ def store_page(ws: Workspace, sha256: str, index: int, png: bytes, units: dict, 
     atomic_write_bytes(folder / f"page-{index + 1:03d}.png", png)
     atomic_write_bytes(folder / f"units-{index + 1:03d}.json", json.dumps(units).encode())
     buf = io.BytesIO()
-    np.savez_compressed(buf, points=fp.points, descriptors=fp.descriptors)
+    if fp.sizes is None:
+        np.savez_compressed(buf, points=fp.points, descriptors=fp.descriptors)
+    else:
+        np.savez_compressed(buf, points=fp.points, descriptors=fp.descriptors, sizes=fp.sizes)
     atomic_write_bytes(folder / f"fp-{index + 1:03d}.npz", buf.getvalue())
 
 
@@ -78,4 +81,5 @@ def load_page(ws: Workspace, sha256: str, index: int) -> np.ndarray:
 
 def load_fingerprint(ws: Workspace, sha256: str, index: int) -> Fingerprint:
     with np.load(_need(ws.doc_dir(sha256) / f"fp-{index + 1:03d}.npz"), allow_pickle=False) as z:
-        return Fingerprint(points=z["points"], descriptors=z["descriptors"])
+        return Fingerprint(points=z["points"], descriptors=z["descriptors"],
+                           sizes=z["sizes"] if "sizes" in z.files else None)

@@ -106,7 +106,10 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
         matched = None if found.matched is None else found.matched.copy()
         return replace(found, ref=ref, H=found.H.copy(), matched=matched)
 
-    def locate_once(gray: np.ndarray, refs: list[locate.PageRef]) -> locate.Location | None:
+    def locate_once(gray: np.ndarray, refs: list[locate.PageRef] | locate.Candidates,
+                    quick: bool = False) -> locate.Location | None:
+        if not isinstance(refs, list):  # the page index proposes the candidates: nothing stable to key on
+            return real_locate(gray, refs, quick)
         key = _digest(gray, *(a for r in refs for a in (r.points, r.descriptors)), extra=[(r.doc_id, r.page)
                                                                                           for r in refs])
         if key not in located:

@@ -384,7 +384,9 @@ def test_trace_json_contract(capsys, issued, ws_copy, copy3_page1, tmp_path):
     assert code == 0, err
     res = json.loads(out)
     assert set(res) == {"verdict", "document", "suspects", "evidence", "leakmark_version", "file_identifiers",
-                        "disagreements", "register", "recorded"}
+                        "disagreements", "register", "recorded", "timings"}
+    assert {"load", "index", "locate", "align", "measure", "decide"} <= set(res["timings"])
+    assert all(isinstance(v, float) and v >= 0 for v in res["timings"].values())
     assert res["file_identifiers"] == [] and res["disagreements"] == []  # an image has no file identifiers
     assert res["register"] == {"count": 4, "head": before, "verified": True}  # the register the names came from
     assert res["recorded"] == {"seq": 5, "head": _head(ws_copy), "ts": res["recorded"]["ts"]}  # and the trace's event

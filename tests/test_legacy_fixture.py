@@ -100,8 +100,8 @@ def _close(got: float, want: float, what: str, abs_: float = 1e-9) -> None:
 
 # keys the JSON report gained after 0.1.0 (added, never in place of one): the file identifiers as their own
 # finding, and each suspect's status (issue 13, findings 3 and 5); where the register recorded the trace
-# (issue 15; null here: `trace()` itself records nothing)
-ADDED_KEYS = {"file_identifiers", "disagreements", "status", "status_date", "recorded"}
+# (issue 15; null here: `trace()` itself records nothing); the seconds per stage (issue 14)
+ADDED_KEYS = {"file_identifiers", "disagreements", "status", "status_date", "recorded", "timings"}
 
 
 def _same_report(got: object, want: object, where: str = "report") -> None:

@@ -69,7 +69,7 @@ def test_each_on_a_folder_of_mixed_leaks_gives_one_result_per_file(batch, leaks)
                    ("c-unregistered.png", "traced", "no-match", [])]
     for r in out["results"]:  # each is the object `trace --json` prints for that file alone
         assert set(r["trace"]) == {"verdict", "document", "suspects", "evidence", "leakmark_version",
-                                   "file_identifiers", "disagreements", "register", "recorded"}
+                                   "file_identifiers", "disagreements", "register", "recorded", "timings"}
         assert r["trace"]["recorded"]["seq"] > 0  # each file's trace is its own event in the register
         assert [e["path"] for e in r["trace"]["evidence"]] == [r["file"]]
     s = out["summary"]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from leakmark import __version__, layers, vault
+from leakmark import index as page_index
 from leakmark._parallel import Executor, make_executor
 from leakmark._progress import NullProgress, Progress
 from leakmark.errors import BadRequestError, LeakmarkError, OutputError, RunInterruptedError
@@ -173,11 +174,15 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                     _check_stamp(stamp, options.recipients, numbers, (prep[0].width_pt, prep[0].height_pt))
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
+                    fps: list[Fingerprint] = []
                     for page in prep:
                         if page.fp_points is None or page.fp_descriptors is None:
                             raise RuntimeError(f"page {page.index + 1} was prepared without its fingerprint")
+                        fps.append(Fingerprint(page.fp_points, page.fp_descriptors, page.fp_sizes))
                         vault.store_page(workspace, doc.sha256, page.index, page.original_png or b"", page.units,
-                                         Fingerprint(page.fp_points, page.fp_descriptors))
+                                         fps[-1])
+                    # after the vault (its truth): a crash in between is mended by the next trace, from the vault
+                    page_index.add_document(workspace, doc.sha256, fps)
                 chosen, tone_pages = _layers_for(options, prep)
                 record = RunRecord(source_stem=info.path.stem, output_dir=str(out_dir),
                                    merge=str(merge) if merge else None, separator=options.separator,

@@ -66,6 +66,7 @@ class PrepResult:
     original_png: bytes | None = None
     fp_points: np.ndarray | None = None
     fp_descriptors: np.ndarray | None = None
+    fp_sizes: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
     mode: str = "raster"  # "vector": the page's plan is in `vector_plan`
     mode_reason: str = ""  # why a page asked to be vector stays raster
@@ -161,7 +162,7 @@ def _prepare_page(job: PrepJob) -> PrepResult:
         _ok, png = cv2.imencode(".png", gray)
         result.original_png = png.tobytes()
         fp = fingerprint.of_page(gray, job.dpi)
-        result.fp_points, result.fp_descriptors = fp.points, fp.descriptors
+        result.fp_points, result.fp_descriptors, result.fp_sizes = fp.points, fp.descriptors, fp.sizes
     return result
 
 

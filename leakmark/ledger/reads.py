@@ -35,6 +35,13 @@ class ViewReads(HistoryReads):
         rows = self.db.execute("SELECT * FROM documents ORDER BY created_at, id").fetchall()
         return [document_from_row(r) for r in rows]
 
+    def documents_with_layer(self, layer: str) -> set[str]:
+        """The documents of which some copy carries `layer` (one query, however many copies: the tracer asks
+        it before a keyless read that costs seconds). A copy's settings name the layer only if it carries it."""
+        rows = self.db.execute("SELECT DISTINCT document_id FROM copies WHERE settings LIKE ?",
+                               (f'%"{layer}"%',)).fetchall()
+        return {r[0] for r in rows}
+
     def run(self, run_id: str) -> Run:
         if run_id == "last":
             row = self.db.execute("SELECT * FROM runs WHERE state='open' ORDER BY created_at DESC, rowid DESC "

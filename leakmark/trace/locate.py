@@ -1,8 +1,10 @@
-"""Which registered page does the evidence show? SIFT matches against every page's fingerprint."""
+"""Which registered page does the evidence show? SIFT matches against candidate pages' fingerprints, verified
+by a homography: every page given, or the few the page index (`leakmark.index`) proposes for the evidence."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -12,6 +14,10 @@ from leakmark import fingerprint
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 25  # fewer consistent matches than this is not a located page
 EVIDENCE_SIDE = 2400  # evidence is searched at most this long
+STRONG = 100  # inliers: a page located beyond doubt
+QUICK_SIDE, QUICK_FEATURES = 1200, 4000  # the index's first question (see locate)
+NEAR = 0.5  # after a STRONG match, index candidates with this share of the first one's votes are verified still
+RIVAL = 0.5  # a page of another document verified with this share of the best's inliers is scored too
 
 
 @dataclass
@@ -20,7 +26,12 @@ class PageRef:
     page: int  # 0-based
     points: np.ndarray  # fingerprint points, FP_DPI pixels
     descriptors: np.ndarray
+    group: int = -1  # the page index's content group: refs sharing one show the same page (revisions)
+    votes: int = 0  # the page index's spatially consistent matches (0: not proposed by the index)
 
+
+# the evidence's SIFT points, descriptors and keypoint sizes -> the pages to verify, best first
+Candidates = Callable[[np.ndarray, np.ndarray, np.ndarray], list[PageRef]]
 
 @dataclass
 class Location:
@@ -28,24 +39,49 @@ class Location:
     H: np.ndarray  # evidence pixels -> fingerprint (FP_DPI) pixels
     inliers: int
     matched: np.ndarray | None = None  # the inliers' positions on the page (FP_DPI pixels): what it shows
+    twins: list[PageRef] = field(default_factory=list)  # the same page in other documents, verified too
+    # near-identical pages of other documents (a revision with a small edit, an annotated version): verified
+    # with RIVAL of the best's inliers or more, each with its own homography; the tracer scores each
+    rivals: list[Location] = field(default_factory=list)
 
 
-def evidence_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    scale = min(1.0, EVIDENCE_SIDE / max(gray.shape))
+def evidence_features(gray: np.ndarray, side: int = EVIDENCE_SIDE, max_features: int = 12000
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """SIFT points (evidence pixels), descriptors and keypoint sizes (searched pixels), and the search scale."""
+    scale = min(1.0, side / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    pts, desc = fingerprint.detect(small, max_features=12000)
-    return pts / scale, desc, scale
+    pts, desc, sizes = fingerprint.detect_sized(small, max_features=max_features)
+    return pts / scale, desc, sizes, scale
 
 
-def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
-    pts, desc, _ = evidence_features(gray)
+def locate(gray: np.ndarray, refs: list[PageRef] | Candidates, quick: bool = False) -> Location | None:
+    """The best verified page among `refs` (or among those `refs(descriptors)` proposes; with `quick`, asked first
+    with a smaller image's features, and nothing more done when it proposes nothing). Candidates come best
+    first: once one is located with STRONG inliers, only those of its own content group (the same page in
+    other documents) are still verified; the rest are not worth a match each. Refs without a group (a plain
+    list) are all verified."""
+    if callable(refs) and quick:
+        # the index asked first with a smaller image's features (its entries are a page's largest keypoints,
+        # which a smaller image keeps): an attempt that is likely to find nothing (the mirrored image, after the
+        # image as it is found nothing) costs a small extraction, not a full one, when nothing is there
+        qpts, qdesc, qsizes, _ = evidence_features(gray, QUICK_SIDE, QUICK_FEATURES)
+        if not refs(qpts, qdesc, qsizes):
+            return None
+    pts, desc, sizes, _ = evidence_features(gray)
     if len(desc) < MIN_INLIERS:
         return None
+    if callable(refs):
+        refs = refs(pts, desc, sizes)
+    top_votes = max((r.votes for r in refs), default=0)
     matcher = cv2.BFMatcher(cv2.NORM_L2)
     qd = desc.astype(np.float32)
     best: Location | None = None
+    found: list[Location] = []
     for ref in refs:
         if len(ref.descriptors) < 2:
+            continue
+        if (best is not None and best.inliers >= STRONG and best.ref.group >= 0 and ref.group != best.ref.group
+                and ref.votes < NEAR * top_votes):
             continue
         pairs = matcher.knnMatch(qd, ref.descriptors.astype(np.float32), k=2)
         good = _one_to_one([m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance])
@@ -57,8 +93,18 @@ def locate(gray: np.ndarray, refs: list[PageRef]) -> Location | None:
         if H is None or not _keeps_orientation(H, src[mask.ravel() > 0]):
             continue  # a mirror image matched as is: the mirrored attempt (tracer._locate) finds it
         n = int(mask.sum())
-        if n >= MIN_INLIERS and (best is None or n > best.inliers):
-            best = Location(ref=ref, H=H, inliers=n, matched=dst[mask.ravel() > 0])
+        if n >= MIN_INLIERS:
+            found.append(Location(ref=ref, H=H, inliers=n, matched=dst[mask.ravel() > 0]))
+            if best is None or n > best.inliers:
+                best = found[-1]
+    if best is not None and best.ref.group >= 0:
+        best.twins = [f.ref for f in found if f.ref.group == best.ref.group and f.ref.doc_id != best.ref.doc_id]
+        seen = {best.ref.doc_id, *(r.doc_id for r in best.twins)}
+        for f in sorted(found, key=lambda f: -f.inliers):
+            if f.ref.group >= 0 and f.ref.group != best.ref.group and f.ref.doc_id not in seen \
+                    and f.inliers >= RIVAL * best.inliers:
+                seen.add(f.ref.doc_id)
+                best.rivals.append(f)
     return best
 
 

@@ -164,4 +164,6 @@ class TraceResult:
             "disagreements": list(self.disagreements),
             "leakmark_version": __version__,
             "recorded": self.recorded.to_json() if self.recorded is not None else None,
+            # seconds per stage (load, index, locate, align, measure, decide): where a slow trace spent its time
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -32,14 +32,17 @@ class _PageMeasure:
 
 def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
             measures: list[_PageMeasure], tokens: dict[str, set[bytes]], blind_hits: set[tuple[str, int]],
-            reports: list[EvidenceReport], options: TraceOptions) -> TraceResult:
+            reports: list[EvidenceReport], options: TraceOptions, documents: int = 1) -> TraceResult:
     """The verdict from the page layers (shift, tone, blind); then the file identifiers, as their own finding.
 
     File identifiers (`tokens`, per evidence PDF) are bound to content: they add the `file` layer to a
     copy's score only when the same file's pages trace to that copy by the page layers alone, so they can
     strengthen that naming but never name a copy by themselves, nor a second copy beside the one the pages
     show. Where they disagree with the pages, or one file carries several copies' identifiers, the result
-    says so (`disagreements`)."""
+    says so (`disagreements`).
+
+    `documents`: how many documents the pages could be, each decided on its own (pages shared by
+    revisions); the FAP bound counts every one of them."""
     key = workspace.key()
     pairs = [(c.document_id, c.copy_no) for d in docs for c in copies_of(d.id)] if tokens else []
     file_hits = {path: hits for path, found in tokens.items() if (hits := filemark.match(key, found, pairs))}
@@ -50,7 +53,7 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
     for rep in reports:
         if rep.blind and rep.blind["verified"]:
             shown[rep.path].add(rep.blind["document"])
-    result = _decide_pages(key, copies_of, docs, measures, file_hits, shown, blind_hits, reports, options)
+    result = _decide_pages(key, copies_of, docs, measures, file_hits, shown, blind_hits, reports, options, documents)
     by_id = {d.id: d for d in docs}
     result.file_identifiers, result.disagreements = _file_findings(file_hits, shown, result, copies_of, by_id)
     return result
@@ -59,7 +62,7 @@ def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: 
 def _decide_pages(key: bytes, copies_of: Callable[[str], list[Copy]], docs: list[Document],
                   measures: list[_PageMeasure], file_hits: dict[str, list[tuple[str, int]]],
                   shown: dict[str, set[str]], blind_hits: set[tuple[str, int]], reports: list[EvidenceReport],
-                  options: TraceOptions) -> TraceResult:
+                  options: TraceOptions, documents: int = 1) -> TraceResult:
     if not measures and not blind_hits:  # no registered page shown: nothing names a copy (file identifiers alone
         return TraceResult(Verdict.no_match, None, [], [], 0, reports, 0)  # never do)
     # evidence of one leak shows one document: the one most pages located to, else the blind mark's
@@ -85,7 +88,7 @@ def _decide_pages(key: bytes, copies_of: Callable[[str], list[Copy]], docs: list
     # Stouffer over the layers a copy carries, the best subset of them (a layer that measured nothing
     # useful does not dilute the rest), the FAP counting every subset tried
     z, tests = decide.fuse(layers)
-    d = decide.decide(z, options.threshold, tests)
+    d = decide.decide(z, options.threshold, tests * documents)
     # the file layer joins only for copies the page layers name from the same evidence file's own pages:
     # it can raise their score, and so lower their FAP, but it names nobody the pages did not
     bound = {copies[i].copy_no for i in d.named} & {n for path, hits in file_hits.items() if doc_id in shown[path]
@@ -93,7 +96,7 @@ def _decide_pages(key: bytes, copies_of: Callable[[str], list[Copy]], docs: list
     if bound:
         layers = _chosen(options, {**codeword, **_exact_scores(copies, bound, blind_found)})
         z, tests = decide.fuse(layers)
-        d = decide.decide(z, options.threshold, tests)
+        d = decide.decide(z, options.threshold, tests * documents)
     top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
     suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]),
                         layers={name: float(v[i]) for name, (v, has) in layers.items() if has[i]}) for i in top]

@@ -4,18 +4,21 @@ The options and the result it returns are in `result`; they are imported from he
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from leakmark import index as page_index
 from leakmark import layers, vault
 from leakmark._progress import NullProgress, Progress
+from leakmark.fingerprint import Fingerprint
 from leakmark.layers import CODEWORD, LayerName, blind, tone
 from leakmark.layers import file as filemark
 from leakmark.layers.base import MeasureContext, Measurement
@@ -24,6 +27,7 @@ from leakmark.pdf.read import sniff_kind
 from leakmark.trace import artifacts as kept
 from leakmark.trace import load, locate, pdf_measure
 from leakmark.trace.align import align
+from leakmark.trace.decide import Verdict
 from leakmark.trace.page import find_page_quad, unwarp
 from leakmark.trace.result import SCORED_LAYERS, EvidenceFile, EvidenceReport, TraceOptions, TraceResult
 from leakmark.trace.score import _decide, _PageMeasure, carries
@@ -50,16 +54,19 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
     with Ledger(workspace) as ledger:
         ledger.check(trust=options.trust_register)  # exit 7 unless trusted; copies reads are checked from here on
         docs = [ledger.document(options.doc_id)] if options.doc_id else ledger.documents()
-        refs = [locate.PageRef(doc_id=d.id, page=i, **vault.load_fingerprint(workspace, d.sha256, i).to_npz())
-                for d in docs for i in range(d.pages)]
+        t = time.perf_counter()
+        refs = _candidates(workspace, docs, timings)
+        timings["index"] += time.perf_counter() - t
         by_id = {d.id: d for d in docs}
         reports: list[EvidenceReport] = []
         measures: list[_PageMeasure] = []
+        alternatives: list[list[_PageMeasure]] = []  # per measured page: the same page in other documents
         copies_of = functools.cache(ledger.copies)  # once per document: it can be 100,000 rows
         measurable = functools.cache(lambda doc_id, page, name: _measurable(
             name, [c for c in copies_of(doc_id) if carries(c, name, page)]))
         blinded = functools.cache(lambda doc_id: any(blind.LAYER in c.marking.layers
                                                      for c in copies_of(doc_id)))
+        blind_docs = functools.cache(lambda: ledger.documents_with_layer(str(blind.LAYER)))
         key = workspace.key()
         blind_hits: set[tuple[str, int]] = set()
         keep = kept.TraceArtifacts() if options.keep_artifacts else None
@@ -68,11 +75,15 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             reports.append(rep)
             art = kept.capture_received(keep, len(reports) - 1, ev.gray) if keep is not None else None
             t = time.perf_counter()
+            queried = timings["index"]
             loc = _locate(ev.gray, refs)
-            timings["locate"] += time.perf_counter() - t
+            timings["locate"] += time.perf_counter() - t - (timings["index"] - queried)  # the queries: "index"
             if loc is None:
                 rep.detail = "shows no registered page"
-                if _wanted(options, blind.LAYER):  # another office's copy: its blind mark still names it
+                # another office's copy, or a page too cut to locate: its blind mark still names it. The read
+                # costs seconds: it is made when the register has copies with the layer, or when asked for
+                if (options.layers is not None and blind.LAYER in options.layers) or (
+                        _wanted(options, blind.LAYER) and blind_docs()):
                     found = _read_blind(ev.gray, None, key, rep)
                     if found is not None and found.doc_id in by_id and rep.blind and rep.blind["verified"]:
                         blind_hits.add((found.doc_id, found.copy_no))
@@ -91,20 +102,38 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                 continue
             timings["align"] += time.perf_counter() - t
             t = time.perf_counter()
-            ctx = MeasureContext(aligned=aligned, valid=valid, original=original, dpi=doc.dpi,
-                                 units=vault.load_units(workspace, doc.sha256, location.ref.page),
-                                 delta=_delta(copies_of(doc.id)))
-            wanted = [name for name in CODEWORD  # shift always: the evidence line says what was measured
-                      if name == LayerName.shift
-                      or (_wanted(options, name) and measurable(doc.id, location.ref.page, name))]
-            measured = {name: m for name in wanted if (m := layers.get(name).measure(ctx)) is not None}
-            exact = _from_pdf_text(workspace, doc, location.ref.page, ev, ctx, measured)
+            ctx, measured, exact = _measure(workspace, doc, location.ref.page, aligned, valid, original, ev, options,
+                                            copies_of, measurable)
             found = None
-            if blinded(doc.id) and _wanted(options, blind.LAYER):  # the evidence as it is, then aligned
+            twin_docs = {r.doc_id for r in location.twins}
+            if (blinded(doc.id) or any(blinded(d) for d in twin_docs)) and _wanted(options, blind.LAYER):
                 found = (_read_blind(gray, original.shape, key, rep) if gray.shape == original.shape else None) \
-                    or _read_blind(aligned, None, key, rep)
-                if found is not None and found.doc_id == doc.id and rep.blind and rep.blind["verified"]:
-                    blind_hits.add((doc.id, found.copy_no))
+                    or _read_blind(aligned, None, key, rep)  # the evidence as it is, then aligned
+                if found is not None and found.doc_id in {doc.id, *twin_docs} and rep.blind and rep.blind["verified"]:
+                    blind_hits.add((found.doc_id, found.copy_no))
+            # the same page in other documents (revisions): measured against each one's own units
+            twins = []
+            for ref in location.twins:
+                tdoc = by_id[ref.doc_id]
+                if tdoc.dpi != doc.dpi or not np.array_equal(vault.load_page(workspace, tdoc.sha256, ref.page),
+                                                             original):
+                    continue  # not the same rendering after all: it would need its own alignment
+                _tctx, tmeasured, _ = _measure(workspace, tdoc, ref.page, aligned, valid, original, ev, options,
+                                               copies_of, measurable)
+                twins.append(_PageMeasure(doc=tdoc, page=ref.page,
+                                          values={name: m.values for name, m in tmeasured.items()}))
+            # a near-identical page of another document: aligned to its own original, measured on its units
+            for rival in location.rivals:
+                rdoc = by_id[rival.ref.doc_id]
+                r_original = vault.load_page(workspace, rdoc.sha256, rival.ref.page)
+                try:
+                    r_aligned, r_valid = align(gray, rival.H, r_original, rdoc.dpi, rival.matched)
+                except (np.linalg.LinAlgError, cv2.error):
+                    continue
+                _rctx, rmeasured, _ = _measure(workspace, rdoc, rival.ref.page, r_aligned, r_valid, r_original, ev,
+                                               options, copies_of, measurable)
+                twins.append(_PageMeasure(doc=rdoc, page=rival.ref.page,
+                                          values={name: m.values for name, m in rmeasured.items()}))
             timings["measure"] += time.perf_counter() - t
             if art is not None:
                 shifted = measured.get(LayerName.shift)
@@ -113,10 +142,16 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
             rep.aligned, rep.document_page = True, location.ref.page + 1
             rep.detail = _detail(measured) + (" (words and lines read from the PDF's own text)" if exact else "") + (
                 f", blind mark reads copy {found.copy_no:06d}" if found is not None else "") + rep.detail
+            if twins:
+                same = "the page is" if not location.rivals else "the page, or one nearly identical, is"
+                rep.detail += f"; {same} in {len(twins) + 1} registered documents: " + ", ".join(
+                    f"{d} page {p + 1}" for d, p in [(doc.id, location.ref.page), *((m.doc.id, m.page) for m in twins)])
             measures.append(_PageMeasure(doc=doc, page=location.ref.page,
                                          values={name: m.values for name, m in measured.items()}))
+            alternatives.append(twins)
         t = time.perf_counter()
-        result = _decide(workspace, copies_of, docs, measures, tokens, blind_hits, reports, options)
+        result = _decide_among(workspace, copies_of, docs, measures, alternatives, tokens, blind_hits, reports,
+                               options)
         # the status dates of the copies shown only (the register can hold 100,000s of copies)
         dates = ledger.status_dates([*(s.copy for s in result.suspects), *(f.copy for f in result.file_identifiers)])
         for s in result.suspects:
@@ -134,6 +169,72 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
         result.artifacts = keep
     result.timings = dict(timings)
     return result
+
+
+def _candidates(ws: Workspace, docs: list[Document], timings: dict[str, float]) -> locate.Candidates:
+    """The pages to verify for an evidence image: the page index's best few among `docs`, their fingerprints
+    read from the vault when first proposed (the time of the queries is added to timings["index"])."""
+    index = page_index.for_trace(ws, docs)
+    by_sha = {d.sha256: d for d in docs}
+
+    @functools.lru_cache(maxsize=64)
+    def fingerprint(sha256: str, page: int) -> Fingerprint:
+        return vault.load_fingerprint(ws, sha256, page)
+
+    def candidates(points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
+        t = time.perf_counter()
+        found = index.query(points, descriptors, sizes)
+        timings["index"] += time.perf_counter() - t
+        return [locate.PageRef(doc_id=by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
+                               **fingerprint(c.sha256, c.page).to_npz()) for c in found]
+    return candidates
+
+
+def _measure(ws: Workspace, doc: Document, page: int, aligned: np.ndarray, valid: np.ndarray, original: np.ndarray,
+             ev: load.EvidencePage, options: TraceOptions, copies_of: Callable[[str], list[Copy]],
+             measurable: Callable[[str, int, LayerName], bool]
+             ) -> tuple[MeasureContext, dict[LayerName, Measurement], bool]:
+    """Every layer the document's copies carry on the page, measured on the aligned evidence against its units;
+    and whether words and lines were read from the evidence PDF's own text."""
+    ctx = MeasureContext(aligned=aligned, valid=valid, original=original, dpi=doc.dpi,
+                         units=vault.load_units(ws, doc.sha256, page), delta=_delta(copies_of(doc.id)))
+    wanted = [name for name in CODEWORD  # shift always: the evidence line says what was measured
+              if name == LayerName.shift or (_wanted(options, name) and measurable(doc.id, page, name))]
+    measured = {name: m for name in wanted if (m := layers.get(name).measure(ctx)) is not None}
+    exact = _from_pdf_text(ws, doc, page, ev, ctx, measured)
+    return ctx, measured, exact
+
+
+_RANK = {Verdict.identified: 2, Verdict.inconclusive: 1, Verdict.no_match: 0}
+
+
+def _decide_among(ws: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
+                  measures: list[_PageMeasure], alternatives: list[list[_PageMeasure]], tokens: dict[str, set[bytes]],
+                  blind_hits: set[tuple[str, int]], reports: list[EvidenceReport], options: TraceOptions
+                  ) -> TraceResult:
+    """The verdict; when pages are also in other documents (revisions share pages), decided for each of those
+    documents in turn (its copies scored on its own units) with the FAP bound counting every document tried,
+    and the strongest result kept: identified over inconclusive over no-match, then the best score."""
+    choices = list(dict.fromkeys(m.doc.id for m, alts in zip(measures, alternatives, strict=True)
+                                 for m in [m, *alts] if alts))
+    if len(choices) < 2:
+        return _decide(ws, copies_of, docs, measures, tokens, blind_hits, reports, options)
+    best: TraceResult | None = None
+    for doc_id in choices:
+        reps = copy.deepcopy(reports)
+        aligned = [r for r in reps if r.aligned]
+        chosen = []
+        for rep, m, alts in zip(aligned, measures, alternatives, strict=True):
+            pick = next((a for a in [m, *alts] if a.doc.id == doc_id), m)
+            rep.document_page = pick.page + 1
+            chosen.append(pick)
+        r = _decide(ws, copies_of, docs, chosen, tokens, blind_hits, reps, options, documents=len(choices))
+        top = r.suspects[0].score if r.suspects else -np.inf
+        if best is None or (_RANK[r.verdict], top) > (_RANK[best.verdict],
+                                                      best.suspects[0].score if best.suspects else -np.inf):
+            best = r
+    assert best is not None
+    return best
 
 
 def _streamed(files: list[load.Evidence], timings: dict[str, float], progress: Progress) -> Iterator[load.EvidencePage]:
@@ -198,35 +299,38 @@ def _detail(measured: dict[LayerName, Measurement]) -> str:
     return text
 
 
-STRONG_LOCATION = 100  # inliers; below this the mirrored image is tried as well
+Refs = list[locate.PageRef] | locate.Candidates
+STRONG_LOCATION = locate.STRONG  # inliers; below this the mirrored image is tried as well
 
 
-def _locate(gray: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Location, np.ndarray] | None:
+def _locate(gray: np.ndarray, refs: Refs) -> tuple[locate.Location, np.ndarray] | None:
     """Locate the page: for a photo the unwarped sheet first, then the raw image. When that finds nothing
     or only a weak match, the mirrored image too (front cameras and some apps save mirror images), and the
     better of the two wins."""
     found = _locate_as_is(gray, refs)
     if found is None or found[0].inliers < STRONG_LOCATION:
-        mirrored = _locate_as_is(cv2.flip(gray, 1), refs)
+        mirrored = _locate_as_is(cv2.flip(gray, 1), refs, quick=True)
         if mirrored is not None and (found is None or mirrored[0].inliers > found[0].inliers):
             return mirrored
     return found
 
 
-def _locate_as_is(img: np.ndarray, refs: list[locate.PageRef]) -> tuple[locate.Location, np.ndarray] | None:
+def _locate_as_is(img: np.ndarray, refs: Refs, quick: bool = False) -> tuple[locate.Location, np.ndarray] | None:
     """The unwarped sheet first; the raw image too when that finds nothing or only a weak match (the
     "sheet" may be a box drawn on the page, e.g. a chart's frame in a screenshot), the better one kept."""
     best = None
     quad = find_page_quad(img)
     if quad is not None:
         flat, H_raw_to_flat = unwarp(img, quad)
-        loc = locate.locate(flat, refs)
+        loc = locate.locate(flat, refs, quick)
         if loc is not None:
             loc.H = loc.H @ H_raw_to_flat  # raw evidence -> fingerprint
             if loc.inliers >= STRONG_LOCATION:
                 return loc, img
             best = loc
-    loc = locate.locate(img, refs)
+    # after the sheet showed no page, the whole image is asked quickly first (it shows a page only when the
+    # "sheet" was a box drawn on it, and a screenshot's page is found at the small size)
+    loc = locate.locate(img, refs, quick or (quad is not None and best is None))
     if loc is not None and (best is None or loc.inliers > best.inliers):
         best = loc
     return (best, img) if best is not None else None
