@@ -17,6 +17,7 @@ os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 import hashlib
 import shutil
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -106,18 +107,34 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
         matched = None if found.matched is None else found.matched.copy()
         return replace(found, ref=ref, H=found.H.copy(), matched=matched)
 
+    real_candidates = tracer._candidates
+    proposers: dict[int, tuple[weakref.ref, list[str]]] = {}
+
+    def candidates_tagged(ws: leakmark.Workspace, docs: list, timings: dict[str, float]) -> locate.Candidates:
+        # what the page index proposes depends on the registered documents only (their vault entries are
+        # made from their content): the documents' sha256s key its answers
+        found = real_candidates(ws, docs, timings)
+        proposers[id(found)] = (weakref.ref(found), sorted(d.sha256 for d in docs))
+        return found
+
     def locate_once(gray: np.ndarray, refs: list[locate.PageRef] | locate.Candidates,
                     quick: bool = False) -> locate.Location | None:
-        if not isinstance(refs, list):  # the page index proposes the candidates: nothing stable to key on
+        if isinstance(refs, list):
+            key = _digest(gray, *(a for r in refs for a in (r.points, r.descriptors)),
+                          extra=(quick, [(r.doc_id, r.page) for r in refs]))
+        elif id(refs) in proposers and proposers[id(refs)][0]() is refs:  # (an id can be reused)
+            key = _digest(gray, extra=("index", quick, proposers[id(refs)][1]))
+        else:
             return real_locate(gray, refs, quick)
-        key = _digest(gray, *(a for r in refs for a in (r.points, r.descriptors)), extra=[(r.doc_id, r.page)
-                                                                                          for r in refs])
         if key not in located:
-            found = real_locate(gray, refs)
+            found = real_locate(gray, refs, quick)
             located[key] = None if found is None else (
-                next(i for i, r in enumerate(refs) if r is found.ref), fresh(found, found.ref))
+                next(i for i, r in enumerate(refs) if r is found.ref) if isinstance(refs, list) else -1,
+                fresh(found, found.ref))
         hit = located[key]
-        return None if hit is None else fresh(hit[1], refs[hit[0]])
+        if hit is None:
+            return None
+        return fresh(hit[1], refs[hit[0]] if isinstance(refs, list) else hit[1].ref)
 
     def align_once(evidence: np.ndarray, H: np.ndarray, original: np.ndarray, dpi: int,
                    matched: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +150,7 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(locate, "locate", locate_once)
         mp.setattr(tracer, "align", align_once)
+        mp.setattr(tracer, "_candidates", candidates_tagged)
         yield
 
 
