@@ -34,6 +34,19 @@ def text_pdf(path: Path, lines: int = 30, pages: int = 1) -> Path:
     return path
 
 
+def htmlbox_document() -> pymupdf.Document:
+    """Two pages as PyMuPDF's insert_htmlbox makes them (mu-zh-form): the page's content only draws form
+    XObjects, the text is inside them; a rule in the page's own content. Every line differs between the pages
+    in one digit ('page 1' / 'page 2')."""
+    doc = pymupdf.open()
+    for i in range(2):
+        page = doc.new_page()
+        page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "".join(
+            f"<p>Paragraph {k} of page {i + 1}: the quick brown fox jumps over it.</p>" for k in range(14)))
+        page.draw_line((72, 420), (523, 420), width=1)
+    return doc
+
+
 def db_rows(ledger_path: Path, sql: str, args: tuple = ()) -> list[tuple]:
     con = sqlite3.connect(ledger_path)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from lmtest import run_main, seeded_workspace
+from lmtest import htmlbox_document, run_main, seeded_workspace
 
 import leakmark
 from leakmark import fingerprint, simulate, vault
@@ -243,19 +243,33 @@ def test_a_revision_copy_traces_to_its_own_document(tmp_path: Path) -> None:
 
     ws, issued = _two_versions(tmp_path, "revision", ("first", "revised"), version)
     ids = {name: r.document.id for name, r in issued.items()}
-    for name, k in (("revised", 1), ("first", 0)):
-        c = issued[name].copies[k]
-        ev = tmp_path / f"photo-{name}.png"
-        page = render_page_array(Path(c.path), 0, 200, mode="gray")
-        import cv2
-
-        cv2.imwrite(str(ev), simulate.phone_photo(page, seed=k, megapixels=6.0))
-        r = leakmark.trace(ws, leakmark.TraceOptions(evidence=(ev,)))
-        assert r.verdict == "identified" and r.document is not None and r.document.id == ids[name]
-        assert r.suspects[0].copy.document_id == ids[name] and r.suspects[0].copy.label == c.copy_no
+    for r in _each_traces_to_its_document(tmp_path, ws, issued, (("revised", 1), ("first", 0)),
+                                          lambda page, k: simulate.phone_photo(page, seed=k, megapixels=6.0),
+                                          "the page is in 2 registered documents"):
         assert r.evidence[0].document_page == 1
-        assert "the page is in 2 registered documents" in r.evidence[0].detail
         assert ids["first"] in r.evidence[0].detail and ids["revised"] in r.evidence[0].detail
+
+
+def _each_traces_to_its_document(tmp_path: Path, ws: leakmark.Workspace, issued: dict,
+                                 which: tuple[tuple[str, int], ...], capture: Callable[[np.ndarray, int], np.ndarray],
+                                 detail: str) -> list[leakmark.TraceResult]:
+    """Each (version, copy index)'s page 1 at 200 dpi, captured, traces to that copy of its own version, and the
+    evidence line says `detail`."""
+    import cv2
+
+    ids = {name: r.document.id for name, r in issued.items()}
+    results = []
+    for name, k in which:
+        c = issued[name].copies[k]
+        ev = tmp_path / f"capture-{name}.png"
+        cv2.imwrite(str(ev), capture(render_page_array(Path(c.path), 0, 200, mode="gray"), k))
+        r = leakmark.trace(ws, leakmark.TraceOptions(evidence=(ev,)))
+        assert r.verdict == "identified" and r.document is not None and r.document.id == ids[name], \
+            (name, r.verdict, r.evidence[0].detail)
+        assert r.suspects[0].copy.document_id == ids[name] and r.suspects[0].copy.label == c.copy_no
+        assert detail in r.evidence[0].detail
+        results.append(r)
+    return results
 
 
 def test_a_nearly_identical_page_of_another_document_is_scored_too(tmp_path: Path) -> None:
@@ -263,7 +277,6 @@ def test_a_nearly_identical_page_of_another_document_is_scored_too(tmp_path: Pat
     content, but nearly so. The index proposes both (a feature on both pages is one feature, not two that
     confuse the ratio test), both are verified and aligned to their own originals, and a copy of either traces
     to its own document."""
-    import cv2
     import pymupdf
 
     def version(name: str) -> pymupdf.Document:
@@ -273,16 +286,9 @@ def test_a_nearly_identical_page_of_another_document_is_scored_too(tmp_path: Pat
         return doc
 
     ws, issued = _two_versions(tmp_path, "near-identical", ("plain", "annotated"), version)
-    ids = {name: r.document.id for name, r in issued.items()}
-    for name, k in (("annotated", 1), ("plain", 0)):
-        c = issued[name].copies[k]
-        ev = tmp_path / f"scan-{name}.png"
-        cv2.imwrite(str(ev), simulate.jpeg(render_page_array(Path(c.path), 0, 200, mode="gray"), 80))
-        r = leakmark.trace(ws, leakmark.TraceOptions(evidence=(ev,)))
-        assert r.verdict == "identified" and r.document is not None and r.document.id == ids[name], \
-            (name, r.verdict, r.evidence[0].detail)
-        assert r.suspects[0].copy.document_id == ids[name] and r.suspects[0].copy.label == c.copy_no
-        assert "nearly identical, is in 2 registered documents" in r.evidence[0].detail
+    _each_traces_to_its_document(tmp_path, ws, issued, (("annotated", 1), ("plain", 0)),
+                                 lambda page, _k: simulate.jpeg(page, 80),
+                                 "nearly identical, is in 2 registered documents")
 
 
 def test_pages_of_one_document_that_differ_in_a_figure_per_line_are_both_proposed(archive) -> None:
@@ -291,17 +297,9 @@ def test_pages_of_one_document_that_differ_in_a_figure_per_line_are_both_propose
     other page, a little apart), while a word repeated on a page passed it (its twins were masked as the same
     feature): a 300-dpi image of page 2 kept 16 matches one homography explains, one above the threshold. The
     ratio test is within the nearest's page now (32): both pages are proposed, the locate step verifies page 2."""
-    import pymupdf
-
     index, _fps = archive
-    doc = pymupdf.open()
-    for i in range(2):
-        page = doc.new_page()
-        page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "".join(
-            f"<p>Paragraph {k} of page {i + 1}: the quick brown fox jumps over it.</p>" for k in range(14)))
-        page.draw_line((72, 420), (523, 420), width=1)
-    pdf = doc.tobytes(no_new_id=True)
-    doc.close()
+    with htmlbox_document() as doc:
+        pdf = doc.tobytes(no_new_id=True)
     fps = [_fp(pdf, 0), _fp(pdf, 1)]
     both = PageIndex(index.sha, index.page, index.entries)
     both.add("c" * 64, [entry_of(fp) for fp in fps])

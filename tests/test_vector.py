@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pymupdf
 import pytest
+from lmtest import htmlbox_document
 
 import leakmark
 from leakmark import TraceOptions, trace
@@ -249,16 +250,9 @@ def test_invisible_text_gets_a_text_layer_moved_with_the_image(tmp_path):
 
 
 def _htmlbox_pdf(path: Path, twice: bool = False) -> Path:
-    """Pages as PyMuPDF's insert_htmlbox makes them (mu-zh-form): the page's content only draws form
-    XObjects, the text is inside them; a rule in the page's own content. `twice`: the second page draws the
-    first page's form again."""
-    doc = pymupdf.open()
-    for i in range(2):
-        page = doc.new_page()
-        page.insert_htmlbox(pymupdf.Rect(72, 72, 523, 400), "".join(
-            f"<p>Paragraph {k} of page {i + 1}: the quick brown fox jumps over it.</p>" for k in range(14)))
-        page.draw_line((72, 420), (523, 420), width=1)
-    doc.save(path, no_new_id=True)
+    """`lmtest.htmlbox_document` in a file. `twice`: the second page draws the first page's form again."""
+    with htmlbox_document() as doc:
+        doc.save(path, no_new_id=True)
     if twice:
         import pikepdf
 
