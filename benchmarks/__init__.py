@@ -36,6 +36,8 @@ SCRIPTS: dict[str, Script] = {
     "report": Script("rebuild the robustness and null-calibration tables and plots from their CSVs"),
     "import_time": Script("wall time of import leakmark, --version and --help; which heavy modules they load"),
     "archive_scale": Script("trace time and index size as the archive grows to N registered pages (archive-scale.md)"),
+    "locate_recall": Script("every robustness attack traced against a registered archive: is the right page found",
+                            ("attacks", "robustness")),
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),
     "fuzz_loaders": Script("bounded seeded-mutation fuzzing of the PDF, image and recipient-CSV loaders"),
     "vector_speed": Script("page-copies/s of vector copies against page-image copies, on the same pages"),
