@@ -58,7 +58,7 @@ RATIO = 0.8  # Lowe's ratio test, as in locate
 TOP_K = 5  # distinct page contents proposed at most per query
 SHORTLIST = 20  # contents with the most votes checked spatially
 SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
-DUPLICATE = 0.97  # cosine of RootSIFT features taken as one feature on near-identical pages (distance < 0.25)
+SLACK = 0.8  # a page's nearest descriptor counts when it is at most 1 / SLACK times as far as the nearest of all
 QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
 
 
@@ -266,69 +266,64 @@ class _Search:
         self.start = np.searchsorted(words[order], np.arange(vocab.WORDS + 1))
 
     def matches(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(evidence descriptor, stored descriptor) pairs: each evidence descriptor's nearest stored one where it
-        passes the ratio test against the second nearest on the same page, each stored descriptor taken once (by
-        its closest evidence descriptor)."""
+        """(evidence descriptor, stored descriptor) pairs. Each evidence descriptor is matched on every page
+        separately: its nearest descriptor there, where it passes Lowe's ratio test against the second nearest
+        on that page and is not much farther than its nearest on any page (SLACK). One nearest for the whole
+        archive would lose the page shown to pages in the same font and layout, whose descriptors come a little
+        nearer once the evidence is scaled or noisy; a ratio test against every page would refuse the matches
+        of near-identical pages (a revision, pages that differ in a figure per line). Each stored descriptor is
+        taken once (by its closest evidence descriptor)."""
         q = vocab.root_sift(descriptors)
         probes = vocab.nearest_words(q, PROBES)
-        best1 = np.full(len(q), -1.0, np.float32)  # the two largest dot products found so far, per query
-        best2 = np.full(len(q), -1.0, np.float32)  # (the second on the page of the first)
-        arg1 = np.full(len(q), -1, np.int64)
         by_word = np.argsort(probes.ravel(), kind="stable")
         flat = probes.ravel()[by_word]
         cut = np.searchsorted(flat, np.arange(vocab.WORDS + 1))
+        rows, pages, s1s, s2s, args = [], [], [], [], []
         for w in np.flatnonzero(np.diff(cut)):
-            lo, hi = self.start[w], self.start[w + 1]
+            lo, hi = int(self.start[w]), int(self.start[w + 1])
             if hi == lo:
                 continue
             qi = by_word[cut[w]:cut[w + 1]] // PROBES
             d = self.desc[lo:hi].astype(np.float32)
             d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
             sims = q[qi] @ d.T
-            top = np.argmax(sims, axis=1)
-            b1 = sims[np.arange(len(qi)), top]
-            own = self.owner[lo:hi]
-            page = own[top]
-            if sims.shape[1] > 1:
-                # Lowe's ratio test within the nearest's own page, where a second feature as near is a real
-                # ambiguity (a word repeated on the page). Against every page it would refuse the matches of
-                # near-identical pages (a revision; pages of one report that differ in a figure per line): each
-                # feature's second nearest is then its twin on the other page.
-                sims[np.arange(len(qi)), top] = -1.0
-                sims[own[None, :] != page[:, None]] = -1.0
-                b2 = sims.max(axis=1)
-            else:
-                b2 = np.full(len(qi), -1.0, np.float32)
-            before = arg1[qi]
-            same = (before >= 0) & (self.owner[np.maximum(before, 0)] == page)
-            better = b1 > best1[qi]
-            best2[qi] = np.where(better, np.where(same, np.maximum(best1[qi], b2), b2),
-                                 np.where(same, np.maximum(best2[qi], b1), best2[qi]))
-            arg1[qi] = np.where(better, lo + top, arg1[qi])
-            best1[qi] = np.where(better, b1, best1[qi])
-        found = arg1 >= 0
-        d1 = np.sqrt(np.maximum(2 - 2 * best1, 0))
-        d2 = np.where(best2 > -1, np.sqrt(np.maximum(2 - 2 * best2, 0)), np.inf)
-        good = np.flatnonzero(found & (d1 < RATIO * d2))
+            own = self.owner[lo:hi]  # a word's descriptors are filed page by page: each page is one block
+            starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+            sizes = np.diff(np.r_[starts, hi - lo])
+            m1 = np.maximum.reduceat(sims, starts, axis=1)  # per query and page: the nearest and the second
+            top = sims >= np.repeat(m1, sizes, axis=1)
+            m2 = np.maximum.reduceat(np.where(top, -1.0, sims), starts, axis=1)
+            r, c = np.nonzero(top)
+            first = np.r_[True, (r[1:] != r[:-1]) | (own[c[1:]] != own[c[:-1]])]  # one per query and page
+            r, c = r[first], c[first]
+            block = np.searchsorted(starts, c, side="right") - 1
+            rows.append(qi[r])
+            pages.append(own[c])
+            s1s.append(m1[r, block])
+            s2s.append(m2[r, block])
+            args.append(lo + c)
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        row, page, s1, s2, arg = (np.concatenate(a) for a in (rows, pages, s1s, s2s, args))
+        # the same query and page from several probed words: the nearest wins, the others are seconds
+        order = np.lexsort((-s1, page, row))
+        row, page, s1, s2, arg = row[order], page[order], s1[order], s2[order], arg[order]
+        head = np.r_[True, (row[1:] != row[:-1]) | (page[1:] != page[:-1])]
+        group = np.cumsum(head) - 1
+        second = np.full(int(group[-1]) + 1, -1.0, np.float32)
+        np.maximum.at(second, group, s2)
+        np.maximum.at(second, group[~head], s1[~head])
+        row, page, s1, arg = row[head], page[head], s1[head], arg[head]
+        d1 = np.sqrt(np.maximum(2 - 2 * s1, 0))
+        d2 = np.where(second > -1, np.sqrt(np.maximum(2 - 2 * second, 0)), np.inf)
+        nearest = np.full(len(q), np.inf, np.float32)
+        np.minimum.at(nearest, row, d1)
+        good = np.flatnonzero((d1 < RATIO * d2) & (SLACK * d1 <= nearest[row]))
         # a stored descriptor counts once, however many evidence features chose it (hubs: repeated structures)
         good = good[np.argsort(d1[good], kind="stable")]
-        _u, first = np.unique(arg1[good], return_index=True)
-        good = good[first]
-        # each match counts for the near-identical features of other pages too (see DUPLICATE)
-        query_of, stored = [good], [arg1[good]]
-        for g in good.tolist():
-            a = int(arg1[g])
-            word = int(np.searchsorted(self.start, a, side="right")) - 1
-            lo, hi = int(self.start[word]), int(self.start[word + 1])
-            if hi - lo < 2:
-                continue
-            d = self.desc[lo:hi].astype(np.float32)
-            d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
-            twins = lo + np.flatnonzero(d @ d[a - lo] > DUPLICATE)
-            twins = twins[(twins != a) & (self.owner[twins] != self.owner[a])]
-            query_of.append(np.full(len(twins), g))
-            stored.append(twins)
-        return np.concatenate(query_of), np.concatenate(stored)
+        _u, once = np.unique(arg[good], return_index=True)
+        good = good[once]
+        return row[good].astype(np.int64), arg[good].astype(np.int64)
 
 
 # -- the workspace's index --------------------------------------------------------------------------------
