@@ -9,10 +9,12 @@ them each photographed, screenshot and cropped to 40 % (unwarped and raw: 72 que
 visual words over every feature ranked the right page first 27 times; these descriptors 70 times, and 72 with
 the spatial check below.
 
-A query finds each evidence descriptor's nearest stored descriptor (an inverted file over the visual words of
-`vocab`: only the descriptors filed under the query's `PROBES` nearest words are compared), keeps those that
-pass Lowe's ratio test (each stored descriptor once), counts them per page, and keeps the pages whose matches
-one homography explains (`SPATIAL` inliers): a page that is not registered proposes (almost) nothing. `locate`
+A query matches each evidence descriptor on every page separately (an inverted file over the visual words of
+`vocab`: only the descriptors filed under the query's `PROBES` nearest words are compared): its nearest
+descriptor on a page counts when it passes Lowe's ratio test within that page and is not much farther than
+its nearest anywhere (`SLACK`; each stored descriptor once). Votes are counted per page, and the pages whose
+matches one homography explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost)
+nothing. `locate`
 then verifies only those pages with their full fingerprints. Pages with the same descriptors (a page shared by
 two documents, e.g. a revision) are one content: they are candidates together, so every document that
 contains the page is verified. A query's cost grows with the descriptors filed under its words, so with the
