@@ -295,8 +295,8 @@ def test_pages_of_one_document_that_differ_in_a_figure_per_line_are_both_propose
     """Two pages whose every line differs in one digit ('page 1' / 'page 2'), among the 30 others. A ratio test
     against every page refused the matches of the page shown (each feature's second nearest is its twin on the
     other page, a little apart), while a word repeated on a page passed it (its twins were masked as the same
-    feature): a 300-dpi image of page 2 kept 16 matches one homography explains, one above the threshold. The
-    ratio test is within the nearest's page now (32): both pages are proposed, the locate step verifies page 2."""
+    feature): a 300-dpi image of page 2 kept 16 matches one homography explains, one above the threshold. Each
+    feature is matched on every page separately now: both pages are proposed, the locate step verifies page 2."""
     index, _fps = archive
     with htmlbox_document() as doc:
         pdf = doc.tobytes(no_new_id=True)
