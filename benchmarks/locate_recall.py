@@ -24,6 +24,7 @@ from benchmarks import attacks as atk
 from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, log, script_name
 from benchmarks.robustness import attack_evidence
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, trace
+from leakmark.errors import LeakmarkError
 from leakmark.ledger import Ledger
 from leakmark.samples import write_samples
 
@@ -33,19 +34,18 @@ NAME = script_name(__file__)
 def _issued(ws: Workspace, folder: Path) -> list[tuple[str, list[Path], int]]:
     """The samples issued to 3 recipients each (or, when a previous run issued them, their copies)."""
     samples = write_samples(folder / "samples")
-    with Ledger(ws) as ledger:
-        known = {d.source_name: d for d in ledger.documents()}
-        out: list[tuple[str, list[Path], int]] = []
-        for src in samples:
-            doc = known.get(src.name)
-            if doc is not None:
-                copies = [Path(c.path) for c in ledger.copies(doc.id) if c.path]
-                if len(copies) >= 3:
-                    out.append((doc.id, copies[:3], doc.pages))
-                    continue
-            res = issue(ws, IssueOptions(source=src, recipients=tuple(Recipient(f"reader {i}") for i in range(3)),
-                                         output_dir=folder / f"out-{src.stem}", jobs=1))
-            out.append((res.document.id, [Path(c.path) for c in res.copies], res.document.pages))
+    with Ledger(ws) as ledger:  # read first: `issue` writes the register itself
+        known = {d.source_name: (d.id, d.pages, [Path(c.path) for c in ledger.copies(d.id) if c.path])
+                 for d in ledger.documents()}
+    out: list[tuple[str, list[Path], int]] = []
+    for src in samples:
+        doc_id, pages, copies = known.get(src.name, ("", 0, []))
+        if len(copies) >= 3:
+            out.append((doc_id, copies[:3], pages))
+            continue
+        res = issue(ws, IssueOptions(source=src, recipients=tuple(Recipient(f"reader {i}") for i in range(3)),
+                                     output_dir=folder / f"out-{src.stem}", jobs=1))
+        out.append((res.document.id, [Path(c.path) for c in res.copies], res.document.pages))
     return out
 
 
@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     stamp = Stamp.take(NAME, argv)
     load = os.getloadavg()
-    ws = Workspace.open(args.archive, create=False)
+    try:
+        ws = Workspace.open(args.archive, create=False)
+    except LeakmarkError as exc:
+        ap.error(f"--archive {args.archive}: {exc}")  # exit 2 with the message, no traceback
     cases = [(a, s) for a, s in atk.cases() if not args.attacks or a.name in args.attacks.split(",")]
     rng = np.random.default_rng(args.seed)  # which copy, page and attack seed: evidence only, never marks
     by_family: dict[str, list[int]] = {}

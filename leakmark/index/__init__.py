@@ -14,11 +14,11 @@ A query matches each evidence descriptor on every page separately (an inverted f
 descriptor on a page counts when it passes Lowe's ratio test within that page and is not much farther than
 its nearest anywhere (`SLACK`; each stored descriptor once). Votes are counted per page, and the pages whose
 matches one homography explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost)
-nothing. `locate`
-then verifies only those pages with their full fingerprints. Pages with the same descriptors (a page shared by
-two documents, e.g. a revision) are one content: they are candidates together, so every document that
-contains the page is verified. A query's cost grows with the descriptors filed under its words, so with the
-archive, slowly (benchmarks/results/archive-scale.md); loading the file grows with it too.
+nothing. `locate` then verifies only those pages with their full fingerprints. Pages with the same
+descriptors (a page shared by two documents, e.g. a revision) are one content: they are candidates together,
+so every document that contains the page is verified. A query's cost grows with the descriptors filed under
+its words, so linearly with the archive (benchmarks/results/archive-scale.md); loading and filing the file
+grows with it too.
 
 On disk: one file, ``HOME/index/pages.npz``, replaced atomically (temp + rename) whenever documents are added;
 it records its format and the vocabulary's sha256. The vault is the truth: `rebuild` makes the index again
