@@ -1,6 +1,6 @@
 """Trace time as the archive grows: N distinct registered pages, one phone photo of one of them.
 
-    python -m benchmarks archive_scale [--pages 10,100] [--synthetic 1000,10000] [--keep DIR]
+    python -m benchmarks archive_scale [--pages 10,100] [--synthetic 1000,10000] [--keep DIR [--reuse]]
 
 For each N: a fresh workspace where N generated one-page documents (`leakmark.samples.archive`: Chinese and
 English prose, tables and forms, each page distinct) are issued to one recipient each (registration is
@@ -63,10 +63,19 @@ def _timed(ws: Workspace, ev: Path) -> tuple[float, dict[str, float], object]:
     return best
 
 
-def run(pages: int, tmp: Path) -> str:
+def run(pages: int, tmp: Path, reuse: bool) -> str:
     ws = Workspace.open(tmp / "ws")
     reg = 0.0
     target = pages // 2  # the leaked page: one in the middle of the archive
+    with Ledger(ws) as ledger:
+        docs = ledger.documents()
+    if reuse and len(docs) >= pages:  # an archive registered by an earlier run: its index made again, untimed
+        leaked = next(d for d in docs if d.source_name == f"page-{target:06d}.pdf")
+        with Ledger(ws) as ledger:
+            copy = next(c for c in ledger.copies(leaked.id) if c.path)
+        page_index.rebuild(ws)
+        reg = float("nan")
+        return _traced(ws, tmp, pages, target, Path(copy.path), copy.label, reg)
     leaked = None
     for n in range(pages):
         dt, res = _register(ws, tmp, n)
@@ -76,31 +85,38 @@ def run(pages: int, tmp: Path) -> str:
         if (n + 1) % 10 == 0:
             log(f"  {n + 1}/{pages} registered ({reg / (n + 1):.2f} s/page)")
     assert leaked is not None
-    size = page_index.index_path(ws).stat().st_size
     copy = leaked.copies[0]  # type: ignore[attr-defined]
-    ev = _photo(Path(copy.path), tmp / "photo.jpg", seed=pages)
+    return _traced(ws, tmp, pages, target, Path(copy.path), copy.copy_no, reg / pages)
+
+
+def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float) -> str:
+    size = page_index.index_size(ws)
+    ev = _photo(copy, tmp / "photo.jpg", seed=pages)
     total, tm, r = _timed(ws, ev)
-    ok = r.verdict == "identified" and r.suspects[0].copy.label == copy.copy_no  # type: ignore[attr-defined]
+    ok = r.verdict == "identified" and r.suspects[0].copy.label == copy_no  # type: ignore[attr-defined]
     stranger = tmp / "stranger.pdf"
     atomic_write_bytes(stranger, archive_page(UNREGISTERED + pages))
     none_total, _none_tm, none_r = _timed(ws, _photo(stranger, tmp / "stranger.jpg", seed=pages + 1))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stages = " | ".join(f"{tm.get(s, 0.0):.2f}" for s in STAGES)
-    return (f"| {pages} | {reg / pages:.2f} | {size / pages / 1024:.1f} | {total:.2f} | {stages} | "
-            f"{'yes' if ok else 'NO'} ({family(target)}) | {none_total:.2f} ({none_r.verdict}) | "  # type: ignore[attr-defined]
+    return (f"| {pages} | {'reused' if reg != reg else f'{reg:.2f}'} | {size / pages / 1024:.1f} | {total:.2f} | "
+            f"{stages} | {'yes' if ok else 'NO'} ({family(target)}) | {none_total:.2f} ({none_r.verdict}) | "  # type: ignore[attr-defined]
             f"{peak:.0f} |")
 
 
 def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
-    """The page index alone with N entries: the real archive's in `tmp`, the rest synthetic pages whose 300
-    descriptors are the real pages' seen turned over or rotated (a SIFT descriptor's 4 × 4 cells flipped and
-    its 8 orientation bins shifted: a descriptor of the mirrored or turned patch, never the one itself), placed
-    at random on an A4 page (same statistics, no real page behind them). Per N: the index's query time for the
-    phone photo (best of three), whether the photo's page still comes first, and the memory the loaded index
-    takes."""
+    """The page index alone with N entries: the real archive's in `tmp`, the rest synthetic pages of 300
+    descriptors drawn from a pool made of the real pages' descriptors turned over or rotated (a SIFT
+    descriptor's 4 × 4 cells flipped and its 8 orientation bins shifted: a descriptor of the mirrored or turned
+    patch, never the one itself), each with its visual word, placed at random on an A4 page (same statistics,
+    no real page behind them). The synthetic pages are written as segment files of MERGE_PAGES pages (as
+    registrations leave them) and memory-mapped, as a trace opens them. Per N: the time to open the index, the
+    query time for the phone photo (the first, then the best of three), whether the photo's page still comes
+    first, and the memory the query added to the process."""
     import numpy as np
 
     from leakmark.index import PageIndex, vocab
+    from leakmark.index.segment import Entry, Segment
     from leakmark.trace import locate
     from leakmark.trace.page import find_page_quad, unwarp
 
@@ -112,30 +128,48 @@ def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
     img = cv2.imread(str(tmp / "photo.jpg"), cv2.IMREAD_GRAYSCALE)
     quad = find_page_quad(img)
     pts, desc, sz, _ = locate.evidence_features(unwarp(img, quad)[0] if quad is not None else img)
-    pool = np.concatenate([e.descriptors for e in real.entries]).reshape(-1, 4, 4, 8)
     rng = np.random.default_rng(14)  # synthetic evidence only, never marks
+    pool = np.concatenate([e.descriptors for e in real.entries]).reshape(-1, 4, 4, 8)
+    turn = rng.integers(1, 32, len(pool))  # of 32 variants, not 0 (the descriptor itself)
+    for t in range(1, 32):
+        mine = turn == t
+        d = np.roll(pool[mine], t % 8, axis=3)
+        d = d[:, ::-1] if t // 8 % 2 else d
+        pool[mine] = d[:, :, ::-1] if t // 16 else d
+    pool_d = np.ascontiguousarray(pool.reshape(-1, 128))
+    pool_w = vocab.quantise_rs(pool_d.astype(np.float32) / page_index.SCALE).astype(np.uint16)
+    folder = tmp / "synthetic"
+    folder.mkdir(exist_ok=True)
+    made: list[Path] = []
+    have = len(real)
     rows = []
     for n in sizes:
-        index = PageIndex(real.sha, real.page, real.entries)
-        for i in range(len(real), n):
-            d = pool[rng.integers(0, len(pool), page_index.PER_PAGE)]
-            turn = rng.integers(1, 32)  # of 32 variants, not 0 (the descriptor itself)
-            d = np.roll(d, turn % 8, axis=3)
-            d = d[:, ::-1] if turn // 8 % 2 else d
-            d = np.ascontiguousarray((d[:, :, ::-1] if turn // 16 else d).reshape(-1, 128))
-            words = vocab.quantise_rs(d.astype(np.float32) / page_index.SCALE).astype(np.uint16)
-            where = (rng.random((page_index.PER_PAGE, 2)) * (1240, 1754)).astype(np.float32)
-            index.add(f"{i:064x}", [page_index.Entry(d, words, where)])
+        while have < n:  # segment files of synthetic pages, up to N pages in all
+            count = min(page_index.MERGE_PAGES, n - have)
+            pages = []
+            for i in range(have, have + count):
+                pick = rng.integers(0, len(pool_d), page_index.PER_PAGE)
+                where = (rng.random((page_index.PER_PAGE, 2)) * (1240, 1754)).astype(np.float32)
+                pages.append((f"{i:064x}", 0, Entry(pool_d[pick], pool_w[pick], where)))
+            path = folder / f"synthetic-{have}.npz"
+            with open(path, "wb") as fh:
+                Segment.of(pages).write(fh)
+            made.append(path)
+            have += count
+            log(f"  {have:,} index pages")
+        t0 = time.perf_counter()
+        index = PageIndex(segments=[*real.segments, *(Segment.open(p) for p in made)])
+        opened = time.perf_counter() - t0
         rss0 = _rss_mb()
         t0 = time.perf_counter()
-        found = index.query(pts, desc, sz)  # the first query also files the entries by word
+        found = index.query(pts, desc, sz)
         first = time.perf_counter() - t0
         grown = _rss_mb() - rss0
         best = min(_time(lambda idx=index: idx.query(pts, desc, sz)) for _ in range(3))
         rank = next((k for k, c in enumerate(found) if c.sha256 == target), None)
-        size = len(index.to_bytes())
-        rows.append(f"| {n:,} | {size / n / 1024:.1f} | {first:.2f} | {best:.3f} | "
-                    f"{'first' if rank == 0 else 'NOT first' if rank else 'not found'} | {grown:.0f} |")
+        size = sum(p.stat().st_size for p in made) + page_index.index_size(ws)
+        rows.append(f"| {n:,} | {size / n / 1024:.1f} | {len(index.segments)} | {opened:.2f} | {first:.2f} | "
+                    f"{best:.3f} | {'first' if rank == 0 else 'NOT first' if rank else 'not found'} | {grown:.0f} |")
         log(rows[-1])
     return rows
 
@@ -158,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--synthetic", default="",
                     help="index sizes with synthetic entries added to the largest real archive (e.g. 1000,10000)")
     ap.add_argument("--keep", type=Path, help="keep the workspaces under this folder (default: a temporary one)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="trace in the archives an earlier run kept in --keep (registration not timed again)")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     sizes = [int(p) for p in args.pages.split(",")]
@@ -170,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
             log(f"archive of {n} pages")
             folder = base / f"archive-{n}"
             folder.mkdir(parents=True, exist_ok=True)
-            rows.append(run(n, folder))
+            rows.append(run(n, folder, args.reuse and args.keep is not None))
             log(rows[-1])
         synth = synthetic(base / f"archive-{sizes[-1]}", [int(n) for n in args.synthetic.split(",") if n])
     after = os.getloadavg()
@@ -192,12 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     if synth:
         lines += ["## The index alone, with synthetic pages", "",
                   f"The {sizes[-1]} real pages' entries and synthetic ones up to N (300 of the real pages' "
-                  "descriptors each, flipped and turned so that none is a real one, placed at random on an A4 page); "
-                  "the same photo's features queried. Query: best of "
-                  "three after the first (which also files the entries by word); memory: what loading and filing "
-                  "the index added to the process.", "",
-                  "| index pages | KB/page | first query s | query s | photo's page | index MB |",
-                  "|---:|---:|---:|---:|---|---:|", *synth, ""]
+                  "descriptors each, flipped and turned so that none is a real one, placed at random on an A4 page), "
+                  f"in segment files of up to {page_index.MERGE_PAGES:,} pages, memory-mapped; the same photo's "
+                  "features queried. Open: reading the segments' headers; query: the first (from the disk or the "
+                  "page cache), then the best of three; memory: what the first query added to the process "
+                  "(mapped pages it read included).", "",
+                  "| index pages | KB/page | segments | open s | first query s | query s | photo's page | MB |",
+                  "|---:|---:|---:|---:|---:|---:|---|---:|", *synth, ""]
     output = Results(args.results, stamp, "archive-scale")
     output.write_markdown("archive-scale.md", lines)
     print(output.path("archive-scale.md").read_text(encoding="utf-8"))

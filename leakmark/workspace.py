@@ -119,7 +119,7 @@ class Workspace:
         only while its folder is still open to others (a workspace from before this release, once)."""
         for folder in (self.home, self.home / "runs", self.home / "index"):
             tighten(folder, PRIVATE_DIR)
-        if (self.home / "index").is_dir():  # the page index: one file and the temp files of its writes
+        if (self.home / "index").is_dir():  # the page index: manifest, segments, lock, temp files of its writes
             for entry in (self.home / "index").iterdir():
                 tighten(entry, PRIVATE_FILE)
         for name in ("key", "ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.head", "ledger.lock",

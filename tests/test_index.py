@@ -123,10 +123,10 @@ def test_damaged_and_other_format_files_are_reported(archive, tmp_path: Path) ->
     buf = io.BytesIO()
     np.savez(buf, **{**z, "meta": np.frombuffer(json.dumps({**meta, "format": 0}).encode(), np.uint8)})
     path.write_bytes(buf.getvalue())
-    with pytest.raises(IndexFileError, match="has format 0; this release reads format 1"):
+    with pytest.raises(IndexFileError, match="has format 0; this release reads format 2"):
         PageIndex.load(path)
     buf = io.BytesIO()
-    np.savez(buf, **{**z, "offsets": z["offsets"][:-1]})  # arrays that do not agree
+    np.savez(buf, **{**z, "start": z["start"][:-1]})  # arrays that do not agree
     path.write_bytes(buf.getvalue())
     with pytest.raises(IndexFileError, match="do not agree"):
         PageIndex.load(path)
@@ -147,13 +147,39 @@ def two_docs(tmp_path_factory: pytest.TempPathFactory) -> leakmark.Workspace:
     return ws
 
 
+def _stored(ws: leakmark.Workspace) -> PageIndex:
+    index, problem = page_index.load_or_empty(ws)
+    assert problem is None
+    return index
+
+
 def test_registration_indexes_and_rebuild_equals_it(two_docs: leakmark.Workspace) -> None:
-    path = page_index.index_path(two_docs)
-    incremental = path.read_bytes()
-    assert len(PageIndex.load(path)) == 2
+    incremental = _stored(two_docs)
+    assert len(incremental) == 2 and len(incremental.segments) == 1  # two segments of one page: merged
+    manifest = page_index.index_path(two_docs).read_bytes()
     r = page_index.rebuild(two_docs)
     assert (r.documents, r.pages, r.replaced) == (2, 2, None)
-    assert path.read_bytes() == incremental
+    assert _stored(two_docs) == incremental and page_index.index_path(two_docs).read_bytes() == manifest
+    assert sorted(p.name for p in page_index.index_dir(two_docs).iterdir()) == sorted(
+        ["lock", "manifest.json", *json.loads(manifest)["segments"]])  # nothing left behind
+
+
+def test_segments_merge_as_pages_are_added(tmp_path: Path) -> None:
+    """Registrations add segments; the newest merge while of similar size, so a few segments hold many pages,
+    and the index answers the same as one made at once."""
+    ws = leakmark.Workspace.open(tmp_path / "ws")
+    fps = {n: _fp(archive_page(n)) for n in range(7)}
+    sizes = []
+    for n, fp in fps.items():
+        page_index.add_document(ws, f"{n:064x}", [fp])
+        sizes.append([seg.entries for seg in _stored(ws).segments])
+    assert sizes == [[1], [2], [3], [3, 1], [5], [5, 1], [5, 2]]
+    at_once = PageIndex()
+    for n, fp in fps.items():
+        at_once.add(f"{n:064x}", [entry_of(fp)])
+    assert _stored(ws) == at_once
+    page_index.add_document(ws, f"{3:064x}", [fps[3]])  # a document already indexed: nothing changes
+    assert [seg.entries for seg in _stored(ws).segments] == [5, 2]
 
 
 def test_vault_fingerprints_without_sizes_index_the_same(two_docs: leakmark.Workspace, tmp_path: Path) -> None:
@@ -167,10 +193,10 @@ def test_vault_fingerprints_without_sizes_index_the_same(two_docs: leakmark.Work
         with np.load(fp_file) as z:
             np.savez_compressed(fp_file, points=z["points"], descriptors=z["descriptors"])
     assert all(vault.load_fingerprint(ws, d.name, 0).sizes is None for d in ws.vault.iterdir())
-    before = page_index.index_path(ws).read_bytes()
-    page_index.index_path(ws).unlink()
+    before = _stored(ws).to_bytes()
+    shutil.rmtree(page_index.index_dir(ws))
     page_index.rebuild(ws)
-    assert page_index.index_path(ws).read_bytes() == before
+    assert _stored(ws).to_bytes() == before
 
 
 def test_trace_mends_a_damaged_or_missing_index(two_docs: leakmark.Workspace, tmp_path: Path,
@@ -189,11 +215,37 @@ def test_trace_mends_a_damaged_or_missing_index(two_docs: leakmark.Workspace, tm
         assert len(page_index.for_trace(ws, docs)) == 2
     assert "is damaged (not an index file)" in caplog.text and "making it again from the vault" in caplog.text
     assert path.read_bytes() == good
+    segment = page_index.index_dir(ws) / json.loads(good)["segments"][0]
+    data = segment.read_bytes()
+    segment.write_bytes(data[:len(data) // 2])  # a segment cut short
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="leakmark.index"):
+        assert len(page_index.for_trace(ws, docs)) == 2
+    assert f"the page index {segment} is damaged" in caplog.text and segment.read_bytes() == data
     path.unlink()  # a workspace from before the index, or a crash between the vault and the index
     assert len(page_index.for_trace(ws, docs[:1])) == 1  # `trace --doc`: that document only, and it is added
-    assert PageIndex.load(path).documents == {docs[0].sha256}
+    assert _stored(ws).documents == {docs[0].sha256}
     page_index.for_trace(ws, docs)  # a trace of every document adds the rest
     assert path.read_bytes() == good
+
+
+def test_an_index_of_the_previous_format_is_made_again(two_docs: leakmark.Workspace, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    home = tmp_path / "ws"
+    shutil.copytree(two_docs.home, home)
+    ws = leakmark.Workspace.open(home, create=False)
+    good = page_index.index_path(ws).read_bytes()
+    shutil.rmtree(page_index.index_dir(ws))
+    page_index.index_dir(ws).mkdir()
+    (page_index.index_dir(ws) / "pages.npz").write_bytes(b"an index of format 1")
+    with Ledger(ws) as ledger:
+        docs = ledger.documents()
+    with caplog.at_level(logging.WARNING, logger="leakmark.index"):
+        assert len(page_index.for_trace(ws, docs)) == 2
+    assert "pages.npz has format 1; this release reads format 2" in caplog.text
+    assert page_index.index_path(ws).read_bytes() == good and not (page_index.index_dir(ws) / "pages.npz").exists()
 
 
 def test_cli_rebuild(two_docs: leakmark.Workspace, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

@@ -16,25 +16,28 @@ its nearest anywhere (`SLACK`; each stored descriptor once). Votes are counted p
 matches one homography explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost)
 nothing. `locate` then verifies only those pages with their full fingerprints. Pages with the same
 descriptors (a page shared by two documents, e.g. a revision) are one content: they are candidates together,
-so every document that contains the page is verified. A query's cost grows with the descriptors filed under
-its words, so linearly with the archive (benchmarks/results/archive-scale.md); loading and filing the file
-grows with it too.
+so every document that contains the page is verified (also when they lie in different segments). A query's
+cost grows with the descriptors filed under its words, so linearly with the archive
+(benchmarks/results/archive-scale.md); opening the index does not.
 
-On disk: one file, ``HOME/index/pages.npz``, replaced atomically (temp + rename) whenever documents are added;
-it records its format and the vocabulary's sha256. The vault is the truth: `rebuild` makes the index again
-from the vault's fingerprints, and `for_trace` adds any registered document the index lacks (a crash between
-the vault write and the index write, two registrations at once, a workspace from before the index) and
-makes again an index that is damaged or of another format, saying so in the log.
+On disk: ``HOME/index/``, segment files (`segment`: pages and their descriptors filed by word, memory-mapped
+when read, so a trace neither loads nor files the index) and ``manifest.json`` naming them with the format and
+the vocabulary's sha256, replaced atomically (temp + rename): the commit of every change. A registration
+writes a segment of its pages and merges the newest segments while they are of similar size (`_tiered`: a page
+is rewritten about log2(pages) times in the index's life, never the whole index at each registration);
+writers take turns under ``index/lock``. The vault is the truth: `rebuild` makes the index again from the
+vault's fingerprints, and `for_trace` adds any registered document the index lacks (a crash between the vault
+write and the index write, a workspace from before the index) and makes again an index that is damaged or of
+another format, saying so in the log.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
-import zipfile
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +50,13 @@ from leakmark._progress import NullProgress, Progress
 from leakmark.errors import OutputError
 from leakmark.fingerprint import Fingerprint
 from leakmark.index import vocab
+from leakmark.index.segment import FORMAT, Entry, Segment, SegmentError
 from leakmark.ledger import Document, Ledger
+from leakmark.ledger.checkpoint import RegisterLock
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # the file's layout and what an entry holds; a reader must match it and the vocabulary's digest
 PER_PAGE = 300  # descriptors kept per page
 SCALE = 512  # RootSIFT values (at most ~0.35) × SCALE fit a byte
 PROBES = 3  # words searched per evidence descriptor
@@ -62,6 +66,8 @@ SHORTLIST = 20  # contents with the most votes checked spatially
 SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
 SLACK = 0.8  # a page's nearest descriptor counts when it is at most 1 / SLACK times as far as the nearest of all
 QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
+MERGE_PAGES = 50_000  # segments are merged up to this many pages (a merge holds its segment in memory)
+_SEGMENT_NAME = re.compile(r"seg-[0-9a-f]{24}\.npz")
 
 
 class IndexFileError(Exception):
@@ -79,19 +85,6 @@ class Candidate:
     group: int  # candidates with the same group show the same page content (revisions)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One page: its largest keypoints' RootSIFT descriptors (uint8, ×SCALE) and their visual words."""
-
-    descriptors: np.ndarray  # (m, 128) uint8
-    words: np.ndarray  # (m,) uint16
-    points: np.ndarray  # (m, 2) float32, FP_DPI pixels: where they are, for the spatial check
-
-    def key(self) -> bytes:
-        """Equal for pages with the same descriptors (the same page in two documents)."""
-        return hashlib.sha256(self.descriptors.tobytes()).digest()
-
-
 def entry_of(fp: Fingerprint) -> Entry:
     """A page's index entry from its fingerprint (which must have its keypoint sizes)."""
     if fp.sizes is None:
@@ -102,65 +95,74 @@ def entry_of(fp: Fingerprint) -> Entry:
                  fp.points[keep].astype(np.float32))
 
 
-def index_path(ws: Workspace) -> Path:
-    return ws.home / "index" / "pages.npz"
-
-
 class PageIndex:
-    """Index entries in memory: per page its document's sha256, page number and entry."""
+    """Index segments (memory-mapped files, or made in memory from pages added) queried as one."""
 
     def __init__(self, sha: list[str] | None = None, page: list[int] | None = None,
-                 entries: list[Entry] | None = None) -> None:
-        self.sha: list[str] = list(sha or [])
-        self.page: list[int] = list(page or [])
-        self.entries: list[Entry] = list(entries or [])
-        self._docs = set(self.sha)
-        self._search: _Search | None = None
+                 entries: list[Entry] | None = None, segments: list[Segment] | None = None) -> None:
+        self.segments: list[Segment] = list(segments or [])
+        self._added: list[tuple[str, int, Entry]] = list(zip(sha or [], page or [], entries or [], strict=True))
+        self._docs = {s.decode() for seg in self.segments for s in seg.documents()} | {s for s, _p, _e in self._added}
+        self._only: frozenset[str] | None = None
+        self._made: Segment | None = None  # the pages added, as a segment (made at the first query)
 
     def __len__(self) -> int:
-        return len(self.sha)
+        return sum(seg.entries for seg in self.segments) + len(self._added)
 
     @property
     def documents(self) -> frozenset[str]:
         return frozenset(self._docs)
 
+    def _all(self) -> list[Segment]:
+        if self._added and self._made is None:
+            self._made = Segment.of(self._added)
+        return self.segments + ([self._made] if self._made is not None else [])
+
+    def pages(self) -> list[tuple[str, int, Entry]]:
+        """Every page with its entry, in (sha256, page) order (descriptors of stored pages in word order)."""
+        out = []
+        for seg in self._all():
+            made: dict[int, Entry] = {}
+            for s, p, c in zip(seg.sha, seg.page, seg.content, strict=True):
+                out.append((s.decode(), int(p), made.get(int(c)) or made.setdefault(int(c), seg.entry(int(c)))))
+        return sorted(out, key=lambda t: (t[0], t[1]))
+
+    @property
+    def sha(self) -> list[str]:
+        return [s for s, _p, _e in (self._added if not self.segments else self.pages())]
+
+    @property
+    def page(self) -> list[int]:
+        return [p for _s, p, _e in (self._added if not self.segments else self.pages())]
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [e for _s, _p, e in (self._added if not self.segments else self.pages())]
+
     def add(self, sha256: str, pages: Iterable[Entry]) -> None:
         """Add a document's pages (page order); a document already present is left as it is."""
         if sha256 in self._docs:
             return
-        for i, e in enumerate(pages):
-            self.sha.append(sha256)
-            self.page.append(i)
-            self.entries.append(e)
+        self._added += [(sha256, i, e) for i, e in enumerate(pages)]
         self._docs.add(sha256)
-        self._search = None
+        self._made = None
 
     def only(self, documents: set[str]) -> PageIndex:
-        """The entries of these documents only."""
-        keep = [i for i, s in enumerate(self.sha) if s in documents]
-        return PageIndex([self.sha[i] for i in keep], [self.page[i] for i in keep], [self.entries[i] for i in keep])
+        """The same index answering with these documents' pages only (as an index of only those would)."""
+        view = PageIndex(segments=self._all())
+        view._docs = self._docs & documents
+        view._only = frozenset(documents)
+        return view
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PageIndex) and self.to_bytes() == other.to_bytes()
 
     __hash__ = None  # type: ignore[assignment]  # mutable: not a dict key
 
-    # -- file --------------------------------------------------------------------------------------------
+    # -- one file --------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        order = sorted(range(len(self)), key=lambda i: (self.sha[i], self.page[i]))  # same entries, same bytes
-        offsets = np.zeros(len(order) + 1, np.int64)
-        offsets[1:] = np.cumsum([len(self.entries[i].words) for i in order])
-        meta = {"format": FORMAT, "vocabulary": vocab.digest(), "per_page": PER_PAGE, "pages": len(order)}
-        return _npz({"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
-                     "sha": np.array([self.sha[i] for i in order], dtype="S64").reshape(-1),
-                     "page": np.array([self.page[i] for i in order], np.int32),
-                     "offsets": offsets,
-                     "descriptors": np.concatenate([self.entries[i].descriptors for i in order]) if order
-                     else np.zeros((0, 128), np.uint8),
-                     "words": np.concatenate([self.entries[i].words for i in order]) if order
-                     else np.zeros(0, np.uint16),
-                     "points": np.concatenate([self.entries[i].points for i in order]) if order
-                     else np.zeros((0, 2), np.float32)})
+        """The index as one segment file: the same pages give the same bytes, however they were added."""
+        return Segment.merged(self._all()).to_bytes()
 
     def save(self, path: Path) -> None:
         private_dir(path.parent)
@@ -168,31 +170,14 @@ class PageIndex:
 
     @classmethod
     def load(cls, path: Path) -> PageIndex:
-        """The index in `path`; IndexFileError when it cannot be used as it is (damaged, other format)."""
+        """The index in one segment file; IndexFileError when it cannot be used as it is (damaged, other
+        format)."""
         try:
-            if not zipfile.is_zipfile(path):
-                raise IndexFileError(path, "is damaged (not an index file)")
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(z["meta"].tobytes())
-                if meta.get("format") != FORMAT:
-                    raise IndexFileError(path, f"has format {meta.get('format')}; this release reads format {FORMAT}")
-                if meta.get("vocabulary") != vocab.digest():
-                    raise IndexFileError(path, "was made with another vocabulary")
-                sha, page, offsets, desc, words, points = (z["sha"], z["page"], z["offsets"], z["descriptors"],
-                                                           z["words"], z["points"])
-        except IndexFileError:
-            raise
-        except (OSError, ValueError, KeyError, EOFError, AttributeError, zipfile.BadZipFile) as exc:
-            raise IndexFileError(path, f"is damaged ({exc.__class__.__name__}: {exc})") from exc
-        n = len(sha)
-        if (meta.get("pages") != n or len(page) != n or len(offsets) != n + 1 or offsets[0] != 0
-                or np.any(np.diff(offsets) < 0) or offsets[-1] != len(words) or desc.shape != (len(words), 128)
-                or words.dtype != np.uint16 or desc.dtype != np.uint8
-                or points.shape != (len(words), 2) or points.dtype != np.float32
-                or (len(words) and int(words.max()) >= vocab.WORDS)):
-            raise IndexFileError(path, "is damaged (its arrays do not agree)")
-        return cls([s.decode() for s in sha], [int(p) for p in page],
-                   [Entry(*(a[offsets[i]:offsets[i + 1]] for a in (desc, words, points))) for i in range(n)])
+            return cls(segments=[Segment.open(path)])
+        except SegmentError as exc:
+            raise IndexFileError(path, str(exc)) from exc
+        except OSError as exc:
+            raise IndexFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
 
     # -- query -------------------------------------------------------------------------------------------
     def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None = None,
@@ -201,38 +186,56 @@ class PageIndex:
         pages of the top `k` distinct page contents whose matches fit one homography with SPATIAL inliers or
         more, each with every entry that has the same content. With the keypoints' `sizes`, only the
         QUERY_FEATURES largest are searched (the stored ones are a page's largest too)."""
+        segs = self._all()
         if not len(self) or not len(descriptors):
             return []
         if sizes is not None and len(descriptors) > QUERY_FEATURES:
             keep = np.argsort(-sizes, kind="stable")[:QUERY_FEATURES]
             points, descriptors = points[keep], descriptors[keep]
-        if self._search is None:
-            self._search = _Search(self.entries)
-        search = self._search
+        allowed = None if self._only is None else [_allowed(seg, self._only) for seg in segs]
+        search = _Search(segs, allowed)
         query_of, stored = search.matches(descriptors)
-        owner = search.owner[stored]
-        votes = np.bincount(owner, minlength=search.n)
-        scored = []
+        owner, where = search.owner_and_points(stored)
+        votes = np.bincount(owner, minlength=search.contents)
+        scored: list[tuple[int, int]] = []
         for g in np.argsort(-votes, kind="stable")[:SHORTLIST]:
             if votes[g] < SPATIAL:
                 break
             mine = owner == g
-            n = _consistent(points[query_of[mine]], search.points[stored[mine]])
+            n = _consistent(points[query_of[mine]], where[mine])
             if n >= SPATIAL:
                 scored.append((n, int(g)))
         scored.sort(key=lambda t: -t[0])  # stable: equal counts keep the order of their votes
-        return [Candidate(self.sha[i], self.page[i], n, g) for n, g in scored[:k] for i in search.members[g]]
+        out: list[Candidate] = []
+        seen: set[bytes] = set()
+        for n, g in scored:
+            s = int(np.searchsorted(search.cbase, g, side="right")) - 1
+            key = bytes(segs[s].key[g - search.cbase[s]])
+            if key in seen:  # the same content in two segments: one candidate group
+                continue
+            seen.add(key)
+            if len(seen) > k:
+                break
+            out += [Candidate(sha, page, n, g) for sha, page in _members(segs, key, self._only)]
+        return out
 
 
-def _npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """An .npz (uncompressed) whose bytes depend only on the arrays: np.savez stamps each member with the time."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with zf.open(info, "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
+def _allowed(seg: Segment, documents: frozenset[str]) -> np.ndarray:
+    """Which of the segment's contents a page of these documents shows."""
+    mask = np.zeros(seg.contents, bool)
+    mine = np.isin(np.asarray(seg.sha), np.array(sorted(documents), dtype="S64"))
+    mask[np.asarray(seg.content)[mine]] = True
+    return mask
+
+
+def _members(segs: list[Segment], key: bytes, only: frozenset[str] | None) -> list[tuple[str, int]]:
+    """Every page, in any segment, that shows the content with this key (sha256 and page order)."""
+    out = set()
+    for seg in segs:
+        c = seg.find(key)
+        if c is not None:
+            out |= {(seg.sha[i].decode(), int(seg.page[i])) for i in seg.members(c)}
+    return sorted(p for p in out if only is None or p[0] in only)
 
 
 def _consistent(src: np.ndarray, dst: np.ndarray) -> int:
@@ -246,26 +249,44 @@ def _consistent(src: np.ndarray, dst: np.ndarray) -> int:
 
 
 class _Search:
-    """The distinct page contents' descriptors filed by visual word (an inverted file)."""
+    """Segments searched as one inverted file: contents and stored descriptors numbered across segments (a
+    segment's after the previous one's)."""
 
-    def __init__(self, entries: list[Entry]) -> None:
-        first: dict[bytes, int] = {}
-        self.members: list[list[int]] = []
-        distinct: list[Entry] = []
-        for i, e in enumerate(entries):
-            g = first.setdefault(e.key(), len(self.members))
-            if g == len(self.members):
-                self.members.append([])
-                distinct.append(e)
-            self.members[g].append(i)
-        self.n = len(distinct)
-        owner = np.repeat(np.arange(self.n, dtype=np.int64), [len(e.words) for e in distinct])
-        words = np.concatenate([e.words for e in distinct]).astype(np.int64)
-        order = np.argsort(words, kind="stable")
-        self.owner = owner[order]
-        self.desc = np.concatenate([e.descriptors for e in distinct])[order]
-        self.points = np.concatenate([e.points for e in distinct])[order]
-        self.start = np.searchsorted(words[order], np.arange(vocab.WORDS + 1))
+    def __init__(self, segments: list[Segment], allowed: list[np.ndarray] | None) -> None:
+        self.segments, self.allowed = segments, allowed
+        self.cbase = np.cumsum([0] + [s.contents for s in segments])
+        self.dbase = np.cumsum([0] + [len(s.owner) for s in segments])
+        self.contents = int(self.cbase[-1])
+
+    def owner_and_points(self, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The content (numbered across segments) and page position of these stored descriptors."""
+        owner = np.zeros(len(stored), np.int64)
+        where = np.zeros((len(stored), 2), np.float32)
+        seg_of = np.searchsorted(self.dbase, stored, side="right") - 1
+        for s, seg in enumerate(self.segments):
+            mine = np.flatnonzero(seg_of == s)
+            local = stored[mine] - self.dbase[s]
+            owner[mine] = np.asarray(seg.owner[local], np.int64) + self.cbase[s]
+            where[mine] = seg.points[local]
+        return owner, where
+
+    def _word(self, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Word w's stored descriptors in every segment: unit float32 rows, contents, global numbers, kept."""
+        parts = []
+        for s, seg in enumerate(self.segments):
+            lo, hi = int(seg.start[w]), int(seg.start[w + 1])
+            if hi > lo:
+                parts.append((s, seg, lo, hi))
+        if not parts:
+            return None
+        d = np.concatenate([np.asarray(seg.descriptors[lo:hi]) for _s, seg, lo, hi in parts]).astype(np.float32)
+        d *= np.concatenate([np.asarray(seg.inverse[lo:hi]) for _s, seg, lo, hi in parts])[:, None]
+        own = np.concatenate([np.asarray(seg.owner[lo:hi], np.int64) + self.cbase[s] for s, seg, lo, hi in parts])
+        arg = np.concatenate([np.arange(lo, hi) + self.dbase[s] for s, _seg, lo, hi in parts])
+        if self.allowed is None:
+            return d, own, arg, np.ones(len(own), bool)
+        ok = np.concatenate([self.allowed[s][np.asarray(seg.owner[lo:hi])] for s, seg, lo, hi in parts])
+        return d, own, arg, ok
 
     def matches(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(evidence descriptor, stored descriptor) pairs. Each evidence descriptor is matched on every page
@@ -282,20 +303,19 @@ class _Search:
         cut = np.searchsorted(flat, np.arange(vocab.WORDS + 1))
         rows, pages, s1s, s2s, args = [], [], [], [], []
         for w in np.flatnonzero(np.diff(cut)):
-            lo, hi = int(self.start[w]), int(self.start[w + 1])
-            if hi == lo:
+            found = self._word(int(w))
+            if found is None:
                 continue
+            d, own, arg, ok = found
             qi = by_word[cut[w]:cut[w + 1]] // PROBES
-            d = self.desc[lo:hi].astype(np.float32)
-            d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
             sims = q[qi] @ d.T
-            own = self.owner[lo:hi]  # a word's descriptors are filed page by page: each page is one block
+            # a word's descriptors are filed page by page (a content lies in one segment): each page is one block
             starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-            sizes = np.diff(np.r_[starts, hi - lo])
+            sizes = np.diff(np.r_[starts, len(own)])
             m1 = np.maximum.reduceat(sims, starts, axis=1)  # per query and page: the nearest and the second
             top = sims >= np.repeat(m1, sizes, axis=1)
             m2 = np.maximum.reduceat(np.where(top, -1.0, sims), starts, axis=1)
-            r, c = np.nonzero(top)
+            r, c = np.nonzero(top & ok)
             first = np.r_[True, (r[1:] != r[:-1]) | (own[c[1:]] != own[c[:-1]])]  # one per query and page
             r, c = r[first], c[first]
             block = np.searchsorted(starts, c, side="right") - 1
@@ -303,19 +323,21 @@ class _Search:
             pages.append(own[c])
             s1s.append(m1[r, block])
             s2s.append(m2[r, block])
-            args.append(lo + c)
+            args.append(arg[c])
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        row, page, s1, s2, arg = (np.concatenate(a) for a in (rows, pages, s1s, s2s, args))
+        row, page, s1, s2, arg_all = (np.concatenate(a) for a in (rows, pages, s1s, s2s, args))
+        if not len(row):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         # the same query and page from several probed words: the nearest wins, the others are seconds
         order = np.lexsort((-s1, page, row))
-        row, page, s1, s2, arg = row[order], page[order], s1[order], s2[order], arg[order]
+        row, page, s1, s2, arg_all = row[order], page[order], s1[order], s2[order], arg_all[order]
         head = np.r_[True, (row[1:] != row[:-1]) | (page[1:] != page[:-1])]
         group = np.cumsum(head) - 1
         second = np.full(int(group[-1]) + 1, -1.0, np.float32)
         np.maximum.at(second, group, s2)
         np.maximum.at(second, group[~head], s1[~head])
-        row, page, s1, arg = row[head], page[head], s1[head], arg[head]
+        row, page, s1, arg_all = row[head], page[head], s1[head], arg_all[head]
         d1 = np.sqrt(np.maximum(2 - 2 * s1, 0))
         d2 = np.where(second > -1, np.sqrt(np.maximum(2 - 2 * second, 0)), np.inf)
         nearest = np.full(len(q), np.inf, np.float32)
@@ -323,21 +345,137 @@ class _Search:
         good = np.flatnonzero((d1 < RATIO * d2) & (SLACK * d1 <= nearest[row]))
         # a stored descriptor counts once, however many evidence features chose it (hubs: repeated structures)
         good = good[np.argsort(d1[good], kind="stable")]
-        _u, once = np.unique(arg[good], return_index=True)
+        _u, once = np.unique(arg_all[good], return_index=True)
         good = good[once]
-        return row[good].astype(np.int64), arg[good].astype(np.int64)
+        return row[good].astype(np.int64), arg_all[good].astype(np.int64)
 
 
 # -- the workspace's index --------------------------------------------------------------------------------
+def index_dir(ws: Workspace) -> Path:
+    return ws.home / "index"
+
+
+def index_path(ws: Workspace) -> Path:
+    """The manifest: which segment files make the index (replaced atomically: the commit of every change)."""
+    return index_dir(ws) / "manifest.json"
+
+
+def index_size(ws: Workspace) -> int:
+    """Bytes on disk: the manifest and the segments it names (0 when there is no index)."""
+    try:
+        names = _read_manifest(index_path(ws))
+    except IndexFileError:
+        return 0
+    return sum((index_dir(ws) / n).stat().st_size for n in [*names, index_path(ws).name])
+
+
+def _lock(ws: Workspace) -> RegisterLock:
+    """Writers of the index take turns (two registrations at once would each drop the other's segment)."""
+    return RegisterLock(index_dir(ws) / "lock", timeout=120.0, locked=lambda: OutputError(
+        "another leakmark process has been writing the page index for two minutes; try again when it is done"))
+
+
 def load_or_empty(ws: Workspace) -> tuple[PageIndex, str | None]:
     """The workspace's index (empty when there is none yet), and why it was dropped (None when it was not)."""
     path = index_path(ws)
     if not path.exists():
-        return PageIndex(), None
+        legacy = index_dir(ws) / "pages.npz"
+        return PageIndex(), (f"the page index {legacy} has format 1; this release reads format {FORMAT}"
+                             if legacy.exists() else None)
     try:
-        return PageIndex.load(path), None
+        names = _read_manifest(path)
+        segments = []
+        for name in names:
+            try:
+                segments.append(Segment.open(index_dir(ws) / name))
+            except SegmentError as exc:
+                raise IndexFileError(index_dir(ws) / name, str(exc)) from exc
+            except OSError as exc:
+                raise IndexFileError(index_dir(ws) / name, f"cannot be read ({exc.strerror or exc})") from exc
+        return PageIndex(segments=segments), None
     except IndexFileError as exc:
         return PageIndex(), str(exc)
+
+
+def _read_manifest(path: Path) -> list[str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IndexFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    try:
+        meta = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise IndexFileError(path, "is damaged (not an index file)") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("segments"), list):
+        raise IndexFileError(path, "is damaged (not an index file)")
+    if meta.get("format") != FORMAT:
+        raise IndexFileError(path, f"has format {meta.get('format')}; this release reads format {FORMAT}")
+    if meta.get("vocabulary") != vocab.digest():
+        raise IndexFileError(path, "was made with another vocabulary")
+    names = meta["segments"]
+    if not all(isinstance(n, str) and _SEGMENT_NAME.fullmatch(n) for n in names):
+        raise IndexFileError(path, "is damaged (it names files that are not segments)")
+    return names
+
+
+def _commit(ws: Workspace, segments: list[Segment]) -> None:
+    """Write the segments not yet on disk, then the manifest naming them (atomically: readers see the old
+    index or the new one), then remove the files no manifest names any more. Under the lock."""
+    folder = private_dir(index_dir(ws))
+    names = []
+    for seg in segments:
+        name = getattr(seg, "file_name", None)
+        if name is None:
+            data = seg.to_bytes()
+            name = f"seg-{hashlib.sha256(data).hexdigest()[:24]}.npz"
+            atomic_write_bytes(folder / name, data)  # also over a damaged file of that name
+            seg.file_name = name
+        names.append(name)
+    meta = {"format": FORMAT, "vocabulary": vocab.digest(), "segments": names}
+    atomic_write_bytes(index_path(ws), json.dumps(meta, indent=1).encode())
+    for old in folder.iterdir():  # segments replaced by a merge, an index of another format; readers that
+        if old.name not in names and (_SEGMENT_NAME.fullmatch(old.name) or old.name == "pages.npz"):  # mapped them
+            old.unlink(missing_ok=True)  # keep them until they close (POSIX)
+
+
+def _tiered(segments: list[Segment]) -> list[Segment]:
+    """Merge the newest segments while the newest is at least half the size of the one before it (so that
+    the sizes fall geometrically: a page is rewritten about log2(pages) times over the index's life, and a
+    query reads a few segments), never beyond MERGE_PAGES pages (a merge holds its segment in memory)."""
+    segments = list(segments)
+    while (len(segments) >= 2 and 2 * segments[-1].entries >= segments[-2].entries
+           and segments[-1].entries + segments[-2].entries <= MERGE_PAGES):
+        segments[-2:] = [Segment.merged(segments[-2:])]
+    return segments
+
+
+def _add(ws: Workspace, pages: Callable[[set[str]], list[tuple[str, int, Entry]]]) -> PageIndex:
+    """Under the lock: the index as it is now, with a segment of `pages(documents it holds)` added, merged
+    and committed. An index that cannot be read is started again (said in the log)."""
+    with _locked(ws):
+        index, problem = load_or_empty(ws)
+        if problem:
+            log.warning("%s; making it again from the vault", problem)
+        new = pages(set(index.documents))
+        if new:
+            segments = _tiered([*index.segments, Segment.of(new)])
+            _commit(ws, segments)
+            index = PageIndex(segments=segments)
+        elif problem:
+            _commit(ws, [])
+        return index
+
+
+class _locked:
+    def __init__(self, ws: Workspace) -> None:
+        private_dir(index_dir(ws))
+        self.lock = _lock(ws)
+
+    def __enter__(self) -> None:
+        self.lock.acquire(exclusive=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
 
 
 def _entries(ws: Workspace, doc: Document) -> list[Entry]:
@@ -353,15 +491,12 @@ def _entries(ws: Workspace, doc: Document) -> list[Entry]:
 
 
 def add_document(ws: Workspace, sha256: str, fingerprints: list[Fingerprint]) -> None:
-    """Add a newly registered document's pages and save the index. An index that cannot be read is started
-    again with this document. Nothing here can lose a page: the vault is already written, and `for_trace`
-    adds from it whatever the index lacks (this write failed, or two registrations at once kept only one)."""
-    index, problem = load_or_empty(ws)
-    if problem:
-        log.warning("%s; it is made again from the vault at the next trace (or `leakmark index rebuild`)", problem)
-    index.add(sha256, (entry_of(fp) for fp in fingerprints))
+    """Add a newly registered document's pages to the index (a new segment, merged with the newest ones).
+    Nothing here can lose a page: the vault is already written, and `for_trace` adds from it whatever the
+    index lacks (this write failed, the index was damaged)."""
+    entries = [entry_of(fp) for fp in fingerprints]
     try:
-        index.save(index_path(ws))
+        _add(ws, lambda known: [] if sha256 in known else [(sha256, i, e) for i, e in enumerate(entries)])
     except OutputError as exc:
         log.warning("the page index was not updated (%s); the next trace adds this document from the vault",
                     exc.message)
@@ -372,18 +507,20 @@ def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
     made again, and documents it lacks are added, from the vault (saved when possible; the trace goes on
     with it unsaved when the index cannot be written)."""
     index, problem = load_or_empty(ws)
-    if problem:
-        log.warning("%s; making it again from the vault", problem)
-    known = index.documents
-    missing = [d for d in docs if d.sha256 not in known]
-    for d in missing:
-        index.add(d.sha256, _entries(ws, d))
-    if missing or problem:
-        log.info("page index: %d document(s) added from the vault", len(missing))
+    if problem or any(d.sha256 not in index.documents for d in docs):
+        def missing(known: set[str]) -> list[tuple[str, int, Entry]]:
+            lack = [d for d in docs if d.sha256 not in known]
+            log.info("page index: %d document(s) added from the vault", len(lack))
+            return [(d.sha256, i, e) for d in lack for i, e in enumerate(_entries(ws, d))]
         try:
-            index.save(index_path(ws))
+            index = _add(ws, missing)
         except OutputError as exc:
             log.warning("the page index could not be saved (%s); this trace uses it unsaved", exc.message)
+            if problem:
+                index = PageIndex()
+            for d in docs:
+                if d.sha256 not in index.documents:
+                    index.add(d.sha256, _entries(ws, d))
     shas = {d.sha256 for d in docs}
     return index if index.documents <= shas else index.only(shas)
 
@@ -402,20 +539,21 @@ class RebuildResult:
 
 
 def rebuild(ws: Workspace, progress: Progress | None = None) -> RebuildResult:
-    """Make the page index again from the vault's fingerprints of every registered document, and save it."""
+    """Make the page index again from the vault's fingerprints of every registered document, and save it (one
+    segment)."""
     progress = progress or NullProgress()
     with Ledger(ws) as ledger:
         ledger.check()  # exit 7 for a register that fails verification: it names the documents to index
         docs = ledger.documents()
     _old, problem = load_or_empty(ws)
-    index = PageIndex()
+    pages: list[tuple[str, int, Entry]] = []
     progress.start(sum(d.pages for d in docs), "pages indexed")
     try:
         for d in docs:
-            index.add(d.sha256, _entries(ws, d))
+            pages += [(d.sha256, i, e) for i, e in enumerate(_entries(ws, d))]
             progress.advance(d.pages)
     finally:
         progress.finish()
-    path = index_path(ws)
-    index.save(path)
-    return RebuildResult(path, len(index.documents), len(index), path.stat().st_size, problem)
+    with _locked(ws):
+        _commit(ws, [Segment.of(pages)] if pages else [])
+    return RebuildResult(index_path(ws), len({s for s, _p, _e in pages}), len(pages), index_size(ws), problem)

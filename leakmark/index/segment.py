@@ -1,0 +1,247 @@
+"""One file of the page index: pages and their descriptors filed by visual word, read in place.
+
+A segment holds, per page (an *entry*: a document's sha256 and page number), the number of its *content*: pages
+with the same descriptors (a page shared by two documents, e.g. a revision) are one content, stored once. The
+contents are in the order of their keys (the sha256 of their descriptors), so that another segment's copy of
+a content is found by binary search. The descriptors of every content are filed by visual word (an inverted
+file: `start[w]:start[w + 1]` are word w's, content by content), each with its content, its position on the
+page and the inverse of its norm: what a query reads, with no filing when a trace opens the index.
+
+On disk: an uncompressed .npz whose bytes depend only on the pages it holds, read with each array
+memory-mapped where it lies in the file (the operating system keeps the parts queries read in its page cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from leakmark.index import vocab
+
+FORMAT = 2  # the layout of a segment; a reader must match it and the vocabulary's digest
+_ARRAYS = ("sha", "page", "content", "key", "start", "owner", "descriptors", "points", "inverse")
+
+
+class SegmentError(Exception):
+    """A segment file is unreadable, damaged, or of another format or vocabulary (the message says which)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One page: its largest keypoints' RootSIFT descriptors (uint8, ×SCALE) and their visual words."""
+
+    descriptors: np.ndarray  # (m, 128) uint8
+    words: np.ndarray  # (m,) uint16
+    points: np.ndarray  # (m, 2) float32, FP_DPI pixels: where they are, for the spatial check
+
+    def key(self) -> bytes:
+        """Equal for pages with the same descriptors (the same page in two documents)."""
+        return hashlib.sha256(self.descriptors.tobytes()).digest()
+
+
+class Segment:
+    """The arrays of one segment (in memory, or memory-mapped from its file)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+        self.file_name: str | None = None  # the segment's file in the index folder, once written or read
+        self.sha: np.ndarray = arrays["sha"]  # (entries,) S64, in (sha, page) order
+        self.page: np.ndarray = arrays["page"]  # (entries,) int32
+        self.content: np.ndarray = arrays["content"]  # (entries,) int32
+        self.key: np.ndarray = arrays["key"]  # (contents,) S32, sorted
+        self.start: np.ndarray = arrays["start"]  # (WORDS + 1,) int64: each word's descriptors
+        self.owner: np.ndarray = arrays["owner"]  # (m,) uint32: the content of each descriptor
+        self.descriptors: np.ndarray = arrays["descriptors"]  # (m, 128) uint8
+        self.points: np.ndarray = arrays["points"]  # (m, 2) float32
+        self.inverse: np.ndarray = arrays["inverse"]  # (m,) float32: 1 / the descriptor's norm
+
+    @property
+    def entries(self) -> int:
+        return len(self.sha)
+
+    @property
+    def contents(self) -> int:
+        return len(self.key)
+
+    def members(self, content: int) -> np.ndarray:
+        """The entries (rows of sha/page) that show this content."""
+        return np.flatnonzero(np.asarray(self.content) == content)
+
+    def find(self, key: bytes) -> int | None:
+        """The content with this key, if the segment holds it."""
+        i = int(np.searchsorted(self.key, key))
+        return i if i < len(self.key) and bytes(self.key[i]) == key else None
+
+    def documents(self) -> np.ndarray:
+        return np.unique(np.asarray(self.sha))
+
+    # -- made from pages, merged ------------------------------------------------------------------------
+    @classmethod
+    def of(cls, pages: list[tuple[str, int, Entry]]) -> Segment:
+        """A segment of these pages (document sha256, page number, entry); the same pages give the same arrays
+        whatever their order. A page listed twice is kept once."""
+        unique = {(s, p): e for s, p, e in pages}
+        spots = sorted(unique)
+        keys = [unique[sp].key() for sp in spots]
+        by_key: dict[bytes, Entry] = {}
+        for sp, k in zip(spots, keys, strict=True):
+            by_key.setdefault(k, unique[sp])
+        order = sorted(by_key)
+        number = {k: i for i, k in enumerate(order)}
+        distinct = [by_key[k] for k in order]
+        sizes = [len(e.words) for e in distinct]
+        return _assemble([s for s, _p in spots], [p for _s, p in spots],
+                         np.array([number[k] for k in keys], np.int64), order,
+                         np.repeat(np.arange(len(distinct), dtype=np.int64), sizes),
+                         _cat([e.words for e in distinct], np.uint16, (0,)).astype(np.int64),
+                         _cat([e.descriptors for e in distinct], np.uint8, (0, 128)),
+                         _cat([e.points for e in distinct], np.float32, (0, 2)))
+
+    @classmethod
+    def merged(cls, segments: list[Segment]) -> Segment:
+        """One segment holding the pages of these (a content in several is kept once)."""
+        keys = np.concatenate([np.asarray(s.key) for s in segments]) if segments else np.zeros(0, "S32")
+        distinct, first = np.unique(keys, return_index=True)
+        base = np.cumsum([0] + [s.contents for s in segments])
+        sha, page, content, owner, words, desc, points = [], [], [], [], [], [], []
+        for i, s in enumerate(segments):
+            new = np.searchsorted(distinct, np.asarray(s.key))  # each content's number in the merged segment
+            sha += [x.decode() for x in np.asarray(s.sha)]
+            page += [int(p) for p in np.asarray(s.page)]
+            content.append(new[np.asarray(s.content)])
+            kept = np.zeros(s.contents, bool)  # the contents this segment is the first to hold
+            kept[first[(first >= base[i]) & (first < base[i + 1])] - base[i]] = True
+            own = np.asarray(s.owner)
+            mine = kept[own]
+            owner.append(new[own[mine]])
+            words.append(np.repeat(np.arange(vocab.WORDS, dtype=np.int64), np.diff(np.asarray(s.start)))[mine])
+            desc.append(np.asarray(s.descriptors)[mine])
+            points.append(np.asarray(s.points)[mine])
+        # the same page twice (registered again after a lost index write): kept once
+        seen: dict[tuple[str, int], int] = {}
+        cs = np.concatenate(content) if content else np.zeros(0, np.int64)
+        for j, sp in enumerate(zip(sha, page, strict=True)):
+            seen.setdefault(sp, j)
+        keep = sorted(seen.values())
+        return _assemble([sha[j] for j in keep], [page[j] for j in keep], cs[keep], [bytes(k) for k in distinct],
+                         _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)), _cat(desc, np.uint8, (0, 128)),
+                         _cat(points, np.float32, (0, 2)))
+
+    def entry(self, content: int) -> Entry:
+        """A content's descriptors (in word order) as an Entry."""
+        mine = np.flatnonzero(np.asarray(self.owner) == content)
+        words = np.searchsorted(np.asarray(self.start), mine, side="right") - 1
+        return Entry(np.asarray(self.descriptors[mine]), words.astype(np.uint16), np.asarray(self.points[mine]))
+
+    # -- file ------------------------------------------------------------------------------------------
+    def write(self, fh: BinaryIO) -> None:
+        """The segment as an uncompressed .npz whose bytes depend only on the arrays."""
+        meta = {"format": FORMAT, "vocabulary": vocab.digest(), "entries": self.entries, "contents": self.contents}
+        arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
+                  **{name: self.arrays[name] for name in _ARRAYS}}
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+            for name, arr in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with zf.open(info, "w", force_zip64=True) as out:
+                    np.lib.format.write_array(out, np.ascontiguousarray(arr), allow_pickle=False)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        self.write(buf)
+        return buf.getvalue()
+
+    @classmethod
+    def open(cls, path: Path) -> Segment:
+        """The segment in `path`, its arrays memory-mapped; SegmentError when it cannot be used as it is."""
+        try:
+            arrays = _mapped(path)
+            meta = json.loads(np.asarray(arrays.pop("meta")).tobytes())
+        except SegmentError:
+            raise
+        except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise SegmentError(f"is damaged ({exc.__class__.__name__}: {exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            got = meta.get("format") if isinstance(meta, dict) else None
+            raise SegmentError(f"has format {got}; this release reads format {FORMAT}")
+        if meta.get("vocabulary") != vocab.digest():
+            raise SegmentError("was made with another vocabulary")
+        if set(arrays) != set(_ARRAYS):
+            raise SegmentError("is damaged (it lacks arrays)")
+        seg = cls(arrays)
+        seg._check(meta)
+        seg.file_name = path.name
+        return seg
+
+    def _check(self, meta: dict[str, object]) -> None:
+        """The arrays agree with each other (cheap checks only: a segment can hold millions of descriptors)."""
+        n, c, m = self.entries, self.contents, len(self.owner)
+        ok = (meta.get("entries") == n and meta.get("contents") == c and self.sha.dtype == np.dtype("S64")
+              and self.page.shape == (n,) and self.content.shape == (n,) and self.key.dtype == np.dtype("S32")
+              and self.start.shape == (vocab.WORDS + 1,) and int(self.start[0]) == 0 and int(self.start[-1]) == m
+              and self.descriptors.shape == (m, 128) and self.descriptors.dtype == np.uint8
+              and self.points.shape == (m, 2) and self.points.dtype == np.float32 and self.inverse.shape == (m,)
+              and self.owner.dtype == np.uint32
+              and (n == 0 or (int(np.min(self.content)) >= 0 and int(np.max(self.content)) < c)))
+        if not ok:
+            raise SegmentError("is damaged (its arrays do not agree)")
+
+
+def _cat(parts: list[np.ndarray], dtype: type, empty: tuple[int, ...]) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(empty, dtype)
+
+
+def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[bytes], owner: np.ndarray,
+              words: np.ndarray, desc: np.ndarray, points: np.ndarray) -> Segment:
+    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content."""
+    rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
+    order = np.lexsort((owner, words))  # by word, then content; a content's own order kept (stable)
+    inverse = 1.0 / np.maximum(np.linalg.norm(desc.astype(np.float32), axis=1), 1e-6)
+    return Segment({
+        "sha": np.array([sha[i] for i in rows], dtype="S64").reshape(-1),
+        "page": np.array([page[i] for i in rows], np.int32).reshape(-1),
+        "content": np.asarray(content, np.int64)[rows].astype(np.int32),
+        "key": np.array(keys, dtype="S32").reshape(-1),
+        "start": np.searchsorted(words[order], np.arange(vocab.WORDS + 1)).astype(np.int64),
+        "owner": owner[order].astype(np.uint32),
+        "descriptors": desc[order],
+        "points": points[order],
+        "inverse": inverse[order].astype(np.float32)})
+
+
+def _mapped(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed .npz, each memory-mapped where it lies in the file."""
+    out: dict[str, np.ndarray] = {}
+    with open(path, "rb") as fh:
+        if not zipfile.is_zipfile(fh):
+            raise SegmentError("is damaged (not an index file)")
+        with zipfile.ZipFile(fh) as zf:
+            infos = zf.infolist()
+        for info in infos:
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise SegmentError(f"is damaged (member {info.filename!r})")
+            fh.seek(info.header_offset)
+            local = fh.read(30)
+            if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                raise SegmentError("is damaged (cut short)")
+            start = (info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                     + int.from_bytes(local[28:30], "little"))
+            fh.seek(start)
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(fh)
+            if fortran or dtype.hasobject:
+                raise SegmentError(f"is damaged (member {info.filename!r})")
+            count = int(np.prod(shape)) if shape else 1
+            if fh.tell() + count * dtype.itemsize > start + info.file_size:
+                raise SegmentError("is damaged (cut short)")
+            name = info.filename[:-4]
+            out[name] = (np.zeros(shape, dtype) if count == 0
+                         else np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape))
+    return out
