@@ -22,11 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, log, script_name
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, simulate, trace
 from leakmark import index as page_index
 from leakmark._io import atomic_write_bytes
+from leakmark.index import vocab
+from leakmark.index.segment import Entry
 from leakmark.ledger import Ledger
 from leakmark.rendering import render_page_array
 from leakmark.samples.archive import archive_page, family
@@ -89,14 +92,18 @@ def run(pages: int, tmp: Path, reuse: bool) -> str:
     return _traced(ws, tmp, pages, target, Path(copy.path), copy.copy_no, reg / pages)
 
 
-def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float) -> str:
+def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float,
+            seed: int | None = None) -> str:
+    """The table's row: the photo of the copy (and of an unregistered page) traced in `ws`, whose index holds
+    `pages` pages; the photos are made with `seed` (default: `pages`) and written to `tmp`."""
+    seed = pages if seed is None else seed
     size = page_index.index_size(ws)
-    ev = _photo(copy, tmp / "photo.jpg", seed=pages)
+    ev = _photo(copy, tmp / "photo.jpg", seed=seed)
     total, tm, r = _timed(ws, ev)
     ok = r.verdict == "identified" and r.suspects[0].copy.label == copy_no  # type: ignore[attr-defined]
     stranger = tmp / "stranger.pdf"
-    atomic_write_bytes(stranger, archive_page(UNREGISTERED + pages))
-    none_total, _none_tm, none_r = _timed(ws, _photo(stranger, tmp / "stranger.jpg", seed=pages + 1))
+    atomic_write_bytes(stranger, archive_page(UNREGISTERED + seed))
+    none_total, _none_tm, none_r = _timed(ws, _photo(stranger, tmp / "stranger.jpg", seed=seed + 1))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stages = " | ".join(f"{tm.get(s, 0.0):.2f}" for s in STAGES)
     return (f"| {pages} | {'reused' if reg != reg else f'{reg:.2f}'} | {size / pages / 1024:.1f} | {total:.2f} | "
@@ -113,10 +120,8 @@ def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
     registrations leave them) and memory-mapped, as a trace opens them. Per N: the time to open the index, the
     query time for the phone photo (the first, then the best of three), whether the photo's page still comes
     first, and the memory the query added to the process."""
-    import numpy as np
-
-    from leakmark.index import PageIndex, vocab
-    from leakmark.index.segment import Entry, Segment
+    from leakmark.index import PageIndex
+    from leakmark.index.segment import Segment
     from leakmark.trace import locate
     from leakmark.trace.page import find_page_quad, unwarp
 
@@ -129,15 +134,7 @@ def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
     quad = find_page_quad(img)
     pts, desc, sz, _ = locate.evidence_features(unwarp(img, quad)[0] if quad is not None else img)
     rng = np.random.default_rng(14)  # synthetic evidence only, never marks
-    pool = np.concatenate([e.descriptors for e in real.entries]).reshape(-1, 4, 4, 8)
-    turn = rng.integers(1, 32, len(pool))  # of 32 variants, not 0 (the descriptor itself)
-    for t in range(1, 32):
-        mine = turn == t
-        d = np.roll(pool[mine], t % 8, axis=3)
-        d = d[:, ::-1] if t // 8 % 2 else d
-        pool[mine] = d[:, :, ::-1] if t // 16 else d
-    pool_d = np.ascontiguousarray(pool.reshape(-1, 128))
-    pool_w = vocab.quantise_rs(pool_d.astype(np.float32) / page_index.SCALE).astype(np.uint16)
+    pool_d, pool_w = _pool(real, rng)
     folder = tmp / "synthetic"
     folder.mkdir(exist_ok=True)
     made: list[Path] = []
@@ -146,14 +143,9 @@ def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
     for n in sizes:
         while have < n:  # segment files of synthetic pages, up to N pages in all
             count = min(page_index.MERGE_PAGES, n - have)
-            pages = []
-            for i in range(have, have + count):
-                pick = rng.integers(0, len(pool_d), page_index.PER_PAGE)
-                where = (rng.random((page_index.PER_PAGE, 2)) * (1240, 1754)).astype(np.float32)
-                pages.append((f"{i:064x}", 0, Entry(pool_d[pick], pool_w[pick], where)))
             path = folder / f"synthetic-{have}.npz"
             with open(path, "wb") as fh:
-                Segment.of(pages).write(fh)
+                Segment.of(_synthetic_pages(rng, pool_d, pool_w, have, count)).write(fh)
             made.append(path)
             have += count
             log(f"  {have:,} index pages")
@@ -174,6 +166,57 @@ def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
     return rows
 
 
+def _pool(real: page_index.PageIndex, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The real pages' descriptors, each turned over or rotated (never itself), with their visual words."""
+    pool = np.concatenate([e.descriptors for e in real.entries]).reshape(-1, 4, 4, 8)
+    turn = rng.integers(1, 32, len(pool))  # of 32 variants, not 0 (the descriptor itself)
+    for t in range(1, 32):
+        mine = turn == t
+        d = np.roll(pool[mine], t % 8, axis=3)
+        d = d[:, ::-1] if t // 8 % 2 else d
+        pool[mine] = d[:, :, ::-1] if t // 16 else d
+    pool_d = np.ascontiguousarray(pool.reshape(-1, 128))
+    return pool_d, vocab.quantise_rs(pool_d.astype(np.float32) / page_index.SCALE).astype(np.uint16)
+
+
+def _synthetic_pages(rng: np.random.Generator, pool_d: np.ndarray, pool_w: np.ndarray, start: int, count: int
+                     ) -> list[tuple[str, int, Entry]]:
+    """`count` synthetic one-page documents (sha256 = their number in hex) drawn from the pool."""
+    pages = []
+    for i in range(start, start + count):
+        pick = rng.integers(0, len(pool_d), page_index.PER_PAGE)
+        where = (rng.random((page_index.PER_PAGE, 2)) * (1240, 1754)).astype(np.float32)
+        pages.append((f"{i:064x}", 0, Entry(pool_d[pick], pool_w[pick], where)))
+    return pages
+
+
+def padded(tmp: Path, pages: int, total: int) -> str:
+    """The archive's traces again in a copy of its workspace whose page index also holds synthetic pages, up
+    to `total` index pages: the trace as it would run with that many registered pages, but for the register's
+    size (the synthetic pages are in no register: the index reads them and the trace leaves them out)."""
+    import shutil
+
+    folder = tmp / f"padded-{total}"
+    if not folder.exists():
+        shutil.copytree(tmp / "ws", folder / "ws")
+    ws = Workspace.open(folder / "ws", create=False)
+    with Ledger(ws) as ledger:
+        docs = ledger.documents()
+        leaked = next(d for d in docs if d.source_name == f"page-{pages // 2:06d}.pdf")
+        copy = next(c for c in ledger.copies(leaked.id) if c.path)
+    real = page_index.for_trace(ws, docs)
+    if len(page_index.load_or_empty(ws)[0]) < total:
+        rng = np.random.default_rng(15)  # synthetic index entries only, never marks
+        pool_d, pool_w = _pool(real, rng)
+        for start in range(len(real), total, page_index.MERGE_PAGES):
+            count = min(page_index.MERGE_PAGES, total - start)
+            page_index.add_pages(ws, _synthetic_pages(rng, pool_d, pool_w, start, count))
+            log(f"  {start + count:,} index pages")
+    # the same photos as the archive's own row
+    row = _traced(ws, folder, total, pages // 2, Path(copy.path), copy.label, float("nan"), seed=pages)
+    return row.replace(f"| {total} |", f"| {total:,} ({len(real):,} registered) |", 1)
+
+
 def _time(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -192,6 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--synthetic", default="",
                     help="index sizes with synthetic entries added to the largest real archive (e.g. 1000,10000)")
     ap.add_argument("--keep", type=Path, help="keep the workspaces under this folder (default: a temporary one)")
+    ap.add_argument("--pad", default="",
+                    help="trace again with the largest archive's index padded with synthetic pages (e.g. 10000)")
     ap.add_argument("--reuse", action="store_true",
                     help="trace in the archives an earlier run kept in --keep (registration not timed again)")
     ap.add_argument("--results", type=Path, default=RESULTS)
@@ -207,6 +252,10 @@ def main(argv: list[str] | None = None) -> None:
             folder = base / f"archive-{n}"
             folder.mkdir(parents=True, exist_ok=True)
             rows.append(run(n, folder, args.reuse and args.keep is not None))
+            log(rows[-1])
+        for total in (int(n) for n in args.pad.split(",") if n):
+            log(f"archive of {sizes[-1]} pages, index padded to {total:,}")
+            rows.append(padded(base / f"archive-{sizes[-1]}", sizes[-1], total))
             log(rows[-1])
         synth = synthetic(base / f"archive-{sizes[-1]}", [int(n) for n in args.synthetic.split(",") if n])
     after = os.getloadavg()

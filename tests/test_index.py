@@ -182,6 +182,34 @@ def test_segments_merge_as_pages_are_added(tmp_path: Path) -> None:
     assert [seg.entries for seg in _stored(ws).segments] == [5, 2]
 
 
+def _add_in_process(home: str, first: int, count: int) -> None:
+    ws = leakmark.Workspace.open(Path(home), create=False)
+    rng = np.random.default_rng(first)  # test data only
+    for n in range(first, first + count):
+        d = rng.integers(0, 40, (page_index.PER_PAGE, 128)).astype(np.uint8)
+        entry = page_index.Entry(d, rng.integers(0, 4096, page_index.PER_PAGE).astype(np.uint16),
+                                 rng.random((page_index.PER_PAGE, 2)).astype(np.float32))
+        page_index.add_pages(ws, [(f"{n:064x}", 0, entry)])
+
+
+def test_two_processes_adding_at_once_keep_every_page(tmp_path: Path) -> None:
+    """Writers take turns under the index lock: none drops the segment the other just committed."""
+    import multiprocessing
+
+    ws = leakmark.Workspace.open(tmp_path / "ws")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_add_in_process, args=(str(ws.home), first, 12)) for first in (0, 100)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    index = _stored(ws)
+    assert index.documents == {f"{n:064x}" for n in [*range(12), *range(100, 112)]} and len(index) == 24
+    named = set(json.loads(page_index.index_path(ws).read_bytes())["segments"])
+    assert {p.name for p in page_index.index_dir(ws).glob("seg-*.npz")} == named  # no file left behind
+
+
 def test_vault_fingerprints_without_sizes_index_the_same(two_docs: leakmark.Workspace, tmp_path: Path) -> None:
     """Vaults written before keypoint sizes: the entry is made from the stored page image, the same one."""
     import shutil

@@ -270,8 +270,9 @@ class _Search:
             where[mine] = seg.points[local]
         return owner, where
 
-    def _word(self, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """Word w's stored descriptors in every segment: unit float32 rows, contents, global numbers, kept."""
+    def _word(self, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Word w's stored descriptors in every segment: float32 rows, inverse norms, contents, global numbers,
+        and which may be proposed."""
         parts = []
         for s, seg in enumerate(self.segments):
             lo, hi = int(seg.start[w]), int(seg.start[w + 1])
@@ -279,14 +280,19 @@ class _Search:
                 parts.append((s, seg, lo, hi))
         if not parts:
             return None
-        d = np.concatenate([np.asarray(seg.descriptors[lo:hi]) for _s, seg, lo, hi in parts]).astype(np.float32)
-        d *= np.concatenate([np.asarray(seg.inverse[lo:hi]) for _s, seg, lo, hi in parts])[:, None]
+        if len(parts) == 1:  # no concatenation: the one copy is the conversion to float32
+            s, seg, lo, hi = parts[0]
+            d = np.asarray(seg.descriptors[lo:hi]).astype(np.float32)
+            inv = np.asarray(seg.inverse[lo:hi])
+        else:
+            d = np.concatenate([np.asarray(seg.descriptors[lo:hi]) for _s, seg, lo, hi in parts]).astype(np.float32)
+            inv = np.concatenate([np.asarray(seg.inverse[lo:hi]) for _s, seg, lo, hi in parts])
         own = np.concatenate([np.asarray(seg.owner[lo:hi], np.int64) + self.cbase[s] for s, seg, lo, hi in parts])
         arg = np.concatenate([np.arange(lo, hi) + self.dbase[s] for s, _seg, lo, hi in parts])
         if self.allowed is None:
-            return d, own, arg, np.ones(len(own), bool)
+            return d, inv, own, arg, np.ones(len(own), bool)
         ok = np.concatenate([self.allowed[s][np.asarray(seg.owner[lo:hi])] for s, seg, lo, hi in parts])
-        return d, own, arg, ok
+        return d, inv, own, arg, ok
 
     def matches(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(evidence descriptor, stored descriptor) pairs. Each evidence descriptor is matched on every page
@@ -301,21 +307,33 @@ class _Search:
         by_word = np.argsort(probes.ravel(), kind="stable")
         flat = probes.ravel()[by_word]
         cut = np.searchsorted(flat, np.arange(vocab.WORDS + 1))
-        rows, pages, s1s, s2s, args = [], [], [], [], []
+        scored = []
+        best = np.full(len(q), -np.inf, np.float32)  # each evidence descriptor's nearest on any page
         for w in np.flatnonzero(np.diff(cut)):
             found = self._word(int(w))
             if found is None:
                 continue
-            d, own, arg, ok = found
-            qi = by_word[cut[w]:cut[w + 1]] // PROBES
-            sims = q[qi] @ d.T
+            d, inv, own, arg, ok = found
+            qi = by_word[cut[w]:cut[w + 1]] // PROBES  # distinct: a descriptor's probed words are distinct
+            sims = (q[qi] @ d.T) * inv  # cosine: the stored rows normalised here, a smaller matrix than d
+            best[qi] = np.maximum(best[qi], (sims if self.allowed is None else np.where(ok, sims, -np.inf)).max(1))
+            scored.append((qi, sims, own, arg, ok))
+        # A (descriptor, page) pair farther than its nearest anywhere / (SLACK × RATIO) neither counts (SLACK)
+        # nor decides the ratio test of a pair that counts (that pair is nearer than nearest / SLACK, so within
+        # RATIO of it anyway): dropped here, which leaves a small fraction of the pairs to sort, the same result.
+        reach = np.sqrt(np.maximum(2 - 2 * best, 0)) / (SLACK * RATIO)
+        floor = (1 - reach * reach / 2) - 1e-6  # as a cosine, a little below (rounding)
+        rows, pages, s1s, s2s, args = [], [], [], [], []
+        for qi, sims, own, arg, ok in scored:
             # a word's descriptors are filed page by page (a content lies in one segment): each page is one block
             starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
             sizes = np.diff(np.r_[starts, len(own)])
             m1 = np.maximum.reduceat(sims, starts, axis=1)  # per query and page: the nearest and the second
             top = sims >= np.repeat(m1, sizes, axis=1)
             m2 = np.maximum.reduceat(np.where(top, -1.0, sims), starts, axis=1)
-            r, c = np.nonzero(top & ok)
+            r, c = np.nonzero(top & ok & (sims >= floor[qi][:, None]))
+            if not len(r):
+                continue
             first = np.r_[True, (r[1:] != r[:-1]) | (own[c[1:]] != own[c[:-1]])]  # one per query and page
             r, c = r[first], c[first]
             block = np.searchsorted(starts, c, side="right") - 1
@@ -449,13 +467,13 @@ def _tiered(segments: list[Segment]) -> list[Segment]:
     return segments
 
 
-def _add(ws: Workspace, pages: Callable[[set[str]], list[tuple[str, int, Entry]]]) -> PageIndex:
+def _add(ws: Workspace, pages: Callable[[set[str]], list[tuple[str, int, Entry]]], then: str) -> PageIndex:
     """Under the lock: the index as it is now, with a segment of `pages(documents it holds)` added, merged
-    and committed. An index that cannot be read is started again (said in the log)."""
+    and committed. An index that cannot be read is started again (said in the log, with `then`)."""
     with _locked(ws):
         index, problem = load_or_empty(ws)
         if problem:
-            log.warning("%s; making it again from the vault", problem)
+            log.warning("%s; %s", problem, then)
         new = pages(set(index.documents))
         if new:
             segments = _tiered([*index.segments, Segment.of(new)])
@@ -496,10 +514,18 @@ def add_document(ws: Workspace, sha256: str, fingerprints: list[Fingerprint]) ->
     index lacks (this write failed, the index was damaged)."""
     entries = [entry_of(fp) for fp in fingerprints]
     try:
-        _add(ws, lambda known: [] if sha256 in known else [(sha256, i, e) for i, e in enumerate(entries)])
+        _add(ws, lambda known: [] if sha256 in known else [(sha256, i, e) for i, e in enumerate(entries)],
+             "it is started again with this document, and the next trace adds the others from the vault")
     except OutputError as exc:
         log.warning("the page index was not updated (%s); the next trace adds this document from the vault",
                     exc.message)
+
+
+def add_pages(ws: Workspace, pages: list[tuple[str, int, Entry]]) -> None:
+    """Add these pages (document sha256, page number, entry) to the workspace's index, as registrations do
+    (benchmarks use it to pad an index with synthetic pages)."""
+    _add(ws, lambda known: [p for p in pages if p[0] not in known],
+         "it is started again with these pages, and the next trace adds the registered documents from the vault")
 
 
 def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
@@ -513,7 +539,7 @@ def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
             log.info("page index: %d document(s) added from the vault", len(lack))
             return [(d.sha256, i, e) for d in lack for i, e in enumerate(_entries(ws, d))]
         try:
-            index = _add(ws, missing)
+            index = _add(ws, missing, "making it again from the vault")
         except OutputError as exc:
             log.warning("the page index could not be saved (%s); this trace uses it unsaved", exc.message)
             if problem:

@@ -202,7 +202,10 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
     """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content."""
     rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
     order = np.lexsort((owner, words))  # by word, then content; a content's own order kept (stable)
-    inverse = 1.0 / np.maximum(np.linalg.norm(desc.astype(np.float32), axis=1), 1e-6)
+    inverse = np.empty(len(desc), np.float32)
+    for i in range(0, len(desc), 1 << 16):  # in chunks: a float copy of a large segment's rows would not fit
+        inverse[i:i + (1 << 16)] = 1.0 / np.maximum(np.linalg.norm(desc[i:i + (1 << 16)].astype(np.float32), axis=1),
+                                                    1e-6)
     return Segment({
         "sha": np.array([sha[i] for i in rows], dtype="S64").reshape(-1),
         "page": np.array([page[i] for i in rows], np.int32).reshape(-1),
@@ -212,7 +215,7 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "owner": owner[order].astype(np.uint32),
         "descriptors": desc[order],
         "points": points[order],
-        "inverse": inverse[order].astype(np.float32)})
+        "inverse": inverse[order]})
 
 
 def _mapped(path: Path) -> dict[str, np.ndarray]:
