@@ -533,9 +533,10 @@ def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
     made again, and documents it lacks are added, from the vault (saved when possible; the trace goes on
     with it unsaved when the index cannot be written)."""
     index, problem = load_or_empty(ws)
-    if problem or any(d.sha256 not in index.documents for d in docs):
-        def missing(known: set[str]) -> list[tuple[str, int, Entry]]:
-            lack = [d for d in docs if d.sha256 not in known]
+    known = index.documents
+    if problem or any(d.sha256 not in known for d in docs):
+        def missing(present: set[str]) -> list[tuple[str, int, Entry]]:
+            lack = [d for d in docs if d.sha256 not in present]
             log.info("page index: %d document(s) added from the vault", len(lack))
             return [(d.sha256, i, e) for d in lack for i, e in enumerate(_entries(ws, d))]
         try:
@@ -544,8 +545,9 @@ def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
             log.warning("the page index could not be saved (%s); this trace uses it unsaved", exc.message)
             if problem:
                 index = PageIndex()
+            have = index.documents
             for d in docs:
-                if d.sha256 not in index.documents:
+                if d.sha256 not in have:
                     index.add(d.sha256, _entries(ws, d))
     shas = {d.sha256 for d in docs}
     return index if index.documents <= shas else index.only(shas)
