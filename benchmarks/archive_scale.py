@@ -111,7 +111,7 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
             f"{peak:.0f} |")
 
 
-def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
+def synthetic(tmp: Path, pages: int, sizes: list[int]) -> list[str]:
     """The page index alone with N entries: the real archive's in `tmp`, the rest synthetic pages of 300
     descriptors drawn from a pool made of the real pages' descriptors turned over or rotated (a SIFT
     descriptor's 4 × 4 cells flipped and its 8 orientation bins shifted: a descriptor of the mirrored or turned
@@ -129,7 +129,7 @@ def synthetic(tmp: Path, sizes: list[int]) -> list[str]:
     with Ledger(ws) as ledger:
         docs = ledger.documents()
     real = page_index.for_trace(ws, docs)
-    target = next(d.sha256 for d in docs if d.source_name == f"page-{len(real) // 2:06d}.pdf")
+    target = next(d.sha256 for d in docs if d.source_name == f"page-{pages // 2:06d}.pdf")  # the photo's page
     img = cv2.imread(str(tmp / "photo.jpg"), cv2.IMREAD_GRAYSCALE)
     quad = find_page_quad(img)
     pts, desc, sz, _ = locate.evidence_features(unwarp(img, quad)[0] if quad is not None else img)
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
             log(f"archive of {sizes[-1]} pages, index padded to {total:,}")
             rows.append(padded(base / f"archive-{sizes[-1]}", sizes[-1], total))
             log(rows[-1])
-        synth = synthetic(base / f"archive-{sizes[-1]}", [int(n) for n in args.synthetic.split(",") if n])
+        synth = synthetic(base / f"archive-{sizes[-1]}", sizes[-1], [int(n) for n in args.synthetic.split(",") if n])
     after = os.getloadavg()
     lines = ["# Trace at archive scale", "",
              f"Machine load (1/5/15-minute averages, `uptime`): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the "
