@@ -210,6 +210,21 @@ def test_two_processes_adding_at_once_keep_every_page(tmp_path: Path) -> None:
     assert {p.name for p in page_index.index_dir(ws).glob("seg-*.npz")} == named  # no file left behind
 
 
+def test_a_rebuild_writes_segments_of_merge_pages(two_docs: leakmark.Workspace, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild holds one segment's pages in memory at a time; the index answers the same."""
+    import shutil
+
+    shutil.copytree(two_docs.home, tmp_path / "ws")
+    ws = leakmark.Workspace.open(tmp_path / "ws", create=False)
+    before = _stored(ws)
+    monkeypatch.setattr(page_index, "MERGE_PAGES", 1)
+    r = page_index.rebuild(ws)
+    after = _stored(ws)
+    assert (r.documents, r.pages, len(after.segments)) == (2, 2, 2) and after == before
+    assert len(list(page_index.index_dir(ws).glob("seg-*.npz"))) == 2
+
+
 def test_vault_fingerprints_without_sizes_index_the_same(two_docs: leakmark.Workspace, tmp_path: Path) -> None:
     """Vaults written before keypoint sizes: the entry is made from the stored page image, the same one."""
     import shutil

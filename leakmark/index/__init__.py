@@ -436,24 +436,35 @@ def _read_manifest(path: Path) -> list[str]:
     return names
 
 
-def _commit(ws: Workspace, segments: list[Segment]) -> None:
+def _commit(ws: Workspace, segments: list[Segment]) -> list[Segment]:
     """Write the segments not yet on disk, then the manifest naming them (atomically: readers see the old
     index or the new one), then remove the files no manifest names any more. Under the lock."""
     folder = private_dir(index_dir(ws))
-    names = []
-    for seg in segments:
-        name = getattr(seg, "file_name", None)
-        if name is None:
-            data = seg.to_bytes()
-            name = f"seg-{hashlib.sha256(data).hexdigest()[:24]}.npz"
-            atomic_write_bytes(folder / name, data)  # also over a damaged file of that name
-            seg.file_name = name
-        names.append(name)
+    segments = [_written(ws, seg) for seg in segments]
+    names = [seg.file_name or "" for seg in segments]
     meta = {"format": FORMAT, "vocabulary": vocab.digest(), "segments": names}
     atomic_write_bytes(index_path(ws), json.dumps(meta, indent=1).encode())
     for old in folder.iterdir():  # segments replaced by a merge, an index of another format; readers that
         if old.name not in names and (_SEGMENT_NAME.fullmatch(old.name) or old.name == "pages.npz"):  # mapped them
             old.unlink(missing_ok=True)  # keep them until they close (POSIX)
+    return segments
+
+
+def _written(ws: Workspace, seg: Segment) -> Segment:
+    """The segment in its file in the index folder (written now unless it was read from there or written
+    before), opened memory-mapped: a segment made in memory is not held in memory once written. Under the
+    lock (a commit removes the segment files its manifest does not name)."""
+    if seg.file_name is not None:
+        return seg
+    data = seg.to_bytes()
+    name = f"seg-{hashlib.sha256(data).hexdigest()[:24]}.npz"
+    path = private_dir(index_dir(ws)) / name
+    atomic_write_bytes(path, data)  # also over a damaged file of that name
+    del data
+    try:
+        return Segment.open(path)
+    except (SegmentError, OSError) as exc:  # written a moment ago: a disk that returns other bytes
+        raise OutputError(f"cannot read back the page index segment {path} just written ({exc})") from exc
 
 
 def _tiered(segments: list[Segment]) -> list[Segment]:
@@ -476,9 +487,7 @@ def _add(ws: Workspace, pages: Callable[[set[str]], list[tuple[str, int, Entry]]
             log.warning("%s; %s", problem, then)
         new = pages(set(index.documents))
         if new:
-            segments = _tiered([*index.segments, Segment.of(new)])
-            _commit(ws, segments)
-            index = PageIndex(segments=segments)
+            index = PageIndex(segments=_commit(ws, _tiered([*index.segments, Segment.of(new)])))
         elif problem:
             _commit(ws, [])
         return index
@@ -567,21 +576,31 @@ class RebuildResult:
 
 
 def rebuild(ws: Workspace, progress: Progress | None = None) -> RebuildResult:
-    """Make the page index again from the vault's fingerprints of every registered document, and save it (one
-    segment)."""
+    """Make the page index again from the vault's fingerprints of every registered document, and save it (in
+    segments of MERGE_PAGES pages, each written as soon as it is full)."""
     progress = progress or NullProgress()
     with Ledger(ws) as ledger:
         ledger.check()  # exit 7 for a register that fails verification: it names the documents to index
         docs = ledger.documents()
     _old, problem = load_or_empty(ws)
+    del _old
     pages: list[tuple[str, int, Entry]] = []
+    segments: list[Segment] = []
+    documents = count = 0
     progress.start(sum(d.pages for d in docs), "pages indexed")
     try:
-        for d in docs:
-            pages += [(d.sha256, i, e) for i, e in enumerate(_entries(ws, d))]
-            progress.advance(d.pages)
+        with _locked(ws):  # held throughout: a commit elsewhere would remove the segments written so far
+            for d in docs:
+                pages += [(d.sha256, i, e) for i, e in enumerate(_entries(ws, d))]
+                documents += 1
+                count += d.pages
+                progress.advance(d.pages)
+                if len(pages) >= MERGE_PAGES:  # a segment at a time: memory bounded by one segment's pages
+                    segments.append(_written(ws, Segment.of(pages)))
+                    pages = []
+            if pages:
+                segments.append(_written(ws, Segment.of(pages)))
+            _commit(ws, segments)
     finally:
         progress.finish()
-    with _locked(ws):
-        _commit(ws, [Segment.of(pages)] if pages else [])
-    return RebuildResult(index_path(ws), len({s for s, _p, _e in pages}), len(pages), index_size(ws), problem)
+    return RebuildResult(index_path(ws), documents, count, index_size(ws), problem)
