@@ -104,6 +104,7 @@ class PageIndex:
         self._added: list[tuple[str, int, Entry]] = list(zip(sha or [], page or [], entries or [], strict=True))
         self._docs = {s.decode() for seg in self.segments for s in seg.documents()} | {s for s, _p, _e in self._added}
         self._only: frozenset[str] | None = None
+        self._allowed: list[np.ndarray] | None = None  # per segment, the contents `only` lets through
         self._made: Segment | None = None  # the pages added, as a segment (made at the first query)
 
     def __len__(self) -> int:
@@ -145,7 +146,7 @@ class PageIndex:
             return
         self._added += [(sha256, i, e) for i, e in enumerate(pages)]
         self._docs.add(sha256)
-        self._made = None
+        self._made = self._allowed = None
 
     def only(self, documents: set[str]) -> PageIndex:
         """The same index answering with these documents' pages only (as an index of only those would)."""
@@ -192,7 +193,9 @@ class PageIndex:
         if sizes is not None and len(descriptors) > QUERY_FEATURES:
             keep = np.argsort(-sizes, kind="stable")[:QUERY_FEATURES]
             points, descriptors = points[keep], descriptors[keep]
-        allowed = None if self._only is None else [_allowed(seg, self._only) for seg in segs]
+        if self._only is not None and self._allowed is None:  # once per view: a trace asks up to four times
+            self._allowed = [_allowed(seg, self._only) for seg in segs]
+        allowed = self._allowed
         search = _Search(segs, allowed)
         query_of, stored = search.matches(descriptors)
         owner, where = search.owner_and_points(stored)
