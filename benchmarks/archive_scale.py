@@ -77,8 +77,7 @@ def run(pages: int, tmp: Path, reuse: bool) -> str:
         with Ledger(ws) as ledger:
             copy = next(c for c in ledger.copies(leaked.id) if c.path)
         page_index.rebuild(ws)
-        reg = float("nan")
-        return _traced(ws, tmp, pages, target, Path(copy.path), copy.label, reg)
+        return _traced(ws, tmp, pages, target, Path(copy.path), copy.label, None)
     leaked = None
     for n in range(pages):
         dt, res = _register(ws, tmp, n)
@@ -92,10 +91,11 @@ def run(pages: int, tmp: Path, reuse: bool) -> str:
     return _traced(ws, tmp, pages, target, Path(copy.path), copy.copy_no, reg / pages)
 
 
-def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float,
+def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float | None,
             seed: int | None = None) -> str:
     """The table's row: the photo of the copy (and of an unregistered page) traced in `ws`, whose index holds
-    `pages` pages; the photos are made with `seed` (default: `pages`) and written to `tmp`."""
+    `pages` pages; the photos are made with `seed` (default: `pages`) and written to `tmp`; `reg`: seconds per
+    page to register (None: an archive reused from an earlier run)."""
     seed = pages if seed is None else seed
     size = page_index.index_size(ws)
     ev = _photo(copy, tmp / "photo.jpg", seed=seed)
@@ -106,7 +106,7 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
     none_total, _none_tm, none_r = _timed(ws, _photo(stranger, tmp / "stranger.jpg", seed=seed + 1))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stages = " | ".join(f"{tm.get(s, 0.0):.2f}" for s in STAGES)
-    return (f"| {pages} | {'reused' if reg != reg else f'{reg:.2f}'} | {size / pages / 1024:.1f} | {total:.2f} | "
+    return (f"| {pages} | {'reused' if reg is None else f'{reg:.2f}'} | {size / pages / 1024:.1f} | {total:.2f} | "
             f"{stages} | {'yes' if ok else 'NO'} ({family(target)}) | {none_total:.2f} ({none_r.verdict}) | "  # type: ignore[attr-defined]
             f"{peak:.0f} |")
 
@@ -213,7 +213,7 @@ def padded(tmp: Path, pages: int, total: int) -> str:
             page_index.add_pages(ws, _synthetic_pages(rng, pool_d, pool_w, start, count))
             log(f"  {start + count:,} index pages")
     # the same photos as the archive's own row
-    row = _traced(ws, folder, total, pages // 2, Path(copy.path), copy.label, float("nan"), seed=pages)
+    row = _traced(ws, folder, total, pages // 2, Path(copy.path), copy.label, None, seed=pages)
     return row.replace(f"| {total} |", f"| {total:,} ({len(real):,} registered) |", 1)
 
 

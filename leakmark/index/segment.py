@@ -110,7 +110,7 @@ class Segment:
         keys = np.concatenate([np.asarray(s.key) for s in segments]) if segments else np.zeros(0, "S32")
         distinct, first = np.unique(keys, return_index=True)
         base = np.cumsum([0] + [s.contents for s in segments])
-        sha, page, content, owner, words, desc, points = [], [], [], [], [], [], []
+        sha, page, content, owner, words, desc, points, inverse = [], [], [], [], [], [], [], []
         for i, s in enumerate(segments):
             new = np.searchsorted(distinct, np.asarray(s.key))  # each content's number in the merged segment
             sha += [x.decode() for x in np.asarray(s.sha)]
@@ -124,6 +124,7 @@ class Segment:
             words.append(np.repeat(np.arange(vocab.WORDS, dtype=np.int64), np.diff(np.asarray(s.start)))[mine])
             desc.append(np.asarray(s.descriptors)[mine])
             points.append(np.asarray(s.points)[mine])
+            inverse.append(np.asarray(s.inverse)[mine])
         # the same page twice (registered again after a lost index write): kept once
         seen: dict[tuple[str, int], int] = {}
         cs = np.concatenate(content) if content else np.zeros(0, np.int64)
@@ -132,7 +133,7 @@ class Segment:
         keep = sorted(seen.values())
         return _assemble([sha[j] for j in keep], [page[j] for j in keep], cs[keep], [bytes(k) for k in distinct],
                          _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)), _cat(desc, np.uint8, (0, 128)),
-                         _cat(points, np.float32, (0, 2)))
+                         _cat(points, np.float32, (0, 2)), _cat(inverse, np.float32, (0,)))
 
     def entry(self, content: int) -> Entry:
         """A content's descriptors (in word order) as an Entry."""
@@ -198,14 +199,13 @@ def _cat(parts: list[np.ndarray], dtype: type, empty: tuple[int, ...]) -> np.nda
 
 
 def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[bytes], owner: np.ndarray,
-              words: np.ndarray, desc: np.ndarray, points: np.ndarray) -> Segment:
-    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content."""
+              words: np.ndarray, desc: np.ndarray, points: np.ndarray, inverse: np.ndarray | None = None) -> Segment:
+    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content. New pages'
+    inverse norms are computed here; a merge carries its segments' own."""
     rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
     order = np.lexsort((owner, words))  # by word, then content; a content's own order kept (stable)
-    inverse = np.empty(len(desc), np.float32)
-    for i in range(0, len(desc), 1 << 16):  # in chunks: a float copy of a large segment's rows would not fit
-        inverse[i:i + (1 << 16)] = 1.0 / np.maximum(np.linalg.norm(desc[i:i + (1 << 16)].astype(np.float32), axis=1),
-                                                    1e-6)
+    if inverse is None:
+        inverse = _inverse_norms(desc)
     return Segment({
         "sha": np.array([sha[i] for i in rows], dtype="S64").reshape(-1),
         "page": np.array([page[i] for i in rows], np.int32).reshape(-1),
@@ -216,6 +216,15 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "descriptors": desc[order],
         "points": points[order],
         "inverse": inverse[order]})
+
+
+def _inverse_norms(desc: np.ndarray) -> np.ndarray:
+    """1 / each row's norm, in chunks: a float copy of a large segment's rows would not fit in memory."""
+    inverse = np.empty(len(desc), np.float32)
+    for i in range(0, len(desc), 1 << 16):
+        inverse[i:i + (1 << 16)] = 1.0 / np.maximum(np.linalg.norm(desc[i:i + (1 << 16)].astype(np.float32), axis=1),
+                                                    1e-6)
+    return inverse
 
 
 def _mapped(path: Path) -> dict[str, np.ndarray]:
