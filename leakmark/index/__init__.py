@@ -350,14 +350,17 @@ class _Search:
         row, page, s1, s2, arg_all = (np.concatenate(a) for a in (rows, pages, s1s, s2s, args))
         if not len(row):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        # the same query and page from several probed words: the nearest wins, the others are seconds
-        order = np.lexsort((-s1, page, row))
+        # the same query and page from several probed words: the nearest wins, the others are seconds (grouped
+        # by one integer key: a stable argsort of it is several times faster than a lexsort of three keys)
+        order = np.argsort(row * self.contents + page, kind="stable")
         row, page, s1, s2, arg_all = row[order], page[order], s1[order], s2[order], arg_all[order]
-        head = np.r_[True, (row[1:] != row[:-1]) | (page[1:] != page[:-1])]
-        group = np.cumsum(head) - 1
-        second = np.full(int(group[-1]) + 1, -1.0, np.float32)
-        np.maximum.at(second, group, s2)
-        np.maximum.at(second, group[~head], s1[~head])
+        starts = np.flatnonzero(np.r_[True, (row[1:] != row[:-1]) | (page[1:] != page[:-1])])
+        group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(row)]))
+        top = np.flatnonzero(s1 >= np.maximum.reduceat(s1, starts)[group])
+        head = top[np.r_[True, group[top[1:]] != group[top[:-1]]]]  # each group's first nearest
+        rest = np.ones(len(row), bool)
+        rest[head] = False
+        second = np.maximum.reduceat(np.where(rest, np.maximum(s1, s2), s2), starts)
         row, page, s1, arg_all = row[head], page[head], s1[head], arg_all[head]
         d1 = np.sqrt(np.maximum(2 - 2 * s1, 0))
         d2 = np.where(second > -1, np.sqrt(np.maximum(2 - 2 * second, 0)), np.inf)
