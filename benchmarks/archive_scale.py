@@ -28,7 +28,6 @@ from benchmarks.common import RESULTS, Results, Stamp, argument_parser, argument
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, simulate, trace
 from leakmark import index as page_index
 from leakmark._io import atomic_write_bytes
-from leakmark.index import vocab
 from leakmark.index.segment import Entry
 from leakmark.ledger import Ledger
 from leakmark.rendering import render_page_array
@@ -37,6 +36,7 @@ from leakmark.samples.archive import archive_page, family
 NAME = script_name(__file__)
 STAGES = ("load", "index", "locate", "align", "measure", "decide")
 UNREGISTERED = 10_000_000  # archive page numbers from here on are never registered
+POOL_FIRST, POOL_PAGES = 30_000_000, 240  # never registered either: synthetic pages' descriptors
 
 
 def _register(ws: Workspace, folder: Path, n: int) -> tuple[float, object]:
@@ -113,10 +113,9 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
 
 def synthetic(tmp: Path, pages: int, sizes: list[int]) -> list[str]:
     """The page index alone with N entries: the real archive's in `tmp`, the rest synthetic pages of 300
-    descriptors drawn from a pool made of the real pages' descriptors turned over or rotated (a SIFT
-    descriptor's 4 × 4 cells flipped and its 8 orientation bins shifted: a descriptor of the mirrored or turned
-    patch, never the one itself), each with its visual word, placed at random on an A4 page (same statistics,
-    no real page behind them). The synthetic pages are written as segment files of MERGE_PAGES pages (as
+    descriptors drawn from the index entries of generated pages that are not registered (`_pool`), each with a
+    little noise and its visual word, placed at random on an A4 page (the words as skewed as real pages', no
+    real page behind them). The synthetic pages are written as segment files of MERGE_PAGES pages (as
     registrations leave them) and memory-mapped, as a trace opens them. Per N: the time to open the index, the
     query time for the phone photo (the first, then the best of three), whether the photo's page still comes
     first, and the memory the query added to the process."""
@@ -134,7 +133,7 @@ def synthetic(tmp: Path, pages: int, sizes: list[int]) -> list[str]:
     quad = find_page_quad(img)
     pts, desc, sz, _ = locate.evidence_features(unwarp(img, quad)[0] if quad is not None else img)
     rng = np.random.default_rng(14)  # synthetic evidence only, never marks
-    pool_d, pool_w = _pool(real, rng)
+    pool_d, pool_w = _pool(tmp)
     folder = tmp / "synthetic"
     folder.mkdir(exist_ok=True)
     made: list[Path] = []
@@ -166,17 +165,28 @@ def synthetic(tmp: Path, pages: int, sizes: list[int]) -> list[str]:
     return rows
 
 
-def _pool(real: page_index.PageIndex, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The real pages' descriptors, each turned over or rotated (never itself), with their visual words."""
-    pool = np.concatenate([e.descriptors for e in real.entries]).reshape(-1, 4, 4, 8)
-    turn = rng.integers(1, 32, len(pool))  # of 32 variants, not 0 (the descriptor itself)
-    for t in range(1, 32):
-        mine = turn == t
-        d = np.roll(pool[mine], t % 8, axis=3)
-        d = d[:, ::-1] if t // 8 % 2 else d
-        pool[mine] = d[:, :, ::-1] if t // 16 else d
-    pool_d = np.ascontiguousarray(pool.reshape(-1, 128))
-    return pool_d, vocab.quantise_rs(pool_d.astype(np.float32) / page_index.SCALE).astype(np.uint16)
+def _pool(tmp: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Descriptors for synthetic pages, with their visual words: the index entries (a page's largest keypoints,
+    as registration keeps them) of POOL_PAGES generated pages that are never registered, made once and kept in
+    `tmp`. Real pages' descriptors, so that the synthetic pages' words are as skewed as real pages' (descriptors
+    turned over or rotated, as earlier runs used, crowd a few words and make queries slower than real pages
+    do); none is a registered page's."""
+    from leakmark import fingerprint
+
+    cached = tmp / f"synthetic-pool-{POOL_PAGES}.npz"
+    if cached.exists():
+        with np.load(cached) as z:
+            return z["descriptors"], z["words"]
+    descs, words = [], []
+    for n in range(POOL_FIRST, POOL_FIRST + POOL_PAGES):
+        gray = render_page_array(archive_page(n), 0, 300, mode="gray")  # as registration renders (300 dpi)
+        e = page_index.entry_of(fingerprint.of_page(gray, 300))
+        descs.append(e.descriptors)
+        words.append(e.words)
+    pool_d, pool_w = np.concatenate(descs), np.concatenate(words)
+    with open(cached, "wb") as fh:
+        np.savez(fh, descriptors=pool_d, words=pool_w)
+    return pool_d, pool_w
 
 
 def _synthetic_pages(rng: np.random.Generator, pool_d: np.ndarray, pool_w: np.ndarray, start: int, count: int
@@ -186,7 +196,10 @@ def _synthetic_pages(rng: np.random.Generator, pool_d: np.ndarray, pool_w: np.nd
     for i in range(start, start + count):
         pick = rng.integers(0, len(pool_d), page_index.PER_PAGE)
         where = (rng.random((page_index.PER_PAGE, 2)) * (1240, 1754)).astype(np.float32)
-        pages.append((f"{i:064x}", 0, Entry(pool_d[pick], pool_w[pick], where)))
+        # a little noise: no two synthetic descriptors are the same (real pages' never are), none leaves its word
+        noise = rng.integers(-2, 3, (page_index.PER_PAGE, 128))
+        desc = np.clip(pool_d[pick].astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        pages.append((f"{i:064x}", 0, Entry(desc, pool_w[pick], where)))
     return pages
 
 
@@ -196,7 +209,7 @@ def padded(tmp: Path, pages: int, total: int) -> str:
     size (the synthetic pages are in no register: the index reads them and the trace leaves them out)."""
     import shutil
 
-    folder = tmp / f"padded-{total}"
+    folder = tmp / f"padded-{total}-pool2"  # pool2: `_pool` of unregistered pages
     if not folder.exists():
         shutil.copytree(tmp / "ws", folder / "ws")
     ws = Workspace.open(folder / "ws", create=False)
@@ -207,7 +220,7 @@ def padded(tmp: Path, pages: int, total: int) -> str:
     real = page_index.for_trace(ws, docs)
     if len(page_index.load_or_empty(ws)[0]) < total:
         rng = np.random.default_rng(15)  # synthetic index entries only, never marks
-        pool_d, pool_w = _pool(real, rng)
+        pool_d, pool_w = _pool(tmp)
         for start in range(len(real), total, page_index.MERGE_PAGES):
             count = min(page_index.MERGE_PAGES, total - start)
             page_index.add_pages(ws, _synthetic_pages(rng, pool_d, pool_w, start, count))
@@ -276,8 +289,9 @@ def main(argv: list[str] | None = None) -> None:
              *rows, ""]
     if synth:
         lines += ["## The index alone, with synthetic pages", "",
-                  f"The {sizes[-1]} real pages' entries and synthetic ones up to N (300 of the real pages' "
-                  "descriptors each, flipped and turned so that none is a real one, placed at random on an A4 page), "
+                  f"The {sizes[-1]} real pages' entries and synthetic ones up to N (300 descriptors each, drawn from "
+                  f"the index entries of {POOL_PAGES} generated pages that are not registered, with a little noise, "
+                  "placed at random on an A4 page: words as skewed as real pages'), "
                   f"in segment files of up to {page_index.MERGE_PAGES:,} pages, memory-mapped; the same photo's "
                   "features queried. Open: reading the segments' headers; query: the first (from the disk or the "
                   "page cache), then the best of three; memory: what the first query added to the process "
