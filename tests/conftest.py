@@ -117,13 +117,15 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
         proposers[id(found)] = (weakref.ref(found), sorted(d.sha256 for d in docs))
         return found
 
-    def locate_once(gray: np.ndarray, refs: list[locate.PageRef] | locate.Candidates,
+    def locate_once(gray: np.ndarray | locate.Features, refs: list[locate.PageRef] | locate.Candidates,
                     quick: bool = False) -> locate.Location | None:
+        # an image's Features are keyed by the image and whether they are its mirror image's
+        pixels, flipped = (gray.image, gray.flipped) if isinstance(gray, locate.Features) else (gray, False)
         if isinstance(refs, list):
-            key = _digest(gray, *(a for r in refs for a in (r.points, r.descriptors)),
-                          extra=(quick, [(r.doc_id, r.page) for r in refs]))
+            key = _digest(pixels, *(a for r in refs for a in (r.points, r.descriptors)),
+                          extra=(quick, flipped, [(r.doc_id, r.page) for r in refs]))
         elif id(refs) in proposers and proposers[id(refs)][0]() is refs:  # (an id can be reused)
-            key = _digest(gray, extra=("index", quick, proposers[id(refs)][1]))
+            key = _digest(pixels, extra=("index", quick, flipped, proposers[id(refs)][1]))
         else:
             return real_locate(gray, refs, quick)
         if key not in located:

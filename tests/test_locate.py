@@ -54,3 +54,35 @@ def test_a_frame_on_the_page_is_not_taken_for_the_sheet() -> None:
     evidence = atk.by_name("screen-dpi").fn(chart, 96, 388136594)  # the benchmark's seed for the miss
     found = tracer._locate(evidence, [ref])
     assert found is not None and found[0].inliers >= tracer.STRONG_LOCATION
+
+
+def test_mirrored_features_are_the_mirror_images_own(form: np.ndarray) -> None:
+    """The mirror image's features made by permuting the image's descriptors (no extraction) are those SIFT
+    extracts from the mirror image: at the same places, with nearly the same descriptors."""
+    small = cv2.resize(form, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    made = locate.Features.of_image(small).mirror()()
+    own = locate.evidence_features(cv2.flip(small, 1))
+    dist = np.linalg.norm(made[0][:, None, :] - own[0][None, :, :], axis=2)
+    near = dist.argmin(axis=1)
+    placed = dist[np.arange(len(near)), near] < 0.5
+    assert placed.mean() > 0.9  # keypoints found where the mirror image's own are
+    a, b = made[1][placed].astype(np.float32), own[1][near[placed]].astype(np.float32)
+    cos = np.sum(a * b, 1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-6)
+    # several keypoints at one place (one per orientation) pair with the wrong one sometimes: the median
+    assert np.median(cos) > 0.95
+
+
+def test_a_mirrored_photo_locates_with_mirrored_features(form: np.ndarray, form_ref: locate.PageRef) -> None:
+    """A front camera's photo (a mirror image): the mirrored attempt uses the image's own features mirrored
+    and finds the page, as the features extracted from the flipped photo do."""
+    from leakmark import simulate
+
+    photo = cv2.flip(simulate.phone_photo(form, seed=2, megapixels=6.0), 1)
+    photo = photo if photo.ndim == 2 else cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    view = tracer._View.of(photo)
+    assert locate.locate(view.features, [form_ref]) is None  # as it is: no homography keeps its orientation
+    found = tracer._locate(photo, [form_ref])
+    assert found is not None and found[0].inliers >= tracer.STRONG_LOCATION
+    assert found[1].shape == photo.shape and not np.array_equal(found[1], photo)  # aligned as the flipped image
+    own = locate.locate(cv2.flip(photo, 1), [form_ref])
+    assert own is not None and found[0].inliers > 0.7 * own.inliers

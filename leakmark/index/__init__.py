@@ -64,6 +64,7 @@ RATIO = 0.8  # Lowe's ratio test, as in locate
 TOP_K = 5  # distinct page contents proposed at most per query
 SHORTLIST = 20  # contents with the most votes checked spatially
 SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
+_GATE = 5  # USAC inliers below SPATIAL - _GATE: not worth RANSAC's count (see _consistent)
 SLACK = 0.8  # a page's nearest descriptor counts when it is at most 1 / SLACK times as far as the nearest of all
 QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
 MERGE_PAGES = 50_000  # segments are merged up to this many pages (a merge holds its segment in memory)
@@ -243,11 +244,17 @@ def _members(segs: list[Segment], key: bytes, only: frozenset[str] | None) -> li
 
 def _consistent(src: np.ndarray, dst: np.ndarray) -> int:
     """How many of these matches (evidence pixels -> page pixels) one homography explains (RANSAC, 8 px on the
-    page: large keypoints are placed less precisely than small ones)."""
+    page: large keypoints are placed less precisely than small ones). USAC's fast estimate comes first: on a
+    page the evidence does not show, RANSAC never stops early and its 500 iterations cost ~5 ms, 0.4 s over a
+    no-match trace's four queries; USAC takes ~0.1 ms and finds at most a few inliers fewer than RANSAC
+    (measured: 4), so RANSAC counts only the candidates where USAC comes within _GATE of SPATIAL."""
     if len(src) < 4:
         return 0
-    H, mask = cv2.findHomography(src.astype(np.float32), dst.astype(np.float32), cv2.RANSAC, 8.0, maxIters=500,
-                                 confidence=0.995)
+    src, dst = src.astype(np.float32), dst.astype(np.float32)
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_FAST, 8.0, maxIters=500, confidence=0.995)
+    if H is None or mask is None or int(mask.sum()) < SPATIAL - _GATE:
+        return 0
+    H, mask = cv2.findHomography(src, dst, cv2.RANSAC, 8.0, maxIters=500, confidence=0.995)
     return 0 if H is None or mask is None else int(mask.sum())
 
 

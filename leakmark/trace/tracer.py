@@ -10,6 +10,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -307,33 +308,65 @@ def _locate(gray: np.ndarray, refs: Refs) -> tuple[locate.Location, np.ndarray] 
     """Locate the page: for a photo the unwarped sheet first, then the raw image. When that finds nothing
     or only a weak match, the mirrored image too (front cameras and some apps save mirror images), and the
     better of the two wins."""
-    found = _locate_as_is(gray, refs)
+    as_is = _View.of(gray)
+    found = _locate_view(as_is, refs)
     if found is None or found[0].inliers < STRONG_LOCATION:
-        mirrored = _locate_as_is(cv2.flip(gray, 1), refs, quick=True)
+        mirrored = _locate_view(as_is.mirror(), refs, quick=True)
         if mirrored is not None and (found is None or mirrored[0].inliers > found[0].inliers):
             return mirrored
     return found
 
 
-def _locate_as_is(img: np.ndarray, refs: Refs, quick: bool = False) -> tuple[locate.Location, np.ndarray] | None:
+@dataclass
+class _View:
+    """The evidence image as it is or mirrored: the image (what the tracer aligns), its features, and those of
+    the sheet of paper unwarped from it with the homography image -> sheet (None when no sheet is seen)."""
+
+    img: np.ndarray
+    features: locate.Features
+    sheet: locate.Features | None = None
+    to_sheet: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, gray: np.ndarray) -> _View:
+        quad = find_page_quad(gray)
+        if quad is None:
+            return cls(gray, locate.Features.of_image(gray))
+        flat, to_sheet = unwarp(gray, quad)
+        return cls(gray, locate.Features.of_image(gray), locate.Features.of_image(flat), to_sheet)
+
+    def mirror(self) -> _View:
+        """The mirror image (flipped left to right): its sheet and features are this view's mirrored, with no
+        detection or extraction of their own (the mirrored attempt costs an index query or two, no more)."""
+        img = cv2.flip(self.img, 1)
+        if self.sheet is None or self.to_sheet is None:
+            return _View(img, self.features.mirror())
+        to_sheet = _flip(self.sheet.width) @ self.to_sheet @ _flip(self.features.width)
+        return _View(img, self.features.mirror(), self.sheet.mirror(), to_sheet)
+
+
+def _flip(width: int) -> np.ndarray:
+    """The homography of flipping an image `width` pixels wide left to right (its own inverse)."""
+    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _locate_view(view: _View, refs: Refs, quick: bool = False) -> tuple[locate.Location, np.ndarray] | None:
     """The unwarped sheet first; the raw image too when that finds nothing or only a weak match (the
     "sheet" may be a box drawn on the page, e.g. a chart's frame in a screenshot), the better one kept."""
     best = None
-    quad = find_page_quad(img)
-    if quad is not None:
-        flat, H_raw_to_flat = unwarp(img, quad)
-        loc = locate.locate(flat, refs, quick)
+    if view.sheet is not None and view.to_sheet is not None:
+        loc = locate.locate(view.sheet, refs, quick=True)
         if loc is not None:
-            loc.H = loc.H @ H_raw_to_flat  # raw evidence -> fingerprint
+            loc.H = loc.H @ view.to_sheet  # raw evidence -> fingerprint
             if loc.inliers >= STRONG_LOCATION:
-                return loc, img
+                return loc, view.img
             best = loc
     # after the sheet showed no page, the whole image is asked quickly first (it shows a page only when the
     # "sheet" was a box drawn on it, and a screenshot's page is found at the small size)
-    loc = locate.locate(img, refs, quick or (quad is not None and best is None))
+    loc = locate.locate(view.features, refs, quick or (view.sheet is not None and best is None))
     if loc is not None and (best is None or loc.inliers > best.inliers):
         best = loc
-    return (best, img) if best is not None else None
+    return (best, view.img) if best is not None else None
 
 
 def _read_blind(image: np.ndarray, shape: tuple[int, ...] | None, key: bytes,
