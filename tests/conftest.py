@@ -118,18 +118,18 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
         return found
 
     def locate_once(gray: np.ndarray | locate.Features, refs: list[locate.PageRef] | locate.Candidates,
-                    quick: bool = False, quick_side: int = locate.QUICK_SIDE) -> locate.Location | None:
+                    quick: bool = False) -> locate.Location | None:
         # an image's Features are keyed by the image and whether they are its mirror image's
         pixels, flipped = (gray.image, gray.flipped) if isinstance(gray, locate.Features) else (gray, False)
         if isinstance(refs, list):
             key = _digest(pixels, *(a for r in refs for a in (r.points, r.descriptors)),
-                          extra=(quick, quick_side, flipped, [(r.doc_id, r.page) for r in refs]))
+                          extra=(quick, flipped, [(r.doc_id, r.page) for r in refs]))
         elif id(refs) in proposers and proposers[id(refs)][0]() is refs:  # (an id can be reused)
-            key = _digest(pixels, extra=("index", quick, quick_side, flipped, proposers[id(refs)][1]))
+            key = _digest(pixels, extra=("index", quick, flipped, proposers[id(refs)][1]))
         else:
-            return real_locate(gray, refs, quick, quick_side)
+            return real_locate(gray, refs, quick)
         if key not in located:
-            found = real_locate(gray, refs, quick, quick_side)
+            found = real_locate(gray, refs, quick)
             located[key] = None if found is None else (
                 next(i for i, r in enumerate(refs) if r is found.ref) if isinstance(refs, list) else -1,
                 fresh(found, found.ref))

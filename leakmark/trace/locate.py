@@ -16,9 +16,6 @@ MIN_INLIERS = 25  # fewer consistent matches than this is not a located page
 EVIDENCE_SIDE = 2400  # evidence is searched at most this long
 STRONG = 100  # inliers: a page located beyond doubt
 QUICK_SIDE, QUICK_FEATURES = 1200, 4000  # the index's first question (see locate)
-# a photo's unwarped sheet asks at this size: measured on phone photos of the Chinese notice (large characters)
-# the index proposed the page with 90-130 votes from 1,600 px, nothing from 1,200 and 70-90 from 2,400
-SHEET_SIDE = 1600
 NEAR = 0.5  # after a STRONG match, index candidates with this share of the first one's votes are verified still
 RIVAL = 0.5  # a page of another document verified with this share of the best's inliers is scored too
 
@@ -102,8 +99,7 @@ class Features:
         return made
 
 
-def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick: bool = False,
-           quick_side: int = QUICK_SIDE) -> Location | None:
+def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick: bool = False) -> Location | None:
     """The best verified page among `refs` (or among those `refs(descriptors)` proposes; with `quick`, asked first
     with a smaller image's features, and nothing more done when it proposes nothing). Candidates come best
     first: once one is located with STRONG inliers, only those of its own content group (the same page in
@@ -116,7 +112,7 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         # which a smaller image keeps): when nothing is there (an unregistered page, the mirrored image after
         # the image as it is) that costs a small extraction, not a full one; when pages are proposed, they are
         # verified with the full features, and the index is asked again with those only if none verifies
-        qpts, qdesc, qsizes, _ = features(quick_side, QUICK_FEATURES)
+        qpts, qdesc, qsizes, _ = features(QUICK_SIDE, QUICK_FEATURES)
         proposed = refs(qpts, qdesc, qsizes)
         if not proposed:
             return None

@@ -355,7 +355,7 @@ def _locate_view(view: _View, refs: Refs, quick: bool = False) -> tuple[locate.L
     "sheet" may be a box drawn on the page, e.g. a chart's frame in a screenshot), the better one kept."""
     best = None
     if view.sheet is not None and view.to_sheet is not None:
-        loc = locate.locate(view.sheet, refs, quick=True, quick_side=locate.SHEET_SIDE)
+        loc = locate.locate(view.sheet, refs, quick)
         if loc is not None:
             loc.H = loc.H @ view.to_sheet  # raw evidence -> fingerprint
             if loc.inliers >= STRONG_LOCATION:
