@@ -313,10 +313,10 @@ def main(argv: list[str] | None = None) -> None:
              "N distinct one-page documents (Chinese and English prose, tables, forms) each issued to one recipient; "
              "a simulated 12-megapixel phone photo of the copy of the middle page traced (best of two runs), and a "
              "photo of a page that is not registered. Seconds; `index`: loading the page index and its queries; "
-             "`locate`: the evidence's SIFT features (the unwarped sheet at 1,600 px for the index's first "
-             "question, then at 2,400 px to verify; the raw image at 1,200 px when the sheet shows nothing; the "
-             "mirror image's are these mirrored, not extracted) and the geometric verification of the index's "
-             "candidates; peak memory of the whole run so far.", "",
+             "`locate`: the evidence's SIFT features (the unwarped sheet at 2,400 px; the raw image at 1,200 px "
+             "first when the sheet shows nothing; the mirror image's are these mirrored, not extracted) and the "
+             "geometric verification of the index's candidates; the padded rows' synthetic pages are queried as "
+             "registered pages would be (`_unmasked`); peak memory of the whole run so far.", "",
              "| pages | register s/page | index KB/page | trace s | " + " | ".join(STAGES)
              + " | right copy named | unregistered page: trace s | peak MB |",
              "|---:|---:|---:|---:|" + "---:|" * len(STAGES) + "---|---:|---:|",
