@@ -374,10 +374,12 @@ class _Search:
         nearest = np.full(len(q), np.inf, np.float32)
         np.minimum.at(nearest, row, d1)
         good = np.flatnonzero((d1 < RATIO * d2) & (SLACK * d1 <= nearest[row]))
-        # a stored descriptor counts once, however many evidence features chose it (hubs: repeated structures)
-        good = good[np.argsort(d1[good], kind="stable")]
-        _u, once = np.unique(arg_all[good], return_index=True)
-        good = good[once]
+        # a stored descriptor counts once, however many evidence features chose it (hubs: repeated structures):
+        # the nearest, in one stable sort by (stored descriptor, distance) packed in one integer (a non-negative
+        # float32's bits order as its value does)
+        key = (arg_all[good].astype(np.int64) << 32) | d1[good].astype(np.float32).view(np.uint32).astype(np.int64)
+        good = good[np.argsort(key, kind="stable")]
+        good = good[np.r_[True, arg_all[good][1:] != arg_all[good][:-1]]]
         return row[good].astype(np.int64), arg_all[good].astype(np.int64)
 
 
