@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, log, script_name
-from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, simulate, trace
+from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, fingerprint, issue, simulate, trace
 from leakmark import index as page_index
 from leakmark._io import atomic_write_bytes
 from leakmark.index import Candidate
@@ -173,8 +173,6 @@ def _pool(tmp: Path) -> tuple[np.ndarray, np.ndarray]:
     `tmp`. Real pages' descriptors, so that the synthetic pages' words are as skewed as real pages' (descriptors
     turned over or rotated, as earlier runs used, crowd a few words and make queries slower than real pages
     do); none is a registered page's."""
-    from leakmark import fingerprint
-
     cached = tmp / f"synthetic-pool-{POOL_PAGES}.npz"
     if cached.exists():
         with np.load(cached) as z:
@@ -208,7 +206,8 @@ def _synthetic_pages(rng: np.random.Generator, pool_d: np.ndarray, pool_w: np.nd
 def padded(tmp: Path, pages: int, total: int) -> str:
     """The archive's traces again in a copy of its workspace whose page index also holds synthetic pages, up
     to `total` index pages: the trace as it would run with that many registered pages, but for the register's
-    size (the synthetic pages are in no register: the index reads them and the trace leaves them out)."""
+    size (the synthetic pages are in no register; `_unmasked` makes the index search them as registered
+    pages, and the tracer gets the registered candidates only)."""
     import shutil
 
     folder = tmp / f"padded-{total}-pool2"  # pool2: `_pool` of unregistered pages
@@ -246,15 +245,15 @@ def _unmasked(ws: Workspace) -> Iterator[None]:
     real = page_index.for_trace
 
     class Whole:
-        def __init__(self, shas: set[str]) -> None:
-            self.index, self.shas = page_index.load_or_empty(ws)[0], shas
+        def __init__(self, index: page_index.PageIndex, shas: set[str]) -> None:
+            self.index, self.shas = index, shas
 
         def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[Candidate]:
             return [c for c in self.index.query(points, descriptors, sizes) if c.sha256 in self.shas]
 
     def whole(w: Workspace, docs: list[Document]) -> Whole:
-        real(w, docs)  # registered documents the index lacks are added, as the tracer would
-        return Whole({d.sha256 for d in docs})
+        # the index as the tracer gets it (documents it lacked added), its segments searched without the mask
+        return Whole(page_index.PageIndex(segments=real(w, docs)._all()), {d.sha256 for d in docs})
 
     page_index.for_trace = whole  # type: ignore[assignment]
     try:
