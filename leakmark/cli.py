@@ -15,6 +15,7 @@ from leakmark._progress import NullProgress, TextBar
 from leakmark.cli_common import echo, home_option, trust_option, untrusted_warning
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
+from leakmark.cli_server import serve, user_group
 from leakmark.cli_trace import no_match_line, source_lines, status_text
 from leakmark.errors import ExitCode, LeakmarkError, NotRecordedError
 from leakmark.ledger import Ledger
@@ -41,6 +42,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 cli.add_command(log_group)  # `leakmark log ...`: the register's commands (cli_log.py)
+cli.add_command(user_group)  # `leakmark user ...`: web accounts (cli_server.py)
+cli.add_command(serve)  # `leakmark serve`: the web page
 
 
 @cli.command()

@@ -56,7 +56,42 @@ def read_csv(path: Path) -> list[Recipient]:
         raise InputFileError(f"{path}: no such recipient list") from None
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read it ({exc.strerror})") from exc
-    text = _decode(data, path)
+    return parse_csv(_decode(data, path), str(path))
+
+
+def parse_csv_bytes(data: bytes, source: str) -> list[Recipient]:
+    """Recipients from the bytes of a CSV file (UTF-8 with or without BOM, or GB18030); `source` names it."""
+    return parse_csv(_decode(data, Path(source)), source)
+
+
+def parse_table(text: str, source: str = "the recipient table") -> list[Recipient]:
+    """Recipients pasted as a table: CSV with a header row (`name,unit` or `姓名,单位`), or rows copied from a
+    spreadsheet (tab-separated) or typed one per line as `NAME,UNIT`, `NAME/UNIT` or `NAME` without a header."""
+    lines = [ln for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if ln.strip()]
+    if not lines:
+        raise InputFileError(f"{source} is empty: give one recipient per line (NAME,UNIT)")
+    sep = "\t" if "\t" in lines[0] else ","
+    first = [HEADER_ALIASES.get(c.strip(), c.strip().lower()) for c in lines[0].split(sep)]
+    if "name" in first:
+        if sep == "\t":  # rows copied from a spreadsheet: cells may hold commas, so write them as CSV
+            buf = io.StringIO()
+            csv.writer(buf).writerows(ln.split("\t") for ln in lines)
+            return parse_csv(buf.getvalue(), source)
+        return parse_csv("\n".join(lines), source)
+    out = []
+    for line_no, line in enumerate(lines, start=1):
+        if sep in line:
+            name, _, unit = (c.strip() for c in line.partition(sep))
+        else:
+            name, _, unit = (c.strip() for c in line.partition("/"))
+        if not name:
+            raise InputFileError(f"{source}, line {line_no}: the name is empty")
+        out.append(Recipient(name=name, unit=unit.strip(sep).strip()))
+    return out
+
+
+def parse_csv(text: str, path: str) -> list[Recipient]:
+    """Recipients from CSV text with a header row (see `read_csv`); `path` names it in messages."""
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:  # e.g. a NUL byte, or a line break inside an unquoted field

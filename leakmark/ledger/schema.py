@@ -18,6 +18,9 @@ instead of reporting it as altered outside leakmark (and a clerk restoring a bac
 Migration 4 changes no table either: it marks that the register may hold `trace` events (every trace is
 recorded), which a leakmark of version 3 would report as an unknown kind, as altered.
 
+Migration 5 changes no table: it marks that the register may hold `account` events (web accounts added,
+their roles changed, disabled: `leakmark user`), for the same reason.
+
 A later change of the tables appends a `Migration` to MIGRATIONS; `migrate` applies every pending one
 and stamps the new version in one transaction, so a register is never left half migrated. The fast path
 (already current) only reads the version and takes no write lock.
@@ -97,6 +100,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "key fingerprint, checkpoint and view digests (filled by the first check)", _tables_v2),
     Migration(3, "event kinds void and reclassify (no table changes)", lambda db, path: None),
     Migration(4, "event kind trace (no table changes)", lambda db, path: None),
+    Migration(5, "event kind account (no table changes)", lambda db, path: None),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

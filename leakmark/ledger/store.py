@@ -35,6 +35,7 @@ from leakmark.errors import (
     WorkspaceLockedError,
 )
 from leakmark.ledger import checkpoint, reservations, witness
+from leakmark.ledger.accounts import AccountEvents
 from leakmark.ledger.chain import GENESIS, event_hash, event_mac
 from leakmark.ledger.checkpoint import Checkpoint, RegisterLock, RegisterState, RowHasher
 from leakmark.ledger.models import (
@@ -62,7 +63,7 @@ from leakmark.workspace import Workspace
 __all__ = ["Copy", "Document", "Ledger", "Planned", "Run", "VerifyReport", "format_copy_no", "now_iso"]
 
 
-class Ledger(ViewReads, TraceEvents):
+class Ledger(ViewReads, TraceEvents, AccountEvents):
     """Queries and transactions on the workspace's register. Open one per operation."""
 
     def __init__(self, workspace: Workspace, timeout: float = 30.0) -> None:

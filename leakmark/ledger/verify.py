@@ -124,7 +124,7 @@ def _replay(seq: int, kind: str, payload: Any, docs: dict[str, dict], runs: dict
             for c in copies.values():
                 if c["run_id"] == run["id"] and c["status"] == "reserved":
                     c["status"] = "void"
-    elif kind == "trace":  # a record of a trace (who traced what, and what it named): it changes no view
+    elif kind in ("trace", "account"):  # records (who traced what; who may use the web page): no view changes
         pass
     else:
         raise _bad(f"event {seq} has an unknown kind {kind!r}")

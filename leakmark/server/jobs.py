@@ -1,0 +1,147 @@
+"""Long work (issue runs, traces) outside the request: a job runs in the server's worker threads, its state
+and progress are kept in ``HOME/server/jobs/ID/job.json`` (replaced atomically), so a browser that closes
+loses nothing and the page shows the job again when it comes back.
+
+A job still queued or running when the server stopped is `interrupted` when it starts again: an issue run
+keeps its reserved numbers in the register, and `resume` finishes it with the same numbers and marks
+(`leakmark.issuing.resume`); a trace is simply run again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leakmark._io import atomic_write_bytes, private_dir
+from leakmark.errors import LeakmarkError
+from leakmark.ledger.models import now_iso
+
+log = logging.getLogger(__name__)
+
+STATES = ("queued", "running", "done", "failed", "interrupted")
+_SAVE_EVERY = 0.5  # seconds between progress writes
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str  # "issue" or "trace"
+    user: str
+    title: str  # what the lists show: the document's or the evidence's file name
+    state: str = "queued"
+    created_at: str = ""
+    finished_at: str = ""
+    total: int = 0
+    done: int = 0
+    what: str = ""
+    error: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # what the job needs to run again (paths inside its folder)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("params")
+        return out
+
+
+class JobProgress:
+    """The library's progress protocol, kept in the job (saved at most every _SAVE_EVERY seconds)."""
+
+    def __init__(self, jobs: Jobs, job: Job) -> None:
+        self.jobs, self.job, self._saved = jobs, job, 0.0
+
+    def start(self, total: int, what: str, scale: int = 1, done: int = 0) -> None:
+        self.job.total, self.job.done, self.job.what = total, done, what
+        self.jobs.save(self.job)
+
+    def advance(self, n: int = 1) -> None:
+        self.job.done += n
+        if time.monotonic() - self._saved > _SAVE_EVERY:
+            self._saved = time.monotonic()
+            self.jobs.save(self.job)
+
+    def finish(self) -> None:
+        self.jobs.save(self.job)
+
+
+class Jobs:
+    def __init__(self, root: Path, workers: int = 2) -> None:
+        self.root = root
+        private_dir(root)
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leakmark-job")
+        for f in sorted(root.glob("*/job.json")):
+            try:
+                job = Job(**json.loads(f.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError) as exc:
+                log.warning("job file %s is unreadable (%s); skipped", f, exc)
+                continue
+            if job.state in ("queued", "running"):
+                job.state, job.error = "interrupted", "the server stopped while this job ran"
+                self.save(job)
+            self._jobs[job.id] = job
+
+    def folder(self, job: Job) -> Path:
+        return self.root / job.id
+
+    def new(self, kind: str, user: str, title: str, params: dict[str, Any] | None = None) -> Job:
+        job = Job(id=time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(4), kind=kind, user=user, title=title,
+                  created_at=now_iso(), params=dict(params or {}))
+        private_dir(self.folder(job))
+        with self._lock:
+            self._jobs[job.id] = job
+        self.save(job)
+        return job
+
+    def discard(self, job: Job) -> None:
+        """Forget a job that never started (its upload was refused) and remove its folder."""
+        import shutil
+
+        with self._lock:
+            self._jobs.pop(job.id, None)
+        shutil.rmtree(self.folder(job), ignore_errors=True)
+
+    def start(self, job: Job, work: Callable[[Job, JobProgress], dict[str, Any]]) -> None:
+        """Run `work(job, progress)` in a worker thread; its dict becomes the job's result."""
+        self._pool.submit(self._run, job, work)
+
+    def _run(self, job: Job, work: Callable[[Job, JobProgress], dict[str, Any]]) -> None:
+        job.state, job.error = "running", ""
+        self.save(job)
+        try:
+            job.result = work(job, JobProgress(self, job))
+            job.state = "done"
+        except LeakmarkError as exc:
+            job.state, job.error = "failed", exc.message
+        except Exception as exc:  # a bug: the job says so, the server goes on
+            log.exception("job %s failed", job.id)
+            job.state, job.error = "failed", f"internal error ({type(exc).__name__}: {exc}); see the server log"
+        job.finished_at = now_iso()
+        self.save(job)
+
+    def save(self, job: Job) -> None:
+        try:
+            atomic_write_bytes(self.folder(job) / "job.json",
+                               json.dumps(asdict(job), ensure_ascii=False, indent=1).encode())
+        except LeakmarkError as exc:  # the job goes on; its page shows the last state saved
+            log.warning("cannot save job %s: %s", job.id, exc.message)
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def all(self) -> list[Job]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.id, reverse=True)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
