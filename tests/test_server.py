@@ -274,3 +274,63 @@ def test_user_commands(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatc
     accounts = json.loads((home / "accounts.json").read_text(encoding="utf-8"))
     assert accounts["users"]["李明"]["hash"].startswith("$argon2id$") and PASSWORD not in json.dumps(accounts)
     assert (home / "accounts.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_four_clerks_issuing_at_once_get_distinct_numbers(web: leakmark.Workspace, issued) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = Accounts(web)
+    for i in range(4):
+        accounts.add(f"clerk{i}", "clerk", PASSWORD, "test")
+    app = create_app(web, workers=4)
+    pdf = issued.source.read_bytes()
+
+    def one(i: int) -> list[str]:
+        c = TestClient(app)
+        csrf = c.post("/api/login", json={"name": f"clerk{i}", "password": PASSWORD}).json()["csrf"]
+        r = c.post("/api/issue", files={"document": ("memo.pdf", pdf)},
+                   data={"recipients": "\n".join(f"C{i} person {k}" for k in range(3))}, headers={"X-CSRF-Token": csrf})
+        job = wait(c, r.json()["id"], timeout=300)
+        assert job["state"] == "done", job["error"]
+        return [c["copy_no"] for c in job["result"]["copies"]]
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = [n for batch in pool.map(one, range(4)) for n in batch]
+    assert len(numbers) == 12 and len(set(numbers)) == 12 and set(numbers) == {f"{n:06d}" for n in range(6, 18)}
+    v = register.verify(web)
+    assert v.copies == 17
+    by = {c.issued_by for c in register.list_documents(web)[0].copies if c.copy_no > 5}
+    assert by == {f"clerk{i}" for i in range(4)}
+
+
+def test_an_issue_run_interrupted_by_a_restart_resumes_with_its_numbers(web: leakmark.Workspace, issued,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakmark.errors import RunInterruptedError
+    from leakmark.issuing import run as run_module
+
+    c, csrf = signed_in(web, "clerk")
+    server = c.app.state.server  # type: ignore[attr-defined]
+    job = server.jobs.new("issue", "clerk", "memo.pdf")
+    job.state = "running"
+    server.jobs.save(job)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the server stopped in the middle of marking
+
+    monkeypatch.setattr(run_module, "mark_copies", boom)
+    with pytest.raises(RunInterruptedError):
+        leakmark.issue(web, leakmark.IssueOptions(
+            source=issued.source, recipients=(leakmark.Recipient("Late One"), leakmark.Recipient("Late Two")),
+            output_dir=server.jobs.folder(job) / "copies", jobs=1, issued_by="clerk"))
+    monkeypatch.undo()
+    again, csrf = signed_in(web, "clerk")  # the server started again
+    seen = again.get(f"/api/jobs/{job.id}").json()
+    assert seen["state"] == "interrupted" and seen["resumable"]
+    assert "/resume" in again.get(f"/jobs/{job.id}").text
+    r = again.post(f"/jobs/{job.id}/resume", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    done = wait(again, job.id)
+    assert done["state"] == "done", done["error"]
+    assert [(x["copy_no"], x["recipient"]) for x in done["result"]["copies"]] == [("000006", "Late One"),
+                                                                                  ("000007", "Late Two")]
+    assert register.verify(web).copies == 7

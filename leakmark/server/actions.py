@@ -61,7 +61,7 @@ def start_issue(server: Server, s: Session, document: tuple[BinaryIO, str | None
                                    merge=output == "merged", separator=separator, stamp=stamp,
                                    stamp_unit=stamp_unit, stamp_level=stamp_level)
     server.jobs.save(job)
-    server.jobs.start(job, lambda j, progress: work.run_issue(server.ws, server.jobs, j, progress))
+    server.jobs.start(job, work.run_issue)
     return job
 
 
@@ -86,7 +86,7 @@ def start_trace(server: Server, s: Session, files: list[tuple[BinaryIO, str | No
         raise
     job.params = {"evidence": saved, "shown": shown, "doc_id": doc_id.strip(), "lang": lang}
     server.jobs.save(job)
-    server.jobs.start(job, lambda j, progress: work.run_trace(server.ws, server.jobs, j, progress))
+    server.jobs.start(job, work.run_trace)
     return job
 
 
@@ -139,7 +139,7 @@ def resume(server: Server, s: Session, job: Job) -> Job:
     job.params["resume_run"] = run_id
     job.state, job.error, job.finished_at = "queued", "", ""
     server.jobs.save(job)
-    server.jobs.start(job, lambda j, progress: work.run_issue(server.ws, server.jobs, j, progress))
+    server.jobs.start(job, work.run_issue)
     return job
 
 

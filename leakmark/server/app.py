@@ -115,7 +115,7 @@ class Server:
         self.accounts = Accounts(workspace)
         self.sessions = Sessions()
         self.limiter = LoginLimiter()
-        self.jobs = Jobs(workspace.home / "server" / "jobs", workers=workers)
+        self.jobs = Jobs(workspace, workspace.home / "server" / "jobs", workers=workers)
         self.secure_cookies = secure_cookies
         self.max_upload = max_upload
         self.env = Environment(loader=PackageLoader("leakmark.server", "templates"),

@@ -156,7 +156,7 @@ def job_download(request: Request, s: SessionDep, job_id: str) -> Response:
     job = actions.job_for(server, s, job_id)
     if job.kind != "issue":
         raise HTTPError(404, "not_found", "this job made no copies")
-    name, content = work.issue_files(server.jobs, job)
+    name, content = work.issue_files(server.jobs.store, job)
     if isinstance(content, bytes):
         return Response(content, media_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from leakmark.errors import BadRequestError, NotFoundError, NotRecordedError
-from leakmark.server.jobs import Job, JobProgress, Jobs
+from leakmark.server.jobs import Job, JobProgress, JobStore
 from leakmark.workspace import Workspace
 
 
@@ -21,7 +21,7 @@ def issue_params(document: Path, shown: str, recipients: list[dict[str, Any]], *
             "stamp_unit": stamp_unit, "stamp_level": stamp_level}
 
 
-def run_issue(ws: Workspace, jobs: Jobs, job: Job, progress: JobProgress) -> dict[str, Any]:
+def run_issue(ws: Workspace, jobs: JobStore, job: Job, progress: JobProgress) -> dict[str, Any]:
     """Issue the job's document (or resume its interrupted run: the same numbers and marks)."""
     from leakmark.issuing import IssueOptions, RunSettings, issue, resume
     from leakmark.pdf.stamp import GBT9704, StampSpec
@@ -49,7 +49,7 @@ def run_issue(ws: Workspace, jobs: Jobs, job: Job, progress: JobProgress) -> dic
     return out_json
 
 
-def issue_files(jobs: Jobs, job: Job) -> tuple[str, bytes | Path]:
+def issue_files(jobs: JobStore, job: Job) -> tuple[str, bytes | Path]:
     """What `download` sends: (file name, a path or the bytes of a ZIP of every copy)."""
     folder = jobs.folder(job)
     if job.state != "done":
@@ -67,7 +67,7 @@ def issue_files(jobs: Jobs, job: Job) -> tuple[str, bytes | Path]:
     return f"{job.result['document']['id']}-copies.zip", buf.getvalue()
 
 
-def run_trace(ws: Workspace, jobs: Jobs, job: Job, progress: JobProgress) -> dict[str, Any]:
+def run_trace(ws: Workspace, jobs: JobStore, job: Job, progress: JobProgress) -> dict[str, Any]:
     """Trace the job's evidence, record it in the register with the user, and write its evidence report."""
     from leakmark import register, report
     from leakmark.trace.tracer import TraceOptions, trace
