@@ -231,7 +231,7 @@ def test_issue_download_trace_report_return_through_the_web(web: leakmark.Worksp
     assert detail.copy.issued_by == "clerk"
     assert register.verify(web).copies >= 10
     page = clerk.get(f"/register?doc={doc_id}").text
-    assert "Person 3" in page and "returned" in page
+    assert "Person 3" in page and "已收回" in page
 
 
 def test_an_interrupted_job_is_marked_so_after_a_restart(web: leakmark.Workspace) -> None:

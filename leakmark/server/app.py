@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -45,7 +46,8 @@ _STATE_TTL = 2.0  # seconds the register's verification status is reused between
 _STATUS = {ExitCode.bad_input: 400, ExitCode.encrypted_pdf: 400, ExitCode.usage: 400, ExitCode.bad_request: 400,
            ExitCode.not_found: 404, ExitCode.workspace_locked: 503, ExitCode.ledger_integrity: 409,
            ExitCode.workspace_missing: 500, ExitCode.output_error: 507}
-_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+             "form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -120,6 +122,7 @@ class Server:
         self.max_upload = max_upload
         self.env = Environment(loader=PackageLoader("leakmark.server", "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True))
+        self.env.filters["when"] = local_time
         self._state: tuple[float, RegisterState | None, str] = (0.0, None, "")
 
     @property
@@ -207,6 +210,17 @@ def current_session(request: Request) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(current_session)]
+
+
+def local_time(stamp: str | None) -> str:
+    """A stored UTC time in the server's local zone, to the second (the office's clock); as it is if unreadable."""
+    if not stamp:
+        return ""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when.tzinfo is not None else stamp
 
 
 def _is_api(request: Request) -> bool:

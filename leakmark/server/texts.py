@@ -93,9 +93,22 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "the copy is the source of this capture (not a finding that its recipient leaked it)"),
     "copies": ("份", "copies"),
     "progress": ("进度", "Progress"),
+    "status_reserved": ("已预留", "reserved"),
+    "status_issued": ("已分发", "issued"),
+    "status_returned": ("已收回", "returned"),
+    "status_destroyed": ("已销毁", "destroyed"),
+    "status_void": ("已作废", "void"),
+    "kind_run": ("预留份号", "numbers reserved"),
+    "kind_issue": ("分发", "issued"),
+    "kind_issued": ("分发", "issued"),
+    "kind_status": ("状态变更", "status changed"),
+    "kind_void": ("作废", "voided"),
+    "kind_run_end": ("分发批次结束", "run ended"),
+    "kind_trace": ("溯源认定", "named by a trace"),
 }
 
 
 def translate(key: str, lang: str) -> str:
-    zh, en = TEXTS.get(key, (key, key))
+    """The text of `key` in `lang`; an unknown key as it is (a status or kind a newer register may hold)."""
+    zh, en = TEXTS.get(key, (key.partition("_")[2] or key,) * 2)
     return en if lang == "en" else zh
