@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -32,11 +33,16 @@ def _progress(quiet: bool) -> TextBar | NullProgress:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="leakmark")
 @click.option("-v", "--verbose", is_flag=True, help="Log details to stderr, and show tracebacks of errors.")
+@click.option("--register", "register_url", metavar="postgresql://USER@HOST:PORT/DB", envvar="LEAKMARK_REGISTER",
+              help="A register on PostgreSQL shared by several workstations (default: the workspace's config "
+              "\"register\", else its own SQLite file). Every workstation needs the workspace's key.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, register_url: str | None) -> None:
     """Mark each issued copy of a document invisibly, keep the register, trace leaks to their copy."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    if register_url:  # the workspace reads it from there, and so do the processes this one starts
+        os.environ["LEAKMARK_REGISTER"] = register_url
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="leakmark: %(levelname)s: %(message)s")
 

@@ -14,7 +14,7 @@ class ExitCode(IntEnum):
     usage = 2  # click's own code for bad options
     bad_input = 3  # missing, unreadable, empty, not a PDF or image, zero pages, damaged, degenerate size
     encrypted_pdf = 4  # needs --password, or the password is wrong
-    workspace_missing = 5  # no workspace, its key is gone, or the key is not the one the register was written with
+    workspace_missing = 5  # no workspace, its key is gone, the key is not the register's, or its server unreachable
     workspace_locked = 6  # another leakmark process holds the ledger
     ledger_integrity = 7  # the register fails verification (edited, deleted, inserted, reordered, rolled back)
     not_found = 8  # unknown document id or copy number
@@ -105,8 +105,8 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
                           "as evidence without --each; with --each: one or more of the files could not be traced "
                           "(the others were: see the summary)"),
     (4, "encrypted PDF", "the PDF needs a password: pass --password, or the password given is wrong"),
-    (5, "workspace missing", "no workspace at --home / LEAKMARK_HOME, its key file is gone, or the key is not the "
-        "one the register was written with"),
+    (5, "workspace missing", "no workspace at --home / LEAKMARK_HOME, its key file is gone, the key is not the "
+        "one the register was written with, or the PostgreSQL register (--register) cannot be reached"),
     (6, "workspace locked", "another leakmark process is writing the ledger; wait and retry (trace: its result is "
         "shown but NOT recorded)"),
     (7, "ledger integrity", "the register fails verification (an edited, deleted, inserted or reordered row, or a "

@@ -58,8 +58,18 @@ class Workspace:
         return self.home / "ledger.sqlite"
 
     @property
+    def register_url(self) -> str | None:
+        """A PostgreSQL register's address (`LEAKMARK_REGISTER`, else the config's "register"); None: the
+        workspace's own SQLite file."""
+        url = os.environ.get("LEAKMARK_REGISTER") or self.config().get("register")
+        return str(url) if url else None
+
+    @property
     def head_path(self) -> Path:
-        return self.home / "ledger.head"
+        from leakmark.ledger.postgres import is_url, register_id
+
+        url = self.register_url
+        return self.home / (f"register-{register_id(url)}.head" if url and is_url(url) else "ledger.head")
 
     @property
     def vault(self) -> Path:

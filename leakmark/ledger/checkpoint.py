@@ -254,7 +254,22 @@ def write_head(path: Path, key: bytes, cp: Checkpoint) -> None:
     atomic_write_bytes(path, json.dumps(body, ensure_ascii=False).encode("utf-8"), mode=0o600)
 
 
-def check_head(db: sqlite3.Connection, path: Path, head: Head | None, cp: Checkpoint) -> None:
+def check_head(db: sqlite3.Connection, path: Path, head: Head | None, cp: Checkpoint,
+               multi_writer: bool = False) -> None:
+    """The head file against the register's checkpoint. With one writer (SQLite) it is at the checkpoint or one
+    transaction behind. With several workstations writing (PostgreSQL) each keeps its own head file, which
+    lags by the others' writes: it must then be *contained* in the register (its event still there, unchanged),
+    and a workstation that never wrote has none yet."""
+    if multi_writer:
+        if head is None or head.seq == 0:
+            return
+        if head.seq > cp.seq:
+            raise problem(f"the head file {path} records event {head.seq} but the register ends at event {cp.seq}: "
+                          "events were deleted, or an older register was put in its place")
+        row = db.execute("SELECT hash FROM events WHERE seq=?", (head.seq,)).fetchone()
+        if row is None or row[0] != head.hash:
+            raise problem(f"event {head.seq} differs from the one recorded in the head file {path}")
+        return
     if head is None:
         if cp.seq:
             raise problem(f"the head file {path} is missing (the register is at event {cp.seq}): it was deleted, "
@@ -278,7 +293,7 @@ def check_head(db: sqlite3.Connection, path: Path, head: Head | None, cp: Checkp
 
 # -- the incremental check ---------------------------------------------------------------------------------
 def check_chain(db: sqlite3.Connection, key: bytes, fingerprint: str, head_path: Path,
-                load_head: Callable[[], Head | None]) -> Checkpoint | None:
+                load_head: Callable[[], Head | None], multi_writer: bool = False) -> Checkpoint | None:
     """The chain since the last checkpoint, the checkpoint, the head file and the digests table. None when
     the register has no checkpoint yet (written before checkpoints): the caller verifies it in full once.
 
@@ -318,7 +333,7 @@ def check_chain(db: sqlite3.Connection, key: bytes, fingerprint: str, head_path:
                               "reordered")
     elif cp.hash != GENESIS:
         raise problem("the register has no events but its last checkpoint records some: events were deleted")
-    check_head(db, head_path, head, cp)
+    check_head(db, head_path, head, cp, multi_writer)
     if views_hash(load_digests(db)) != cp.views:
         raise problem("the digests table differs from the one the last checkpoint records: it was edited")
     return cp

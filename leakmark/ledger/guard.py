@@ -40,6 +40,7 @@ class ChainGuard:
     _for_write: bool
     state: RegisterState | None
     _verified_docs: set[str]
+    multi_writer: bool
 
     def _transaction(self, refuse: bool) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
@@ -109,7 +110,8 @@ class ChainGuard:
         row = self.db.execute("SELECT mac FROM checkpoint WHERE id=1").fetchone()
         if self._cp is not None and row is not None and row[0] == self._cp_mac:
             return self._cp
-        cp = checkpoint.check_chain(self.db, self._key, self._fingerprint, self.ws.head_path, load_head)
+        cp = checkpoint.check_chain(self.db, self._key, self._fingerprint, self.ws.head_path, load_head,
+                                    self.multi_writer)
         self._cp, self._cp_mac = cp, (cp.mac(self._key) if cp else "")
         return cp
 
@@ -129,9 +131,9 @@ class ChainGuard:
     def _bootstrap(self, load_head: Callable[[], Head | None]) -> None:
         """A register written before checkpoints (or a new one): verify it in full, adopt the key's fingerprint,
         compute every view digest; `_seal` writes the first checkpoint."""
-        verify_register(self.db, self._key, self.ws.head_path, load_head)
+        verify_register(self.db, self._key, self.ws.head_path, load_head, self.multi_writer)
         verify_anchors(self.db, self._key, self._fingerprint, self.ws.head_path, load_head, self._hasher,
-                       self.ws.doc_dir)
+                       self.ws.doc_dir, self.multi_writer)
         checkpoint.store_digests(self.db, checkpoint.compute_digests(self.db, self._hasher), replace_all=True)
         self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('key_fingerprint', ?)",
                         (self._fingerprint,))

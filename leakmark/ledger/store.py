@@ -33,6 +33,7 @@ from leakmark.errors import (
     LedgerIntegrityError,
     OutputError,
     WorkspaceLockedError,
+    WorkspaceMissingError,
 )
 from leakmark.ledger import checkpoint, reservations, witness
 from leakmark.ledger.accounts import AccountEvents
@@ -80,8 +81,14 @@ class Ledger(ViewReads, TraceEvents, AccountEvents):
         self.state: RegisterState | None = None  # what check() found (None before it)
         self._verified_docs: set[str] = set()
         self._reset_pending()
-        private_create(workspace.ledger_path)  # 0600 before SQLite makes it; its -wal and -shm take its mode
+        url = workspace.register_url
+        self.where = str(workspace.ledger_path)  # the register, as messages name it
+        self.multi_writer = False  # several workstations write the register (PostgreSQL): see check_head
         try:
+            if url is not None:
+                self._open_postgres(url, timeout)
+                return
+            private_create(workspace.ledger_path)  # 0600 before SQLite makes it; its -wal and -shm take its mode
             self.db = sqlite3.connect(workspace.ledger_path, timeout=timeout, isolation_level=None)
             try:
                 self.db.row_factory = sqlite3.Row
@@ -96,8 +103,32 @@ class Ledger(ViewReads, TraceEvents, AccountEvents):
             raise self._map_error(exc) from exc
         except sqlite3.DatabaseError as exc:  # not an SQLite file at all: overwritten or corrupted
             raise LedgerIntegrityError(
-                f"the ledger {workspace.ledger_path} is not a readable register ({exc}); restore it from backup"
+                f"the ledger {self.where} is not a readable register ({exc}); restore it from backup"
             ) from exc
+
+    def _open_postgres(self, url: str, timeout: float) -> None:
+        """The register on a PostgreSQL server (postgres.py): same tables and checks, an advisory lock."""
+        from leakmark.ledger import postgres
+        from leakmark.ledger.schema import TABLES
+
+        if not postgres.is_url(url):
+            raise BadRequestError(f"the register {url!r} is not a postgresql:// address (leave it unset for the "
+                                  "workspace's own SQLite register)")
+        self.where = postgres.safe_url(url)
+        try:
+            db = postgres.PgConnection(url, timeout)
+        except sqlite3.OperationalError as exc:
+            raise WorkspaceMissingError(f"cannot reach the PostgreSQL register {self.where} ({exc}); check that the "
+                                        "server runs, the address and the user (nothing was written)") from exc
+        self.db = db  # type: ignore[assignment]
+        self.multi_writer = True
+        self._lock = postgres.PgLock(lambda: db, timeout, self._locked)  # type: ignore[assignment]
+        try:
+            self._check_key()
+            self.schema_found = postgres.migrate(db, TABLES)
+        except BaseException:
+            db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -112,11 +143,11 @@ class Ledger(ViewReads, TraceEvents, AccountEvents):
         if "locked" in str(exc) or "busy" in str(exc):
             return self._locked()
         if "readonly" in str(exc):  # SQLITE_READONLY: this user may not write the file or its folder
-            return OutputError(f"cannot write the ledger {self.ws.ledger_path} ({exc}); let this user write it and "
+            return OutputError(f"cannot write the ledger {self.where} ({exc}); let this user write it and "
                                "its folder, then run the command again: the register is unchanged")
         if "full" in str(exc) or "disk I/O" in str(exc):  # SQLITE_FULL, SQLITE_IOERR: nothing was committed
             return OutputError(
-                f"cannot write the ledger {self.ws.ledger_path} ({exc}); free space on that disk and run the "
+                f"cannot write the ledger {self.where} ({exc}); free space on that disk and run the "
                 "command again: the register is unchanged (an interrupted issue run: `leakmark issue --resume "
                 "last`)"
             )
@@ -124,7 +155,7 @@ class Ledger(ViewReads, TraceEvents, AccountEvents):
 
     def _locked(self) -> WorkspaceLockedError:
         return WorkspaceLockedError(
-            f"the ledger {self.ws.ledger_path} is locked by another leakmark process; wait for it to "
+            f"the ledger {self.where} is locked by another leakmark process; wait for it to "
             "finish and run the command again"
         )
 
@@ -385,9 +416,9 @@ class Ledger(ViewReads, TraceEvents, AccountEvents):
         """Replay the chain and compare the views, then the checkpoint, the head file, every view digest and
         the vault's reservation records; raise LedgerIntegrityError at the first bad row."""
         with self._snapshot() as load_head:
-            rep = verify_register(self.db, self._key, self.ws.head_path, load_head)
+            rep = verify_register(self.db, self._key, self.ws.head_path, load_head, self.multi_writer)
             verify_anchors(self.db, self._key, self._fingerprint, self.ws.head_path, load_head, self._hasher,
-                           self.ws.doc_dir)
+                           self.ws.doc_dir, self.multi_writer)
         return rep
 
     def verify_against(self, witness_path: Path) -> Witness:

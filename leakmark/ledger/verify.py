@@ -36,7 +36,7 @@ def _bad(msg: str) -> LedgerIntegrityError:
 
 
 def verify_register(db: sqlite3.Connection, key: bytes, head_path: Path,
-                    load_head: Callable[[], Head | None] | None = None) -> VerifyReport:
+                    load_head: Callable[[], Head | None] | None = None, multi_writer: bool = False) -> VerifyReport:
     """Replay the chain and compare the views; raise LedgerIntegrityError at the first bad row.
 
     `db` must return `sqlite3.Row`s (the Ledger's connection does). `load_head` gives the head file as read
@@ -64,7 +64,8 @@ def verify_register(db: sqlite3.Connection, key: bytes, head_path: Path,
         head = load_head() if load_head is not None else checkpoint.read_head(head_path, key)
     except LedgerIntegrityError as exc:
         raise _bad(exc.problem) from None
-    _verify_head(db, head_path, head, expect_seq - 1)
+    if not (multi_writer and head is None):  # a workstation of a shared register that has not written yet
+        _verify_head(db, head_path, head, expect_seq - 1)
     view = db.execute
     _compare("documents", "registration", {r["id"]: dict(r) for r in view("SELECT * FROM documents")},
              docs, DOC_FIELDS, str)
@@ -158,11 +159,11 @@ def _verify_head(db: sqlite3.Connection, head_path: Path, head: Head | None, las
 
 def verify_anchors(db: sqlite3.Connection, key: bytes, fingerprint: str, head_path: Path,
                    load_head: Callable[[], Head | None], hasher: checkpoint.RowHasher,
-                   doc_dir: Callable[[str], Path]) -> None:
+                   doc_dir: Callable[[str], Path], multi_writer: bool = False) -> None:
     """After verify_register: the checkpoint (if the register has one yet), every digest recomputed from the
     rows, the highest copy numbers, and the vault's reservation records (`doc_dir`: sha256 -> vault folder)."""
     try:
-        cp = checkpoint.check_chain(db, key, fingerprint, head_path, load_head)
+        cp = checkpoint.check_chain(db, key, fingerprint, head_path, load_head, multi_writer)
         if cp is not None:
             stored = checkpoint.load_digests(db)
             actual = checkpoint.compute_digests(db, hasher)

@@ -1,0 +1,183 @@
+"""The register on PostgreSQL: the same events, hash chain, checks and verification as on SQLite, against a
+real server (127.0.0.1:5432, database `test`, or LEAKMARK_TEST_POSTGRES); each test in a schema of its own."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lmtest import RECIPIENTS, concurrent_issue_worker, seeded_workspace
+
+import leakmark
+from leakmark import register
+from leakmark.errors import LedgerIntegrityError, WorkspaceMissingError
+from leakmark.ledger import Ledger
+
+psycopg = pytest.importorskip("psycopg")
+BASE = os.environ.get("LEAKMARK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _admin() -> psycopg.Connection:
+    try:
+        return psycopg.connect(BASE, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:  # CI starts the server (.ci/run); elsewhere say what is missing
+        pytest.fail(f"no PostgreSQL server at {BASE} ({exc}); start one or set LEAKMARK_TEST_POSTGRES")
+
+
+@pytest.fixture
+def pg(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A register URL on a new, empty schema (dropped afterwards), set as the process's register."""
+    schema = "lm_" + secrets.token_hex(6)
+    with _admin() as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    url = f"{BASE}?options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("LEAKMARK_REGISTER", url)
+    try:
+        yield url
+    finally:
+        with _admin() as db:
+            db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def sql(url: str, statement: str) -> None:
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(statement)
+
+
+def _issue(ws: leakmark.Workspace, source: Path, out: Path, names: list[str]) -> leakmark.IssueResult:
+    return leakmark.issue(ws, leakmark.IssueOptions(source=source, recipients=tuple(leakmark.Recipient(n, "U")
+                                                                                   for n in names),
+                                                    output_dir=out, jobs=1))
+
+
+def test_issue_trace_return_verify_on_postgres(pg: str, tmp_path: Path, samples_dir: Path) -> None:
+    from leakmark import simulate
+    from leakmark.rendering import render_page_array
+
+    ws = seeded_workspace(tmp_path / "ws", b"leakmark test workspace")
+    result = _issue(ws, samples_dir / "memo-en.pdf", tmp_path / "out", [n for n, _u in RECIPIENTS])
+    assert [c.copy_no for c in result.copies] == ["000001", "000002", "000003", "000004", "000005"]
+    assert not ws.ledger_path.exists()  # the register is the server's
+    page = render_page_array(Path(result.copies[2].path), 0, 300, mode="rgb")
+    photo = tmp_path / "photo.png"
+    import cv2
+
+    cv2.imwrite(str(photo), simulate.phone_photo(page, seed=4))
+    traced = leakmark.trace(ws, leakmark.TraceOptions(evidence=(photo,)))
+    assert traced.verdict == "identified" and traced.suspects[0].copy.copy_no == 3
+    register.record_trace(ws, traced, operator="investigator")
+    register.return_copy(ws, f"{result.document.id}/000002", "back", operator="clerk")
+    v = register.verify(ws)
+    assert (v.events, v.copies) == (6, 5)  # document, run, issued, run end, trace, return
+    assert register.traces(ws)[-1].record.operator == "investigator"
+    assert register.show(ws, f"{result.document.id}/000002").copy.status == "returned"
+
+
+def test_an_edited_or_deleted_row_fails_verification(pg: str, tmp_path: Path, samples_dir: Path) -> None:
+    ws = seeded_workspace(tmp_path / "ws", b"pg tamper")
+    _issue(ws, samples_dir / "memo-en.pdf", tmp_path / "out", ["Alice", "Bob"])
+    sql(pg, "UPDATE copies SET recipient='Mallory' WHERE copy_no=2")
+    with pytest.raises(LedgerIntegrityError, match="Mallory"):
+        register.verify(ws)
+    with pytest.raises(LedgerIntegrityError):
+        register.list_documents(ws)  # nothing is read from it
+    sql(pg, "UPDATE copies SET recipient='Bob' WHERE copy_no=2")
+    register.verify(ws)
+    sql(pg, "DELETE FROM events WHERE seq=(SELECT max(seq) FROM events)")
+    with pytest.raises(LedgerIntegrityError, match="deleted"):
+        register.verify(ws)
+
+
+def test_two_workstations_share_the_register(pg: str, tmp_path: Path, samples_dir: Path) -> None:
+    a = seeded_workspace(tmp_path / "a", b"shared office key")
+    _issue(a, samples_dir / "memo-en.pdf", tmp_path / "out-a", ["Alice"])
+    shutil.copytree(a.home, tmp_path / "b")  # the second workstation: the same key (and vault, e.g. a share)
+    (tmp_path / "b" / a.head_path.name).unlink()  # it has written nothing yet
+    b = leakmark.Workspace.open(tmp_path / "b", create=False)
+    assert register.verify(b).copies == 1
+    for _ in range(2):
+        _issue(b, samples_dir / "memo-en.pdf", tmp_path / "out-b", ["Bob"])
+    # a's head file lags two transactions behind: still contained in the register, so it verifies
+    assert register.verify(a).copies == 3
+    assert [c.copy_no for c in register.list_documents(a)[0].copies] == [1, 2, 3]
+    # a register put back to an older state than a workstation saw is caught by that workstation
+    sql(pg, "DELETE FROM events WHERE seq > 2")
+    with pytest.raises(LedgerIntegrityError):
+        register.verify(b)
+
+
+def test_another_key_is_refused(pg: str, tmp_path: Path, samples_dir: Path) -> None:
+    a = seeded_workspace(tmp_path / "a", b"key one")
+    _issue(a, samples_dir / "memo-en.pdf", tmp_path / "out", ["Alice"])
+    other = seeded_workspace(tmp_path / "b", b"key two")
+    with pytest.raises(WorkspaceMissingError):
+        register.verify(other)
+
+
+def test_an_unreachable_server_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEAKMARK_REGISTER", "postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=1")
+    ws = leakmark.Workspace.open(tmp_path / "ws", create=True)
+    with pytest.raises(WorkspaceMissingError, match="cannot reach the PostgreSQL register") as info:
+        register.verify(ws)
+    assert "secret" not in info.value.message
+
+
+def test_four_processes_issuing_at_once_get_distinct_numbers(pg: str, tmp_path: Path, samples_dir: Path) -> None:
+    ws = seeded_workspace(tmp_path / "ws", b"pg concurrent")
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=concurrent_issue_worker,
+                         args=(str(ws.home), str(samples_dir / "memo-en.pdf"), str(tmp_path / f"out{i}"),
+                               [f"P{i}-{k}" for k in range(3)], barrier, queue)) for i in range(4)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert all(kind == "ok" for kind, _ in results), results
+    numbers = [n for _kind, batch in results for n in batch]
+    assert sorted(numbers) == [f"{n:06d}" for n in range(1, 13)]
+    v = register.verify(ws)
+    assert v.copies == 12
+    with Ledger(ws) as ledger:
+        ledger.check()
+        assert len({c.run_id for c in ledger.copies()}) == 4
+
+
+def test_four_clerks_issuing_at_once_through_the_server_on_postgres(pg: str, tmp_path: Path,
+                                                                     samples_dir: Path) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from leakmark.server import create_app
+    from leakmark.server.accounts import Accounts
+
+    ws = seeded_workspace(tmp_path / "ws", b"pg web")
+    for i in range(4):
+        Accounts(ws).add(f"clerk{i}", "clerk", "correct horse battery", "admin")
+    app = create_app(ws, workers=4)  # the jobs' processes inherit LEAKMARK_REGISTER
+    pdf = (samples_dir / "memo-en.pdf").read_bytes()
+
+    def one(i: int) -> list[str]:
+        c = TestClient(app)
+        csrf = c.post("/api/login", json={"name": f"clerk{i}", "password": "correct horse battery"}).json()["csrf"]
+        job = c.post("/api/issue", files={"document": ("memo.pdf", pdf)}, data={"recipients": f"A{i}\nB{i}"},
+                     headers={"X-CSRF-Token": csrf}).json()
+        while job["state"] in ("queued", "running"):
+            time.sleep(0.2)
+            job = c.get(f"/api/jobs/{job['id']}").json()
+        assert job["state"] == "done", job["error"]
+        return [c["copy_no"] for c in job["result"]["copies"]]
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = sorted(n for batch in pool.map(one, range(4)) for n in batch)
+    assert numbers == [f"{n:06d}" for n in range(1, 9)]
+    v = register.verify(ws)
+    assert v.copies == 8 and v.events > 4 + 4 * 3  # four account events, then each run's
