@@ -1,6 +1,7 @@
 """Uploaded files: never trusted by name, checked by content, copied to the job's folder under a name we choose.
 
-A name from the browser is only shown (made safe: no folders, no control characters); the file on disk is
+A name with folders or control characters in it is refused (`check_name`: no browser sends one); any other
+name is only shown (made safe) and escaped wherever a page shows it; the file on disk is
 `NN-<safe name>.<extension of what the content is>` (without `NN-` for index 0: a
 document to issue, whose name the copies' names take). Content is recognised by its first bytes: a PDF, or an
 image the tracer reads. Sizes are bounded twice: the request (`LimitBody` in app.py) and each file here.
@@ -52,10 +53,22 @@ def safe_name(name: str | None, fallback: str = "file") -> str:
     return base[:80] or fallback
 
 
+def check_name(name: str | None) -> None:
+    """Refuse a name no browser sends for a file the user chose: folders in it (`../`, `C:\\`), control
+    characters, or nothing but dots. InputFileError saying what to do."""
+    raw = name or ""
+    only_dots = raw != "" and raw.strip(". ") == ""
+    if any(unicodedata.category(ch) == "Cc" for ch in raw) or "/" in raw or "\\" in raw or only_dots:
+        shown = "".join(ch if unicodedata.category(ch) != "Cc" else "?" for ch in raw)[:80]
+        raise InputFileError(f"the upload's file name {shown!r} names folders or holds control characters: "
+                             "upload the file itself, under a plain name")
+
+
 def save(stream: BinaryIO, name: str | None, folder: Path, index: int, allowed: tuple[str, ...],
          limit: int) -> tuple[Path, str, str]:
     """Copy an uploaded file into `folder`; its path, the name to show and its kind. InputFileError when it is
     empty, too large, or not of an `allowed` kind (nothing is kept then)."""
+    check_name(name)
     shown = safe_name(name)
     head = stream.read(1024)
     kind = sniff(head)
