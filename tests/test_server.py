@@ -224,6 +224,7 @@ def test_issue_download_trace_report_return_through_the_web(web: leakmark.Worksp
     report = ivan.get(f"/jobs/{trace_job['id']}/report")
     assert report.status_code == 200 and "img-src data:" in report.headers["content-security-policy"]
     assert clerk.get(f"/jobs/{trace_job['id']}/report").status_code in (403, 404)
+    assert f"/jobs/{trace_job['id']}/report" in ivan.get("/traces").text  # the history links its report
     recorded = register.traces(web)[-1].record
     assert recorded.operator == "ivan" and recorded.named[0].copy_no == int(copies[2]["copy_no"])
     # the clerk records the return of copy 2

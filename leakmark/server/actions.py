@@ -145,12 +145,14 @@ def resume(server: Server, s: Session, job: Job) -> Job:
 
 def trace_rows(server: Server, s: Session) -> list[dict[str, Any]]:
     server.allow(s, "trace_reports")
+    jobs = {int(j.result["recorded"]["seq"]): j.id for j in server.jobs.all()  # traces made here: their report
+            if j.kind == "trace" and j.state == "done" and (j.result.get("recorded") or {}).get("seq")}
     out = []
     for e in reversed(register.traces(server.ws)):
         r = e.record
         out.append({"seq": e.seq, "ts": e.ts, "operator": r.operator, "verdict": r.verdict,
                     "document": r.document_id, "files": [f.name for f in r.evidence],
-                    "named": [f"{c.copy_no:06d}" for c in r.named]})
+                    "named": [f"{c.copy_no:06d}" for c in r.named], "job": jobs.get(e.seq)})
     return out
 
 
