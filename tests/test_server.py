@@ -8,6 +8,7 @@ import json
 import re
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -172,6 +173,16 @@ def test_uploads_hostile_names_oversize_and_wrong_content(web: leakmark.Workspac
     assert r.status_code == 400 and "is not a PDF" in r.json()["message"]
     r = c.post("/api/issue", files={"document": ("big.pdf", b"%PDF-1.7\n" + b"0" * (2 << 20))},
                data={"recipients": "A,B"}, headers=h)
+    assert r.status_code == 413 and "max_upload_mb" in r.json()["message"]
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted while it arrives
+        yield (b'--B\r\nContent-Disposition: form-data; name="evidence"; filename="a.pdf"\r\n'
+               b"Content-Type: application/pdf\r\n\r\n%PDF-1.7\n")
+        for _ in range(3):
+            yield b"0" * (1 << 20)
+        yield b"\r\n--B--\r\n"
+
+    r = c.post("/api/trace", content=chunked(), headers={**h, "Content-Type": "multipart/form-data; boundary=B"})
     assert r.status_code == 413 and "max_upload_mb" in r.json()["message"]
     r = c.post("/api/issue", files={"document": ("memo.pdf", issued.source.read_bytes())}, data={"recipients": " "},
                headers=h)

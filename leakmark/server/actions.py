@@ -9,7 +9,7 @@ from leakmark import register
 from leakmark.errors import BadRequestError, InputFileError, NotFoundError
 from leakmark.recipients import Recipient, parse_csv_bytes, parse_table
 from leakmark.server import uploads, work
-from leakmark.server.app import HTTPError, Server
+from leakmark.server.app import Server
 from leakmark.server.jobs import Job
 from leakmark.server.sessions import Session
 
@@ -155,6 +155,3 @@ def trace_rows(server: Server, s: Session) -> list[dict[str, Any]]:
                     "named": [f"{c.copy_no:06d}" for c in r.named], "job": jobs.get(e.seq)})
     return out
 
-
-def not_allowed(message: str) -> HTTPError:
-    return HTTPError(403, "forbidden", message)

@@ -16,18 +16,17 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leakmark import __version__
-from leakmark.errors import BadRequestError, ExitCode, LeakmarkError
+from leakmark.errors import ExitCode, LeakmarkError
 from leakmark.ledger import Ledger
 from leakmark.ledger.checkpoint import RegisterState
 from leakmark.server.accounts import Account, Accounts
@@ -80,27 +79,31 @@ class LimitBody:
             await self._refuse(scope, receive, send)
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > self.limit and not refused:
+                    refused = True  # answered here: whatever the app makes of the error below is not sent
+                    if not started:
+                        await self._refuse(scope, receive, send)
                     raise _TooLarge
             return message
 
         async def watch(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited, watch)
         except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
+            pass
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         mb = self.limit // (1 << 20)
@@ -123,7 +126,7 @@ class Server:
         self.env = Environment(loader=PackageLoader("leakmark.server", "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True))
         self.env.filters["when"] = local_time
-        self._state: tuple[float, RegisterState | None, str] = (0.0, None, "")
+        self._state: tuple[float, RegisterState | None] = (0.0, None)
 
     @property
     def clerks_read_traces(self) -> bool:
@@ -131,12 +134,12 @@ class Server:
 
     def register_state(self) -> RegisterState:
         """The register's incremental check (reused for _STATE_TTL seconds): shown on every page."""
-        t, state, _ = self._state
+        t, state = self._state
         if state is not None and time.monotonic() - t < _STATE_TTL:
             return state
         with Ledger(self.ws) as ledger:
             state = ledger.check(trust=True)
-        self._state = (time.monotonic(), state, "")
+        self._state = (time.monotonic(), state)
         return state
 
     # -- who asks ------------------------------------------------------------------------------------
@@ -152,7 +155,8 @@ class Server:
 
     def account(self, s: Session) -> Account:
         a = self.accounts.get(s.user)
-        assert a is not None  # checked by session()
+        if a is None:  # removed since session() looked
+            raise HTTPError(401, "unauthenticated", "your account changed: sign in again")
         return a
 
     def allow(self, s: Session, action: str) -> None:
@@ -284,11 +288,3 @@ def create_app(workspace: Workspace, *, secure_cookies: bool = False, workers: i
 
     app.add_middleware(LimitBody, limit=server.max_upload)
     return app
-
-
-def file_response(path: Path, name: str, media_type: str) -> FileResponse:
-    return FileResponse(path, media_type=media_type, filename=name)
-
-
-def bad(message: str) -> BadRequestError:
-    return BadRequestError(message)
