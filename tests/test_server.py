@@ -351,3 +351,21 @@ def test_an_issue_run_interrupted_by_a_restart_resumes_with_its_numbers(web: lea
     assert [(x["copy_no"], x["recipient"]) for x in done["result"]["copies"]] == [("000006", "Late One"),
                                                                                   ("000007", "Late Two")]
     assert register.verify(web).copies == 7
+
+
+def test_a_merged_print_file_with_stamps_through_the_api(web: leakmark.Workspace, issued) -> None:
+    import pymupdf
+
+    c, csrf = signed_in(web, "clerk")
+    r = c.post("/api/issue", files={"document": ("memo.pdf", issued.source.read_bytes())},
+               data={"recipients": "姓名,单位\n周杰,办公室\n吴敏,财务处", "output": "merged", "separator": "true",
+                     "stamp": "true", "stamp_unit": "true"}, headers={"X-CSRF-Token": csrf})
+    job = wait(c, r.json()["id"])
+    assert job["state"] == "done", job["error"]
+    got = c.get(f"/jobs/{job['id']}/download")
+    assert got.headers["content-type"] == "application/pdf"
+    with pymupdf.open(stream=got.content, filetype="pdf") as merged:
+        assert merged.page_count == 2 * (1 + issued.result.document.pages)  # a separator page before each copy
+    numbers = [x["copy_no"] for x in job["result"]["copies"]]
+    detail = register.show(web, f"{issued.result.document.id}/{numbers[0]}")
+    assert detail.copy.recipient == "周杰" and detail.stamp_lines and "办公室" in " ".join(detail.stamp_lines)
