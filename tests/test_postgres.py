@@ -1,5 +1,7 @@
-"""The register on PostgreSQL: the same events, hash chain, checks and verification as on SQLite, against a
-real server (127.0.0.1:5432, database `test`, or LEAKMARK_TEST_POSTGRES); each test in a schema of its own."""
+"""The register on PostgreSQL, against a real server (127.0.0.1:5432, database `test`, or LEAKMARK_TEST_POSTGRES),
+each test in a schema of its own: what only a shared register has (several workstations, processes issuing at
+once, an unreachable server, another key). The same operations and tampering on both backends:
+test_register_backends.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lmtest import RECIPIENTS, concurrent_issue_worker, seeded_workspace
+from lmtest import concurrent_issue_worker, seeded_workspace
 
 import leakmark
 from leakmark import register
@@ -53,44 +55,6 @@ def _issue(ws: leakmark.Workspace, source: Path, out: Path, names: list[str]) ->
     return leakmark.issue(ws, leakmark.IssueOptions(source=source, recipients=tuple(leakmark.Recipient(n, "U")
                                                                                    for n in names),
                                                     output_dir=out, jobs=1))
-
-
-def test_issue_trace_return_verify_on_postgres(pg: str, tmp_path: Path, samples_dir: Path) -> None:
-    from leakmark import simulate
-    from leakmark.rendering import render_page_array
-
-    ws = seeded_workspace(tmp_path / "ws", b"leakmark test workspace")
-    result = _issue(ws, samples_dir / "memo-en.pdf", tmp_path / "out", [n for n, _u in RECIPIENTS])
-    assert [c.copy_no for c in result.copies] == ["000001", "000002", "000003", "000004", "000005"]
-    assert not ws.ledger_path.exists()  # the register is the server's
-    page = render_page_array(Path(result.copies[2].path), 0, 300, mode="rgb")
-    photo = tmp_path / "photo.png"
-    import cv2
-
-    cv2.imwrite(str(photo), simulate.phone_photo(page, seed=4))
-    traced = leakmark.trace(ws, leakmark.TraceOptions(evidence=(photo,)))
-    assert traced.verdict == "identified" and traced.suspects[0].copy.copy_no == 3
-    register.record_trace(ws, traced, operator="investigator")
-    register.return_copy(ws, f"{result.document.id}/000002", "back", operator="clerk")
-    v = register.verify(ws)
-    assert (v.events, v.copies) == (6, 5)  # document, run, issued, run end, trace, return
-    assert register.traces(ws)[-1].record.operator == "investigator"
-    assert register.show(ws, f"{result.document.id}/000002").copy.status == "returned"
-
-
-def test_an_edited_or_deleted_row_fails_verification(pg: str, tmp_path: Path, samples_dir: Path) -> None:
-    ws = seeded_workspace(tmp_path / "ws", b"pg tamper")
-    _issue(ws, samples_dir / "memo-en.pdf", tmp_path / "out", ["Alice", "Bob"])
-    sql(pg, "UPDATE copies SET recipient='Mallory' WHERE copy_no=2")
-    with pytest.raises(LedgerIntegrityError, match="Mallory"):
-        register.verify(ws)
-    with pytest.raises(LedgerIntegrityError):
-        register.list_documents(ws)  # nothing is read from it
-    sql(pg, "UPDATE copies SET recipient='Bob' WHERE copy_no=2")
-    register.verify(ws)
-    sql(pg, "DELETE FROM events WHERE seq=(SELECT max(seq) FROM events)")
-    with pytest.raises(LedgerIntegrityError, match="deleted"):
-        register.verify(ws)
 
 
 def test_two_workstations_share_the_register(pg: str, tmp_path: Path, samples_dir: Path) -> None:
@@ -149,6 +113,7 @@ def test_four_processes_issuing_at_once_get_distinct_numbers(pg: str, tmp_path: 
         assert len({c.run_id for c in ledger.copies()}) == 4
 
 
+@pytest.mark.slow  # the web page on SQLite (test_server.py) and four processes on PostgreSQL (above) run by default
 def test_four_clerks_issuing_at_once_through_the_server_on_postgres(pg: str, tmp_path: Path,
                                                                      samples_dir: Path) -> None:
     import time

@@ -1,12 +1,15 @@
 """The same register operations on both backends (SQLite, PostgreSQL): the same events in the same order, the
-same views, the same verification, and the same tampering caught. PostgreSQL: a real server (see
+same views and the same verification; the rows test_ledger.py tampers with in SQLite are tampered with in
+PostgreSQL too, and caught. PostgreSQL: a real server (see
 test_postgres.py), a schema of its own per test."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,13 +26,9 @@ psycopg = pytest.importorskip("psycopg")
 BASE = os.environ.get("LEAKMARK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
-    """None for the workspace's SQLite file, else the URL of a new PostgreSQL schema (the process's register)."""
-    if request.param == "sqlite":
-        monkeypatch.delenv("LEAKMARK_REGISTER", raising=False)
-        yield None
-        return
+@contextlib.contextmanager
+def _schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty PostgreSQL schema as the process's register; dropped afterwards."""
     schema = "lm_" + secrets.token_hex(6)
     with psycopg.connect(BASE, autocommit=True) as db:
         db.execute(f"CREATE SCHEMA {schema}")
@@ -40,6 +39,23 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         with psycopg.connect(BASE, autocommit=True) as db:
             db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """None for the workspace's SQLite file, else the URL of a new PostgreSQL schema (the process's register)."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("LEAKMARK_REGISTER", raising=False)
+        yield None
+        return
+    with _schema(monkeypatch) as url:
+        yield url
+
+
+@pytest.fixture
+def pg(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with _schema(monkeypatch) as url:
+        yield url
 
 
 def tamper(ws: leakmark.Workspace, url: str | None, statement: str) -> None:
@@ -135,15 +151,46 @@ TAMPERING = {
 }
 
 
+TABLES = ("events", "documents", "copies", "runs", "meta", "checkpoint", "digests", "leakmark_schema")
+
+
+@pytest.fixture(scope="module")
+def pg_template(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Iterator[tuple[Path, str]]:
+    """A PostgreSQL register with three copies issued, once: each tampering test works on a clone of it."""
+    schema = "lm_tpl_" + secrets.token_hex(5)
+    with psycopg.connect(BASE, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    home = tmp_path_factory.mktemp("pg-template") / "ws"
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("LEAKMARK_REGISTER", f"{BASE}?options=-csearch_path%3D{schema}")
+        ws = seeded_workspace(home, b"tamper both")
+        R = leakmark.Recipient
+        _issue(ws, samples_dir / "memo-en.pdf", home.parent / "out", R("Alice"), R("Bob"), R("Carol"))
+    try:
+        yield home, schema
+    finally:
+        with psycopg.connect(BASE, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.mark.parametrize("what", list(TAMPERING))
-def test_tampering_is_caught_on_both_backends(backend: str | None, what: str, tmp_path: Path,
-                                              samples_dir: Path) -> None:
-    if backend is None and what not in ("edited recipient", "deleted event in the middle"):
-        pytest.skip("SQLite: test_ledger.py tampers with the same rows (and more) already")
-    ws = seeded_workspace(tmp_path / "ws", b"tamper both")
-    R = leakmark.Recipient
-    _issue(ws, samples_dir / "memo-en.pdf", tmp_path / "out", R("Alice"), R("Bob"), R("Carol"))
-    register.verify(ws)
+def test_tampering_is_caught_on_postgres(pg_template: tuple[Path, str], pg: str, what: str, tmp_path: Path) -> None:
+    """The rows test_ledger.py tampers with in SQLite (and more), changed in PostgreSQL."""
+    from leakmark.ledger.postgres import register_id
+
+    backend = pg
+    template, tpl = pg_template
+    schema = backend.rsplit("%3D", 1)[1]  # the test's own, empty: the template's tables copied into it
+    with psycopg.connect(BASE, autocommit=True) as db:
+        for t in TABLES:
+            db.execute(f"CREATE TABLE {schema}.{t} (LIKE {tpl}.{t} INCLUDING ALL)")
+            db.execute(f"INSERT INTO {schema}.{t} SELECT * FROM {tpl}.{t}")
+    shutil.copytree(template, tmp_path / "ws")
+    tpl_url = f"{BASE}?options=-csearch_path%3D{tpl}"
+    (tmp_path / "ws" / f"register-{register_id(tpl_url)}.head").rename(
+        tmp_path / "ws" / f"register-{register_id(backend)}.head")
+    ws = leakmark.Workspace.open(tmp_path / "ws", create=False)
+    assert register.verify(ws).copies == 3  # the clone is sound
     statement, before_reads = TAMPERING[what]
     tamper(ws, backend, statement)
     with pytest.raises(LedgerIntegrityError):
