@@ -92,6 +92,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "source_wording": ("该副本是此证据的来源副本（不等于认定其收件人泄密）",
                        "the copy is the source of this capture (not a finding that its recipient leaked it)"),
     "copies": ("份", "copies"),
+    "copies_title": ("分发副本", "Copies"),
     "progress": ("进度", "Progress"),
     "status_reserved": ("已预留", "reserved"),
     "status_issued": ("已分发", "issued"),
