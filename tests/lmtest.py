@@ -6,7 +6,11 @@ without importing pytest's conftest machinery.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pymupdf
@@ -108,3 +112,31 @@ def run_main(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, st
     assert "Traceback" not in out and "Traceback" not in err
     code = info.value.code
     return (0 if code is None else int(code)), out, err
+
+
+PG_BASE = os.environ.get("LEAKMARK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_admin():  # -> psycopg.Connection
+    """A connection to the test PostgreSQL server (CI starts it: .ci/run); the test fails saying what is missing."""
+    import psycopg
+
+    try:
+        return psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"no PostgreSQL server at {PG_BASE} ({exc}); start one or set LEAKMARK_TEST_POSTGRES")
+
+
+@contextlib.contextmanager
+def pg_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A register URL on a new, empty PostgreSQL schema, set as the process's register; dropped afterwards."""
+    schema = "lm_" + secrets.token_hex(6)
+    with pg_admin() as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("LEAKMARK_REGISTER", url)
+    try:
+        yield url
+    finally:
+        with pg_admin() as db:
+            db.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -6,14 +6,12 @@ test_register_backends.py."""
 from __future__ import annotations
 
 import multiprocessing
-import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lmtest import concurrent_issue_worker, seeded_workspace
+from lmtest import concurrent_issue_worker, pg_schema, seeded_workspace
 
 import leakmark
 from leakmark import register
@@ -21,29 +19,12 @@ from leakmark.errors import LedgerIntegrityError, WorkspaceMissingError
 from leakmark.ledger import Ledger
 
 psycopg = pytest.importorskip("psycopg")
-BASE = os.environ.get("LEAKMARK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(BASE, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:  # CI starts the server (.ci/run); elsewhere say what is missing
-        pytest.fail(f"no PostgreSQL server at {BASE} ({exc}); start one or set LEAKMARK_TEST_POSTGRES")
 
 
 @pytest.fixture
 def pg(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A register URL on a new, empty schema (dropped afterwards), set as the process's register."""
-    schema = "lm_" + secrets.token_hex(6)
-    with _admin() as db:
-        db.execute(f"CREATE SCHEMA {schema}")
-    url = f"{BASE}?options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("LEAKMARK_REGISTER", url)
-    try:
+    with pg_schema(monkeypatch) as url:
         yield url
-    finally:
-        with _admin() as db:
-            db.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def sql(url: str, statement: str) -> None:

@@ -5,16 +5,14 @@ test_postgres.py), a schema of its own per test."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lmtest import db_exec, seeded_workspace
+from lmtest import PG_BASE, db_exec, pg_admin, pg_schema, seeded_workspace
 
 import leakmark
 from leakmark import register
@@ -23,22 +21,6 @@ from leakmark.issuing import run as run_module
 from leakmark.ledger import Ledger
 
 psycopg = pytest.importorskip("psycopg")
-BASE = os.environ.get("LEAKMARK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@contextlib.contextmanager
-def _schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A new, empty PostgreSQL schema as the process's register; dropped afterwards."""
-    schema = "lm_" + secrets.token_hex(6)
-    with psycopg.connect(BASE, autocommit=True) as db:
-        db.execute(f"CREATE SCHEMA {schema}")
-    url = f"{BASE}?options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("LEAKMARK_REGISTER", url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(BASE, autocommit=True) as db:
-            db.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -48,13 +30,13 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.delenv("LEAKMARK_REGISTER", raising=False)
         yield None
         return
-    with _schema(monkeypatch) as url:
+    with pg_schema(monkeypatch) as url:
         yield url
 
 
 @pytest.fixture
 def pg(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with _schema(monkeypatch) as url:
+    with pg_schema(monkeypatch) as url:
         yield url
 
 
@@ -158,18 +140,18 @@ TABLES = ("events", "documents", "copies", "runs", "meta", "checkpoint", "digest
 def pg_template(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Iterator[tuple[Path, str]]:
     """A PostgreSQL register with three copies issued, once: each tampering test works on a clone of it."""
     schema = "lm_tpl_" + secrets.token_hex(5)
-    with psycopg.connect(BASE, autocommit=True) as db:
+    with pg_admin() as db:
         db.execute(f"CREATE SCHEMA {schema}")
     home = tmp_path_factory.mktemp("pg-template") / "ws"
     with pytest.MonkeyPatch.context() as m:
-        m.setenv("LEAKMARK_REGISTER", f"{BASE}?options=-csearch_path%3D{schema}")
+        m.setenv("LEAKMARK_REGISTER", f"{PG_BASE}?options=-csearch_path%3D{schema}")
         ws = seeded_workspace(home, b"tamper both")
         R = leakmark.Recipient
         _issue(ws, samples_dir / "memo-en.pdf", home.parent / "out", R("Alice"), R("Bob"), R("Carol"))
     try:
         yield home, schema
     finally:
-        with psycopg.connect(BASE, autocommit=True) as db:
+        with pg_admin() as db:
             db.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
@@ -181,12 +163,12 @@ def test_tampering_is_caught_on_postgres(pg_template: tuple[Path, str], pg: str,
     backend = pg
     template, tpl = pg_template
     schema = backend.rsplit("%3D", 1)[1]  # the test's own, empty: the template's tables copied into it
-    with psycopg.connect(BASE, autocommit=True) as db:
+    with pg_admin() as db:
         for t in TABLES:
             db.execute(f"CREATE TABLE {schema}.{t} (LIKE {tpl}.{t} INCLUDING ALL)")
             db.execute(f"INSERT INTO {schema}.{t} SELECT * FROM {tpl}.{t}")
     shutil.copytree(template, tmp_path / "ws")
-    tpl_url = f"{BASE}?options=-csearch_path%3D{tpl}"
+    tpl_url = f"{PG_BASE}?options=-csearch_path%3D{tpl}"
     (tmp_path / "ws" / f"register-{register_id(tpl_url)}.head").rename(
         tmp_path / "ws" / f"register-{register_id(backend)}.head")
     ws = leakmark.Workspace.open(tmp_path / "ws", create=False)

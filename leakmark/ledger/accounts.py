@@ -10,13 +10,9 @@ The event changes no view: `verify.py` replays it as a record only.
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from leakmark.ledger import checkpoint
-from leakmark.ledger.chain import event_hash, event_mac
 from leakmark.ledger.guard import ChainGuard
 from leakmark.ledger.models import now_iso
 
@@ -58,13 +54,4 @@ class AccountEvents(ChainGuard):
     def account_events(self) -> list[AccountEvent]:
         """Every account event, oldest first; after `check()` each is checked against its hash and HMAC."""
         return [AccountEvent(seq=seq, ts=ts, name=p["name"], action=p["action"], role=p["role"],
-                             operator=p["operator"]) for seq, ts, p in self._account_rows()]
-
-    def _account_rows(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
-        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind=? "
-                                 "ORDER BY seq", (KIND,)).fetchall():
-            p = json.loads(r["payload"])
-            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
-                                    or event_mac(self._key, r["hash"]) != r["mac"]):
-                self._fail(checkpoint.problem(f"event {r['seq']} ({KIND}) was edited"))
-            yield int(r["seq"]), str(r["ts"]), p
+                             operator=p["operator"]) for seq, ts, p in self._events_of(KIND)]

@@ -5,16 +5,18 @@ the checkpoint a transaction seals, and the refusal of a register that fails (ex
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from leakmark.errors import (
     LedgerIntegrityError,
     WrongKeyError,
 )
 from leakmark.ledger import checkpoint, reservations
-from leakmark.ledger.chain import GENESIS
+from leakmark.ledger.chain import GENESIS, event_hash, event_mac
 from leakmark.ledger.checkpoint import Checkpoint, Head, RegisterLock, RegisterState, RowHasher
 from leakmark.ledger.models import (
     Copy,
@@ -190,6 +192,17 @@ class ChainGuard:
             row = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
             self.state = RegisterState(count=int(row[0]) if row else 0, head=str(row[1]) if row else GENESIS,
                                        verified=False, problem=exc.problem)
+
+    def _events_of(self, kind: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(seq, ts, payload) of every event of one kind, oldest first; after `check()` each is checked against
+        its hash and HMAC (a record read alone, as the history reads do)."""
+        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind=? "
+                                 "ORDER BY seq", (kind,)).fetchall():
+            p = json.loads(r["payload"])
+            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
+                                    or event_mac(self._key, r["hash"]) != r["mac"]):
+                self._fail(checkpoint.problem(f"event {r['seq']} ({kind}) was edited"))
+            yield int(r["seq"]), str(r["ts"]), p
 
     @property
     def _verifying(self) -> bool:

@@ -12,7 +12,6 @@ was recorded. Reads check each event against its hash and HMAC once `check()` ra
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 from collections.abc import Iterator
@@ -20,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from leakmark.errors import OutputError
-from leakmark.ledger import checkpoint
-from leakmark.ledger.chain import event_hash, event_mac
 from leakmark.ledger.checkpoint import RegisterState
 from leakmark.ledger.guard import ChainGuard
 from leakmark.ledger.models import format_copy_no, now_iso
@@ -186,10 +183,4 @@ class TraceEvents(ChainGuard):
         return [TraceEvent(seq=seq, ts=ts, record=TraceRecord.from_payload(p)) for seq, ts, p in self._trace_rows()]
 
     def _trace_rows(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
-        for r in self.db.execute("SELECT seq, ts, kind, payload, prev_hash, hash, mac FROM events WHERE kind=? "
-                                 "ORDER BY seq", (KIND,)).fetchall():
-            p = json.loads(r["payload"])
-            if self._verifying and (event_hash(r["prev_hash"], r["seq"], r["ts"], r["kind"], p) != r["hash"]
-                                    or event_mac(self._key, r["hash"]) != r["mac"]):
-                self._fail(checkpoint.problem(f"event {r['seq']} (trace) was edited"))
-            yield int(r["seq"]), str(r["ts"]), p
+        return self._events_of(KIND)
