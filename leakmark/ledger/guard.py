@@ -178,8 +178,9 @@ class ChainGuard:
 
     def _refusal(self, exc: LedgerIntegrityError, write: bool) -> LedgerIntegrityError:
         what = "Nothing was written" if write else "Nothing is named, listed or exported from it"
-        advice = ("restore ledger.sqlite and ledger.head from your latest backup (`leakmark log verify` says "
-                  "exactly what is wrong)")
+        kept = ("the PostgreSQL register and this workstation's head file" if self.multi_writer
+                else "ledger.sqlite and ledger.head")
+        advice = f"restore {kept} from your latest backup (`leakmark log verify` says exactly what is wrong)"
         return LedgerIntegrityError(
             f"the register failed verification: {exc.problem}. {what}: {advice}"
             + ("" if write else ", or pass --trust-register to see what it says anyway"), problem=exc.problem)

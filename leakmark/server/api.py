@@ -142,9 +142,9 @@ def jobs(request: Request, s: SessionDep) -> list[dict[str, Any]]:
 @router.get("/jobs/{job_id}")
 def job(request: Request, s: SessionDep, job_id: str) -> dict[str, Any]:
     server = _server(request)
-    out = actions.job_for(server, s, job_id).to_json()
-    out["resumable"] = server.may(s, "issue") and actions.resumable_run(server, actions.job_for(server, s, job_id)) \
-        is not None
+    found = actions.job_for(server, s, job_id)
+    out = found.to_json()
+    out["resumable"] = server.may(s, "issue") and actions.resumable_run(server, found) is not None
     return out
 
 
