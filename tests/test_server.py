@@ -219,6 +219,7 @@ def test_issue_download_trace_report_return_through_the_web(web: leakmark.Worksp
     copies = job["result"]["copies"]
     assert [c["recipient"] for c in copies] == [f"Person {i}" for i in range(1, 6)]
     assert [c["copy_no"] for c in copies] == [f"{n:06d}" for n in range(6, 11)]
+    assert not (web.home / "server" / "jobs" / job_id / "memo.pdf").exists()  # the upload: the vault has it
     z = zipfile.ZipFile(io.BytesIO(clerk.get(f"/jobs/{job_id}/download").content))
     assert len(z.namelist()) == 5
     doc_id = job["result"]["document"]["id"]

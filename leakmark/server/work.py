@@ -42,6 +42,7 @@ def run_issue(ws: Workspace, jobs: JobStore, job: Job, progress: JobProgress) ->
                                         period=p["period"], layers=tuple(p["layers"]) if p["layers"] else None,
                                         merge=folder / "merged.pdf" if p["merge"] else None,
                                         separator=p["separator"], issued_by=job.user, stamp=stamp), progress)
+        Path(p["document"]).unlink(missing_ok=True)  # the vault keeps the original: no second unmarked copy here
     out_json = result.to_json()
     for c in out_json.get("copies", []):  # the server's own paths stay on the server
         c["file"] = Path(c.pop("path", "") or "").name
