@@ -223,6 +223,9 @@ def test_issue_download_trace_report_return_through_the_web(web: leakmark.Worksp
     z = zipfile.ZipFile(io.BytesIO(clerk.get(f"/jobs/{job_id}/download").content))
     assert len(z.namelist()) == 5
     doc_id = job["result"]["document"]["id"]
+    r = clerk.post(f"/jobs/{job_id}/remove", data={"csrf": clerk_csrf}, follow_redirects=False)
+    assert r.status_code == 400  # not confirmed: nothing removed
+    assert clerk.get(f"/jobs/{job_id}/download").status_code == 200
     leaked = tmp_path / "leaked.pdf"
     leaked.write_bytes(z.read(sorted(z.namelist())[2]))
     photo = simulate.phone_photo(render_page_array(leaked, 0, 300, mode="rgb"), seed=5)
@@ -246,6 +249,12 @@ def test_issue_download_trace_report_return_through_the_web(web: leakmark.Worksp
     assert r.status_code == 303
     detail = register.show(web, ref)
     assert detail.copy.status == "returned" and detail.history[-1].operator == "clerk"
+    # the copies are handed out: the clerk removes them from the server; the register keeps everything
+    r = clerk.post(f"/jobs/{job_id}/remove", data={"csrf": clerk_csrf, "confirm": "1"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert not list((web.home / "server" / "jobs" / job_id).rglob("*.pdf"))
+    assert clerk.get(f"/jobs/{job_id}/download").status_code == 404
+    assert "已从服务器删除" in clerk.get(f"/jobs/{job_id}").text
     assert detail.copy.issued_by == "clerk"
     assert register.verify(web).copies >= 10
     page = clerk.get(f"/register?doc={doc_id}").text

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from leakmark import register
-from leakmark.server import actions
+from leakmark.server import actions, work
 from leakmark.server.app import COOKIE, HTTPError, Server, SessionDep
 from leakmark.server.pages import sign_in
 
@@ -146,6 +146,15 @@ def job(request: Request, s: SessionDep, job_id: str) -> dict[str, Any]:
     out = found.to_json()
     out["resumable"] = server.may(s, "issue") and actions.resumable_run(server, found) is not None
     return out
+
+
+@router.post("/jobs/{job_id}/remove")
+def job_remove(request: Request, s: SessionDep, job_id: str, x_csrf_token: Csrf = "") -> dict[str, int]:
+    """Delete a finished issue run's copies from the server (handed out; the register keeps the records)."""
+    server = _server(request)
+    server.csrf(s, x_csrf_token)
+    server.allow(s, "issue")
+    return {"removed": work.remove_files(server.jobs.store, actions.job_for(server, s, job_id))}
 
 
 @router.get("/traces")

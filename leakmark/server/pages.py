@@ -163,6 +163,18 @@ def job_download(request: Request, s: SessionDep, job_id: str) -> Response:
     return FileResponse(content, media_type="application/pdf", filename=name)
 
 
+@router.post("/jobs/{job_id}/remove")
+def job_remove(request: Request, s: SessionDep, job_id: str, csrf: Annotated[str, Form()] = "",
+               confirm: Annotated[str, Form()] = "") -> Response:
+    server = _server(request)
+    server.csrf(s, csrf)
+    server.allow(s, "issue")
+    if not confirm:
+        raise HTTPError(400, "unconfirmed", "tick the confirmation: the copies cannot be downloaded again")
+    work.remove_files(server.jobs.store, actions.job_for(server, s, job_id))
+    return _see_other(f"/jobs/{job_id}")
+
+
 @router.get("/jobs/{job_id}/report")
 def job_report(request: Request, s: SessionDep, job_id: str) -> Response:
     server = _server(request)

@@ -50,11 +50,30 @@ def run_issue(ws: Workspace, jobs: JobStore, job: Job, progress: JobProgress) ->
     return out_json
 
 
+def remove_files(jobs: JobStore, job: Job) -> int:
+    """Delete the job's marked copies (and merged file) from the server once they are handed out: copies of a
+    classified document should not stay where they are not needed. The register keeps every record; the
+    files cannot be downloaded again. Returns how many files went."""
+    import shutil
+
+    if job.kind != "issue" or job.state != "done":
+        raise BadRequestError(f"job {job.id} is not a finished issue run: it has no copies to remove")
+    folder = jobs.folder(job)
+    files = [*(folder / "copies").glob("*.pdf"), *folder.glob("merged.pdf")]
+    shutil.rmtree(folder / "copies", ignore_errors=True)
+    (folder / "merged.pdf").unlink(missing_ok=True)
+    job.result["files_removed"] = True
+    jobs.save(job)
+    return len(files)
+
+
 def issue_files(jobs: JobStore, job: Job) -> tuple[str, bytes | Path]:
     """What `download` sends: (file name, a path or the bytes of a ZIP of every copy)."""
     folder = jobs.folder(job)
     if job.state != "done":
         raise BadRequestError(f"job {job.id} is {job.state}: its copies can be downloaded when it is done")
+    if job.result.get("files_removed"):
+        raise NotFoundError(f"the copies of job {job.id} were removed from the server after they were handed out")
     merged = folder / "merged.pdf"
     if job.result.get("merged") and merged.exists():
         return f"{job.result['document']['id']}-merged.pdf", merged
