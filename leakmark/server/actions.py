@@ -3,6 +3,8 @@ a user may see. Each checks the permission it needs; the caller has checked the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from leakmark import register
@@ -10,7 +12,7 @@ from leakmark.errors import BadRequestError, InputFileError, NotFoundError
 from leakmark.recipients import Recipient, parse_csv_bytes, parse_table
 from leakmark.server import uploads, work
 from leakmark.server.app import Server
-from leakmark.server.jobs import Job
+from leakmark.server.jobs import Job, Work
 from leakmark.server.sessions import Session
 
 DOCUMENT_KINDS = ("pdf", "png", "jpeg", "tiff")
@@ -49,20 +51,11 @@ def start_issue(server: Server, s: Session, document: tuple[BinaryIO, str | None
         raise BadRequestError("the unit and the classification go with the copy-number stamp: tick it too")
     people = _recipients(recipients_text, recipients_csv)
     job = server.jobs.new("issue", s.user, uploads.safe_name(document[1], "document"))
-    try:
-        path, shown, _kind = uploads.save(document[0], document[1], server.jobs.folder(job), 0, DOCUMENT_KINDS,
-                                          server.max_upload)
-    except BaseException:
-        server.jobs.discard(job)
-        raise
-    job.params = work.issue_params(path, shown, [{"name": p.name, "unit": p.unit, "copy_no": p.copy_no,
-                                                  "note": p.note} for p in people],
-                                   title=title.strip(), level=level.strip(), period=period.strip(), layers=wanted,
-                                   merge=output == "merged", separator=separator, stamp=stamp,
-                                   stamp_unit=stamp_unit, stamp_level=stamp_level)
-    server.jobs.save(job)
-    server.jobs.start(job, work.run_issue)
-    return job
+    return _launch(server, job, [document], DOCUMENT_KINDS, 0, lambda saved: work.issue_params(
+        saved[0][0], saved[0][1], [{"name": p.name, "unit": p.unit, "copy_no": p.copy_no, "note": p.note}
+                                   for p in people],
+        title=title.strip(), level=level.strip(), period=period.strip(), layers=wanted, merge=output == "merged",
+        separator=separator, stamp=stamp, stamp_unit=stamp_unit, stamp_level=stamp_level), work.run_issue)
 
 
 def start_trace(server: Server, s: Session, files: list[tuple[BinaryIO, str | None]], doc_id: str = "",
@@ -74,19 +67,24 @@ def start_trace(server: Server, s: Session, files: list[tuple[BinaryIO, str | No
     if len(files) > 50:
         raise InputFileError(f"{len(files)} files: at most 50 in one trace (one leak)")
     job = server.jobs.new("trace", s.user, ", ".join(uploads.safe_name(n) for _f, n in files)[:120])
-    saved, shown = [], []
+    return _launch(server, job, files, EVIDENCE_KINDS, 1, lambda saved: {
+        "evidence": [str(p) for p, _shown in saved], "shown": [shown for _p, shown in saved],
+        "doc_id": doc_id.strip(), "lang": lang}, work.run_trace)
+
+
+def _launch(server: Server, job: Job, files: list[tuple[BinaryIO, str | None]], kinds: tuple[str, ...], first: int,
+            params: Callable[[list[tuple[Path, str]]], dict[str, Any]], run: Work) -> Job:
+    """Save the job's uploads in its folder (numbered from `first`; one refused drops the job, folder and all),
+    then its parameters (`params` of the saved paths and shown names), then start it."""
     try:
-        for i, (stream, name) in enumerate(files, start=1):
-            path, label, _kind = uploads.save(stream, name, server.jobs.folder(job), i, EVIDENCE_KINDS,
-                                              server.max_upload)
-            saved.append(str(path))
-            shown.append(label)
+        saved = [uploads.save(stream, name, server.jobs.folder(job), i, kinds, server.max_upload)[:2]
+                 for i, (stream, name) in enumerate(files, start=first)]
     except BaseException:
         server.jobs.discard(job)
         raise
-    job.params = {"evidence": saved, "shown": shown, "doc_id": doc_id.strip(), "lang": lang}
+    job.params = params(saved)
     server.jobs.save(job)
-    server.jobs.start(job, work.run_trace)
+    server.jobs.start(job, run)
     return job
 
 

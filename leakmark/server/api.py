@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from leakmark import register
 from leakmark.server import actions, work
-from leakmark.server.app import COOKIE, HTTPError, Server, SessionDep
+from leakmark.server.app import COOKIE, HTTPError, SessionDep, server_of
 from leakmark.server.pages import sign_in
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -31,13 +31,10 @@ class StatusRequest(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
-def _server(request: Request) -> Server:
-    return request.app.state.server
-
 
 @router.post("/login")
 def login(request: Request, body: Login) -> JSONResponse:
-    server = _server(request)
+    server = server_of(request)
     session, message, status = sign_in(server, request, body.name, body.password)
     if session is None:
         raise HTTPError(status, "login_failed" if status == 401 else "rate_limited", message)
@@ -48,7 +45,7 @@ def login(request: Request, body: Login) -> JSONResponse:
 
 @router.post("/logout")
 def logout(request: Request, s: SessionDep, x_csrf_token: Csrf = "") -> dict[str, bool]:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, x_csrf_token)
     server.sessions.drop(s.token)
     return {"ok": True}
@@ -56,7 +53,7 @@ def logout(request: Request, s: SessionDep, x_csrf_token: Csrf = "") -> dict[str
 
 @router.get("/me")
 def me(request: Request, s: SessionDep) -> dict[str, Any]:
-    server = _server(request)
+    server = server_of(request)
     return {"user": s.user, "role": s.role, "csrf": s.csrf,
             "may": [a for a in ("issue", "status", "register", "export", "trace", "trace_reports")
                     if server.may(s, a)]}
@@ -64,33 +61,33 @@ def me(request: Request, s: SessionDep) -> dict[str, Any]:
 
 @router.get("/register/state")
 def register_state(request: Request, s: SessionDep) -> dict[str, Any]:
-    return _server(request).register_state().to_json()
+    return server_of(request).register_state().to_json()
 
 
 @router.get("/register/verify")
 def verify(request: Request, s: SessionDep) -> dict[str, Any]:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "register")
     return register.verify(server.ws).to_json()
 
 
 @router.get("/documents")
 def documents(request: Request, s: SessionDep) -> list[dict[str, Any]]:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "register")
     return [d.to_json() for d in register.list_documents(server.ws)]
 
 
 @router.get("/copies")
 def copies(request: Request, s: SessionDep, q: str = "", doc: str = "", status: str = "") -> list[dict[str, str]]:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "register")
     return [e.to_json() for e in register.search(server.ws, q, doc_id=doc or None, status=status or None)]
 
 
 @router.get("/copies/{doc_id}/{copy_no}")
 def copy(request: Request, s: SessionDep, doc_id: str, copy_no: str) -> dict[str, Any]:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "register")
     out = register.show(server.ws, f"{doc_id}/{copy_no}").to_json()
     out["copy"].pop("path", None)  # the server's own path
@@ -100,7 +97,7 @@ def copy(request: Request, s: SessionDep, doc_id: str, copy_no: str) -> dict[str
 @router.post("/copies/{doc_id}/{copy_no}/status")
 def copy_status(request: Request, s: SessionDep, doc_id: str, copy_no: str, body: StatusRequest,
                 x_csrf_token: Csrf = "") -> dict[str, Any]:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, x_csrf_token)
     return actions.change_status(server, s, f"{doc_id}/{copy_no}", body.action, body.reason).to_json()
 
@@ -114,7 +111,7 @@ def issue(request: Request, s: SessionDep, document: Annotated[UploadFile, File(
           stamp: Annotated[bool, Form()] = False, stamp_unit: Annotated[bool, Form()] = False,
           stamp_level: Annotated[bool, Form()] = False, x_csrf_token: Csrf = "") -> dict[str, Any]:
     """Start an issue run (a job): poll /api/jobs/{id}; download its copies when it is done."""
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, x_csrf_token)
     csv_data = recipients_csv.file.read(server.max_upload) if recipients_csv and recipients_csv.filename else None
     return actions.start_issue(server, s, (document.file, document.filename), recipients, csv_data, title=title,
@@ -127,7 +124,7 @@ def trace(request: Request, s: SessionDep, evidence: Annotated[list[UploadFile],
           doc_id: Annotated[str, Form()] = "", lang: Annotated[str, Form()] = "zh",
           x_csrf_token: Csrf = "") -> dict[str, Any]:
     """Start a trace of the evidence files of one leak (a job): poll /api/jobs/{id} for its result."""
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, x_csrf_token)
     return actions.start_trace(server, s, [(f.file, f.filename) for f in evidence], doc_id,
                                lang if lang in ("zh", "en") else "zh").to_json()
@@ -135,13 +132,13 @@ def trace(request: Request, s: SessionDep, evidence: Annotated[list[UploadFile],
 
 @router.get("/jobs")
 def jobs(request: Request, s: SessionDep) -> list[dict[str, Any]]:
-    server = _server(request)
+    server = server_of(request)
     return [j.to_json() for j in actions.visible_jobs(server, s)]
 
 
 @router.get("/jobs/{job_id}")
 def job(request: Request, s: SessionDep, job_id: str) -> dict[str, Any]:
-    server = _server(request)
+    server = server_of(request)
     found = actions.job_for(server, s, job_id)
     out = found.to_json()
     out["resumable"] = server.may(s, "issue") and actions.resumable_run(server, found) is not None
@@ -151,7 +148,7 @@ def job(request: Request, s: SessionDep, job_id: str) -> dict[str, Any]:
 @router.post("/jobs/{job_id}/remove")
 def job_remove(request: Request, s: SessionDep, job_id: str, x_csrf_token: Csrf = "") -> dict[str, int]:
     """Delete a finished issue run's copies from the server (handed out; the register keeps the records)."""
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, x_csrf_token)
     server.allow(s, "issue")
     return {"removed": work.remove_files(server.jobs.store, actions.job_for(server, s, job_id))}
@@ -159,4 +156,4 @@ def job_remove(request: Request, s: SessionDep, job_id: str, x_csrf_token: Csrf 
 
 @router.get("/traces")
 def traces(request: Request, s: SessionDep) -> list[dict[str, Any]]:
-    return actions.trace_rows(_server(request), s)
+    return actions.trace_rows(server_of(request), s)

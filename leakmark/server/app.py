@@ -202,10 +202,15 @@ class Server:
         return response
 
 
+def server_of(request: Request) -> Server:
+    """The application's shared state (set by create_app)."""
+    return request.app.state.server
+
+
 def current_session(request: Request) -> Session:
     """The signed-in session (a dependency: it runs before the request's form is validated, so a request
     without a session is refused as such, whatever it carries)."""
-    return request.app.state.server.session(request)
+    return server_of(request).session(request)
 
 
 SessionDep = Annotated[Session, Depends(current_session)]

@@ -8,17 +8,14 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from leakmark import register
-from leakmark.ledger import CopyStatus
+from leakmark.ledger import CopyStatus, Ledger
 from leakmark.server import actions, work
-from leakmark.server.app import COOKIE, LOGIN_COOKIE, REPORT_CSP, HTTPError, Server, SessionDep
+from leakmark.server.app import COOKIE, LOGIN_COOKIE, REPORT_CSP, HTTPError, Server, SessionDep, server_of
 from leakmark.server.sessions import Session
 
 router = APIRouter(include_in_schema=False)
 _MAX_ROWS = 500  # copies listed on the register page (search narrows them)
 
-
-def _server(request: Request) -> Server:
-    return request.app.state.server
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -27,13 +24,13 @@ def _see_other(url: str) -> RedirectResponse:
 
 @router.get("/login")
 def login_form(request: Request) -> Response:
-    return _server(request).login_page(request)
+    return server_of(request).login_page(request)
 
 
 @router.post("/login")
 def login(request: Request, name: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
           csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
-    server = _server(request)
+    server = server_of(request)
     token = request.cookies.get(LOGIN_COOKIE) or ""
     if not token or not secrets_equal(token, csrf):
         return server.login_page(request, "the sign-in form expired: try again", status=403)
@@ -70,7 +67,7 @@ def sign_in(server: Server, request: Request, name: str, password: str) -> tuple
 
 @router.post("/logout")
 def logout(request: Request, s: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, csrf)
     server.sessions.drop(s.token)
     response = _see_other("/login")
@@ -80,15 +77,15 @@ def logout(request: Request, s: SessionDep, csrf: Annotated[str, Form()] = "") -
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, s: SessionDep) -> Response:
-    server = _server(request)
-    docs = register.list_documents(server.ws, trust_register=True)
+    server = server_of(request)
+    docs = register.list_documents(server.ws, trust_register=True)  # counts only: the banner says if it failed
     return server.page(request, "home.html.j2", session=s, documents=len(docs),
                        copies=sum(len(d.copies) for d in docs), jobs=actions.visible_jobs(server, s)[:10])
 
 
 @router.get("/issue", response_class=HTMLResponse)
 def issue_form(request: Request, s: SessionDep) -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "issue")
     return server.page(request, "issue.html.j2", session=s)
 
@@ -102,7 +99,7 @@ def issue(request: Request, s: SessionDep, document: Annotated[UploadFile, File(
           output: Annotated[str, Form()] = "copies", separator: Annotated[str, Form()] = "",
           stamp: Annotated[str, Form()] = "", stamp_unit: Annotated[str, Form()] = "",
           stamp_level: Annotated[str, Form()] = "") -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, csrf)
     csv_data = recipients_csv.file.read(server.max_upload) if recipients_csv and recipients_csv.filename else None
     job = actions.start_issue(server, s, (document.file, document.filename), recipients, csv_data, title=title,
@@ -113,7 +110,7 @@ def issue(request: Request, s: SessionDep, document: Annotated[UploadFile, File(
 
 @router.get("/trace", response_class=HTMLResponse)
 def trace_form(request: Request, s: SessionDep) -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "trace")
     return server.page(request, "trace.html.j2", session=s)
 
@@ -121,7 +118,7 @@ def trace_form(request: Request, s: SessionDep) -> Response:
 @router.post("/trace")
 def trace(request: Request, s: SessionDep, evidence: Annotated[list[UploadFile], File()],
           csrf: Annotated[str, Form()] = "", doc_id: Annotated[str, Form()] = "") -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, csrf)
     job = actions.start_trace(server, s, [(f.file, f.filename) for f in evidence], doc_id, server.lang(request))
     return _see_other(f"/jobs/{job.id}")
@@ -129,13 +126,13 @@ def trace(request: Request, s: SessionDep, evidence: Annotated[list[UploadFile],
 
 @router.get("/jobs", response_class=HTMLResponse)
 def jobs(request: Request, s: SessionDep) -> Response:
-    server = _server(request)
+    server = server_of(request)
     return server.page(request, "jobs.html.j2", session=s, jobs=actions.visible_jobs(server, s))
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, s: SessionDep, job_id: str) -> Response:
-    server = _server(request)
+    server = server_of(request)
     job = actions.job_for(server, s, job_id)
     resumable = server.may(s, "issue") and actions.resumable_run(server, job) is not None
     return server.page(request, "job.html.j2", session=s, job=job, resumable=resumable)
@@ -143,7 +140,7 @@ def job_page(request: Request, s: SessionDep, job_id: str) -> Response:
 
 @router.post("/jobs/{job_id}/resume")
 def job_resume(request: Request, s: SessionDep, job_id: str, csrf: Annotated[str, Form()] = "") -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, csrf)
     job = actions.resume(server, s, actions.job_for(server, s, job_id))
     return _see_other(f"/jobs/{job.id}")
@@ -151,7 +148,7 @@ def job_resume(request: Request, s: SessionDep, job_id: str, csrf: Annotated[str
 
 @router.get("/jobs/{job_id}/download")
 def job_download(request: Request, s: SessionDep, job_id: str) -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "issue")
     job = actions.job_for(server, s, job_id)
     if job.kind != "issue":
@@ -166,7 +163,7 @@ def job_download(request: Request, s: SessionDep, job_id: str) -> Response:
 @router.post("/jobs/{job_id}/remove")
 def job_remove(request: Request, s: SessionDep, job_id: str, csrf: Annotated[str, Form()] = "",
                confirm: Annotated[str, Form()] = "") -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, csrf)
     server.allow(s, "issue")
     if not confirm:
@@ -177,7 +174,7 @@ def job_remove(request: Request, s: SessionDep, job_id: str, csrf: Annotated[str
 
 @router.get("/jobs/{job_id}/report")
 def job_report(request: Request, s: SessionDep, job_id: str) -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "trace_reports")
     job = actions.job_for(server, s, job_id)
     path = server.jobs.folder(job) / "report.html"
@@ -188,10 +185,11 @@ def job_report(request: Request, s: SessionDep, job_id: str) -> Response:
 
 @router.get("/register", response_class=HTMLResponse)
 def register_page(request: Request, s: SessionDep, q: str = "", status: str = "", doc: str = "") -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "register")
-    docs = register.list_documents(server.ws)
-    entries = register.search(server.ws, q, doc_id=doc.strip() or None, status=status or None)
+    with Ledger(server.ws) as ledger:  # one check for both reads
+        docs = register.list_documents(ledger)
+        entries = register.search(ledger, q, doc_id=doc.strip() or None, status=status or None)
     copies = [{"document_id": e.copy.document_id, "title": e.document.title, "copy_no": e.copy.label,
                "recipient": e.copy.recipient, "unit": e.copy.unit, "issued_at": e.copy.issued_at or "",
                "status": str(e.copy.status)} for e in entries[:_MAX_ROWS]]
@@ -204,7 +202,7 @@ def register_page(request: Request, s: SessionDep, q: str = "", status: str = ""
 
 @router.get("/register/export.csv")
 def export(request: Request, s: SessionDep) -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "export")
     return Response(register.export_csv(server.ws, headers="zh" if server.lang(request) == "zh" else "en"),
                     media_type="text/csv; charset=utf-8",
@@ -213,7 +211,7 @@ def export(request: Request, s: SessionDep) -> Response:
 
 @router.get("/register/{doc_id}/{copy_no}", response_class=HTMLResponse)
 def copy_page(request: Request, s: SessionDep, doc_id: str, copy_no: str) -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.allow(s, "register")
     detail = register.show(server.ws, f"{doc_id}/{copy_no}")
     c = detail.copy
@@ -227,7 +225,7 @@ def copy_page(request: Request, s: SessionDep, doc_id: str, copy_no: str) -> Res
 def copy_status(request: Request, s: SessionDep, doc_id: str, copy_no: str, csrf: Annotated[str, Form()] = "",
                 action: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
                 confirm: Annotated[str, Form()] = "") -> Response:
-    server = _server(request)
+    server = server_of(request)
     server.csrf(s, csrf)
     if not confirm:
         raise HTTPError(400, "unconfirmed", "tick the confirmation: the change is recorded in the register for good")
@@ -237,5 +235,5 @@ def copy_status(request: Request, s: SessionDep, doc_id: str, copy_no: str, csrf
 
 @router.get("/traces", response_class=HTMLResponse)
 def traces_page(request: Request, s: SessionDep) -> Response:
-    server = _server(request)
+    server = server_of(request)
     return server.page(request, "traces.html.j2", session=s, traces=actions.trace_rows(server, s))
