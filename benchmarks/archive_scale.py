@@ -15,6 +15,7 @@ machine's load: other work shares its CPU, so the times are upper bounds).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import tempfile
@@ -29,7 +30,7 @@ from benchmarks.common import RESULTS, Results, Stamp, argument_parser, argument
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, fingerprint, issue, simulate, trace
 from leakmark import index as page_index
 from leakmark._io import atomic_write_bytes
-from leakmark.index import Candidate
+from leakmark.index import Candidate, cells
 from leakmark.index.segment import Entry
 from leakmark.ledger import Document, Ledger
 from leakmark.rendering import render_page_array
@@ -113,14 +114,15 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
             f"{peak:.0f} |")
 
 
-def synthetic(tmp: Path, pages: int, sizes: list[int]) -> list[str]:
+def synthetic(tmp: Path, pages: int, sizes: list[int]) -> tuple[list[str], tuple[float, float]]:
     """The page index alone with N entries: the real archive's in `tmp`, the rest synthetic pages of 300
     descriptors drawn from the index entries of generated pages that are not registered (`_pool`), each with a
     little noise and its visual word, placed at random on an A4 page (the words as skewed as real pages', no
     real page behind them). The synthetic pages are written as segment files of MERGE_PAGES pages (as
     registrations leave them) and memory-mapped, as a trace opens them. Per N: the time to open the index, the
     query time for the phone photo (the first, then the best of three), whether the photo's page still comes
-    first, and the memory the query added to the process."""
+    first, and the memory the query added to the process; and what the noise would change of the synthetic
+    descriptors' cells and signatures (`_cell_moves`)."""
     from leakmark.index import PageIndex
     from leakmark.index.segment import Segment
     from leakmark.trace import locate
@@ -164,7 +166,7 @@ def synthetic(tmp: Path, pages: int, sizes: list[int]) -> list[str]:
         rows.append(f"| {n:,} | {size / n / 1024:.1f} | {len(index.segments)} | {opened:.2f} | {first:.2f} | "
                     f"{best:.3f} | {'first' if rank == 0 else 'NOT first' if rank else 'not found'} | {grown:.0f} |")
         log(rows[-1])
-    return rows
+    return rows, _cell_moves(pool_d)
 
 
 def _pool(tmp: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -192,15 +194,40 @@ def _pool(tmp: Path) -> tuple[np.ndarray, np.ndarray]:
 def _synthetic_pages(rng: np.random.Generator, pool_d: np.ndarray, pool_w: np.ndarray, start: int, count: int
                      ) -> list[tuple[str, int, Entry]]:
     """`count` synthetic one-page documents (sha256 = their number in hex) drawn from the pool."""
+    pool_c, pool_s = _pool_cells(pool_d)
     pages = []
     for i in range(start, start + count):
         pick = rng.integers(0, len(pool_d), page_index.PER_PAGE)
         where = (rng.random((page_index.PER_PAGE, 2)) * (1240, 1754)).astype(np.float32)
-        # a little noise: no two synthetic descriptors are the same (real pages' never are), none leaves its word
+        # a little noise: no two synthetic descriptors are the same (real pages' never are), none leaves its word;
+        # each keeps its pool descriptor's cell and signature (computing them for 300 million descriptors would
+        # take hours here; `_cell_moves` says how much the noise would change them)
         noise = rng.integers(-2, 3, (page_index.PER_PAGE, 128))
         desc = np.clip(pool_d[pick].astype(np.int16) + noise, 0, 255).astype(np.uint8)
-        pages.append((f"{i:064x}", 0, Entry(desc, pool_w[pick], where)))
+        pages.append((f"{i:064x}", 0, Entry(desc, pool_w[pick], where, pool_c[pick], pool_s[pick])))
     return pages
+
+
+@functools.cache
+def _pool_cells_of(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    return cells.of_stored(np.frombuffer(raw, np.uint8).reshape(-1, 128))
+
+
+def _pool_cells(pool_d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pool descriptors' cells and signatures."""
+    return _pool_cells_of(pool_d.tobytes())
+
+
+def _cell_moves(pool_d: np.ndarray, seed: int = 16, n: int = 30_000) -> tuple[float, float]:
+    """What the synthetic descriptors' noise would change of their pool descriptor's cell and signature (which
+    they keep): the share that would move to another cell, and the mean signature bits that would differ."""
+    rng = np.random.default_rng(seed)  # synthetic evidence only, never marks
+    pick = rng.integers(0, len(pool_d), n)
+    noisy = np.clip(pool_d[pick].astype(np.int16) + rng.integers(-2, 3, (n, 128)), 0, 255).astype(np.uint8)
+    cell, sig = cells.of_stored(noisy)
+    pool_c, pool_s = _pool_cells(pool_d)
+    same = cell == pool_c[pick]
+    return float(np.mean(~same)), float(np.mean(np.bitwise_count(sig[same] ^ pool_s[pick][same])))
 
 
 def padded(tmp: Path, pages: int, total: int) -> str:
@@ -218,24 +245,30 @@ def padded(tmp: Path, pages: int, total: int) -> str:
         docs = ledger.documents()
         leaked = next(d for d in docs if d.source_name == f"page-{pages // 2:06d}.pdf")
         copy = next(c for c in ledger.copies(leaked.id) if c.path)
-    page_index.for_trace(ws, docs)  # the registered pages indexed
-    have = len(page_index.load_or_empty(ws)[0])  # and the synthetic ones an earlier run added
-    if have < total:
-        rng = np.random.default_rng(15)  # synthetic index entries only, never marks
-        pool_d, pool_w = _pool(tmp)
-        for start in range(have, total, page_index.MERGE_PAGES):
-            count = min(page_index.MERGE_PAGES, total - start)
-            page_index.add_pages(ws, _synthetic_pages(rng, pool_d, pool_w, start, count))
-            log(f"  {start + count:,} index pages")
+    pad_index(ws, docs, tmp, total)
     # the same photos as the archive's own row, with the synthetic pages competing as registered ones would
-    with _unmasked(ws):
+    with unmasked(ws):
         row = _traced(ws, folder, total, pages // 2, Path(copy.path), copy.label, None, seed=pages)
     registered = sum(d.pages for d in docs)  # not len(real): a reused padded index holds the synthetic pages too
     return row.replace(f"| {total} |", f"| {total:,} ({registered:,} registered) |", 1)
 
 
+def pad_index(ws: Workspace, docs: list[Document], pool_dir: Path, total: int) -> None:
+    """Add synthetic pages to the workspace's index (the registered ones indexed first) until it holds `total`
+    pages; the pool of descriptors is made (once) in `pool_dir`."""
+    page_index.for_trace(ws, docs)  # the registered pages indexed
+    have = len(page_index.load_or_empty(ws)[0])  # and the synthetic ones an earlier run added
+    if have < total:
+        rng = np.random.default_rng(15)  # synthetic index entries only, never marks
+        pool_d, pool_w = _pool(pool_dir)
+        for start in range(have, total, page_index.MERGE_PAGES):
+            count = min(page_index.MERGE_PAGES, total - start)
+            page_index.add_pages(ws, _synthetic_pages(rng, pool_d, pool_w, start, count))
+            log(f"  {start + count:,} index pages")
+
+
 @contextlib.contextmanager
-def _unmasked(ws: Workspace) -> Iterator[None]:
+def unmasked(ws: Workspace) -> Iterator[None]:
     """Traces in `ws` query its whole index as if every page in it were registered. The tracer asks the index
     for the registered documents' pages only, so synthetic pages would be masked out of the matching and the
     spatial checks: a query would cost less than with that many registered pages (0.38 s against 0.84 s for
@@ -302,7 +335,8 @@ def main(argv: list[str] | None = None) -> None:
             log(f"archive of {sizes[-1]} pages, index padded to {total:,}")
             rows.append(padded(base / f"archive-{sizes[-1]}", sizes[-1], total))
             log(rows[-1])
-        synth = synthetic(base / f"archive-{sizes[-1]}", sizes[-1], [int(n) for n in args.synthetic.split(",") if n])
+        synth, moves = synthetic(base / f"archive-{sizes[-1]}", sizes[-1],
+                                 [int(n) for n in args.synthetic.split(",") if n])
     after = os.getloadavg()
     lines = ["# Trace at archive scale", "",
              f"Machine load (1/5/15-minute averages, `uptime`): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the "
@@ -315,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
              "`locate`: the evidence's SIFT features (the unwarped sheet at 2,400 px; the raw image at 1,200 px "
              "first when the sheet shows nothing; the mirror image's are these mirrored, not extracted) and the "
              "geometric verification of the index's candidates; the padded rows' synthetic pages are queried as "
-             "registered pages would be (`_unmasked`); peak memory of the whole run so far.", "",
+             "registered pages would be (`unmasked`); peak memory of the whole run so far.", "",
              "| pages | register s/page | index KB/page | trace s | " + " | ".join(STAGES)
              + " | right copy named | unregistered page: trace s | peak MB |",
              "|---:|---:|---:|---:|" + "---:|" * len(STAGES) + "---|---:|---:|",
@@ -324,11 +358,16 @@ def main(argv: list[str] | None = None) -> None:
         lines += ["## The index alone, with synthetic pages", "",
                   f"The {sizes[-1]} real pages' entries and synthetic ones up to N (300 descriptors each, drawn from "
                   f"the index entries of {POOL_PAGES} generated pages that are not registered, with a little noise, "
-                  "placed at random on an A4 page: words as skewed as real pages'), "
+                  "placed at random on an A4 page: words as skewed as real pages'; each keeps its pool descriptor's "
+                  "cell and signature for the first pass (computing them for every synthetic descriptor would take "
+                  f"hours here; the noise would move {moves[0]:.1%} of them to another cell and change "
+                  f"{moves[1]:.1f} of 64 signature bits of the others), "
                   f"in segment files of up to {page_index.MERGE_PAGES:,} pages, memory-mapped; the same photo's "
                   "features queried. Open: reading the segments' headers; query: the first (from the disk or the "
                   "page cache), then the best of three; memory: what the first query added to the process "
-                  "(mapped pages it read included).", "",
+                  f"(mapped pages it read included). From {page_index.FIRST_PASS_FROM:,} page contents on, a query "
+                  f"starts with the cells' first pass, which hands {page_index.FIRST_PASS_KEEP} contents to the "
+                  "exact search (`leakmark.index._first_pass`).", "",
                   "| index pages | KB/page | segments | open s | first query s | query s | photo's page | MB |",
                   "|---:|---:|---:|---:|---:|---:|---|---:|", *synth, ""]
     output = Results(args.results, stamp, "archive-scale")

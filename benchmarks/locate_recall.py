@@ -10,20 +10,30 @@ attacked and traced against the whole register, as `leakmark trace` does: the pa
 locate step verifies. Counted: evidence whose first evidence page was located on the right document and page
 (for a page mix of several pages: every evidence file on its own page), per family; and the seconds of the
 index and locate stages. Writes benchmarks/results/locate-recall.md.
+
+    --pad N    trace in a copy of the workspace whose page index also holds synthetic pages (archive_scale's),
+               up to N index pages, searched as registered pages would be (the issue's 10,000-page archive as
+               distractors, without registering 9,000 more pages)
+    --first-pass-from N   queries start with the cells' first pass from N page contents on (default: as
+               shipped, leakmark.index.FIRST_PASS_FROM), to compare the two searches on the same evidence
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import archive_scale
 from benchmarks import attacks as atk
 from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, log, script_name
 from benchmarks.robustness import attack_evidence
 from leakmark import IssueOptions, Recipient, TraceOptions, Workspace, issue, trace
+from leakmark import index as page_index
 from leakmark.errors import LeakmarkError
 from leakmark.ledger import Ledger
 from leakmark.samples import write_samples
@@ -56,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trials", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--attacks", default="", help="comma-separated attack names (default: all)")
+    ap.add_argument("--pad", type=int, default=0, help="pad a copy's index with synthetic pages up to N pages")
+    ap.add_argument("--first-pass-from", type=int, help="page contents from which queries start with the first pass")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     stamp = Stamp.take(NAME, argv)
@@ -64,6 +76,18 @@ def main(argv: list[str] | None = None) -> None:
         ws = Workspace.open(args.archive, create=False)
     except LeakmarkError as exc:
         ap.error(f"--archive {args.archive}: {exc}")  # exit 2 with the message, no traceback
+    if args.first_pass_from is not None:
+        page_index.FIRST_PASS_FROM = args.first_pass_from
+    searched: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if args.pad:
+        padded = args.archive.parent / f"recall-padded-{args.pad}"
+        if not padded.exists():
+            shutil.copytree(args.archive, padded / "ws")
+        ws = Workspace.open(padded / "ws", create=False)
+        with Ledger(ws) as ledger:
+            registered = ledger.documents()
+        archive_scale.pad_index(ws, registered, args.archive.parent, args.pad)
+        searched = archive_scale.unmasked(ws)
     cases = [(a, s) for a, s in atk.cases() if not args.attacks or a.name in args.attacks.split(",")]
     rng = np.random.default_rng(args.seed)  # which copy, page and attack seed: evidence only, never marks
     by_family: dict[str, list[int]] = {}
@@ -75,7 +99,10 @@ def main(argv: list[str] | None = None) -> None:
         docs = _issued(ws, args.archive.parent / "locate-recall")
         with Ledger(ws) as ledger:
             pages = sum(d.pages for d in ledger.documents())
-        log(f"register: {pages} pages; samples: {[d[0] for d in docs]}")
+        indexed = len(page_index.load_or_empty(ws)[0])
+        log(f"register: {pages} pages; index: {indexed} pages; samples: {[d[0] for d in docs]}")
+        stack = contextlib.ExitStack()
+        stack.enter_context(searched)
         for trial in range(args.trials):
             for doc_id, copies, doc_pages in docs:
                 for a, s in cases:
@@ -101,12 +128,17 @@ def main(argv: list[str] | None = None) -> None:
                         f"(index {r.timings.get('index', 0):.2f} s, locate {r.timings.get('locate', 0):.2f} s)")
                     for f in evidence:
                         f.unlink()
+        stack.close()
     after = os.getloadavg()
     found = sum(v[0] for v in by_family.values())
     lines = ["# The right page among an archive", "",
              f"Machine load (1/5/15-minute averages): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start, "
              f"{after[0]:.2f} {after[1]:.2f} {after[2]:.2f} at the end, on {os.cpu_count()} cores.", "",
-             f"Register: {pages} registered pages (the archive and the samples). Every attack and strength of the "
+             f"Register: {pages} registered pages (the archive and the samples)"
+             + (f"; the page index padded with synthetic pages to {indexed:,}, searched as registered pages" if
+                args.pad else "")
+             + f"; queries start with the cells' first pass from {page_index.FIRST_PASS_FROM:,} page contents on. "
+             "Every attack and strength of the "
              f"robustness suite on every sample document ({args.trials} trial(s), a random copy and page each), "
              "traced against the whole register; found = every evidence page located on its document and page.",
              "", "| family | found | of | share |", "|---|---:|---:|---:|"]

@@ -124,7 +124,7 @@ def test_damaged_and_other_format_files_are_reported(archive, tmp_path: Path) ->
     buf = io.BytesIO()
     np.savez(buf, **{**z, "meta": np.frombuffer(json.dumps({**meta, "format": 0}).encode(), np.uint8)})
     path.write_bytes(buf.getvalue())
-    with pytest.raises(IndexFileError, match="has format 0; this release reads format 2"):
+    with pytest.raises(IndexFileError, match="has format 0; this release reads format 3"):
         PageIndex.load(path)
     buf = io.BytesIO()
     np.savez(buf, **{**z, "start": z["start"][:-1]})  # arrays that do not agree
@@ -288,7 +288,7 @@ def test_an_index_of_the_previous_format_is_made_again(two_docs: leakmark.Worksp
         docs = ledger.documents()
     with caplog.at_level(logging.WARNING, logger="leakmark.index"):
         assert len(page_index.for_trace(ws, docs)) == 2
-    assert "pages.npz has format 1; this release reads format 2" in caplog.text
+    assert "pages.npz has format 1; this release reads format 3" in caplog.text
     assert page_index.index_path(ws).read_bytes() == good and not (page_index.index_dir(ws) / "pages.npz").exists()
 
 
@@ -443,3 +443,47 @@ def test_a_phone_photo_of_large_characters_is_proposed_from_its_sheet(attack: st
                 for c in index.query(p, d, s)]
     loc = tracer._locate(view.img, candidates)
     assert loc is not None and loc[0].ref.page == 1 and loc[0].inliers >= tracer.STRONG_LOCATION
+
+
+@pytest.fixture
+def first_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queries start with the cells' first pass (as on an index of FIRST_PASS_FROM pages or more), which hands
+    5 of the 30 pages to the exact search."""
+    monkeypatch.setattr(page_index, "FIRST_PASS_FROM", 0)
+    monkeypatch.setattr(page_index, "FIRST_PASS_KEEP", 5)
+
+
+@pytest.mark.parametrize("n, attack", [(4, "phone"), (11, "phone"), (17, "screenshot"), (22, "crop")])
+def test_the_first_pass_keeps_the_photos_page(archive, first_pass: None, n: int, attack: str) -> None:
+    index, _fps = archive
+    page = render_page_array(archive_page(n), 0, 200, mode="gray")
+    ev = {"phone": lambda: simulate.phone_photo(page, seed=n, megapixels=6.0),
+          "screenshot": lambda: simulate.screenshot(page, dpi=200),
+          "crop": lambda: simulate.crop(simulate.phone_photo(page, seed=n, megapixels=6.0), 0.5, seed=n)}[attack]()
+    pts, desc, sizes, _ = locate.evidence_features(ev)
+    rs = np.asarray(page_index.vocab.root_sift(desc[np.argsort(-sizes, kind="stable")[:page_index.QUERY_FEATURES]]))
+    kept = page_index._first_pass(index._all(), None, rs)
+    assert len(kept) == 5 and index._all()[0].key[kept[0][1]] == entry_of(_fps[n]).key()  # the page ranked first
+    found = index.query(pts, desc, sizes)
+    assert found and found[0].sha256 == f"{n:064x}" and found[0].votes >= page_index.SPATIAL
+    with pytest.MonkeyPatch.context() as mp:  # the page the exact search over all 30 pages puts first
+        mp.setattr(page_index, "FIRST_PASS_FROM", 10**9)
+        exact = index.query(pts, desc, sizes)[0]
+    assert (exact.sha256, exact.page) == (found[0].sha256, found[0].page)
+
+
+def test_the_first_pass_keeps_a_shared_page_and_only_the_documents_asked(archive, first_pass: None) -> None:
+    index, _fps = archive
+    shared, first, second = _fp(archive_page(40)), _fp(archive_page(41)), _fp(archive_page(42))
+    both = PageIndex(index.sha, index.page, index.entries)
+    both.add("a" * 64, [entry_of(shared), entry_of(first)])
+    both.add("b" * 64, [entry_of(shared), entry_of(second)])
+    page = render_page_array(archive_page(40), 0, 200, mode="gray")
+    pts, desc, sizes, _ = locate.evidence_features(simulate.phone_photo(page, seed=1, megapixels=6.0))
+    found = both.query(pts, desc, sizes)
+    assert sorted((c.sha256, c.page) for c in found if c.group == found[0].group) == [("a" * 64, 0), ("b" * 64, 0)]
+    assert [(c.sha256, c.page) for c in both.only({"b" * 64, f"{3:064x}"}).query(pts, desc, sizes)] == [("b" * 64, 0)]
+    assert both.only({f"{n:064x}" for n in range(ARCHIVE)}).query(pts, desc, sizes) == []
+    unregistered = render_page_array(archive_page(10_000_000), 0, 200, mode="gray")
+    pts, desc, sizes, _ = locate.evidence_features(simulate.phone_photo(unregistered, seed=3, megapixels=6.0))
+    assert both.query(pts, desc, sizes) == []

@@ -16,9 +16,12 @@ its nearest anywhere (`SLACK`; each stored descriptor once). Votes are counted p
 matches one homography explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost)
 nothing. `locate` then verifies only those pages with their full fingerprints. Pages with the same
 descriptors (a page shared by two documents, e.g. a revision) are one content: they are candidates together,
-so every document that contains the page is verified (also when they lie in different segments). A query's
-cost grows with the descriptors filed under its words, so linearly with the archive
-(benchmarks/results/archive-scale.md); opening the index does not.
+so every document that contains the page is verified (also when they lie in different segments). That exact
+search's cost grows with the descriptors filed under its words, so linearly with the archive (0.74 s at 10,000
+pages, 10.9 s at 100,000: benchmarks/results/archive-scale.md). From FIRST_PASS_FROM page contents on, a query
+starts with a first pass over finer cells (`cells`: 2**20 cells, each stored descriptor with a 64-bit
+signature): the FIRST_PASS_KEEP contents whose descriptors most evidence descriptors meet there go to the exact
+search, and only their descriptors are read. Opening the index reads no descriptors.
 
 On disk: ``HOME/index/``, segment files (`segment`: pages and their descriptors filed by word, memory-mapped
 when read, so a trace neither loads nor files the index) and ``manifest.json`` naming them with the format and
@@ -49,7 +52,7 @@ from leakmark._io import atomic_write_bytes, private_dir
 from leakmark._progress import NullProgress, Progress
 from leakmark.errors import OutputError
 from leakmark.fingerprint import Fingerprint
-from leakmark.index import vocab
+from leakmark.index import cells, vocab
 from leakmark.index.segment import FORMAT, Entry, Segment, SegmentError
 from leakmark.ledger import Document, Ledger
 from leakmark.ledger.checkpoint import RegisterLock
@@ -68,6 +71,9 @@ _GATE = 5  # USAC inliers below SPATIAL - _GATE: not worth RANSAC's count (see _
 SLACK = 0.8  # a page's nearest descriptor counts when it is at most 1 / SLACK times as far as the nearest of all
 QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
 MERGE_PAGES = 50_000  # segments are merged up to this many pages (a merge holds its segment in memory)
+FIRST_PASS_FROM = 2_000  # page contents from which a query starts with the cells' first pass (`_first_pass`)
+CELL_PROBES = 8  # cells visited per evidence descriptor in the first pass
+FIRST_PASS_KEEP = 64  # page contents the first pass hands to the exact search
 _SEGMENT_NAME = re.compile(r"seg-[0-9a-f]{24}\.npz")
 
 
@@ -92,8 +98,9 @@ def entry_of(fp: Fingerprint) -> Entry:
         raise ValueError("the fingerprint has no keypoint sizes")
     keep = np.sort(np.argsort(-fp.sizes, kind="stable")[:PER_PAGE])  # the largest; ties by detection order
     rs = vocab.root_sift(fp.descriptors[keep])
-    return Entry(np.clip(np.rint(rs * SCALE), 0, 255).astype(np.uint8), vocab.quantise_rs(rs).astype(np.uint16),
-                 fp.points[keep].astype(np.float32))
+    stored = np.clip(np.rint(rs * SCALE), 0, 255).astype(np.uint8)
+    return Entry(stored, vocab.quantise_rs(rs).astype(np.uint16), fp.points[keep].astype(np.float32),
+                 *cells.of_stored(stored))
 
 
 class PageIndex:
@@ -197,7 +204,11 @@ class PageIndex:
         if self._only is not None and self._allowed is None:  # once per view: a trace asks up to four times
             self._allowed = [_allowed(seg, self._only) for seg in segs]
         allowed = self._allowed
-        search = _Search(segs, allowed)
+        searched = segs
+        if sum(seg.contents for seg in segs) >= FIRST_PASS_FROM:  # a large index: its likeliest pages only
+            searched = [Segment.subset(_first_pass(segs, allowed, vocab.root_sift(descriptors)))]
+            allowed = None  # the first pass kept only allowed contents
+        search = _Search(searched, allowed)
         query_of, stored = search.matches(descriptors)
         owner, where = search.owner_and_points(stored)
         votes = np.bincount(owner, minlength=search.contents)
@@ -214,7 +225,7 @@ class PageIndex:
         seen: set[bytes] = set()
         for n, g in scored:
             s = int(np.searchsorted(search.cbase, g, side="right")) - 1
-            key = bytes(segs[s].key[g - search.cbase[s]])
+            key = bytes(searched[s].key[g - search.cbase[s]])
             if key in seen:  # the same content in two segments: one candidate group
                 continue
             seen.add(key)
@@ -222,6 +233,50 @@ class PageIndex:
                 break
             out += [Candidate(sha, page, n, g) for sha, page in _members(segs, key, self._only)]
         return out
+
+
+def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.ndarray) -> list[tuple[Segment, int]]:
+    """The FIRST_PASS_KEEP page contents (segment, content) that the most evidence descriptors meet in the
+    cells, best first: each evidence descriptor visits its CELL_PROBES nearest cells and counts once for each
+    content with a stored descriptor there whose signature is within `cells.HAMMING` bits of its own. Reads the
+    visited cells' postings (cell, content, signature: 16 bytes each), not the index's descriptors."""
+    probe_cell, probe_sig = cells.nearest(rs, CELL_PROBES)
+    probe_cell, probe_sig = probe_cell.ravel(), probe_sig.ravel()
+    who = np.repeat(np.arange(len(rs), dtype=np.int64), CELL_PROBES)  # the evidence descriptor of each probe
+    scores: list[np.ndarray] = []
+    where: list[tuple[int, int]] = []
+    for s, seg in enumerate(segs):
+        lo = np.searchsorted(seg.cell, probe_cell, side="left")
+        n = np.searchsorted(seg.cell, probe_cell, side="right") - lo
+        hit = n > 0
+        lo, n = lo[hit], n[hit]
+        if not len(n):
+            continue
+        rows = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))
+        near = np.bitwise_count(np.asarray(seg.cellsig[rows]) ^ np.repeat(probe_sig[hit], n)) <= cells.HAMMING
+        owner = np.asarray(seg.cellowner[rows[near]], np.int64)
+        pair = np.unique(np.repeat(who[hit], n)[near] * seg.contents + owner)  # an evidence descriptor counts once
+        votes = np.bincount(pair % seg.contents, minlength=seg.contents).astype(np.float64)
+        if allowed is not None:
+            votes[~allowed[s]] = 0.0
+        top = np.flatnonzero(votes > 0)
+        if len(top) > FIRST_PASS_KEEP:
+            top = top[np.argpartition(-votes[top], FIRST_PASS_KEEP)[:FIRST_PASS_KEEP]]
+        scores.append(votes[top])
+        where += [(s, int(c)) for c in top]
+    if not where:
+        return []
+    all_scores = np.concatenate(scores)
+    best = np.lexsort((np.arange(len(all_scores)), -all_scores))[:FIRST_PASS_KEEP]  # ties: segment order
+    out: list[tuple[Segment, int]] = []
+    keys: set[bytes] = set()
+    for i in best:
+        s, c = where[i]
+        key = bytes(segs[s].key[c])
+        if key not in keys:  # the same content in two segments: read once
+            keys.add(key)
+            out.append((segs[s], c))
+    return out
 
 
 def _allowed(seg: Segment, documents: frozenset[str]) -> np.ndarray:

@@ -23,10 +23,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-from leakmark.index import vocab
+from leakmark.index import cells, vocab
 
-FORMAT = 2  # the layout of a segment; a reader must match it and the vocabulary's digest
-_ARRAYS = ("sha", "page", "content", "key", "start", "owner", "descriptors", "points", "inverse")
+FORMAT = 3  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
+_ARRAYS = ("sha", "page", "content", "key", "start", "owner", "descriptors", "points", "inverse",
+           "cell", "cellowner", "cellsig", "bycontent", "cstart")
 
 
 class SegmentError(Exception):
@@ -40,6 +41,8 @@ class Entry:
     descriptors: np.ndarray  # (m, 128) uint8
     words: np.ndarray  # (m,) uint16
     points: np.ndarray  # (m, 2) float32, FP_DPI pixels: where they are, for the spatial check
+    cells: np.ndarray | None = None  # (m,) uint32 and (m,) uint64: `cells.of_stored(descriptors)`
+    signatures: np.ndarray | None = None  # (None: computed when the entry is filed)
 
     def key(self) -> bytes:
         """Equal for pages with the same descriptors (the same page in two documents)."""
@@ -61,6 +64,13 @@ class Segment:
         self.descriptors: np.ndarray = arrays["descriptors"]  # (m, 128) uint8
         self.points: np.ndarray = arrays["points"]  # (m, 2) float32
         self.inverse: np.ndarray = arrays["inverse"]  # (m,) float32: 1 / the descriptor's norm
+        # the first pass of a large index (`cells`): each descriptor's cell, sorted, with its content
+        self.cell: np.ndarray = arrays["cell"]  # (m,) uint32, ascending
+        self.cellowner: np.ndarray = arrays["cellowner"]  # (m,) uint32, by content within a cell
+        self.cellsig: np.ndarray = arrays["cellsig"]  # (m,) uint64: the descriptor's signature in its cell
+        # the descriptors of each content (the second pass reads a few contents): bycontent[cstart[c]:cstart[c+1]]
+        self.bycontent: np.ndarray = arrays["bycontent"]  # (m,) uint32: rows of descriptors, content by content
+        self.cstart: np.ndarray = arrays["cstart"]  # (contents + 1,) int64
 
     @property
     def entries(self) -> int:
@@ -97,12 +107,16 @@ class Segment:
         number = {k: i for i, k in enumerate(order)}
         distinct = [by_key[k] for k in order]
         sizes = [len(e.words) for e in distinct]
+        owner = np.repeat(np.arange(len(distinct), dtype=np.int64), sizes)
+        filed = [cells.of_stored(e.descriptors) if e.cells is None or e.signatures is None else (e.cells, e.signatures)
+                 for e in distinct]
+        cell = _cat([c for c, _s in filed], np.uint32, (0,))
+        sig = _cat([s for _c, s in filed], np.uint64, (0,))
         return _assemble([s for s, _p in spots], [p for _s, p in spots],
-                         np.array([number[k] for k in keys], np.int64), order,
-                         np.repeat(np.arange(len(distinct), dtype=np.int64), sizes),
+                         np.array([number[k] for k in keys], np.int64), order, owner,
                          _cat([e.words for e in distinct], np.uint16, (0,)).astype(np.int64),
                          _cat([e.descriptors for e in distinct], np.uint8, (0, 128)),
-                         _cat([e.points for e in distinct], np.float32, (0, 2)))
+                         _cat([e.points for e in distinct], np.float32, (0, 2)), None, (cell, owner, sig))
 
     @classmethod
     def merged(cls, segments: list[Segment]) -> Segment:
@@ -111,6 +125,7 @@ class Segment:
         distinct, first = np.unique(keys, return_index=True)
         base = np.cumsum([0] + [s.contents for s in segments])
         sha, page, content, owner, words, desc, points, inverse = [], [], [], [], [], [], [], []
+        post_cell, post_owner, post_sig = [], [], []
         for i, s in enumerate(segments):
             new = np.searchsorted(distinct, np.asarray(s.key))  # each content's number in the merged segment
             sha += [x.decode() for x in np.asarray(s.sha)]
@@ -125,6 +140,11 @@ class Segment:
             desc.append(np.asarray(s.descriptors)[mine])
             points.append(np.asarray(s.points)[mine])
             inverse.append(np.asarray(s.inverse)[mine])
+            cown = np.asarray(s.cellowner)
+            keep_post = kept[cown]
+            post_cell.append(np.asarray(s.cell)[keep_post])
+            post_owner.append(new[cown[keep_post]])
+            post_sig.append(np.asarray(s.cellsig)[keep_post])
         # the same page twice (registered again after a lost index write): kept once
         seen: dict[tuple[str, int], int] = {}
         cs = np.concatenate(content) if content else np.zeros(0, np.int64)
@@ -133,18 +153,43 @@ class Segment:
         keep = sorted(seen.values())
         return _assemble([sha[j] for j in keep], [page[j] for j in keep], cs[keep], [bytes(k) for k in distinct],
                          _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)), _cat(desc, np.uint8, (0, 128)),
-                         _cat(points, np.float32, (0, 2)), _cat(inverse, np.float32, (0,)))
+                         _cat(points, np.float32, (0, 2)), _cat(inverse, np.float32, (0,)),
+                         (_cat(post_cell, np.uint32, (0,)), _cat(post_owner, np.int64, (0,)),
+                          _cat(post_sig, np.uint64, (0,))))
+
+    @classmethod
+    def subset(cls, parts: list[tuple[Segment, int]]) -> Segment:
+        """An in-memory segment of these contents (each a segment and its content number), in this order, each
+        keeping its key, with no entries and no cell postings: what the exact search reads of a shortlist."""
+        owner, words, desc, points, inverse, keys = [], [], [], [], [], []
+        for i, (seg, c) in enumerate(parts):
+            rows = seg.rows(c)
+            owner.append(np.full(len(rows), i, np.int64))
+            words.append(np.searchsorted(np.asarray(seg.start), rows, side="right") - 1)
+            desc.append(np.asarray(seg.descriptors[rows]))
+            points.append(np.asarray(seg.points[rows]))
+            inverse.append(np.asarray(seg.inverse[rows]))
+            keys.append(bytes(seg.key[c]))
+        none = np.zeros(0, np.int64)
+        return _assemble([], [], none, keys, _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)),
+                         _cat(desc, np.uint8, (0, 128)), _cat(points, np.float32, (0, 2)),
+                         _cat(inverse, np.float32, (0,)), (none.astype(np.uint32), none, none.astype(np.uint64)))
 
     def entry(self, content: int) -> Entry:
         """A content's descriptors (in word order) as an Entry."""
-        mine = np.flatnonzero(np.asarray(self.owner) == content)
+        mine = self.rows(content)
         words = np.searchsorted(np.asarray(self.start), mine, side="right") - 1
         return Entry(np.asarray(self.descriptors[mine]), words.astype(np.uint16), np.asarray(self.points[mine]))
+
+    def rows(self, content: int) -> np.ndarray:
+        """The rows of the content's descriptors (ascending: in word order)."""
+        return np.asarray(self.bycontent[int(self.cstart[content]):int(self.cstart[content + 1])], np.int64)
 
     # -- file ------------------------------------------------------------------------------------------
     def write(self, fh: BinaryIO) -> None:
         """The segment as an uncompressed .npz whose bytes depend only on the arrays."""
-        meta = {"format": FORMAT, "vocabulary": vocab.digest(), "entries": self.entries, "contents": self.contents}
+        meta = {"format": FORMAT, "vocabulary": vocab.digest(), "cells": cells.digest(), "entries": self.entries,
+                "contents": self.contents}
         arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
                   **{name: self.arrays[name] for name in _ARRAYS}}
         with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
@@ -171,7 +216,7 @@ class Segment:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             got = meta.get("format") if isinstance(meta, dict) else None
             raise SegmentError(f"has format {got}; this release reads format {FORMAT}")
-        if meta.get("vocabulary") != vocab.digest():
+        if meta.get("vocabulary") != vocab.digest() or meta.get("cells") != cells.digest():
             raise SegmentError("was made with another vocabulary")
         if set(arrays) != set(_ARRAYS):
             raise SegmentError("is damaged (it lacks arrays)")
@@ -189,6 +234,11 @@ class Segment:
               and self.descriptors.shape == (m, 128) and self.descriptors.dtype == np.uint8
               and self.points.shape == (m, 2) and self.points.dtype == np.float32 and self.inverse.shape == (m,)
               and self.owner.dtype == np.uint32
+              and self.cell.shape == (m,) and self.cell.dtype == np.uint32 and self.cellowner.shape == (m,)
+              and self.cellowner.dtype == np.uint32 and self.cellsig.shape == (m,) and self.cellsig.dtype == np.uint64
+              and self.bycontent.shape == (m,)
+              and self.bycontent.dtype == np.uint32 and self.cstart.shape == (c + 1,)
+              and int(self.cstart[0]) == 0 and int(self.cstart[-1]) == m
               and (n == 0 or (int(np.min(self.content)) >= 0 and int(np.max(self.content)) < c)))
         if not ok:
             raise SegmentError("is damaged (its arrays do not agree)")
@@ -199,13 +249,19 @@ def _cat(parts: list[np.ndarray], dtype: type, empty: tuple[int, ...]) -> np.nda
 
 
 def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[bytes], owner: np.ndarray,
-              words: np.ndarray, desc: np.ndarray, points: np.ndarray, inverse: np.ndarray | None = None) -> Segment:
-    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content. New pages'
-    inverse norms are computed here; a merge carries its segments' own."""
+              words: np.ndarray, desc: np.ndarray, points: np.ndarray, inverse: np.ndarray | None,
+              postings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Segment:
+    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content, the (cell,
+    content, signature) postings sorted. New pages' inverse norms are computed here; a merge carries its
+    segments' own."""
     rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
     order = np.lexsort((owner, words))  # by word, then content; a content's own order kept (stable)
     if inverse is None:
         inverse = _inverse_norms(desc)
+    filed = owner[order]
+    bycontent = np.argsort(filed, kind="stable")  # a content's rows ascending (in word order)
+    cell, cellowner, cellsig = postings
+    by_cell = np.lexsort((cellowner, cell))
     return Segment({
         "sha": np.array([sha[i] for i in rows], dtype="S64").reshape(-1),
         "page": np.array([page[i] for i in rows], np.int32).reshape(-1),
@@ -215,7 +271,12 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "owner": owner[order].astype(np.uint32),
         "descriptors": desc[order],
         "points": points[order],
-        "inverse": inverse[order]})
+        "inverse": inverse[order],
+        "cell": np.asarray(cell, np.uint32)[by_cell],
+        "cellowner": np.asarray(cellowner)[by_cell].astype(np.uint32),
+        "cellsig": np.asarray(cellsig, np.uint64)[by_cell],
+        "bycontent": bycontent.astype(np.uint32),
+        "cstart": np.searchsorted(filed[bycontent], np.arange(len(keys) + 1)).astype(np.int64)})
 
 
 def _inverse_norms(desc: np.ndarray) -> np.ndarray:
