@@ -61,13 +61,26 @@ def test_round_trip(archive, tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+def _evidence(n: int, attack: str) -> np.ndarray:
+    page = render_page_array(archive_page(n), 0, 200, mode="gray")
+    return {"phone": lambda: simulate.phone_photo(page, seed=n, megapixels=6.0),
+            "screenshot": lambda: simulate.screenshot(page, dpi=200),
+            "crop": lambda: simulate.crop(simulate.phone_photo(page, seed=n, megapixels=6.0), 0.5, seed=n)}[attack]()
+
+
+def _with_revision(index: PageIndex) -> PageIndex:
+    """The index and two documents sharing their first page (archive page 40): a revision that changed page 2."""
+    shared, first, second = _fp(archive_page(40)), _fp(archive_page(41)), _fp(archive_page(42))
+    both = PageIndex(index.sha, index.page, index.entries)
+    both.add("a" * 64, [entry_of(shared), entry_of(first)])
+    both.add("b" * 64, [entry_of(shared), entry_of(second)])
+    return both
+
+
 @pytest.mark.parametrize("n, attack", [(4, "phone"), (11, "phone"), (17, "screenshot"), (22, "crop")])
 def test_a_photo_finds_its_page_among_30(archive, n: int, attack: str) -> None:
     index, fps = archive
-    page = render_page_array(archive_page(n), 0, 200, mode="gray")
-    ev = {"phone": lambda: simulate.phone_photo(page, seed=n, megapixels=6.0),
-          "screenshot": lambda: simulate.screenshot(page, dpi=200),
-          "crop": lambda: simulate.crop(simulate.phone_photo(page, seed=n, megapixels=6.0), 0.5, seed=n)}[attack]()
+    ev = _evidence(n, attack)
     pts, desc, sizes, _ = locate.evidence_features(ev)
     found = index.query(pts, desc, sizes)
     assert found and found[0].sha256 == f"{n:064x}" and found[0].votes >= page_index.SPATIAL
@@ -90,10 +103,8 @@ def test_an_unregistered_page_proposes_nothing(archive) -> None:
 def test_a_page_shared_by_two_documents_proposes_both(archive) -> None:
     """A revision that changed page 2 only: page 1 is in both documents, and both are candidates."""
     index, _fps = archive
-    shared, first, second = _fp(archive_page(40)), _fp(archive_page(41)), _fp(archive_page(42))
-    both = PageIndex(index.sha, index.page, index.entries)
-    both.add("a" * 64, [entry_of(shared), entry_of(first)])
-    both.add("b" * 64, [entry_of(shared), entry_of(second)])
+    both = _with_revision(index)
+    shared = _fp(archive_page(40))
     page = render_page_array(archive_page(40), 0, 200, mode="gray")
     pts, desc, sizes, _ = locate.evidence_features(simulate.phone_photo(page, seed=1, megapixels=6.0))
     found = both.query(pts, desc, sizes)
@@ -456,11 +467,7 @@ def first_pass(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("n, attack", [(4, "phone"), (11, "phone"), (17, "screenshot"), (22, "crop")])
 def test_the_first_pass_keeps_the_photos_page(archive, first_pass: None, n: int, attack: str) -> None:
     index, _fps = archive
-    page = render_page_array(archive_page(n), 0, 200, mode="gray")
-    ev = {"phone": lambda: simulate.phone_photo(page, seed=n, megapixels=6.0),
-          "screenshot": lambda: simulate.screenshot(page, dpi=200),
-          "crop": lambda: simulate.crop(simulate.phone_photo(page, seed=n, megapixels=6.0), 0.5, seed=n)}[attack]()
-    pts, desc, sizes, _ = locate.evidence_features(ev)
+    pts, desc, sizes, _ = locate.evidence_features(_evidence(n, attack))
     rs = np.asarray(page_index.vocab.root_sift(desc[np.argsort(-sizes, kind="stable")[:page_index.QUERY_FEATURES]]))
     kept = page_index._first_pass(index._all(), None, rs)
     assert len(kept) == 5 and index._all()[0].key[kept[0][1]] == entry_of(_fps[n]).key()  # the page ranked first
@@ -474,10 +481,7 @@ def test_the_first_pass_keeps_the_photos_page(archive, first_pass: None, n: int,
 
 def test_the_first_pass_keeps_a_shared_page_and_only_the_documents_asked(archive, first_pass: None) -> None:
     index, _fps = archive
-    shared, first, second = _fp(archive_page(40)), _fp(archive_page(41)), _fp(archive_page(42))
-    both = PageIndex(index.sha, index.page, index.entries)
-    both.add("a" * 64, [entry_of(shared), entry_of(first)])
-    both.add("b" * 64, [entry_of(shared), entry_of(second)])
+    both = _with_revision(index)
     page = render_page_array(archive_page(40), 0, 200, mode="gray")
     pts, desc, sizes, _ = locate.evidence_features(simulate.phone_photo(page, seed=1, megapixels=6.0))
     found = both.query(pts, desc, sizes)
