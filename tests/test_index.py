@@ -491,3 +491,15 @@ def test_the_first_pass_keeps_a_shared_page_and_only_the_documents_asked(archive
     unregistered = render_page_array(archive_page(10_000_000), 0, 200, mode="gray")
     pts, desc, sizes, _ = locate.evidence_features(simulate.phone_photo(unregistered, seed=3, megapixels=6.0))
     assert both.query(pts, desc, sizes) == []
+
+
+def test_the_shipped_cells_are_what_build_makes_of_them() -> None:
+    """The signature's directions come from the SHAKE-256 stream (no numpy RNG); a vector made of half-words
+    i and j lies in cell (i, j)."""
+    from leakmark.index import cells
+
+    assert np.array_equal(cells.gaussian_directions(), cells.projection())
+    books, _ = cells.codebooks()
+    assert books.shape == (2, cells.HALF_WORDS, 64)  # (one half-word of the first is there twice: never used)
+    cell, _sig = cells.of(np.hstack([books[0][[0, 1, 2]], books[1][[5, 6, 7]]]))
+    assert cell.tolist() == [i * cells.HALF_WORDS + j for i, j in ((0, 5), (1, 6), (2, 7))]

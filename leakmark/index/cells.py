@@ -6,8 +6,8 @@ descriptors. The
 cells are an inverted multi-index (Babenko & Lempitsky, CVPR 2012): each half of a RootSIFT vector (values
 0-63 and 64-127) is quantised to one of `HALF_WORDS` half-words, and the pair is the cell, so two small
 codebooks give HALF_WORDS**2 cells with no codebook of a million centres to train or search. A query visits
-the CELL_PROBES (leakmark.index) cells nearest each of its descriptors (the multi-sequence order: the sum of the two halves'
-distances). Cells alone tell pages in the same font apart poorly (their strokes fill the same cells), so
+the CELL_PROBES (leakmark.index) cells nearest each of its descriptors (the multi-sequence order: the sum of
+the two halves' distances). Cells alone tell pages in the same font apart poorly (their strokes fill the same cells), so
 each stored descriptor also keeps a 64-bit signature, the signs of its residual from its cell's centre along
 `BITS` fixed directions (Hamming embedding: Jégou, Douze & Schmid, ECCV 2008): a stored descriptor counts for
 an evidence descriptor only when their signatures differ in at most `HAMMING` bits. Measured with 18
@@ -143,9 +143,8 @@ def build(descs: np.ndarray, iterations: int = _ITERATIONS) -> np.ndarray:
     for half in (0, 1):
         part = np.ascontiguousarray(x[:, 64 * half:64 * (half + 1)])
         # distinct rows as starting centres, in the order of a SHAKE-256 stream
-        order = np.unique(vocab._stream(f"cells half {half}".encode(), 4 * HALF_WORDS, len(part)),
-                          return_index=True)[1]
-        starts = vocab._stream(f"cells half {half}".encode(), 4 * HALF_WORDS, len(part))[np.sort(order)]
+        stream = vocab._stream(f"cells half {half}".encode(), 4 * HALF_WORDS, len(part))
+        starts = stream[np.sort(np.unique(stream, return_index=True)[1])]
         centres = part[starts[:HALF_WORDS]].copy()
         for _ in range(iterations):
             norms = np.einsum("kd,kd->k", centres, centres)
