@@ -94,15 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     misses: list[str] = []
     stage = {"index": 0.0, "locate": 0.0}
     n = 0
-    with tempfile.TemporaryDirectory(prefix="leakmark-recall-") as tmp_s:
+    # `searched` only replaces the index a trace gets (issuing the samples does not trace)
+    with tempfile.TemporaryDirectory(prefix="leakmark-recall-") as tmp_s, searched:
         tmp = Path(tmp_s)
         docs = _issued(ws, args.archive.parent / "locate-recall")
         with Ledger(ws) as ledger:
             pages = sum(d.pages for d in ledger.documents())
         indexed = len(page_index.load_or_empty(ws)[0])
         log(f"register: {pages} pages; index: {indexed} pages; samples: {[d[0] for d in docs]}")
-        stack = contextlib.ExitStack()
-        stack.enter_context(searched)
         for trial in range(args.trials):
             for doc_id, copies, doc_pages in docs:
                 for a, s in cases:
@@ -128,7 +127,6 @@ def main(argv: list[str] | None = None) -> None:
                         f"(index {r.timings.get('index', 0):.2f} s, locate {r.timings.get('locate', 0):.2f} s)")
                     for f in evidence:
                         f.unlink()
-        stack.close()
     after = os.getloadavg()
     found = sum(v[0] for v in by_family.values())
     lines = ["# The right page among an archive", "",
