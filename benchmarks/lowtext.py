@@ -118,7 +118,8 @@ def trace_rows(ws: Workspace, evidence: Path, truth: int | None, n_copies: int) 
             named = [int(s.copy.copy_no) for s in r.suspects[:r.named]]
         elif name in r.layer_scores:
             z = r.layer_scores[name]
-            d = decide(np.nan_to_num(z, nan=0.0), THRESHOLD)
+            d = decide(np.nan_to_num(z, nan=0.0), THRESHOLD,
+                       weight=r.search.whole_weight if r.search is not None else 1.0)
             verdict, named = d.verdict, [int(numbers[i]) for i in d.named]
         else:  # the layer measured nothing on this evidence (e.g. the file layer on an image)
             z, verdict, named = np.zeros(0), "no-match", []

@@ -136,7 +136,7 @@ def run(docs: list[Path], folder: Path, output: Results, quick: bool, candidates
             log(f"null {source} {doc} p{page} {attack} {strength}: ERROR {row['detail']}")
             return
         dt = time.perf_counter() - t
-        z = np.array([s.score for s in r.suspects], np.float32)
+        z = np.array(list(r.whole_evidence_scores().values()), np.float32)  # the null sample (round 1, whole)
         degenerate = bool(z.size) and not np.any(z)  # nothing measured: all scores exactly 0, not a sample
         if not degenerate:
             scores.append(z)

@@ -225,6 +225,7 @@ def robustness_md(output: Results) -> list[str]:
                 lines.append(f"- **{k}** (and the same family below it): {c}" if k.startswith("phone") else
                              f"- **{k}**: {c}")
                 seen.remove(c)
+    lines += _colluders_md(rows)
     lines += ["", "Plots: `robustness-<family>.png` (identification rate against strength, blind-watermark's "
               "exact-decode rate beside it). Per-trace rows: `robustness.csv`, `robustness-bwm.csv`.", ""]
     return lines
@@ -346,7 +347,58 @@ def null_md(output: Results, header: dict | None = None) -> list[str]:
               f"named a non-source copy; {int((allz >= NAMING_Z_1000).sum()) if allz.size else 0} of {allz.size:,} "
               f"innocent scores reached the 1,000-copy naming score (z ≥ {NAMING_Z_1000:.2f}).", "",
               "QQ plot: `null-qq.png` (sorted innocent scores against N(0,1) quantiles).", ""]
-    return lines
+    return lines + _set_tests(nrows, rows)
+
+
+def _colluders_md(rows: list[dict]) -> list[str]:
+    """Collusion per colluder: how many of the colluders were named, per attack and strength; for pages cut from
+    several copies, apart those whose band of the page holds no marked unit (blank paper carries no mark)."""
+    coll = [r for r in rows if r["family"] == "collusion" and r["verdict"] != "error"]
+    if not coll:
+        return []
+    out = ["", "## Collusion: colluders named", "",
+           "Per colluder (a trace of 3 colluders counts 3): named, and for cut-and-paste the colluders whose band of "
+           "the page holds at least one marked unit (word, line, rule, seal) apart from those whose band is blank "
+           "(`colluder_units` in the CSV).", "",
+           "| attack | strength | traces | colluders | named | with marked units in their part | named of those | "
+           "innocents named |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for key in dict.fromkeys((r["attack"], r["strength"]) for r in coll):
+        g = [r for r in coll if (r["attack"], r["strength"]) == key]
+        total = named = marked = marked_named = 0
+        for r in g:
+            truth = r["truth"].split()
+            got = set(r["named"].split()) - {"-"}
+            units = dict(x.split(":") for x in r.get("colluder_units", "-").split() if ":" in x)
+            for c in truth:
+                total += 1
+                named += c in got
+                if int(units.get(c, 1)) > 0:
+                    marked += 1
+                    marked_named += c in got
+        wrong = sum(r["wrong"] == "True" for r in g)
+        out.append(f"| {key[0]} | {key[1]} | {len(g)} | {total} | {named} ({named / total:.0%}) | {marked} | "
+                   f"{marked_named} ({marked_named / max(marked, 1):.0%}) | {wrong} |")
+    return out
+
+
+def _set_tests(nrows: list[dict], rows: list[dict]) -> list[str]:
+    """Whether the bound holds for the search over parts and rounds (`leakmark.trace.colluders`): per trace,
+    the smallest false-accusation probability of any innocent copy; the bound says it falls below a level α in
+    at most a fraction α of traces."""
+    groups = [("null traces", [r["min_fap"] for r in nrows]),
+              ("marked-leak traces (innocents)", [r.get("innocent_fap", "-") for r in rows])]
+    out = ["Set tests: the search scores every copy on the whole evidence, each page, 28 regions per page and up "
+           "to 4 rounds, and a copy's false-accusation probability is its smallest over all of them (weighted "
+           "Bonferroni). Per trace, the smallest such probability of any innocent copy should fall below α in at "
+           "most a fraction α of traces:", "", "| traces | n | < 0.5 | < 0.1 | < 0.01 | < 0.001 | smallest |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, values in groups:
+        v = [float(x) for x in values if x not in ("-", "", None)]
+        if not v:
+            continue
+        cells = [f"{sum(x < a for x in v)} (bound {a * len(v):.3g})" for a in (0.5, 0.1, 0.01, 0.001)]
+        out.append(f"| {name} | {len(v)} | " + " | ".join(cells) + f" | {min(v):.3g} |")
+    return [*out, ""] if len(out) > 4 else []
 
 
 def _poisson_sf(k: int, lam: float) -> float:

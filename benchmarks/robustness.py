@@ -51,7 +51,8 @@ from leakmark.samples import write_samples  # noqa: E402
 
 NAME = script_name(__file__)
 FIELDS = ["trial", "document", "attack", "family", "strength", "copies", "page", "truth", "verdict", "named",
-          "correct", "wrong", "truth_fap", "truth_score", "best_innocent", "seconds", "detail"]
+          "correct", "wrong", "truth_fap", "truth_score", "best_innocent", "innocent_fap", "colluder_units", "seconds",
+          "detail"]
 
 
 def gs_page(path: Path, page: int) -> np.ndarray:
@@ -104,13 +105,17 @@ def run_case(ws: Workspace, res: IssueResult, attack: atk.Attack, strength: floa
         return ({"document": res.document.title or res.document.id, "attack": attack.name,
                  "family": attack.family, "strength": strength, "copies": len(res.copies), "page": page + 1,
                  "truth": " ".join(sorted(truth)), "verdict": "error", "named": "-", "correct": False,
-                 "wrong": False, "truth_fap": "-", "truth_score": "-", "best_innocent": "-",
+                 "wrong": False, "truth_fap": "-", "truth_score": "-", "best_innocent": "-", "innocent_fap": "-",
+                 "colluder_units": "-",
                  "seconds": f"{time.perf_counter() - t0:.2f}", "detail": f"{type(exc).__name__}: {exc}"},
                 np.zeros(0, np.float32))
     dt = time.perf_counter() - t0
     named = [s.copy.label for s in r.suspects[: r.named]]
     truth_s = [s for s in r.suspects if s.copy.label in truth]
-    innocent = np.array([s.score for s in r.suspects if s.copy.label not in truth], np.float32)
+    # the null sample: innocents' whole-evidence scores (a suspect's `score` is its best over the evidence's parts)
+    whole = r.whole_evidence_scores()
+    innocent = np.array([whole[s.copy.copy_no] for s in r.suspects if s.copy.label not in truth and
+                         s.copy.copy_no in whole], np.float32)
     if innocent.size and not np.any(innocent):
         innocent = innocent[:0]  # nothing measured (all scores exactly 0): not a sample of the null
     row = {"document": res.document.title or res.document.id, "attack": attack.name, "family": attack.family,
@@ -121,11 +126,33 @@ def run_case(ws: Workspace, res: IssueResult, attack: atk.Attack, strength: floa
            "truth_fap": f"{max(s.fap for s in truth_s):.3g}" if len(truth_s) == len(truth) else "-",
            "truth_score": f"{min(s.score for s in truth_s):.2f}" if len(truth_s) == len(truth) else "-",
            "best_innocent": f"{innocent.max():.2f}" if innocent.size else "-",
+           # the smallest false-accusation bound of any innocent copy, over every part and round searched
+           "innocent_fap": f"{min(s.fap for s in r.suspects if s.copy.label not in truth):.3g}"
+           if len(r.suspects) > len(truth_s) else "-",
+           "colluder_units": _band_units(ws, res, page, [res.copies[i].copy_no for i in used])
+           if attack.name == "collude-cutpaste" else "-",
            "seconds": f"{dt:.2f}",
            "detail": "; ".join(e.detail for e in r.evidence)}
     for f in evidence:
         f.unlink()
     return row, innocent
+
+
+def _band_units(ws: Workspace, res: IssueResult, page: int, labels: list[str]) -> str:
+    """A page cut into bands, band i from colluder i (`attacks.collude_cutpaste`): how many of the page's marked
+    units (words, lines, rules, seals) lie in each colluder's band, as "000456:37 000623:0". A colluder whose
+    band holds none left no mark in the evidence."""
+    from leakmark import vault
+    from leakmark.trace import colluders
+
+    units = vault.load_units(ws, res.document.sha256, page)
+    shape = vault.load_page(ws, res.document.sha256, page).shape
+    y = colluders.positions("shift", units, shape, res.document.dpi, units.n_codes)[:, 0]
+    y = np.concatenate([y[:units.n_words + units.n_lines + units.n_rules],
+                        y[units.n_words + units.n_lines + units.n_rules::2]])  # a seal once, not per axis
+    n = len(labels)
+    cuts = [i / n for i in range(n + 1)]
+    return " ".join(f"{label}:{int(((y >= cuts[i]) & (y < cuts[i + 1])).sum())}" for i, label in enumerate(labels))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,12 +22,17 @@ def source_lines(result: TraceResult) -> list[str]:
     """The named copies (`=> copy ... is the source of this capture`, a `note:` for a copy not issued), the
     file-identifier findings and the disagreements (`!!`)."""
     lines = []
+    if result.named > 1:
+        lines.append(f"=> {result.named} copies named: this capture was assembled from several copies (collusion)")
     for s in result.suspects[: result.named]:
         c = s.copy
         never = str(c.status) in ("reserved", "void")  # a number whose copy was never recorded as issued
+        role = "the source" if result.named == 1 else "a source"
+        found = f", found in {s.found_in.text()}" if s.found_in.part != "whole" or s.found_in.removed else ""
         lines.append(f"=> copy {c.label} {'made for' if never else 'issued to'} {c.recipient}"
-                     f"{' (' + c.unit + ')' if c.unit else ''} is the source of this capture "
-                     f"(false-accusation probability {s.fap:.2g}); status: {status_text(c.status, s.status_date)}")
+                     f"{' (' + c.unit + ')' if c.unit else ''} is {role} of this capture "
+                     f"(false-accusation probability {s.fap:.2g}{found}); status: "
+                     f"{status_text(c.status, s.status_date)}")
         if str(c.status) != "issued":
             lines.append(f"   note: copy {c.label} is recorded as {status_text(c.status, s.status_date)}"
                          f"{' and was never recorded as issued' if never else ''}, yet this capture carries its "

@@ -398,7 +398,7 @@ def test_trace_json_contract(capsys, issued, ws_copy, copy3_page1, tmp_path):
     assert res["suspects"], res
     for s in res["suspects"]:
         assert set(s) == {"copy_no", "recipient", "unit", "score", "false_accusation_probability", "layers",
-                          "status", "status_date"}
+                          "status", "status_date", "found_in"}
         assert s["status"] == "issued" and s["status_date"]
         assert isinstance(s["score"], float) and 0 <= s["false_accusation_probability"] <= 1
         assert set(s["layers"]) == {"shift"}

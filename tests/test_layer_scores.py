@@ -48,9 +48,11 @@ def test_layer_scores_reproduce_the_fused_and_the_single_layer_decisions(chart_i
     assert set(r.layer_scores) == expected
     assert r.candidate_numbers == [int(c.copy_no) for c in result.copies]
     assert all(v.shape == (4,) for v in r.layer_scores.values())
-    # the fused decision, recomputed from the per-layer vectors, is the tracer's
+    # the fused decision, recomputed from the per-layer vectors, is the tracer's (a single copy's leak: the
+    # whole evidence decides, with its share of the threshold)
     z, tests = _fused(r.layer_scores)
-    d = decide(z, 1e-6, tests)
+    assert r.search is not None
+    d = decide(z, 1e-6, tests, r.search.whole_weight)
     assert d.verdict == r.verdict
     assert [r.candidate_numbers[i] for i in d.named] == [s.copy.copy_no for s in r.suspects[:r.named]]
     assert [r.candidate_numbers[i] for i in d.order] == [s.copy.copy_no for s in r.suspects]
@@ -61,7 +63,7 @@ def test_layer_scores_reproduce_the_fused_and_the_single_layer_decisions(chart_i
             assert [f.copy.copy_no for f in r1.file_identifiers] == [2]
             continue
         # one layer alone: its vector, 0 for copies that do not carry it, is what trace(layers=(name,)) decides
-        alone = decide(np.nan_to_num(v, nan=0.0), 1e-6)
+        alone = decide(np.nan_to_num(v, nan=0.0), 1e-6, weight=r.search.whole_weight)
         assert alone.verdict == r1.verdict, name
         assert r.candidate_numbers[alone.order[0]] == r1.suspects[0].copy.copy_no, name
         assert [r.candidate_numbers[i] for i in alone.named] == [s.copy.copy_no for s in r1.suspects[:r1.named]]

@@ -22,6 +22,7 @@ from leakmark.errors import BadRequestError
 from leakmark.ledger import Copy, Document, Ledger
 from leakmark.report import charts, images
 from leakmark.report.texts import LANGUAGES, text
+from leakmark.trace import colluders
 from leakmark.trace.artifacts import overlay_copies
 from leakmark.trace.decide import INCONCLUSIVE_FAP, SEPARATION
 from leakmark.trace.result import TraceOptions, TraceResult
@@ -229,11 +230,13 @@ def _verdict(m: ReportModel, result: TraceResult, data: dict, options: TraceOpti
         m.warning = t("register_failed", problem=state.problem)
     threshold = probability(options.threshold)
     named = data["suspects"][: result.named]
-    for s in named:
+    for s, suspect in zip(named, result.suspects, strict=False):
         made = s["status"] in ("reserved", "void")
         m.statements.append(t("source_made" if made else "source_issued", copy=s["copy_no"],
                               who=_who(lang, s["recipient"], s["unit"])))
         m.statements.append(t("source_fap", fap=probability(s["false_accusation_probability"]), threshold=threshold))
+        if suspect.found_in.part != "whole" or suspect.found_in.removed:  # a colluder found on part of the evidence
+            m.statements.append(t("source_where", where=suspect.found_in.text(lang)))
         m.notes.append(t("status_line", copy=s["copy_no"], status=_status(lang, s["status"], s["status_date"])))
         if s["status"] != "issued":
             m.notes.append(t("status_note", copy=s["copy_no"], status=_status(lang, s["status"], s["status_date"])))
@@ -297,11 +300,14 @@ def _scores(m: ReportModel, result: TraceResult, options: TraceOptions) -> None:
     tests = art.tests if art is not None else max(1, 2 ** len(result.layer_scores) - 1)
     n = result.candidates
     m.bound = t("bound", n=n, tests=tests) if n else t("bound_none")
+    if n and result.search is not None:
+        m.bound += " " + t("bound_parts", weight=f"{100 * result.search.whole_weight:.0f}",
+                           parts=result.search.parts, rounds=colluders.MAX_ROUNDS)
     m.meanings = [t("meaning_identified", threshold=probability(options.threshold), sep=f"{SEPARATION:g}"),
                   t("meaning_inconclusive"), t("meaning_nomatch")]
     if art is None or not len(art.scores):
         return
-    trials = len(art.scores) * art.tests
+    trials = len(art.scores) * art.tests / art.weight
     index = {int(c): i for i, c in enumerate(art.numbers.tolist())}
     labels = {s.copy.copy_no: s.copy.label for s in result.suspects}
     named = {s.copy.copy_no for s in result.suspects[: result.named]}

@@ -22,6 +22,7 @@ TEXTS: dict[str, dict[str, str]] = {
                     "zh": "为{who}制作的第 {copy} 号分发件是本证据所示内容的来源。"},
     "source_fap": {"en": "False-accusation probability: {fap} (threshold {threshold}).",
                    "zh": "误认概率：{fap}（阈值 {threshold}）。"},
+    "source_where": {"en": "Its marks were found in {where}.", "zh": "其标记见于{where}。"},
     "collusion": {"en": "The evidence combines the marks of {n} copies: each of them is named above.",
                   "zh": "本证据同时带有 {n} 份分发件的标记，以上逐一列出。"},
     "caution": {"en": "This names the copy the capture was made from. It does not say who made the capture "
@@ -111,10 +112,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "sec_scores": {"en": "Scores", "zh": "得分"},
     "chart_caption": {"en": "Every issued copy's score (n = {n}). Copies that are not the source score around 0. "
                             "Red line: the score at which the false-accusation probability reaches the threshold "
-                            "{threshold}; orange line: where it reaches 1 % (inconclusive). Named copies in blue.",
+                            "{threshold}; orange line: where it reaches 1 % (inconclusive). Named copies in blue. "
+                            "These are scores on the whole evidence: a copy named on a part of it (a page, a "
+                            "region, after other marks were removed) can stand below the red line here.",
                       "zh": "全部 {n} 份分发件的得分。非来源分发件的得分分布在 0 附近。红线：误认概率达到阈值 "
                             "{threshold} 时的得分；橙线：误认概率为 1 % 时的得分（不能确定区间）。"
-                            "蓝色为认定的分发件。"},
+                            "蓝色为认定的分发件。此处为整份证据上的得分：按部分（某页、某区域、去除其他标记之后）"
+                            "认定的分发件在此可能低于红线。"},
     "chart_axis": {"en": "score (z)", "zh": "得分 (z)"},
     "chart_copies": {"en": "copies in the tallest bar", "zh": "最高柱的份数"},
     "th_rank": {"en": "#", "zh": "序"},
@@ -149,6 +153,19 @@ TEXTS: dict[str, dict[str, str]] = {
                     "min(exp(−z²/2), 3.178 × P(N(0,1) ≥ z))（Hoeffding；Bentkus 与 Dzindzalieta，2015），"
                     "与证据内容无关。误认概率为该上界乘以参与比对的 {n} 份分发件和所试的 {tests} 种标记层组合。"
                     "它是非来源分发件偶然得到如此高分的概率的上界，而不是估计值。"},
+    "bound_parts": {"en": "Evidence assembled from several copies (pages of different copies, a page pasted from "
+                          "two, copies averaged) is also scored in parts: each page alone, regions of each page "
+                          "(bands of two to five sixths, across and down), and in further rounds (up to {rounds}) "
+                          "with the marks of the copies already found removed. The whole evidence keeps {weight} % "
+                          "of the threshold; the other {parts} parts and the later rounds share the rest, so the "
+                          "probability that any copy which is not a source is named stays below the threshold "
+                          "(a weighted Bonferroni bound over every part and round).",
+                    "zh": "由多份拼合的证据（不同份的页面、两份拼接的页面、多份叠加平均）"
+                          "还按部分评分：逐页、每页的区域（横向与纵向占六分之二至六分之五的条带），"
+                          "并在后续轮次（至多 {rounds} 轮）中去除已认定分发件的标记后重新评分。"
+                          "整份证据占阈值的 {weight} %，其余 {parts} 个部分和后续轮次分享余下部分，"
+                          "因此任何非来源分发件被认定的概率仍低于阈值"
+                          "（对所有部分和轮次的加权 Bonferroni 上界）。"},
     "meaning_identified": {"en": "Identified: a copy's false-accusation probability is below the threshold "
                                  "({threshold}) and its score stands at least {sep} above every copy not named. "
                                  "Several copies can be named at once (evidence assembled from several copies).",

@@ -84,6 +84,7 @@ class TraceArtifacts:
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
     faps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tests: int = 1  # layer combinations tried per copy (the FAP counts candidates × tests)
+    weight: float = 1.0  # the whole evidence's share of the bound (`colluders`): its FAP is divided by it
 
     def keep(self, page: PageArtifacts) -> bool:
         """Whether there is room for another page's images (MAX_PAGES); counts the ones dropped."""
@@ -148,9 +149,10 @@ def overlay_copies(suspects: list[Suspect], named: int) -> list[int]:
 
 
 def finish(artifacts: TraceArtifacts, key: bytes, result_numbers: list[int], layer_scores: dict[str, np.ndarray],
-           shown: list[int], aligned_reports: set[int]) -> None:
-    """After the verdict: every copy's fused score and FAP (recomputed from the per-layer scores exactly as
-    the verdict fused them), and per kept page each shown copy's per-unit agreement with its shift code.
+           shown: list[int], aligned_reports: set[int], weight: float = 1.0) -> None:
+    """After the verdict: every copy's fused score and FAP on the whole evidence (recomputed from the per-layer
+    scores exactly as the verdict's first round fused them, the bound divided by the whole evidence's `weight`),
+    and per kept page each shown copy's per-unit agreement with its shift code.
 
     `shown`: the copy numbers whose agreement is drawn (`overlay_copies`);
     `aligned_reports`: the evidence pages the verdict used (a page of another document is not drawn)."""
@@ -159,8 +161,8 @@ def finish(artifacts: TraceArtifacts, key: bytes, result_numbers: list[int], lay
         z, tests = decide.fuse(layers)
         artifacts.numbers = np.asarray(result_numbers, np.int64)
         artifacts.scores = z
-        artifacts.faps = decide.fap(z, len(z) * tests)
-        artifacts.tests = tests
+        artifacts.faps = np.minimum(1.0, decide.fap(z, len(z) * tests) / weight)
+        artifacts.tests, artifacts.weight = tests, weight
     for page in artifacts.pages:
         if page.report not in aligned_reports:
             page.aligned = page.values = page.zoom = None

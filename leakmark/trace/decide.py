@@ -76,12 +76,14 @@ class Decision:
     fap: np.ndarray
 
 
-def decide(z: np.ndarray, threshold: float, tests: int = 1) -> Decision:
-    """`tests`: how many scores were tried per copy (see `fuse`); the FAP bound counts each."""
+def decide(z: np.ndarray, threshold: float, tests: int = 1, weight: float = 1.0) -> Decision:
+    """The verdict on one score per copy. `tests`: how many scores were tried per copy (see `fuse`); the FAP
+    bound counts each. `weight`: the share of the threshold these scores get when other tests are made too
+    (the tracer's whole evidence: `SearchInfo.whole_weight`; `colluders` decides over every part)."""
     n = len(z)
     if n == 0:
         return Decision(Verdict.no_match, [], [], np.zeros(0))
-    p = fap(z, n * tests)
+    p = np.minimum(1.0, fap(z, n * tests) / weight)
     order = [int(i) for i in np.argsort(-z, kind="stable")]
     named = [i for i in order if p[i] < threshold]
     if named:

@@ -12,7 +12,7 @@ import numpy as np
 from leakmark import __version__, layers
 from leakmark.errors import BadRequestError
 from leakmark.ledger import Copy, Document, RecordedTrace, RegisterState
-from leakmark.trace.decide import Verdict
+from leakmark.trace.decide import Verdict, fuse
 
 if TYPE_CHECKING:
     from leakmark.trace.artifacts import TraceArtifacts
@@ -79,6 +79,50 @@ class Suspect:
     fap: float
     layers: dict[str, float]
     status_date: str | None = None  # when the copy entered its status (`copy.status`), from the register
+    found_in: FoundIn = field(default_factory=lambda: FoundIn("whole"))  # where its score was found
+
+
+@dataclass(frozen=True)
+class FoundIn:
+    """Where on the evidence a copy's score was found (`colluders.search`)."""
+
+    part: str  # "whole" | "rest" (without where removed copies' marks lie) | "page" | "region"
+    page: int | None = None  # the document's page number (1-based)
+    image: int | None = None  # which evidence image (1-based), when two images show that page
+    axis: int = 0  # a region: 0 = a band of rows, 1 = of columns
+    lo: int = 0  # a region: from this percent of the page's height (axis 0) or width (1)
+    hi: int = 100
+    removed: tuple[str, ...] = ()  # copies whose marks were removed from the evidence first
+
+    def text(self, lang: str = "en") -> str:
+        """"page 1, 0–50 % from the top, after removing the mark of copy 000003" (en) or its Chinese."""
+        zh = lang == "zh"
+        if self.part in ("whole", "rest"):
+            where = {("whole", False): "the whole evidence", ("rest", False): "the rest of the evidence",
+                     ("whole", True): "整份证据", ("rest", True): "证据其余部分"}[self.part, zh]
+        else:
+            where = f"第 {self.page} 页" if zh else f"page {self.page}"
+            if self.image is not None:
+                where += f"（第 {self.image} 幅图像）" if zh else f" (image {self.image})"
+            if self.part == "region":
+                side = ("自上而下" if self.axis == 0 else "自左向右") if zh else (
+                    "from the top" if self.axis == 0 else "from the left")
+                where += f"{side} {self.lo}–{self.hi} %" if zh else f", {self.lo}–{self.hi} % {side}"
+        if self.removed:
+            labels = "、".join(self.removed) if zh else ", ".join(self.removed)
+            where += (f"，去除第 {labels} 号分发件的标记之后" if zh else
+                      f", after removing the mark of cop{'ies' if len(self.removed) > 1 else 'y'} {labels}")
+        return where
+
+
+@dataclass(frozen=True)
+class SearchInfo:
+    """How the copies were searched for (`colluders.search`): what the false-accusation bound counts."""
+
+    parts: int  # parts of the evidence scored per round (the whole, each page, each region of a page)
+    rounds: int  # rounds run (a round removes the marks of the copies that passed before it)
+    whole_weight: float  # the whole evidence's share of the bound in round 1 (the rest: pages, regions, rounds)
+    tests: int  # layer combinations tried per part
 
 
 class FilePages(StrEnum):
@@ -146,6 +190,16 @@ class TraceResult:
     recorded: RecordedTrace | None = None
     # with `TraceOptions.keep_artifacts`: what the evidence report draws (downscaled images, every copy's score)
     artifacts: TraceArtifacts | None = None
+    search: SearchInfo | None = None  # None: no copy was scored
+
+    def whole_evidence_scores(self) -> dict[int, float]:
+        """Every scored copy's score on the whole evidence in the search's first round (its layers fused as
+        the verdict fuses them), by copy number: for a copy that is not a source, a draw from the null
+        (N(0,1) or narrower), unlike a suspect's `score`, which is its best over the parts of the evidence."""
+        if not self.layer_scores:
+            return {}
+        z, _ = fuse({name: (np.nan_to_num(v), ~np.isnan(v)) for name, v in self.layer_scores.items()})
+        return dict(zip(self.candidate_numbers, z.tolist(), strict=True))
 
     def to_json(self) -> dict:
         doc = None
@@ -157,7 +211,8 @@ class TraceResult:
             "suspects": [{"copy_no": s.copy.label, "recipient": s.copy.recipient, "unit": s.copy.unit,
                           "score": score_json(s.score), "false_accusation_probability": fap_json(s.fap),
                           "layers": {k: round(v, 3) for k, v in s.layers.items()},
-                          "status": str(s.copy.status), "status_date": s.status_date} for s in self.suspects],
+                          "status": str(s.copy.status), "status_date": s.status_date, "found_in": s.found_in.text()}
+                         for s in self.suspects],
             "evidence": [{"path": e.path, "sha256": e.sha256, "page": e.page, "aligned": e.aligned,
                           **({"blind": e.blind} if e.blind else {})} for e in self.evidence],
             "file_identifiers": [f.to_json() for f in self.file_identifiers],

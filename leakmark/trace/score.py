@@ -7,7 +7,7 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,9 +15,17 @@ from leakmark.layers import CODEWORD, LayerName, blind
 from leakmark.layers import file as filemark
 from leakmark.layers.codes import sign_matrix
 from leakmark.ledger import Copy, CopyStatus, Document
-from leakmark.trace import decide
+from leakmark.trace import colluders, decide
 from leakmark.trace.decide import Verdict
-from leakmark.trace.result import EvidenceReport, FileIdentifier, FilePages, Suspect, TraceOptions, TraceResult
+from leakmark.trace.result import (
+    EvidenceReport,
+    FileIdentifier,
+    FilePages,
+    FoundIn,
+    Suspect,
+    TraceOptions,
+    TraceResult,
+)
 from leakmark.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -28,6 +36,7 @@ class _PageMeasure:
     doc: Document
     page: int
     values: dict[LayerName, np.ndarray]  # per codeword layer measured on the page
+    yx: dict[LayerName, np.ndarray] = field(default_factory=dict)  # where its code positions lie (colluders)
 
 
 def _decide(workspace: Workspace, copies_of: Callable[[str], list[Copy]], docs: list[Document],
@@ -80,31 +89,31 @@ def _decide_pages(key: bytes, copies_of: Callable[[str], list[Copy]], docs: list
     copies = copies_of(doc_id)
     if not copies:
         return TraceResult(Verdict.no_match, doc, pages, [], 0, reports, 0)
-    codeword = _codeword_scores(key, doc_id, copies, measures)
+    coded = [c for c in _coded(key, doc_id, copies, measures)
+             if options.layers is None or c.layer in options.layers]
     blind_found = {n for d, n in blind_hits if d == doc_id}
-    layers = _chosen(options, {**codeword, **_exact_scores(copies, set(), blind_found)})
-    if not layers:
+    found = colluders.search(coded, _chosen(options, _exact_scores(copies, set(), blind_found)), len(copies),
+                             len(measures), options.threshold, documents)
+    if not found.whole:
         return TraceResult(Verdict.no_match, doc, pages, [], 0, reports, len(copies))
-    # Stouffer over the layers a copy carries, the best subset of them (a layer that measured nothing
-    # useful does not dilute the rest), the FAP counting every subset tried
-    z, tests = decide.fuse(layers)
-    d = decide.decide(z, options.threshold, tests * documents)
     # the file layer joins only for copies the page layers name from the same evidence file's own pages:
     # it can raise their score, and so lower their FAP, but it names nobody the pages did not
-    bound = {copies[i].copy_no for i in d.named} & {n for path, hits in file_hits.items() if doc_id in shown[path]
-                                                    for dd, n in hits if dd == doc_id}
+    bound = {copies[i].copy_no for i in found.named} & {n for path, hits in file_hits.items() if doc_id in shown[path]
+                                                        for dd, n in hits if dd == doc_id}
     if bound:
-        layers = _chosen(options, {**codeword, **_exact_scores(copies, bound, blind_found)})
-        z, tests = decide.fuse(layers)
-        d = decide.decide(z, options.threshold, tests * documents)
-    top = d.named + [i for i in d.order if i not in d.named][: max(0, options.max_suspects - len(d.named))]
-    suspects = [Suspect(copy=copies[i], score=float(z[i]), fap=float(d.fap[i]),
-                        layers={name: float(v[i]) for name, (v, has) in layers.items() if has[i]}) for i in top]
-    log.debug("traced %s: best z %.2f over %d copies (layers %s)", doc_id, float(z.max()), len(copies),
-              ", ".join(layers))
-    return TraceResult(d.verdict, doc, pages, suspects, len(d.named), reports, len(copies),
-                       layer_scores={name: np.where(has, v, np.nan) for name, (v, has) in layers.items()},
-                       candidate_numbers=[c.copy_no for c in copies])
+        found = colluders.search(coded, _chosen(options, _exact_scores(copies, bound, blind_found)), len(copies),
+                                 len(measures), options.threshold, documents)
+    verdict = Verdict.identified if found.named else (
+        Verdict.inconclusive if found.fap.min() < decide.INCONCLUSIVE_FAP else Verdict.no_match)
+    rest = [int(i) for i in np.lexsort((-found.score, found.fap)) if i not in set(found.named)]
+    top = found.named + rest[: max(0, options.max_suspects - len(found.named))]
+    suspects = [Suspect(copy=copies[i], score=float(found.score[i]), fap=float(found.fap[i]), layers=found.layers(i),
+                        found_in=_found_in(found, i, copies, measures)) for i in top]
+    log.debug("traced %s: %d named over %d copies in %d round(s) (layers %s)", doc_id, len(found.named),
+              len(copies), found.info.rounds, ", ".join(found.whole))
+    return TraceResult(verdict, doc, pages, suspects, len(found.named), reports, len(copies),
+                       layer_scores={name: np.where(has, v, np.nan) for name, (v, has) in found.whole.items()},
+                       candidate_numbers=[c.copy_no for c in copies], search=found.info)
 
 
 def _chosen(options: TraceOptions, layers: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -168,26 +177,35 @@ def _for(copy: Copy) -> str:
     return f"{verb} {copy.recipient}" + (f" ({copy.unit})" if copy.unit else "")
 
 
-def _codeword_scores(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeasure]
-                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per codeword layer that measured something: a score per copy on the N(0,1)-or-narrower null scale,
-    and which copies carry that layer on the measured pages (the ledger records each copy's layers)."""
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+def _coded(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeasure]) -> list[colluders.Coded]:
+    """Every codeword layer measured on each page, with every copy's codeword there (rows of copies that do
+    not carry the layer on that page, as the ledger records it, are 0) and where each code position lies."""
+    out: list[colluders.Coded] = []
     numbers = [c.copy_no for c in copies]
-    for name in CODEWORD:
-        total = np.zeros(len(copies))
-        norm2 = np.zeros(len(copies))  # per copy: a copy counts only the pages that carry the layer
-        for m in measures:  # pages combine as one long codeword: sum of dot products over the joint norm
+    for p, m in enumerate(measures):
+        for name in CODEWORD:
             values = m.values.get(name)
-            if values is None or not len(values):
+            if values is None or not len(values) or not np.any(values):
                 continue
             on_page = np.array([carries(c, name, m.page) for c in copies])
-            codes = sign_matrix(key, doc_id, numbers, name, m.page, len(values))
-            total += (codes @ values.astype(np.float32)) * on_page
-            norm2 += float(np.dot(values, values)) * on_page
-        if norm2.any():
-            out[name] = (total / np.sqrt(np.maximum(norm2, 1e-12)), norm2 > 0)
+            codes = sign_matrix(key, doc_id, numbers, name, m.page, len(values)) * on_page[:, None]
+            yx = m.yx.get(name)
+            out.append(colluders.Coded(page=p, layer=str(name), values=values, codes=codes, carried=on_page,
+                                       yx=yx if yx is not None else np.full((len(values), 2), -1.0)))
     return out
+
+
+def _found_in(found: colluders.Finding, i: int, copies: list[Copy], measures: list[_PageMeasure]) -> FoundIn:
+    """Where copy i's score was found, and whose marks had been removed from the evidence first."""
+    part = found.where[i]
+    removed = tuple(copies[j].label for j in found.removed[i])
+    if part.page is None:
+        return FoundIn(part.family, removed=removed)
+    pages = [m.page for m in measures]
+    page = pages[part.page]
+    image = part.page + 1 if pages.count(page) > 1 else None
+    lo, hi = (round(100 * b / colluders.BANDS) for b in (part.lo, part.hi))
+    return FoundIn(part.family, page + 1, image, part.axis, lo, hi, removed)
 
 
 def _exact_scores(copies: list[Copy], file_hits: set[int], blind_hits: set[int]

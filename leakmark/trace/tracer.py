@@ -26,7 +26,7 @@ from leakmark.layers.base import MeasureContext, Measurement
 from leakmark.ledger import Copy, Document, Ledger
 from leakmark.pdf.read import sniff_kind
 from leakmark.trace import artifacts as kept
-from leakmark.trace import load, locate, pdf_measure
+from leakmark.trace import colluders, load, locate, pdf_measure
 from leakmark.trace.align import align
 from leakmark.trace.decide import Verdict
 from leakmark.trace.page import find_page_quad, unwarp
@@ -119,10 +119,9 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                 if tdoc.dpi != doc.dpi or not np.array_equal(vault.load_page(workspace, tdoc.sha256, ref.page),
                                                              original):
                     continue  # not the same rendering after all: it would need its own alignment
-                _tctx, tmeasured, _ = _measure(workspace, tdoc, ref.page, aligned, valid, original, ev, options,
-                                               copies_of, measurable)
-                twins.append(_PageMeasure(doc=tdoc, page=ref.page,
-                                          values={name: m.values for name, m in tmeasured.items()}))
+                tctx, tmeasured, _ = _measure(workspace, tdoc, ref.page, aligned, valid, original, ev, options,
+                                              copies_of, measurable)
+                twins.append(_page_measure(tdoc, ref.page, tctx, tmeasured))
             # a near-identical page of another document: aligned to its own original, measured on its units
             for rival in location.rivals:
                 rdoc = by_id[rival.ref.doc_id]
@@ -131,10 +130,9 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                     r_aligned, r_valid = align(gray, rival.H, r_original, rdoc.dpi, rival.matched)
                 except (np.linalg.LinAlgError, cv2.error):
                     continue
-                _rctx, rmeasured, _ = _measure(workspace, rdoc, rival.ref.page, r_aligned, r_valid, r_original, ev,
-                                               options, copies_of, measurable)
-                twins.append(_PageMeasure(doc=rdoc, page=rival.ref.page,
-                                          values={name: m.values for name, m in rmeasured.items()}))
+                rctx, rmeasured, _ = _measure(workspace, rdoc, rival.ref.page, r_aligned, r_valid, r_original, ev,
+                                              options, copies_of, measurable)
+                twins.append(_page_measure(rdoc, rival.ref.page, rctx, rmeasured))
             timings["measure"] += time.perf_counter() - t
             if art is not None:
                 shifted = measured.get(LayerName.shift)
@@ -147,8 +145,7 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
                 same = "the page is" if not location.rivals else "the page, or one nearly identical, is"
                 rep.detail += f"; {same} in {len(twins) + 1} registered documents: " + ", ".join(
                     f"{d} page {p + 1}" for d, p in [(doc.id, location.ref.page), *((m.doc.id, m.page) for m in twins)])
-            measures.append(_PageMeasure(doc=doc, page=location.ref.page,
-                                         values={name: m.values for name, m in measured.items()}))
+            measures.append(_page_measure(doc, location.ref.page, ctx, measured))
             alternatives.append(twins)
         t = time.perf_counter()
         result = _decide_among(workspace, copies_of, docs, measures, alternatives, tokens, blind_hits, reports,
@@ -166,10 +163,19 @@ def trace(workspace: Workspace, options: TraceOptions, progress: Progress | None
     if keep is not None:
         kept.finish(keep, key, result.candidate_numbers, result.layer_scores,
                     kept.overlay_copies(result.suspects, result.named),
-                    {i for i, r in enumerate(result.evidence) if r.aligned})
+                    {i for i, r in enumerate(result.evidence) if r.aligned},
+                    result.search.whole_weight if result.search is not None else 1.0)
         result.artifacts = keep
     result.timings = dict(timings)
     return result
+
+
+def _page_measure(doc: Document, page: int, ctx: MeasureContext, measured: dict[LayerName, Measurement]
+                  ) -> _PageMeasure:
+    """A measured page for scoring: each layer's values and where its code positions lie on the page."""
+    values = {name: m.values for name, m in measured.items()}
+    return _PageMeasure(doc=doc, page=page, values=values, yx={
+        name: colluders.positions(name, ctx.units, ctx.original.shape, ctx.dpi, len(v)) for name, v in values.items()})
 
 
 def _candidates(ws: Workspace, docs: list[Document], timings: dict[str, float]) -> locate.Candidates:

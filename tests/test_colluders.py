@@ -1,0 +1,157 @@
+"""The collusion search (`leakmark.trace.colluders`) on synthetic measurements: every colluder named, no innocent.
+
+A page here is a grid of code positions; a copy's codeword is ±1 per position; the measurement is what the
+tracer measures on evidence made of copies' pages (pages mixed, a page cut from two, copies averaged) plus
+noise, clipped to ±1 as the shift layer clips. The noise is set so that what each case needs (a page, half a
+page) scores well above its part's threshold (a single page at noise 1.5 scores z ≈ 13; real pages score 9–10,
+as noise 2.0 does): these test the search, the robustness benchmark measures its power. Seeded; the
+end-to-end cases on issued copies are in test_robustness_quick.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from leakmark.trace import colluders
+
+COPIES = 1000
+SIDE = 24  # code positions per page: SIDE × SIDE, spread evenly over the page
+THRESHOLD = 1e-6
+
+
+def _grid() -> np.ndarray:
+    k = np.arange(SIDE * SIDE)
+    return np.stack([(k // SIDE + 0.5) / SIDE, (k % SIDE + 0.5) / SIDE], axis=1)
+
+
+def _codes(rng: np.random.Generator, pages: int) -> list[np.ndarray]:
+    return [rng.choice(np.array([-1.0, 1.0], np.float32), size=(COPIES, SIDE * SIDE)) for _ in range(pages)]
+
+
+def _coded(codes: list[np.ndarray], values: list[np.ndarray]) -> list[colluders.Coded]:
+    return [colluders.Coded(page=p, layer="shift", values=v, codes=c, carried=np.ones(COPIES, bool), yx=_grid())
+            for p, (c, v) in enumerate(zip(codes, values, strict=True))]
+
+
+def _measure(signal: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    return np.clip(signal + rng.normal(0.0, noise, signal.shape), -1.0, 1.0)
+
+
+def _search(coded: list[colluders.Coded], threshold: float = THRESHOLD) -> colluders.Finding:
+    return colluders.search(coded, {}, COPIES, len({c.page for c in coded}), threshold)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_page_mix_of_three_names_each_page_s_copy(seed):
+    rng = np.random.default_rng(seed)
+    codes = _codes(rng, 3)
+    sources = [11, 22, 33]  # page p leaked from copy sources[p]
+    values = [_measure(codes[p][sources[p]], rng, 1.5) for p in range(3)]
+    found = _search(_coded(codes, values))
+    assert sorted(found.named) == sources
+    assert all(found.fap[i] < THRESHOLD for i in sources)
+    assert {(found.where[i].family, found.where[i].page) for i in sources} == {("page", 0), ("page", 1), ("page", 2)}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_page_cut_from_two_copies_names_both(seed):
+    rng = np.random.default_rng(seed)
+    (codes,) = _codes(rng, 1)
+    top = _grid()[:, 0] < 0.5
+    signal = np.where(top, codes[5], codes[6])
+    found = _search(_coded([codes], [_measure(signal, rng, 1.5)]))
+    assert sorted(found.named) == [5, 6]
+    # each was found where its part of the page is, or after the other's mark was removed
+    assert all(found.where[i].family in ("region", "rest") for i in (5, 6))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_averaged_copies_named_the_weaker_after_the_stronger_is_removed(seed):
+    rng = np.random.default_rng(seed)
+    codes = _codes(rng, 2)
+    # two pages averaged from copies 7 and 8, copy 8 at 15 %
+    values = [_measure(0.85 * c[7] + 0.15 * c[8], rng, 0.35) for c in codes]
+    found = _search(_coded(codes, values))
+    assert sorted(found.named) == [7, 8]
+    assert found.removed[8] == [7] and found.removed[7] == []  # the weaker one only once the other is out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_three_averaged_copies_are_all_named_a_weaker_one_does_not_hold_the_others_back(seed):
+    """Equal thirds: whichever colluders pass first are named although another colluder scores close to them
+    (it passes once their marks are removed: a copy that passes anywhere does not count against the
+    separation rule)."""
+    rng = np.random.default_rng(seed)
+    codes = _codes(rng, 2)
+    values = [_measure((c[1] + c[2] + c[3]) / 3, rng, 1.2) for c in codes]
+    found = _search(_coded(codes, values))
+    assert sorted(found.named) == [1, 2, 3]
+
+
+def test_a_single_leak_is_found_on_the_whole_evidence_with_a_bound_under_1_7_times_the_plain_one():
+    rng = np.random.default_rng(1)
+    codes = _codes(rng, 2)
+    values = [_measure(c[3], rng, 2.5) for c in codes]
+    found = _search(_coded(codes, values))
+    assert found.named == [3] and found.where[3] == colluders.WHOLE
+    plain = COPIES * found.info.tests * colluders.tailbound.tail(found.score[3])
+    assert plain <= found.fap[3] <= plain / 0.6
+    assert found.info.whole_weight == pytest.approx(0.6)
+
+
+def test_innocents_on_pure_noise_are_named_no_more_often_than_the_bound_allows():
+    """300 evidence pages no copy is the source of, at a threshold of 1e-2: the bound allows 3 traces that
+    name someone; the search (whole, 40 regions, and no second round without a first name) names none."""
+    rng = np.random.default_rng(7)
+    (codes,) = _codes(rng, 1)
+    named = 0
+    for _ in range(300):
+        found = _search(_coded([codes], [_measure(np.zeros(SIDE * SIDE), rng, 0.6)]), threshold=1e-2)
+        named += bool(found.named)
+    assert named <= 3
+
+
+def test_innocents_scored_after_a_removal_stay_within_the_null_scale():
+    """After one source's mark is removed (subtracted, or cut out where it lies), the innocent copies' scores on
+    what is left are still the null's (mean 0, spread ≤ 1): the removal used only the evidence and the source's
+    codeword."""
+    rng = np.random.default_rng(3)
+    (codes,) = _codes(rng, 1)
+    top = _grid()[:, 0] < 0.5
+    coded = _coded([codes], [_measure(np.where(top, codes[9], codes[10]), rng, 1.0)])  # copy 9 above, 10 below
+    subtracted, cut = colluders._remove(coded[0], coded[0].values.astype(np.float64), [9])
+    assert np.count_nonzero(cut[top]) < 0.2 * top.sum() and np.count_nonzero(cut[~top]) > 0.7 * (~top).sum()
+    for residual in (subtracted, cut):
+        z = colluders._layers(coded, [colluders._products(coded[0], residual)], colluders.WHOLE)["shift"][0]
+        innocent = np.delete(z, [9, 10])
+        assert abs(innocent.mean()) < 0.1 and innocent.std() < 1.1 and innocent.max() < 5.0
+        assert z[10] > 8.0  # what is left shows the other copy
+
+
+def test_a_region_with_no_measured_positions_scores_nothing():
+    rng = np.random.default_rng(4)
+    (codes,) = _codes(rng, 1)
+    signal = np.where(_grid()[:, 0] < 0.5, codes[2], 0.0)  # the bottom half blank (nothing measured there)
+    found = _search(_coded([codes], [signal]))
+    assert found.named == [2]
+    assert found.passed == [2]
+
+
+def test_positions_of_shift_and_tone_code_positions():
+    from leakmark.layers import tone
+    from leakmark.units import PageUnits
+
+    units = PageUnits(words=np.array([[0, 0, 100, 50], [100, 950, 300, 1000]], np.int32),
+                      word_axis=np.zeros(2, np.int8), word_line=np.array([0, 1], np.int32),
+                      lines=np.array([[0, 0, 100, 50], [100, 950, 300, 1000]], np.int32),
+                      blobs=np.array([[400, 400, 600, 600]], np.int32))
+    yx = colluders.positions("shift", units, (1000, 800), 100, units.n_codes)
+    assert yx.shape == (6, 2)
+    assert yx[0] == pytest.approx([0.025, 0.0625])
+    assert yx[4] == pytest.approx([0.5, 0.625]) and yx[5] == pytest.approx([0.5, 0.625])
+    ny, nx, c = tone.grid((1000, 800), 100)
+    cells = colluders.positions("tone", units, (1000, 800), 100, ny * nx)
+    assert cells[nx] == pytest.approx([1.5 * c / 1000, 0.5 * c / 800])
+    # units that are not this page's: nowhere (scored on the whole evidence only)
+    assert (colluders.positions("shift", units, (1000, 800), 100, 3) < 0).all()

@@ -1,0 +1,62 @@
+"""Issue 16, collusion: evidence assembled from several issued copies names every colluder, says where each
+was found, and names nobody else (the search itself: test_colluders.py)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+from lmtest import run_main
+
+from leakmark import TraceOptions, trace
+from leakmark.rendering import render_page_array
+
+
+def _page(issued, copy_no: int, page: int) -> np.ndarray:
+    return render_page_array(issued.copy_path(copy_no), page, 300)
+
+
+def _write(tmp_path, name: str, img: np.ndarray):
+    path = tmp_path / name
+    assert cv2.imwrite(str(path), img)
+    return path
+
+
+def test_a_leak_of_two_pages_from_two_copies_names_both_each_on_its_page(capsys, issued, ws_copy, tmp_path):
+    """Page 1 of copy 000002 and page 2 of copy 000004, photographed as one leak (traced in a copy of the
+    workspace: the CLI records each trace in the register)."""
+    ev = [_write(tmp_path, "p1.png", _page(issued, 2, 0)), _write(tmp_path, "p2.png", _page(issued, 4, 1))]
+    code, out, err = run_main(capsys, "trace", *ev, "--home", ws_copy.home, "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["verdict"] == "identified"
+    named = {s["copy_no"]: s for s in res["suspects"][:2]}
+    assert set(named) == {"000002", "000004"}
+    assert named["000002"]["found_in"] == "page 1" and named["000004"]["found_in"] == "page 2"
+    assert all(s["false_accusation_probability"] < 1e-6 for s in named.values())
+    assert all(s["false_accusation_probability"] > 1e-2 for s in res["suspects"][2:])
+    code, out, err = run_main(capsys, "trace", *ev, "--home", ws_copy.home)
+    assert "=> 2 copies named: this capture was assembled from several copies (collusion)" in out
+    assert "is a source of this capture" in out and "found in page 2" in out
+
+
+def test_a_page_pasted_from_two_copies_names_both(issued, tmp_path):
+    """The top half of copy 000001's page 1 over the bottom half of copy 000005's."""
+    a, b = _page(issued, 1, 0), _page(issued, 5, 0)
+    img = np.vstack([a[: a.shape[0] // 2], b[a.shape[0] // 2:]])
+    r = trace(issued.ws, TraceOptions(evidence=(_write(tmp_path, "pasted.png", img),)))
+    assert r.verdict == "identified"
+    assert {s.copy.copy_no for s in r.suspects[: r.named]} == {1, 5}
+    assert all(s.fap > 1e-2 for s in r.suspects[r.named:])
+    assert r.search is not None and r.search.parts == 1 + 1 + 28  # the whole, the rest, 28 regions of the page
+    # the report's text names where each was found, in both languages
+    texts = [s.found_in.text() for s in r.suspects[: r.named]] + [s.found_in.text("zh") for s in r.suspects[:1]]
+    assert all(texts)
+
+
+def test_a_single_copy_leak_is_found_on_the_whole_evidence(issued, copy3_page1, tmp_path):
+    r = trace(issued.ws, TraceOptions(evidence=(_write(tmp_path, "one.png", copy3_page1),)))
+    assert r.named == 1 and r.suspects[0].copy.copy_no == 3
+    assert r.suspects[0].found_in.part == "whole" and not r.suspects[0].found_in.removed
+    assert r.search is not None and r.search.rounds == 2  # the second round finds nobody else
