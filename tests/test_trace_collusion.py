@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from lmtest import run_main
 
-from leakmark import TraceOptions, trace
+from leakmark import TraceOptions, report, trace
 from leakmark.rendering import render_page_array
 
 
@@ -50,9 +50,14 @@ def test_a_page_pasted_from_two_copies_names_both(issued, tmp_path):
     assert {s.copy.copy_no for s in r.suspects[: r.named]} == {1, 5}
     assert all(s.fap > 1e-2 for s in r.suspects[r.named:])
     assert r.search is not None and r.search.parts == 1 + 1 + 28  # the whole, the rest, 28 regions of the page
-    # the report's text names where each was found, in both languages
-    texts = [s.found_in.text() for s in r.suspects[: r.named]] + [s.found_in.text("zh") for s in r.suspects[:1]]
-    assert all(texts)
+    # the evidence report names each as one of the sources and where its marks were found, in both languages
+    options = TraceOptions(evidence=(tmp_path / "pasted.png",))
+    html = report.render(report.build_model(issued.ws, r, options, lang="en")).decode("utf-8")
+    for s in r.suspects[: r.named]:
+        assert f"Copy {s.copy.label} issued to" in html and "is one of the sources of this capture." in html
+        assert f"Its marks were found in {s.found_in.text()}." in html
+    zh = report.render(report.build_model(issued.ws, r, options, lang="zh")).decode("utf-8")
+    assert "来源之一" in zh and f"其标记见于{r.suspects[0].found_in.text('zh')}。" in zh
 
 
 def test_a_single_copy_leak_is_found_on_the_whole_evidence(issued, copy3_page1, tmp_path):

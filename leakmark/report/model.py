@@ -232,8 +232,8 @@ def _verdict(m: ReportModel, result: TraceResult, data: dict, options: TraceOpti
     named = data["suspects"][: result.named]
     for s, suspect in zip(named, result.suspects, strict=False):
         made = s["status"] in ("reserved", "void")
-        m.statements.append(t("source_made" if made else "source_issued", copy=s["copy_no"],
-                              who=_who(lang, s["recipient"], s["unit"])))
+        key = ("source_made" if made else "source_issued") + ("_one_of" if len(named) > 1 else "")
+        m.statements.append(t(key, copy=s["copy_no"], who=_who(lang, s["recipient"], s["unit"])))
         m.statements.append(t("source_fap", fap=probability(s["false_accusation_probability"]), threshold=threshold))
         if suspect.found_in.part != "whole" or suspect.found_in.removed:  # a colluder found on part of the evidence
             m.statements.append(t("source_where", where=suspect.found_in.text(lang)))

@@ -20,6 +20,10 @@ TEXTS: dict[str, dict[str, str]] = {
                       "zh": "发给{who}的第 {copy} 号分发件是本证据所示内容的来源。"},
     "source_made": {"en": "Copy {copy} made for {who} is the source of this capture.",
                     "zh": "为{who}制作的第 {copy} 号分发件是本证据所示内容的来源。"},
+    "source_issued_one_of": {"en": "Copy {copy} issued to {who} is one of the sources of this capture.",
+                             "zh": "发给{who}的第 {copy} 号分发件是本证据所示内容的来源之一。"},
+    "source_made_one_of": {"en": "Copy {copy} made for {who} is one of the sources of this capture.",
+                           "zh": "为{who}制作的第 {copy} 号分发件是本证据所示内容的来源之一。"},
     "source_fap": {"en": "False-accusation probability: {fap} (threshold {threshold}).",
                    "zh": "误认概率：{fap}（阈值 {threshold}）。"},
     "source_where": {"en": "Its marks were found in {where}.", "zh": "其标记见于{where}。"},
@@ -156,14 +160,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "bound_parts": {"en": "Evidence assembled from several copies (pages of different copies, a page pasted from "
                           "two, copies averaged) is also scored in parts: each page alone, regions of each page "
                           "(bands of two to five sixths, across and down), and in further rounds (up to {rounds}) "
-                          "with the marks of the copies already found removed. The whole evidence keeps {weight} % "
-                          "of the threshold; the other {parts} parts and the later rounds share the rest, so the "
-                          "probability that any copy which is not a source is named stays below the threshold "
-                          "(a weighted Bonferroni bound over every part and round).",
+                          "with the marks of the copies already found removed ({parts} parts in a round, the whole "
+                          "evidence included). The whole evidence keeps {weight} % of the threshold (its "
+                          "probability above is divided by that share); the other parts and the later rounds "
+                          "share the rest, each probability divided by its own share, so the probability that "
+                          "any copy which is not a source is named stays below the threshold (a weighted "
+                          "Bonferroni bound over every part and round).",
                     "zh": "由多份拼合的证据（不同份的页面、两份拼接的页面、多份叠加平均）"
                           "还按部分评分：逐页、每页的区域（横向与纵向占六分之二至六分之五的条带），"
-                          "并在后续轮次（至多 {rounds} 轮）中去除已认定分发件的标记后重新评分。"
-                          "整份证据占阈值的 {weight} %，其余 {parts} 个部分和后续轮次分享余下部分，"
+                          "并在后续轮次（至多 {rounds} 轮）中去除已认定分发件的标记后重新评分"
+                          "（每轮共 {parts} 个部分，含整份证据）。整份证据占阈值的 {weight} %"
+                          "（上述概率已除以该份额）；其余部分和后续轮次分享余下部分，各自除以自身份额，"
                           "因此任何非来源分发件被认定的概率仍低于阈值"
                           "（对所有部分和轮次的加权 Bonferroni 上界）。"},
     "meaning_identified": {"en": "Identified: a copy's false-accusation probability is below the threshold "
