@@ -335,11 +335,7 @@ def null_md(output: Results, header: dict | None = None) -> list[str]:
                      f"{allz.size:,} innocent scores; in fact lighter (observed / expected: "
                      + ", ".join(f"{int((allz >= t).sum())}/{allz.size * _q(t):.3g} at {t}σ" for t in (3.0, 4.0, 4.5))
                      + "), as expected of a weighted sum of ±1 terms (negative excess kurtosis). The FAP uses the "
-                     "tail bound (3.178 × the normal tail at these t)"
-                     + (", which every tail count stays under" if all(
-                         (allz >= t).sum() <= allz.size * float(tailbound.tail(t)) for t in TAIL_T)
-                        else ", WHICH SOME TAIL COUNT EXCEEDS") + ". No change to the scoring "
-                     "was needed."))
+                     "tail bound (3.178 × the normal tail at these t)" + _against_bound(allz) + "."))
     n_null_named = sum(int(r["named"]) > 0 for r in nrows)
     n_wrong = sum(r["wrong"] == "True" for r in rows)
     lines += ["", "Empirical false-accusation rate at the default threshold (FAP < 1e-6): "
@@ -399,6 +395,20 @@ def _set_tests(nrows: list[dict], rows: list[dict]) -> list[str]:
         cells = [f"{sum(x < a for x in v)} (bound {a * len(v):.3g})" for a in (0.5, 0.1, 0.01, 0.001)]
         out.append(f"| {name} | {len(v)} | " + " | ".join(cells) + f" | {min(v):.3g} |")
     return [*out, ""] if len(out) > 4 else []
+
+
+def _against_bound(z: np.ndarray) -> str:
+    """Whether the tail counts stay under the bound. The bound caps the expected count, not each run's: a count
+    above it is a finding only when a Poisson count with the bound as its mean rarely reaches it (p < 0.001)."""
+    over = [(t, int((z >= t).sum()), z.size * float(tailbound.tail(t))) for t in TAIL_T]
+    over = [(t, n, b) for t, n, b in over if n > b]
+    if not over:
+        return ", which every tail count stays under. No change to the scoring was needed"
+    words = "; ".join(f"at t = {t} {n} observed against the bound's expected {b:.3g} (a count this high under the "
+                      f"bound: p = {_poisson_sf(n, b):.2g})" for t, n, b in over)
+    if all(_poisson_sf(n, b) >= 1e-3 for _, n, b in over):
+        return f", which the counts stay under but for chance: {words}. No change to the scoring was needed"
+    return f", WHICH A TAIL COUNT EXCEEDS beyond chance: {words}"
 
 
 def _poisson_sf(k: int, lam: float) -> float:
