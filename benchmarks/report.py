@@ -346,34 +346,39 @@ def null_md(output: Results, header: dict | None = None) -> list[str]:
     return lines + _set_tests(nrows, rows)
 
 
+ENOUGH_UNITS = 50  # marked units in a colluder's part of a cut page taken as enough to name one of 1,000 copies
+
+
 def _colluders_md(rows: list[dict]) -> list[str]:
     """Collusion per colluder: how many of the colluders were named, per attack and strength; for pages cut from
-    several copies, apart those whose band of the page holds no marked unit (blank paper carries no mark)."""
+    several copies, also among the colluders whose band of the page holds at least one, and at least
+    ENOUGH_UNITS, marked units (blank paper carries no mark; a band of a few words carries too little)."""
     coll = [r for r in rows if r["family"] == "collusion" and r["verdict"] != "error"]
     if not coll:
         return []
     out = ["", "## Collusion: colluders named", "",
-           "Per colluder (a trace of 3 colluders counts 3): named, and for cut-and-paste the colluders whose band of "
-           "the page holds at least one marked unit (word, line, rule, seal) apart from those whose band is blank "
-           "(`colluder_units` in the CSV).", "",
-           "| attack | strength | traces | colluders | named | with marked units in their part | named of those | "
-           "innocents named |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+           "Per colluder (a trace of 3 colluders counts 3): named; for cut-and-paste also among the colluders "
+           f"whose band of the page holds ≥ 1 and ≥ {ENOUGH_UNITS} marked units (words, lines, rules, seals; "
+           "`colluder_units` in the CSV; other attacks: every colluder's marks cover its part).", "",
+           f"| attack | strength | traces | colluders | named | part with ≥ 1 unit: named | ≥ {ENOUGH_UNITS} units: "
+           "named | innocents named |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for key in dict.fromkeys((r["attack"], r["strength"]) for r in coll):
         g = [r for r in coll if (r["attack"], r["strength"]) == key]
-        total = named = marked = marked_named = 0
+        seen = {1: [0, 0], ENOUGH_UNITS: [0, 0]}
+        total = named = 0
         for r in g:
-            truth = r["truth"].split()
             got = set(r["named"].split()) - {"-"}
             units = dict(x.split(":") for x in r.get("colluder_units", "-").split() if ":" in x)
-            for c in truth:
+            for c in r["truth"].split():
                 total += 1
                 named += c in got
-                if int(units.get(c, 1)) > 0:
-                    marked += 1
-                    marked_named += c in got
-        wrong = sum(r["wrong"] == "True" for r in g)
-        out.append(f"| {key[0]} | {key[1]} | {len(g)} | {total} | {named} ({named / total:.0%}) | {marked} | "
-                   f"{marked_named} ({marked_named / max(marked, 1):.0%}) | {wrong} |")
+                for least, tally in seen.items():
+                    if int(units.get(c, least)) >= least:
+                        tally[0] += 1
+                        tally[1] += c in got
+        cells = [f"{k}/{n} ({k / max(n, 1):.0%})" for n, k in seen.values()]
+        out.append(f"| {key[0]} | {key[1]} | {len(g)} | {total} | {named} ({named / total:.0%}) | {cells[0]} | "
+                   f"{cells[1]} | {sum(r['wrong'] == 'True' for r in g)} |")
     return out
 
 
