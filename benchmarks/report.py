@@ -28,7 +28,7 @@ INPUTS = ("robustness-header.json", "robustness.csv", "robustness-bwm.csv", "nul
 
 TAIL_T = (2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0)
 # the whole-evidence score that names one of 1,000 copies at FAP 1e-6 without the collusion search's share of the
-# threshold (`colluders`: the whole evidence keeps 0.64 of it on one page, and the score needed is 6.26): a
+# threshold (`colluders`: the whole evidence keeps 0.64 of it on one page, and the score needed is 6.25): a
 # stricter line for innocents' scores than the tracer's own
 NAMING_Z_1000 = tailbound.score_for(1e-6 / 1000)
 
@@ -188,7 +188,7 @@ def robustness_md(output: Results) -> list[str]:
               "else); *wrong* = a non-source copy named; *part.* = collusion with only some colluders named; "
               "*inc.* / *none* = verdict inconclusive / no-match; *FAP* = median false-accusation probability "
               "of the source (collusion: the worst colluder); *innocent* = highest innocent-copy score seen "
-              f"(threshold for 1,000 copies ≈ {NAMING_Z_1000:.2f}; since the collusion search, 6.26 on the whole "
+              f"(threshold for 1,000 copies ≈ {NAMING_Z_1000:.2f}; since the collusion search, 6.25 on the whole "
               "evidence of one page). blind-watermark columns: BER blind / BER "
               "after aligning to the original / all 64 bits exact (one trial, memo page 1; `–` not run; `n/a` "
               "blind decoding impossible after a size change).", "",
@@ -346,7 +346,7 @@ def null_md(output: Results, header: dict | None = None) -> list[str]:
               f"{n_null_named}/{len(nrows)} null traces named anyone; {n_wrong}/{len(rows)} marked-leak traces "
               f"named a non-source copy; {int((allz >= NAMING_Z_1000).sum()) if allz.size else 0} of {allz.size:,} "
               f"innocent scores reached the 1,000-copy naming score without the collusion search's share "
-              f"(z ≥ {NAMING_Z_1000:.2f}; with it 6.26, or 6.27 for several pages).", "",
+              f"(z ≥ {NAMING_Z_1000:.2f}; with it 6.25, or 6.26 for several pages).", "",
               "QQ plot: `null-qq.png` (sorted innocent scores against N(0,1) quantiles).", ""]
     return lines + _set_tests(nrows, rows)
 

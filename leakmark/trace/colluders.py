@@ -21,7 +21,7 @@ some round, in some part, with some subset of layers: a weighted Bonferroni boun
 weight × family weight / parts in the family, the weights summing to 1, fixed before seeing the evidence) keeps
 P(any innocent named) ≤ the threshold. The whole evidence in round 1 keeps most of the weight (0.8 × 0.75, or
 0.8 × 0.8 for one page), so a single-copy leak's FAP is at most 1.7 times what it was without the search (at
-1,000 copies the score needed to name a copy rises from 6.18 to 6.26).
+1,000 copies the score needed to name a copy rises from 6.18 to 6.25, or 6.26 for several pages).
 Which copies are removed uses only the threshold, never the separation rule (which looks at innocents' scores).
 """
 
