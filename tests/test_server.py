@@ -379,3 +379,17 @@ def test_a_merged_print_file_with_stamps_through_the_api(web: leakmark.Workspace
     numbers = [x["copy_no"] for x in job["result"]["copies"]]
     detail = register.show(web, f"{issued.result.document.id}/{numbers[0]}")
     assert detail.copy.recipient == "周杰" and detail.stamp_lines and "办公室" in " ".join(detail.stamp_lines)
+
+
+def test_a_collusion_trace_on_the_job_page_names_each_source(web: leakmark.Workspace, issued) -> None:
+    """Two pages of two copies uploaded as one trace: both starred, and the page says they are each one of the
+    sources (the report says where each was found)."""
+    ivan, csrf = signed_in(web, "ivan")
+    files = [("evidence", (f"p{i + 1}.png", cv2.imencode(".png", render_page_array(issued.copy_path(n), i, 300))[1]
+                           .tobytes())) for i, n in enumerate((2, 4))]
+    r = ivan.post("/api/trace", files=files, headers={"X-CSRF-Token": csrf})
+    job = wait(ivan, r.json()["id"])
+    assert job["state"] == "done" and job["result"]["named"] == 2
+    assert {s["copy_no"] for s in job["result"]["suspects"][:2]} == {"000002", "000004"}
+    page = ivan.get(f"/jobs/{job['id']}").text
+    assert page.count("<td>★</td>") == 2 and "以上标 ★ 者均为来源副本" in page

@@ -96,6 +96,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "not_recorded": ("本次溯源未能记入登记簿", "this trace was NOT recorded in the register"),
     "source_wording": ("该副本是此证据的来源副本（不等于认定其收件人泄密）",
                        "the copy is the source of this capture (not a finding that its recipient leaked it)"),
+    "sources_wording": ("本证据由多份副本拼合，以上标 ★ 者均为来源副本（不等于认定其收件人泄密）；"
+                        "各自的标记见于何处，见报告",
+                        "this capture was assembled from several copies: each copy marked ★ is one of its sources "
+                        "(not a finding that its recipient leaked it); the report says where each one's marks were "
+                        "found"),
     "copies": ("份", "copies"),
     "copies_title": ("分发副本", "Copies"),
     "progress": ("进度", "Progress"),
