@@ -65,3 +65,13 @@ def test_a_single_copy_leak_is_found_on_the_whole_evidence(issued, copy3_page1, 
     assert r.named == 1 and r.suspects[0].copy.copy_no == 3
     assert r.suspects[0].found_in.part == "whole" and not r.suspects[0].found_in.removed
     assert r.search is not None and r.search.rounds == 2  # the second round finds nobody else
+
+
+def test_two_images_of_one_page_from_two_copies_say_which_image_shows_which(issued, tmp_path):
+    """Page 1 of copy 000002 in one image and of copy 000004 in another: each named, in its own image."""
+    ev = (_write(tmp_path, "first.png", _page(issued, 2, 0)), _write(tmp_path, "second.png", _page(issued, 4, 0)))
+    r = trace(issued.ws, TraceOptions(evidence=ev))
+    assert {s.copy.copy_no for s in r.suspects[: r.named]} == {2, 4}
+    where = {s.copy.copy_no: s.found_in for s in r.suspects[: r.named]}
+    assert where[2].text() == "page 1 (in first.png)" and where[4].text() == "page 1 (in second.png)"
+    assert where[4].text("zh") == "第 1 页（见 second.png）"

@@ -88,7 +88,7 @@ class FoundIn:
 
     part: str  # "whole" | "rest" (without where removed copies' marks lie) | "page" | "region"
     page: int | None = None  # the document's page number (1-based)
-    image: int | None = None  # which evidence image (1-based), when two images show that page
+    image: str | None = None  # the evidence image (file name, page if not the first) when two show that page
     axis: int = 0  # a region: 0 = a band of rows, 1 = of columns
     lo: int = 0  # a region: from this percent of the page's height (axis 0) or width (1)
     hi: int = 100
@@ -103,7 +103,7 @@ class FoundIn:
         else:
             where = f"第 {self.page} 页" if zh else f"page {self.page}"
             if self.image is not None:
-                where += f"（第 {self.image} 幅图像）" if zh else f" (image {self.image})"
+                where += f"（见 {self.image}）" if zh else f" (in {self.image})"
             if self.part == "region":
                 side = ("自上而下" if self.axis == 0 else "自左向右") if zh else (
                     "from the top" if self.axis == 0 else "from the left")

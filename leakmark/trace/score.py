@@ -8,6 +8,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -85,6 +86,7 @@ def _decide_pages(key: bytes, copies_of: Callable[[str], list[Copy]], docs: list
             rep.aligned = False
             rep.detail = f"shows document {m.doc.id}, not {doc_id}; trace it separately"
     measures = [m for m in measures if m.doc.id == doc_id]
+    images = [_image(r) for r in reports if r.aligned]  # the evidence image each measured page came from
     pages = sorted({m.page + 1 for m in measures})
     copies = copies_of(doc_id)
     if not copies:
@@ -108,7 +110,7 @@ def _decide_pages(key: bytes, copies_of: Callable[[str], list[Copy]], docs: list
     rest = [int(i) for i in np.lexsort((-found.score, found.fap)) if i not in set(found.named)]
     top = found.named + rest[: max(0, options.max_suspects - len(found.named))]
     suspects = [Suspect(copy=copies[i], score=float(found.score[i]), fap=float(found.fap[i]), layers=found.layers(i),
-                        found_in=_found_in(found, i, copies, measures)) for i in top]
+                        found_in=_found_in(found, i, copies, measures, images)) for i in top]
     log.debug("traced %s: %d named over %d copies in %d round(s) (layers %s)", doc_id, len(found.named),
               len(copies), found.info.rounds, ", ".join(found.whole))
     return TraceResult(verdict, doc, pages, suspects, len(found.named), reports, len(copies),
@@ -195,7 +197,8 @@ def _coded(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeas
     return out
 
 
-def _found_in(found: colluders.Finding, i: int, copies: list[Copy], measures: list[_PageMeasure]) -> FoundIn:
+def _found_in(found: colluders.Finding, i: int, copies: list[Copy], measures: list[_PageMeasure],
+              images: list[str]) -> FoundIn:
     """Where copy i's score was found, and whose marks had been removed from the evidence first."""
     part = found.where[i]
     removed = tuple(copies[j].label for j in found.removed[i])
@@ -203,9 +206,15 @@ def _found_in(found: colluders.Finding, i: int, copies: list[Copy], measures: li
         return FoundIn(part.family, removed=removed)
     pages = [m.page for m in measures]
     page = pages[part.page]
-    image = part.page + 1 if pages.count(page) > 1 else None
+    image = images[part.page] if pages.count(page) > 1 else None
     lo, hi = (round(100 * b / colluders.BANDS) for b in (part.lo, part.hi))
     return FoundIn(part.family, page + 1, image, part.axis, lo, hi, removed)
+
+
+def _image(rep: EvidenceReport) -> str:
+    """An evidence image as the report names it: the file's name, and its page when it is not the first."""
+    name = Path(rep.path).name
+    return name if rep.page == 1 else f"{name} p. {rep.page}"
 
 
 def _exact_scores(copies: list[Copy], file_hits: set[int], blind_hits: set[int]
