@@ -335,29 +335,31 @@ class _Search:
             where[mine] = seg.points[local]
         return owner, where
 
-    def _word(self, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """Word w's stored descriptors in every segment: float32 rows, inverse norms, contents, global numbers,
-        and which may be proposed."""
-        parts = []
+    def filed(self, words: np.ndarray) -> _Filed:
+        """The stored descriptors filed under these words (ascending), read at once: word by word, each word's
+        segment by segment (a content's descriptors lie in one segment, so each page is one block of rows)."""
+        lo = np.stack([np.asarray(seg.start)[words] for seg in self.segments], axis=1)  # (words, segments)
+        hi = np.stack([np.asarray(seg.start)[words + 1] for seg in self.segments], axis=1)
+        n = (hi - lo).ravel()
+        total = int(n.sum())
+        place = np.repeat(np.cumsum(n) - n, n)  # where each range starts in the output
+        local = np.repeat(lo.ravel(), n) + np.arange(total) - place  # row in its segment
+        seg_of = np.repeat(np.tile(np.arange(len(self.segments)), len(words)), n)
+        desc = np.empty((total, 128), np.uint8)
+        inv = np.empty(total, np.float32)
+        own = np.empty(total, np.int64)
+        ok = np.ones(total, bool)
         for s, seg in enumerate(self.segments):
-            lo, hi = int(seg.start[w]), int(seg.start[w + 1])
-            if hi > lo:
-                parts.append((s, seg, lo, hi))
-        if not parts:
-            return None
-        if len(parts) == 1:  # no concatenation: the one copy is the conversion to float32
-            s, seg, lo, hi = parts[0]
-            d = np.asarray(seg.descriptors[lo:hi]).astype(np.float32)
-            inv = np.asarray(seg.inverse[lo:hi])
-        else:
-            d = np.concatenate([np.asarray(seg.descriptors[lo:hi]) for _s, seg, lo, hi in parts]).astype(np.float32)
-            inv = np.concatenate([np.asarray(seg.inverse[lo:hi]) for _s, seg, lo, hi in parts])
-        own = np.concatenate([np.asarray(seg.owner[lo:hi], np.int64) + self.cbase[s] for s, seg, lo, hi in parts])
-        arg = np.concatenate([np.arange(lo, hi) + self.dbase[s] for s, _seg, lo, hi in parts])
-        if self.allowed is None:
-            return d, inv, own, arg, np.ones(len(own), bool)
-        ok = np.concatenate([self.allowed[s][np.asarray(seg.owner[lo:hi])] for s, seg, lo, hi in parts])
-        return d, inv, own, arg, ok
+            mine = seg_of == s if len(self.segments) > 1 else slice(None)
+            rows = local[mine]  # ascending within a segment: memory-mapped rows read in file order
+            desc[mine] = seg.descriptors[rows]
+            inv[mine] = seg.inverse[rows]
+            own_s = np.asarray(seg.owner[rows], np.int64)
+            own[mine] = own_s + self.cbase[s]
+            if self.allowed is not None:
+                ok[mine] = self.allowed[s][own_s]
+        cut = np.concatenate(([0], np.cumsum((hi - lo).sum(axis=1))))
+        return _Filed(desc, inv, own, local + self.dbase[seg_of], ok, cut)
 
     def matches(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(evidence descriptor, stored descriptor) pairs. Each evidence descriptor is matched on every page
@@ -372,46 +374,56 @@ class _Search:
         by_word = np.argsort(probes.ravel(), kind="stable")
         flat = probes.ravel()[by_word]
         cut = np.searchsorted(flat, np.arange(vocab.WORDS + 1))
+        words = np.flatnonzero(np.diff(cut))
+        f = self.filed(words)
+        # each page's block of rows within its word: where blocks start, their sizes, each row's block
+        new = np.ones(len(f.own), bool)
+        new[1:] = f.own[1:] != f.own[:-1]
+        new[f.cut[:-1][f.cut[:-1] < len(new)]] = True
+        block = np.cumsum(new) - 1  # numbered across words
+        bstart = np.flatnonzero(new)
+        bcut = np.searchsorted(bstart, f.cut)  # each word's blocks
         scored = []
         best = np.full(len(q), -np.inf, np.float32)  # each evidence descriptor's nearest on any page
-        for w in np.flatnonzero(np.diff(cut)):
-            found = self._word(int(w))
-            if found is None:
+        for k, w in enumerate(words):
+            lo, hi = int(f.cut[k]), int(f.cut[k + 1])
+            if hi == lo:
                 continue
-            d, inv, own, arg, ok = found
             qi = by_word[cut[w]:cut[w + 1]] // PROBES  # distinct: a descriptor's probed words are distinct
-            sims = (q[qi] @ d.T) * inv  # cosine: the stored rows normalised here, a smaller matrix than d
+            sims = (q[qi] @ f.desc[lo:hi].astype(np.float32).T) * f.inv[lo:hi]  # cosine (rows normalised here)
+            ok = f.ok[lo:hi]
             best[qi] = np.maximum(best[qi], (sims if self.allowed is None else np.where(ok, sims, -np.inf)).max(1))
-            scored.append((qi, sims, own, arg, ok))
+            scored.append((k, qi, sims))
         # A (descriptor, page) pair farther than its nearest anywhere / (SLACK × RATIO) neither counts (SLACK)
         # nor decides the ratio test of a pair that counts (that pair is nearer than nearest / SLACK, so within
         # RATIO of it anyway): dropped here, which leaves a small fraction of the pairs to sort, the same result.
         reach = np.sqrt(np.maximum(2 - 2 * best, 0)) / (SLACK * RATIO)
         floor = (1 - reach * reach / 2) - 1e-6  # as a cosine, a little below (rounding)
-        rows, pages, s1s, s2s, args = [], [], [], [], []
-        for qi, sims, own, arg, ok in scored:
-            # a word's descriptors are filed page by page (a content lies in one segment): each page is one block
-            starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-            sizes = np.diff(np.r_[starts, len(own)])
+        rows, cols, s1s, s2s = [], [], [], []
+        for k, qi, sims in scored:
+            lo, hi = int(f.cut[k]), int(f.cut[k + 1])
+            b0 = int(bcut[k])
+            starts = bstart[b0:bcut[k + 1]] - lo
+            mine = block[lo:hi] - b0  # each row's block within the word
             m1 = np.maximum.reduceat(sims, starts, axis=1)  # per query and page: the nearest and the second
-            top = sims >= np.repeat(m1, sizes, axis=1)
+            top = sims >= m1[:, mine]
             m2 = np.maximum.reduceat(np.where(top, -1.0, sims), starts, axis=1)
-            r, c = np.nonzero(top & ok & (sims >= floor[qi][:, None]))
+            r, c = np.nonzero(top & f.ok[lo:hi] & (sims >= floor[qi][:, None]))
             if not len(r):
                 continue
-            first = np.r_[True, (r[1:] != r[:-1]) | (own[c[1:]] != own[c[:-1]])]  # one per query and page
-            r, c = r[first], c[first]
-            block = np.searchsorted(starts, c, side="right") - 1
+            b = mine[c]
             rows.append(qi[r])
-            pages.append(own[c])
-            s1s.append(m1[r, block])
-            s2s.append(m2[r, block])
-            args.append(arg[c])
+            cols.append(c + lo)
+            s1s.append(m1[r, b])
+            s2s.append(m2[r, b])
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        row, page, s1, s2, arg_all = (np.concatenate(a) for a in (rows, pages, s1s, s2s, args))
-        if not len(row):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        row, col, s1, s2 = (np.concatenate(a) for a in (rows, cols, s1s, s2s))
+        # one per query and page within a word (ties at the nearest): consecutive, as nonzero lists them
+        first = np.ones(len(row), bool)
+        first[1:] = (row[1:] != row[:-1]) | (block[col[1:]] != block[col[:-1]])
+        row, col, s1, s2 = row[first], col[first], s1[first], s2[first]
+        page, arg_all = f.own[col], f.arg[col]
         # the same query and page from several probed words: the nearest wins, the others are seconds (grouped
         # by one integer key: a stable argsort of it is several times faster than a lexsort of three keys)
         order = np.argsort(row * self.contents + page, kind="stable")
@@ -436,6 +448,20 @@ class _Search:
         good = good[np.argsort(key, kind="stable")]
         good = good[np.r_[True, arg_all[good][1:] != arg_all[good][:-1]]]
         return row[good].astype(np.int64), arg_all[good].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Filed:
+    """The stored descriptors of a query's probed words, word by word: uint8 rows, inverse norms, contents
+    (numbered across segments), stored numbers (across segments), which may be proposed, and each word's
+    slice (cut[k]:cut[k + 1] for the k-th word)."""
+
+    desc: np.ndarray
+    inv: np.ndarray
+    own: np.ndarray
+    arg: np.ndarray
+    ok: np.ndarray
+    cut: np.ndarray
 
 
 # -- the workspace's index --------------------------------------------------------------------------------
