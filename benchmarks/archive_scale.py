@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -281,8 +282,9 @@ def unmasked(ws: Workspace) -> Iterator[None]:
         def __init__(self, index: page_index.PageIndex, shas: set[str]) -> None:
             self.index, self.shas = index, shas
 
-        def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[Candidate]:
-            return [c for c in self.index.query(points, descriptors, sizes) if c.sha256 in self.shas]
+        def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray, **how: Any
+                  ) -> list[Candidate]:
+            return [c for c in self.index.query(points, descriptors, sizes, **how) if c.sha256 in self.shas]
 
     def whole(w: Workspace, docs: list[Document]) -> Whole:
         # the index as the tracer gets it (documents it lacked added), its segments searched without the mask

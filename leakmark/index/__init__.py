@@ -190,11 +190,13 @@ class PageIndex:
 
     # -- query -------------------------------------------------------------------------------------------
     def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None = None,
-              k: int = TOP_K) -> list[Candidate]:
+              k: int = TOP_K, within: str | None = None, spatial: int = SPATIAL) -> list[Candidate]:
         """The pages the evidence's SIFT features (positions, descriptors) most likely show, best first: the
-        pages of the top `k` distinct page contents whose matches fit one homography with SPATIAL inliers or
+        pages of the top `k` distinct page contents whose matches fit one homography with `spatial` inliers or
         more, each with every entry that has the same content. With the keypoints' `sizes`, only the
-        QUERY_FEATURES largest are searched (the stored ones are a page's largest too)."""
+        QUERY_FEATURES largest are searched (the stored ones are a page's largest too). `within` (a document's
+        sha256): only that document's pages vote and are proposed (each still with the other documents that
+        hold the same content), so that its pages' descriptors compete with each other only."""
         segs = self._all()
         if not len(self) or not len(descriptors):
             return []
@@ -204,6 +206,8 @@ class PageIndex:
         if self._only is not None and self._allowed is None:  # once per view: a trace asks up to four times
             self._allowed = [_allowed(seg, self._only) for seg in segs]
         allowed = self._allowed
+        if within is not None:
+            allowed = [_allowed(seg, frozenset({within})) for seg in segs]
         searched = segs
         if sum(seg.contents for seg in segs) >= FIRST_PASS_FROM:  # a large index: its likeliest pages only
             searched = [Segment.subset(_first_pass(segs, allowed, vocab.root_sift(descriptors)))]
@@ -214,11 +218,11 @@ class PageIndex:
         votes = np.bincount(owner, minlength=search.contents)
         scored: list[tuple[int, int]] = []
         for g in np.argsort(-votes, kind="stable")[:SHORTLIST]:
-            if votes[g] < SPATIAL:
+            if votes[g] < spatial:
                 break
             mine = owner == g
-            n = _consistent(points[query_of[mine]], where[mine])
-            if n >= SPATIAL:
+            n = _consistent(points[query_of[mine]], where[mine], spatial)
+            if n >= spatial:
                 scored.append((n, int(g)))
         scored.sort(key=lambda t: -t[0])  # stable: equal counts keep the order of their votes
         out: list[Candidate] = []
@@ -297,17 +301,17 @@ def _members(segs: list[Segment], key: bytes, only: frozenset[str] | None) -> li
     return sorted(p for p in out if only is None or p[0] in only)
 
 
-def _consistent(src: np.ndarray, dst: np.ndarray) -> int:
+def _consistent(src: np.ndarray, dst: np.ndarray, spatial: int = SPATIAL) -> int:
     """How many of these matches (evidence pixels -> page pixels) one homography explains (RANSAC, 8 px on the
     page: large keypoints are placed less precisely than small ones). USAC's fast estimate comes first: on a
     page the evidence does not show, RANSAC never stops early and its 500 iterations cost ~5 ms, 0.4 s over a
     no-match trace's four queries; USAC takes ~0.1 ms and finds at most a few inliers fewer than RANSAC
-    (measured: 4), so RANSAC counts only the candidates where USAC comes within _GATE of SPATIAL."""
+    (measured: 4), so RANSAC counts only the candidates where USAC comes within _GATE of `spatial`."""
     if len(src) < 4:
         return 0
     src, dst = src.astype(np.float32), dst.astype(np.float32)
     H, mask = cv2.findHomography(src, dst, cv2.USAC_FAST, 8.0, maxIters=500, confidence=0.995)
-    if H is None or mask is None or int(mask.sum()) < SPATIAL - _GATE:
+    if H is None or mask is None or int(mask.sum()) < spatial - _GATE:
         return 0
     H, mask = cv2.findHomography(src, dst, cv2.RANSAC, 8.0, maxIters=500, confidence=0.995)
     return 0 if H is None or mask is None else int(mask.sum())

@@ -18,6 +18,7 @@ STRONG = 100  # inliers: a page located beyond doubt
 QUICK_SIDE, QUICK_FEATURES = 1200, 4000  # the index's first question (see locate)
 NEAR = 0.5  # after a STRONG match, index candidates with this share of the first one's votes are verified still
 RIVAL = 0.5  # a page of another document verified with this share of the best's inliers is scored too
+SIBLING_SPATIAL = 6  # after a weak location, the document's other pages proposed with this many index votes
 
 
 @dataclass
@@ -121,13 +122,30 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         return None
     if not callable(refs):
         return _verified(pts, desc, refs)
-    if proposed is None:
-        return _verified(pts, desc, refs(pts, desc, sizes))
-    best = _verified(pts, desc, proposed)
-    if best is None:
-        tried = {(r.doc_id, r.page) for r in proposed}
-        best = _verified(pts, desc, [r for r in refs(pts, desc, sizes) if (r.doc_id, r.page) not in tried])
+    tried = list(proposed) if proposed is not None else refs(pts, desc, sizes)
+    best = _verified(pts, desc, tried)
+    if best is None and proposed is not None:
+        seen = {(r.doc_id, r.page) for r in tried}
+        more = [r for r in refs(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
+        tried += more
+        best = _verified(pts, desc, more)
+    within = getattr(refs, "within", None)
+    if best is not None and best.inliers < STRONG and within is not None:
+        best = _siblings(pts, desc, sizes, within, best, {(r.doc_id, r.page) for r in tried})
     return best
+
+
+def _siblings(pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray, within: Callable[..., list[PageRef]],
+              best: Location, tried: set[tuple[str, int]]) -> Location:
+    """A weak location checked against the other pages of its document: the page index proposes those whose
+    descriptors the evidence's meet, competing with that document's pages only (SIBLING_SPATIAL votes), and
+    the best verified wins. A block that repeats on several pages (a signature and seal, a letterhead) can
+    propose the wrong page of the document: measured on a centre crop of page 3 of the Chinese notice among
+    10,000 index pages, the index proposed page 1 only (49 votes, its signature block), while page 3 matched
+    with 240 inliers and had 9 votes among the notice's own pages."""
+    more = [r for r in within(best.ref.doc_id, pts, desc, sizes) if (r.doc_id, r.page) not in tried]
+    other = _verified(pts, desc, more) if more else None
+    return other if other is not None and other.inliers > best.inliers else best
 
 
 def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef]) -> Location | None:

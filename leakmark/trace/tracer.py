@@ -178,23 +178,42 @@ def _page_measure(doc: Document, page: int, ctx: MeasureContext, measured: dict[
         name: colluders.positions(name, ctx.units, ctx.original.shape, ctx.dpi, len(v)) for name, v in values.items()})
 
 
-def _candidates(ws: Workspace, docs: list[Document], timings: dict[str, float]) -> locate.Candidates:
+def _candidates(ws: Workspace, docs: list[Document], timings: dict[str, float]) -> _IndexCandidates:
     """The pages to verify for an evidence image: the page index's best few among `docs`, their fingerprints
     read from the vault when first proposed (the time of the queries is added to timings["index"])."""
-    index = page_index.for_trace(ws, docs)
-    by_sha = {d.sha256: d for d in docs}
+    return _IndexCandidates(ws, page_index.for_trace(ws, docs), {d.sha256: d for d in docs}, timings)
 
-    @functools.lru_cache(maxsize=64)
-    def fingerprint(sha256: str, page: int) -> Fingerprint:
-        return vault.load_fingerprint(ws, sha256, page)
 
-    def candidates(points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
+class _IndexCandidates:
+    """`locate.Candidates` from the page index; `within(doc_id, ...)`: that document's pages only, with a lower
+    bar (locate's check of a weak location against the document's other pages)."""
+
+    def __init__(self, ws: Workspace, index: page_index.PageIndex, by_sha: dict[str, Document],
+                 timings: dict[str, float]) -> None:
+        self.ws, self.index, self.by_sha, self.timings = ws, index, by_sha, timings
+        self.sha_of = {d.id: s for s, d in by_sha.items()}
+        self.fingerprint = functools.lru_cache(maxsize=64)(self._fingerprint)
+
+    def _fingerprint(self, sha256: str, page: int) -> Fingerprint:
+        return vault.load_fingerprint(self.ws, sha256, page)
+
+    def __call__(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
+        return self._refs(lambda: self.index.query(points, descriptors, sizes))
+
+    def within(self, doc_id: str, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray
+               ) -> list[locate.PageRef]:
+        sha = self.sha_of.get(doc_id)
+        if sha is None:
+            return []
+        return self._refs(lambda: self.index.query(points, descriptors, sizes, within=sha,
+                                                   spatial=locate.SIBLING_SPATIAL))
+
+    def _refs(self, query: Callable[[], list[page_index.Candidate]]) -> list[locate.PageRef]:
         t = time.perf_counter()
-        found = index.query(points, descriptors, sizes)
-        timings["index"] += time.perf_counter() - t
-        return [locate.PageRef(doc_id=by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
-                               **fingerprint(c.sha256, c.page).to_npz()) for c in found]
-    return candidates
+        found = query()
+        self.timings["index"] += time.perf_counter() - t
+        return [locate.PageRef(doc_id=self.by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
+                               **self.fingerprint(c.sha256, c.page).to_npz()) for c in found]
 
 
 def _measure(ws: Workspace, doc: Document, page: int, aligned: np.ndarray, valid: np.ndarray, original: np.ndarray,
