@@ -25,8 +25,8 @@ def find_page_quad(gray: np.ndarray) -> np.ndarray | None:
 
 
 def page_quad(gray: np.ndarray) -> tuple[np.ndarray, bool] | None:
-    """`find_page_quad`'s corners, and whether the paper test passed over mostly dark quadrilaterals (the
-    sheet may then be only part of the page: see tracer._locate_view)."""
+    """`find_page_quad`'s corners, and whether the paper test passed over a larger, mostly dark quadrilateral
+    (the sheet may then be only part of the page: see tracer._locate_view)."""
     h, w = gray.shape
     scale = WORK_SIDE / max(h, w)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
@@ -62,11 +62,12 @@ def page_quad(gray: np.ndarray) -> tuple[np.ndarray, bool] | None:
     # filling a seventh of the frame covers 0.146 of it); otherwise a box on a scanned page (a table covers
     # 0.13 of the memo) would be taken for the sheet. A photograph page is never all bright: unchanged.
     paper = any(k[2] >= PAPER for k in kept) and any(k[2] < DARK for k in kept)
+    largest = max(kept, key=lambda k: k[1]) if kept else None
     kept = [k for k in kept if (k[2] >= DARK if paper else k[1] >= MIN_SHEET * area)]
     if not kept:
         return None
     best = max(kept, key=lambda k: k[1])
-    return order_corners(best[0]) / scale, paper
+    return order_corners(best[0]) / scale, best is not largest
 
 
 def unwarp(gray: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
