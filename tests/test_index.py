@@ -546,3 +546,28 @@ def test_the_shipped_cells_are_what_build_makes_of_them() -> None:
     assert books.shape == (2, cells.HALF_WORDS, 64)  # (one half-word of the first is there twice: never used)
     cell, _sig = cells.of(np.hstack([books[0][[0, 1, 2]], books[1][[5, 6, 7]]]))
     assert cell.tolist() == [i * cells.HALF_WORDS + j for i, j in ((0, 5), (1, 6), (2, 7))]
+
+
+def test_a_querys_cells_and_signatures_are_the_direct_computation() -> None:
+    """cells.nearest (the group-wise selection of the nearest half-words, signatures from projected words)
+    gives what sorting each half's distances and projecting each residual gives: the same cells (ties of rank
+    in any order) and the same 64 bits, for vectors near half-words and for arbitrary ones."""
+    from leakmark.index import cells
+
+    books, norms = cells.codebooks()
+    rng = np.random.default_rng(5)  # test vectors only, never marks
+    halves = [books[h][rng.integers(0, cells.HALF_WORDS, 300)] for h in (0, 1)]
+    x = np.vstack([np.hstack(halves) + rng.normal(0, 0.004, (300, 128)), np.abs(rng.normal(size=(300, 128)))])
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    cell, sig = cells.nearest(x, 8)
+    d = [cells._distances(x, h, books, norms) for h in (0, 1)]
+    # the 8 nearest cells' halves are among each half's 8 nearest words: rank those 64 pairs
+    near = [np.argsort(d[h], axis=1, kind="stable")[:, :8] for h in (0, 1)]
+    pairs = (np.take_along_axis(d[0], near[0], 1)[:, :, None] + np.take_along_axis(d[1], near[1], 1)[:, None, :])
+    want = np.sort(pairs.reshape(len(x), -1), axis=1)[:, :8]
+    a, b = np.divmod(cell.astype(np.int64), cells.HALF_WORDS)
+    got = np.take_along_axis(d[0], a, 1) + np.take_along_axis(d[1], b, 1)
+    assert np.allclose(np.sort(got, axis=1), want)
+    residual = x[:, None, :] - np.concatenate([books[0][a], books[1][b]], axis=2)
+    bits = np.packbits((residual @ cells.projection()) > 0, axis=2, bitorder="little").view("<u8")[..., 0]
+    assert np.array_equal(sig, bits)
