@@ -156,6 +156,23 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Web accounts' argon2id hashes at the lowest cost in the tests: the default's 0.15 s a hash, taken 58 times
+    by the web tests' sign-ins and account changes, measured nothing of ours. Still argon2id, verified and
+    refused as in use (tests/test_server.py checks the stored hash's form)."""
+    try:
+        from argon2 import PasswordHasher
+
+        from leakmark.server import accounts
+    except ImportError:  # without the server extra the web tests are skipped anyway
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_default_workspace(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A test that forgets --home must never touch the developer's real workspace."""

@@ -77,7 +77,8 @@ def _with_revision(index: PageIndex) -> PageIndex:
     return both
 
 
-@pytest.mark.parametrize("n, attack", [(4, "phone"), (11, "phone"), (17, "screenshot"), (22, "crop")])
+@pytest.mark.parametrize("n, attack", [pytest.param(4, "phone", marks=pytest.mark.slow), (11, "phone"),
+                                       (17, "screenshot"), (22, "crop")])  # one phone photo by default
 def test_a_photo_finds_its_page_among_30(archive, n: int, attack: str) -> None:
     index, fps = archive
     ev = _evidence(n, attack)
@@ -426,7 +427,8 @@ def test_pages_of_one_document_that_differ_in_a_figure_per_line_are_both_propose
         assert loc is not None and loc.ref.page == 1 and loc.inliers >= locate.MIN_INLIERS
 
 
-@pytest.mark.parametrize("attack, strength, seed", [("phone-perspective", 0.02, 0), ("phone-fold", 8, 0)])
+@pytest.mark.parametrize("attack, strength, seed", [("phone-perspective", 0.02, 0),  # the fold: with -m slow
+                                                  pytest.param("phone-fold", 8, 0, marks=pytest.mark.slow)])
 def test_a_phone_photo_of_large_characters_is_proposed_from_its_sheet(attack: str, strength: float, seed: int
                                                                       ) -> None:
     """Phone photos of the Chinese notice's page 2 (large characters): the unwarped sheet's features at 1,200 px
@@ -507,7 +509,8 @@ def first_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(page_index, "FIRST_PASS_KEEP", 5)
 
 
-@pytest.mark.parametrize("n, attack", [(4, "phone"), (11, "phone"), (17, "screenshot"), (22, "crop")])
+@pytest.mark.parametrize("n, attack", [pytest.param(4, "phone", marks=pytest.mark.slow), (11, "phone"),
+                                       (17, "screenshot"), (22, "crop")])  # one phone photo by default
 def test_the_first_pass_keeps_the_photos_page(archive, first_pass: None, n: int, attack: str) -> None:
     index, _fps = archive
     pts, desc, sizes, _ = locate.evidence_features(_evidence(n, attack))
