@@ -39,6 +39,8 @@ SCRIPTS: dict[str, Script] = {
     "locate_recall": Script("every robustness attack traced against a registered archive: is the right page found",
                             ("attacks", "robustness")),
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),
+    "geometry": Script("phone photos with strong lens distortion and curl, traced with and without the bend",
+                       ("attacks", "robustness")),
     "fragments": Script("crops of 4–50 % of issued pages traced among 1,000 copies: how much text names a copy"),
     "fuzz_loaders": Script("bounded seeded-mutation fuzzing of the PDF, image and recipient-CSV loaders"),
     "vector_speed": Script("page-copies/s of vector copies against page-image copies, on the same pages"),
