@@ -1,6 +1,6 @@
 """Bent pages: phone photos with strong lens distortion and curled paper, traced with and without the bend.
 
-    python -m benchmarks geometry [--copies 1000] [--trials 6]
+    python -m benchmarks geometry [--copies 1000] [--trials 6] [--cases ATTACK:STRENGTH,...] [--name geometry]
 
 Both sample documents are issued to N recipients in a temporary workspace; for each phone attack below and
 each trial, a random copy and page is photographed (benchmarks.attacks, as the robustness benchmark does) and
@@ -8,7 +8,8 @@ traced twice: as shipped, where the alignment may bend the page (`leakmark.trace
 beyond the homography, kept when it is large enough to matter and raises the correlation), and with the bend
 turned off (the page-wide homography alone, as before). Per case: exactly the source named, a wrong copy
 named, the source's score (median, lowest), the highest innocent score on the whole evidence, and how often
-the bend was taken. Writes benchmarks/results/geometry.md.
+the bend was taken. Writes benchmarks/results/geometry.md (--name: another file, e.g. for --cases other than
+the phone's, to check that the bend costs the other families nothing).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--copies", type=int, default=1000)
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cases", default="", help="attack:strength pairs, comma-separated (default: the phone's)")
+    ap.add_argument("--name", default="geometry", help="results file name, without .md")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    cases = [(c.split(":")[0], float(c.split(":")[1])) for c in args.cases.split(",") if c] or CASES
     stamp = Stamp.take(NAME, argv)
     load = os.getloadavg()
     rng = np.random.default_rng(args.seed)  # which copy, page and attack seed: evidence only, never marks
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             res = issue(ws, IssueOptions(source=src, recipients=tuple(Recipient(f"reader {i}")
                                                                       for i in range(args.copies)),
                                          output_dir=tmp / f"out-{src.stem}"))
-            for name, strength in CASES:
+            for name, strength in cases:
                 got: dict[bool, list[dict[str, object]]] = {True: [], False: []}
                 for _ in range(args.trials):
                     i = int(rng.integers(len(res.copies)))
@@ -103,14 +107,15 @@ def main(argv: list[str] | None = None) -> None:
                         "homography only")
                 rows.append((src.stem, name, strength, got))
     after = os.getloadavg()
-    lines = ["# Bent pages: lens distortion and curl, with and without the bend", "",
+    title = "lens distortion and curl" if not args.cases else "other attacks"
+    lines = [f"# Bent pages: {title}, with and without the bend", "",
              f"Machine load (1/5/15-minute averages): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start, "
              f"{after[0]:.2f} {after[1]:.2f} {after[2]:.2f} at the end, on {os.cpu_count()} cores.", "",
-             f"Both sample documents issued to {args.copies:,} recipients; per case {args.trials} phone photos (a "
-             "random copy and page each), each traced with the bend (as shipped) and with the page-wide homography "
-             "alone. *right*: exactly the source named; *wrong*: a copy that is not the source named; *score*: the "
+             f"Both sample documents issued to {args.copies:,} recipients; per case {args.trials} leaks (a random "
+             "copy and page each), each traced with the bend (as shipped) and with the page-wide homography alone."
+             " *right*: exactly the source named; *wrong*: a copy that is not the source named; *score*: the "
              "source's, median (lowest); *innocent*: the highest innocent score on the whole evidence; *bent*: "
-             f"photos where the bend was taken (it needs strain >= {align.BEND_STRAIN} and a correlation gain >= "
+             f"leaks where the bend was taken (it needs strain >= {align.BEND_STRAIN} and a correlation gain >= "
              f"{align.BEND_GAIN}).", "",
              "| document | attack | strength | right: bend / homography | wrong | score: bend | score: homography "
              "| innocent: bend / homography | bent |",
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     for doc, name, strength, got in rows:
         lines.append(f"| {doc} | {name} | {strength} | {_row(got)} |")
     lines.append("")
-    out = Results(args.results, stamp, "geometry").write_markdown("geometry.md", lines)
+    out = Results(args.results, stamp, args.name).write_markdown(f"{args.name}.md", lines)
     log(f"written {out}")
 
 
