@@ -102,26 +102,40 @@ def _flow(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int, r
     """At d dpi: where the page has structure within the region the evidence shows (grid points), the dense
     flow there from the original to the evidence aligned by M, the aligned evidence, the original and the
     mask; None when fewer than 12 points have structure."""
+    found = _frame(evidence, M, original, dpi, region, d)
+    if found is None:
+        return None
+    src, orig, mask = found
+    s = d / dpi
+    Ms = M @ _scale(1 / s)  # original pixels at d dpi -> evidence
+    size = (orig.shape[1], orig.shape[0])
+    ev = cv2.warpPerspective(evidence, Ms, size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderValue=0)
+    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(orig, ev, None)  # type: ignore[call-overload]  # the stub wants an initial flow
+    gx, gy = src[:, 0].astype(np.intp), src[:, 1].astype(np.intp)
+    return src, flow[gy, gx], ev, orig, mask
+
+
+def _frame(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int, region: np.ndarray | None,
+           d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """At d dpi: the grid points (every 8 px) where the page has structure within the region the evidence
+    shows, the original (area-averaged) and that mask; None when fewer than 12 points have structure."""
     s = d / dpi
     h, w = original.shape
     size = (max(1, int(w * s)), max(1, int(h * s)))
     Ms = M @ _scale(1 / s)  # original pixels at d dpi -> evidence
-    ev = cv2.warpPerspective(evidence, Ms, size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderValue=0)
     valid = cv2.warpPerspective(np.full(evidence.shape, 255, np.uint8), Ms, size,
                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
     if region is not None:
         valid = np.where(cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0, valid, 0)
     mask = cv2.erode(valid, np.ones((5, 5), np.uint8))
     orig = cv2.resize(original, size, interpolation=cv2.INTER_AREA)
-    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(orig, ev, None)  # type: ignore[call-overload]  # the stub wants an initial flow
     gy, gx = np.mgrid[4:size[1]:8, 4:size[0]:8]
     o = orig.astype(np.float32)
     edges = cv2.magnitude(cv2.Sobel(o, cv2.CV_32F, 1, 0), cv2.Sobel(o, cv2.CV_32F, 0, 1))
     keep = (mask[gy, gx] > 0) & (edges[gy, gx] > 20)  # flow is only defined where there is structure
     if keep.sum() < 12:
         return None
-    src = np.stack([gx[keep], gy[keep]], axis=1).astype(np.float32)
-    return src, flow[gy[keep], gx[keep]], ev, orig, mask
+    return np.stack([gx[keep], gy[keep]], axis=1).astype(np.float32), orig, mask
 
 
 @dataclass(frozen=True)
@@ -162,21 +176,21 @@ def _bend(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int,
     kept when it is large enough to matter and raises the correlation; the evidence is then resampled along
     it. None: the homography alone."""
     d = BEND_DPI
-    found = _flow(evidence, M, original, dpi, region, d)
+    found = _frame(evidence, M, original, dpi, region, d)
     if found is None:
         return None
-    src, _flow_h, _ev, _orig, mask = found
+    src, area, mask = found
     # both images sampled alike, at the same points, each blurred to its sampling step first: the refinement's
     # images (the original area-averaged, the evidence point-sampled) differ by a flow of their own, which
     # varies with each text line's phase on the pixel grid (up to 0.8 px at 300 dpi down an undistorted page)
     s = d / dpi
-    size = (_orig.shape[1], _orig.shape[0])
+    size = (area.shape[1], area.shape[0])
     orig = _sampled(original, _scale(1 / s), size, 1 / s)
     Ms = M @ _scale(1 / s)
     ev = _sampled(evidence, Ms, size, _step(Ms, size))
-    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     gx, gy = src[:, 0].astype(np.intp), src[:, 1].astype(np.intp)
-    flow = dis.calc(orig, ev, None)[gy, gx].astype(np.float64)  # type: ignore[call-overload]
+    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(orig, ev, None)  # type: ignore[call-overload]
+    flow = flow[gy, gx].astype(np.float64)
     at = src.astype(np.float64)
     centre, span = at.mean(axis=0), np.maximum(np.ptp(at, axis=0), 1.0)
     A = _terms(*((at - centre) / span).T)
@@ -194,7 +208,8 @@ def _bend(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int,
         mx, my = _grid_map(lambda xy: xy + f.at(xy), orig.shape)
         return cv2.remap(ev, mx, my, cv2.INTER_LINEAR, borderValue=0)
     for _ in range(BEND_PASSES - 1):  # the flow left between the original and the evidence so bent, added
-        rest = dis.calc(orig, bent(field), None)  # type: ignore[call-overload]
+        # (what is left is small: the fast preset, a third of the medium's time, measures it as well)
+        rest = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(orig, bent(field), None)  # type: ignore[call-overload]
         more, _kept = _robust_fit(A, rest[gy, gx].astype(np.float64))
         field = _Field(field.coef + more, centre, span)
     gain = _ncc(bent(field), orig, mask) - _ncc(ev, orig, mask)
