@@ -76,8 +76,8 @@ def _distances(x: np.ndarray, half: int, books: np.ndarray, norms: np.ndarray) -
 @functools.cache
 def _projected_words() -> tuple[np.ndarray, np.ndarray]:
     """Each half's words along the signature's directions, (HALF_WORDS, BITS) each: a residual's projection is
-    the vector's minus its two half-words' (what made a query's signatures a quarter of its time, gathering
-    and projecting a 128-value residual per probe, is one small gather per probe)."""
+    the vector's minus its two half-words', so a probe's signature costs a small gather, not a 128-value
+    residual projected (which took a quarter of a query's time)."""
     books, _norms = codebooks()
     p = projection()
     return books[0] @ p[:64], books[1] @ p[64:]

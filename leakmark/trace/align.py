@@ -154,9 +154,9 @@ class _Field:
 
 BEND_DPI = max(REFINE_DPI)
 BEND_DEGREE = 3  # lens distortion and curl: smooth over the page (the measurement's own residual fit goes to 4)
+BEND_PASSES = 2  # fits of the flow: the second to what the first left
 BEND_STRAIN = 0.005  # the field's largest change per pixel where the page shows (a 1 % scale error misfits a
 # word 200 px long by 1 px at its ends; 0.5 % by half a pixel, under what the per-word search resolves), and
-BEND_PASSES = 2  # fits of the flow: the second to what the first left
 BEND_GAIN = 0.05  # the correlation it must add (lens 0.15 and curl 2 %: 0.17-0.26), or the homography is kept:
 # a phone photo with the simulator's default lens and curl gained 0.014, which is not worth a new resampling
 
