@@ -154,6 +154,9 @@ class _Field:
 
 BEND_DPI = max(REFINE_DPI)
 BEND_DEGREE = 3  # lens distortion and curl: smooth over the page (the measurement's own residual fit goes to 4)
+BEND_PAGE = 0.9  # of the page the evidence must show: lens distortion and curl bend whole-page photos, and on
+# crops the fitted field ran wild (up to 57 px on a clean digital corner crop; 3 of 3 corner crops of the memo
+# named without it, 2 with it: `geometry-other.md` at 0dec42a)
 BEND_PASSES = 2  # fits of the flow: the second to what the first left
 BEND_STRAIN = 0.005  # the field's largest change per pixel where the page shows (a 1 % scale error misfits a
 # word 200 px long by 1 px at its ends; 0.5 % by half a pixel, under what the per-word search resolves), and
@@ -180,10 +183,14 @@ def _bend(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int,
     if found is None:
         return None
     src, area, mask = found
+    s = d / dpi
+    shown = cv2.warpPerspective(np.full(evidence.shape, 255, np.uint8), M @ _scale(1 / s), area.shape[::-1],
+                                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+    if (shown > 0).mean() < BEND_PAGE:
+        return None  # part of the page: a cubic fitted there is loosely held and its edges meet the cut
     # both images sampled alike, at the same points, each blurred to its sampling step first: the refinement's
     # images (the original area-averaged, the evidence point-sampled) differ by a flow of their own, which
     # varies with each text line's phase on the pixel grid (up to 0.8 px at 300 dpi down an undistorted page)
-    s = d / dpi
     size = (area.shape[1], area.shape[0])
     orig = _sampled(original, _scale(1 / s), size, 1 / s)
     Ms = M @ _scale(1 / s)
