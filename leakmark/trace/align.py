@@ -105,7 +105,7 @@ def _flow(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int, r
     found = _frame(evidence, M, original, dpi, region, d)
     if found is None:
         return None
-    src, orig, mask = found
+    src, orig, mask, _shown = found
     s = d / dpi
     Ms = M @ _scale(1 / s)  # original pixels at d dpi -> evidence
     size = (orig.shape[1], orig.shape[0])
@@ -116,15 +116,17 @@ def _flow(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int, r
 
 
 def _frame(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int, region: np.ndarray | None,
-           d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+           d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
     """At d dpi: the grid points (every 8 px) where the page has structure within the region the evidence
-    shows, the original (area-averaged) and that mask; None when fewer than 12 points have structure."""
+    shows, the original (area-averaged), that mask, and the share of the page the evidence shows; None when
+    fewer than 12 points have structure."""
     s = d / dpi
     h, w = original.shape
     size = (max(1, int(w * s)), max(1, int(h * s)))
     Ms = M @ _scale(1 / s)  # original pixels at d dpi -> evidence
     valid = cv2.warpPerspective(np.full(evidence.shape, 255, np.uint8), Ms, size,
                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+    shown = float((valid > 0).mean())
     if region is not None:
         valid = np.where(cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0, valid, 0)
     mask = cv2.erode(valid, np.ones((5, 5), np.uint8))
@@ -135,7 +137,7 @@ def _frame(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int, 
     keep = (mask[gy, gx] > 0) & (edges[gy, gx] > 20)  # flow is only defined where there is structure
     if keep.sum() < 12:
         return None
-    return np.stack([gx[keep], gy[keep]], axis=1).astype(np.float32), orig, mask
+    return np.stack([gx[keep], gy[keep]], axis=1).astype(np.float32), orig, mask, shown
 
 
 @dataclass(frozen=True)
@@ -182,15 +184,13 @@ def _bend(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int,
     found = _frame(evidence, M, original, dpi, region, d)
     if found is None:
         return None
-    src, area, mask = found
-    s = d / dpi
-    shown = cv2.warpPerspective(np.full(evidence.shape, 255, np.uint8), M @ _scale(1 / s), area.shape[::-1],
-                                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
-    if (shown > 0).mean() < BEND_PAGE:
+    src, area, mask, shown = found
+    if shown < BEND_PAGE:
         return None  # part of the page: a cubic fitted there is loosely held and its edges meet the cut
     # both images sampled alike, at the same points, each blurred to its sampling step first: the refinement's
     # images (the original area-averaged, the evidence point-sampled) differ by a flow of their own, which
     # varies with each text line's phase on the pixel grid (up to 0.8 px at 300 dpi down an undistorted page)
+    s = d / dpi
     size = (area.shape[1], area.shape[0])
     orig = _sampled(original, _scale(1 / s), size, 1 / s)
     Ms = M @ _scale(1 / s)
