@@ -49,6 +49,19 @@ def _aligned(evidence: np.ndarray, original: np.ndarray, monkeypatch: pytest.Mon
     return align.align(evidence, H, original, DPI)
 
 
+def _bends(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each alignment from now on takes the bend (appended as they run)."""
+    taken: list[bool] = []
+    real = align._bend
+
+    def counted(*a: object) -> object:
+        field = real(*a)  # type: ignore[arg-type]
+        taken.append(field is not None)
+        return field
+    monkeypatch.setattr(align, "_bend", counted)
+    return taken
+
+
 def test_a_page_bent_by_a_strong_lens_is_followed(page: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     """Barrel distortion (k1 0.04: the corners pulled in by about 40 px at 300 dpi) moves the text near the
     corners by several pixels from where the best homography puts it, and scales it: with the bend, the text
@@ -77,14 +90,7 @@ def test_a_flat_page_is_not_bent(page: np.ndarray, monkeypatch: pytest.MonkeyPat
     scan = cv2.warpAffine(page, R, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
     scan = cv2.imdecode(cv2.imencode(".jpg", scan, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], cv2.IMREAD_GRAYSCALE)
     H = np.diag([FP_DPI / DPI, FP_DPI / DPI, 1.0]) @ np.vstack([cv2.invertAffineTransform(R), [0, 0, 1]])
-    taken = []
-    real = align._bend
-
-    def counted(*a: object) -> object:
-        field = real(*a)  # type: ignore[arg-type]
-        taken.append(field is not None)
-        return field
-    monkeypatch.setattr(align, "_bend", counted)
+    taken = _bends(monkeypatch)
     got = align.align(scan, H, page, DPI)
     assert taken == [False]
     monkeypatch.setattr(align, "BEND_GAIN", float("inf"))
@@ -98,14 +104,7 @@ def test_a_crop_is_not_bent_even_when_bent(page: np.ndarray, monkeypatch: pytest
     homography."""
     h, w = page.shape
     crop = _barrel(page, 0.04)[: int(0.63 * h), : int(0.63 * w)]
-    taken = []
-    real = align._bend
-
-    def counted(*a: object) -> object:
-        field = real(*a)  # type: ignore[arg-type]
-        taken.append(field is not None)
-        return field
-    monkeypatch.setattr(align, "_bend", counted)
+    taken = _bends(monkeypatch)
     _aligned_crop, valid = _aligned(crop, page)
     assert taken == [False]
     assert 0.3 < valid.mean() < 0.45  # the crop's share of the page, nothing folded onto the rest
