@@ -38,20 +38,18 @@ def align(evidence: np.ndarray, H_ev_to_fp: np.ndarray, original: np.ndarray, dp
     region = _region(matched, (h, w), dpi) if matched is not None and len(matched) >= 3 else None
     M = _refine(evidence, M, original, dpi, region)
     ones = np.full(evidence.shape, 255, np.uint8)
-    field = _bend(evidence, M, original, dpi, region)
-    if field is not None:
-        mx, my = _maps(M, field, (h, w), dpi)
-        aligned = cv2.remap(evidence, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        valid = cv2.remap(ones, mx, my, cv2.INTER_NEAREST, borderValue=0) > 0
-        # only where the homography, too, finds the evidence: beyond, the cubic extrapolates freely and could
-        # fold another part of the evidence onto the page (a crop); within, it may reach past the features
-        # (the margins, where few matched, hold words too: a lens-0.15 photo of the memo scored 16.6 so, 13.7 without)
-        return aligned, valid & (cv2.warpPerspective(ones, M, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                                                     borderValue=0) > 0)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    aligned = cv2.warpPerspective(evidence, M, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     valid = cv2.warpPerspective(ones, M, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0) > 0
-    return aligned, valid
+    field = _bend(evidence, M, original, dpi, region)
+    if field is None:
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        aligned = cv2.warpPerspective(evidence, M, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return aligned, valid
+    mx, my = _maps(M, field, (h, w), dpi)
+    aligned = cv2.remap(evidence, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # valid only where the homography, too, finds the evidence: beyond, the cubic extrapolates freely and
+    # could fold another part of the evidence onto the page; within, it may reach past the matched features
+    # (the margins hold words too: a lens-0.15 photo of the memo scored 16.6 with them, 13.7 without)
+    return aligned, valid & (cv2.remap(ones, mx, my, cv2.INTER_NEAREST, borderValue=0) > 0)
 
 
 def _region(matched: np.ndarray, shape: tuple[int, int], dpi: int) -> np.ndarray:
@@ -167,8 +165,7 @@ BEND_GAIN = 0.05  # the correlation it must add (lens 0.15 and curl 2 %: 0.17-0.
 
 
 def _terms(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.stack([x ** i * y ** j for i in range(BEND_DEGREE + 1) for j in range(BEND_DEGREE + 1 - i)],
-                    axis=1).astype(np.float64)
+    return np.stack([x ** i * y ** j for i in range(BEND_DEGREE + 1) for j in range(BEND_DEGREE + 1 - i)], axis=1)
 
 
 def _bend(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int,
@@ -207,7 +204,8 @@ def _bend(evidence: np.ndarray, M: np.ndarray, original: np.ndarray, dpi: int,
     field = _Field(coef, centre, span)
     pts = at[keep]
     strain = max(float(np.abs(field.at(pts + step) - field.at(pts)).max()) for step in ((1.0, 0.0), (0.0, 1.0)))
-    log.debug("bend: up to %.2f px at %d dpi, strain %.4f", np.abs(field.at(pts)).max(), d, strain)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("bend: up to %.2f px at %d dpi, strain %.4f", np.abs(field.at(pts)).max(), d, strain)
     if strain < BEND_STRAIN:
         return None
 
