@@ -25,9 +25,10 @@ import numpy as np
 
 from leakmark.index import cells, vocab
 
-FORMAT = 3  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
+FORMAT = 4  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
+# 4: the first pass's postings filed by bucket (a cell and its signature's first bits: `cells.bucket`), not by cell
 _ARRAYS = ("sha", "page", "content", "key", "start", "owner", "descriptors", "points", "inverse",
-           "cell", "cellowner", "cellsig", "bycontent", "cstart")
+           "bucket", "cellowner", "cellsig", "bycontent", "cstart")
 
 
 class SegmentError(Exception):
@@ -64,9 +65,10 @@ class Segment:
         self.descriptors: np.ndarray = arrays["descriptors"]  # (m, 128) uint8
         self.points: np.ndarray = arrays["points"]  # (m, 2) float32
         self.inverse: np.ndarray = arrays["inverse"]  # (m,) float32: 1 / the descriptor's norm
-        # the first pass of a large index (`cells`): each descriptor's cell, sorted, with its content
-        self.cell: np.ndarray = arrays["cell"]  # (m,) uint32, ascending
-        self.cellowner: np.ndarray = arrays["cellowner"]  # (m,) uint32, by content within a cell
+        # the first pass of a large index (`cells`): each descriptor's bucket (its cell and its signature's first
+        # bits: `cells.bucket`), sorted, with its content
+        self.bucket: np.ndarray = arrays["bucket"]  # (m,) uint32, ascending
+        self.cellowner: np.ndarray = arrays["cellowner"]  # (m,) uint32, by content within a bucket
         self.cellsig: np.ndarray = arrays["cellsig"]  # (m,) uint64: the descriptor's signature in its cell
         # the descriptors of each content (the second pass reads a few contents): bycontent[cstart[c]:cstart[c+1]]
         self.bycontent: np.ndarray = arrays["bycontent"]  # (m,) uint32: rows of descriptors, content by content
@@ -110,13 +112,13 @@ class Segment:
         owner = np.repeat(np.arange(len(distinct), dtype=np.int64), sizes)
         filed = [cells.of_stored(e.descriptors) if e.cells is None or e.signatures is None else (e.cells, e.signatures)
                  for e in distinct]
-        cell = _cat([c for c, _s in filed], np.uint32, (0,))
         sig = _cat([s for _c, s in filed], np.uint64, (0,))
+        bucket = cells.bucket(_cat([c for c, _s in filed], np.uint32, (0,)), sig)
         return _assemble([s for s, _p in spots], [p for _s, p in spots],
                          np.array([number[k] for k in keys], np.int64), order, owner,
                          _cat([e.words for e in distinct], np.uint16, (0,)).astype(np.int64),
                          _cat([e.descriptors for e in distinct], np.uint8, (0, 128)),
-                         _cat([e.points for e in distinct], np.float32, (0, 2)), None, (cell, owner, sig))
+                         _cat([e.points for e in distinct], np.float32, (0, 2)), None, (bucket, owner, sig))
 
     @classmethod
     def merged(cls, segments: list[Segment]) -> Segment:
@@ -125,7 +127,7 @@ class Segment:
         distinct, first = np.unique(keys, return_index=True)
         base = np.cumsum([0] + [s.contents for s in segments])
         sha, page, content, owner, words, desc, points, inverse = [], [], [], [], [], [], [], []
-        post_cell, post_owner, post_sig = [], [], []
+        post_bucket, post_owner, post_sig = [], [], []
         for i, s in enumerate(segments):
             new = np.searchsorted(distinct, np.asarray(s.key))  # each content's number in the merged segment
             sha += [x.decode() for x in np.asarray(s.sha)]
@@ -142,7 +144,7 @@ class Segment:
             inverse.append(np.asarray(s.inverse)[mine])
             cown = np.asarray(s.cellowner)
             keep_post = kept[cown]
-            post_cell.append(np.asarray(s.cell)[keep_post])
+            post_bucket.append(np.asarray(s.bucket)[keep_post])
             post_owner.append(new[cown[keep_post]])
             post_sig.append(np.asarray(s.cellsig)[keep_post])
         # the same page twice (registered again after a lost index write): kept once
@@ -154,7 +156,7 @@ class Segment:
         return _assemble([sha[j] for j in keep], [page[j] for j in keep], cs[keep], [bytes(k) for k in distinct],
                          _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)), _cat(desc, np.uint8, (0, 128)),
                          _cat(points, np.float32, (0, 2)), _cat(inverse, np.float32, (0,)),
-                         (_cat(post_cell, np.uint32, (0,)), _cat(post_owner, np.int64, (0,)),
+                         (_cat(post_bucket, np.uint32, (0,)), _cat(post_owner, np.int64, (0,)),
                           _cat(post_sig, np.uint64, (0,))))
 
     @classmethod
@@ -234,7 +236,7 @@ class Segment:
               and self.descriptors.shape == (m, 128) and self.descriptors.dtype == np.uint8
               and self.points.shape == (m, 2) and self.points.dtype == np.float32 and self.inverse.shape == (m,)
               and self.owner.dtype == np.uint32
-              and self.cell.shape == (m,) and self.cell.dtype == np.uint32 and self.cellowner.shape == (m,)
+              and self.bucket.shape == (m,) and self.bucket.dtype == np.uint32 and self.cellowner.shape == (m,)
               and self.cellowner.dtype == np.uint32 and self.cellsig.shape == (m,) and self.cellsig.dtype == np.uint64
               and self.bycontent.shape == (m,)
               and self.bycontent.dtype == np.uint32 and self.cstart.shape == (c + 1,)
@@ -251,7 +253,7 @@ def _cat(parts: list[np.ndarray], dtype: type, empty: tuple[int, ...]) -> np.nda
 def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[bytes], owner: np.ndarray,
               words: np.ndarray, desc: np.ndarray, points: np.ndarray, inverse: np.ndarray | None,
               postings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Segment:
-    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content, the (cell,
+    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content, the (bucket,
     content, signature) postings sorted. New pages' inverse norms are computed here; a merge carries its
     segments' own."""
     rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
@@ -260,8 +262,8 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         inverse = _inverse_norms(desc)
     filed = owner[order]
     bycontent = np.argsort(filed, kind="stable")  # a content's rows ascending (in word order)
-    cell, cellowner, cellsig = postings
-    by_cell = np.lexsort((cellowner, cell))
+    bucket, cellowner, cellsig = postings
+    by_bucket = np.lexsort((cellowner, bucket))
     return Segment({
         "sha": np.array([sha[i] for i in rows], dtype="S64").reshape(-1),
         "page": np.array([page[i] for i in rows], np.int32).reshape(-1),
@@ -272,9 +274,9 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "descriptors": desc[order],
         "points": points[order],
         "inverse": inverse[order],
-        "cell": np.asarray(cell, np.uint32)[by_cell],
-        "cellowner": np.asarray(cellowner)[by_cell].astype(np.uint32),
-        "cellsig": np.asarray(cellsig, np.uint64)[by_cell],
+        "bucket": np.asarray(bucket, np.uint32)[by_bucket],
+        "cellowner": np.asarray(cellowner)[by_bucket].astype(np.uint32),
+        "cellsig": np.asarray(cellsig, np.uint64)[by_bucket],
         "bycontent": bycontent.astype(np.uint32),
         "cstart": np.searchsorted(filed[bycontent], np.arange(len(keys) + 1)).astype(np.int64)})
 
