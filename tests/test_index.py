@@ -526,6 +526,28 @@ def test_the_first_pass_keeps_the_photos_page(archive, first_pass: None, n: int,
     assert (exact.sha256, exact.page) == (found[0].sha256, found[0].page)
 
 
+def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose_nothing(
+        archive, first_pass: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first question votes with the FIRST_PASS_FEATURES largest descriptors; when the pages it hands on
+    propose nothing (a photocopy's largest keypoints are often specks), the second votes with all of them."""
+    index, _fps = archive
+    pts, desc, sizes, _ = locate.evidence_features(_evidence(11, "phone"))
+    real = page_index._first_pass
+    asked: list[int] = []
+
+    def first_pass(segs, allowed, rs):  # the first question hands on nothing
+        asked.append(len(rs))
+        return [] if len(asked) == 1 else real(segs, allowed, rs)
+
+    monkeypatch.setattr(page_index, "_first_pass", first_pass)
+    found = index.query(pts, desc, sizes)
+    assert asked == [page_index.FIRST_PASS_FEATURES, min(len(desc), page_index.QUERY_FEATURES)]
+    assert found and found[0].sha256 == f"{11:064x}"
+    asked.clear()
+    monkeypatch.setattr(page_index, "_first_pass", lambda *a: asked.append(len(a[2])) or real(*a))
+    assert index.query(pts, desc, sizes)[0].sha256 == f"{11:064x}" and len(asked) == 1  # found: asked once
+
+
 def test_the_first_pass_keeps_a_shared_page_and_only_the_documents_asked(archive, first_pass: None) -> None:
     index, _fps = archive
     both = _with_revision(index)

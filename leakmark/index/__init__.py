@@ -23,11 +23,14 @@ starts with a first pass over finer cells (`cells`: 2**20 cells, each stored des
 signature, filed in its cell by the signature's first 8 bits): the FIRST_PASS_KEEP contents whose descriptors
 most evidence descriptors meet there go to the exact search, and only their descriptors are read. The first
 pass asks with the evidence's FIRST_PASS_FEATURES largest descriptors, each in its CELL_PROBES nearest cells,
-reading the buckets within FIRST_PASS_FLIPS bit of its signature. Measured on 116 single-copy attacks of 30
-generated pages among 100,000 synthetic ones (the page among the 64 handed on / ranked first): 105 / 79 with
-every cell's postings read by the 2,000 largest in 8 cells each (5 times slower); 106 / 81 with the 2,000 in 2
-cells; 109 / 105 with the 1,000 largest in 2 cells (the stored descriptors are a page's largest: the evidence's
-small ones mostly meet other pages), 106 / 104 with 700. Opening the index reads no descriptors.
+reading the buckets within FIRST_PASS_FLIPS bit of its signature; when the pages it hands on propose nothing,
+it asks again with all QUERY_FEATURES. Measured on 116 single-copy attacks of 30 generated pages among 100,000
+synthetic ones (the page among the 64 handed on / ranked first): 105 / 79 with every cell's postings read by the
+2,000 largest in 8 cells each (5 times slower); 106 / 81 with the 2,000 in 2 cells; 109 / 105 with the 1,000
+largest in 2 cells (the stored descriptors are a page's largest: the evidence's small ones mostly meet other
+pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a photocopy, a halftone, a 72-dpi
+screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
+which a photo of an unregistered page always asks. Opening the index reads no descriptors.
 
 On disk: ``HOME/index/``, segment files (`segment`: pages and their descriptors filed by word, memory-mapped
 when read, so a trace neither loads nor files the index) and ``manifest.json`` naming them with the format and
@@ -80,7 +83,7 @@ MERGE_PAGES = 50_000  # segments are merged up to this many pages (a merge holds
 FIRST_PASS_FROM = 2_000  # page contents from which a query starts with the cells' first pass (`_first_pass`)
 CELL_PROBES = 2  # cells visited per evidence descriptor in the first pass
 FIRST_PASS_KEEP = 64  # page contents the first pass hands to the exact search
-FIRST_PASS_FEATURES = 1000  # the evidence's largest descriptors that vote in the first pass
+FIRST_PASS_FEATURES = 1000  # the evidence's largest descriptors that vote in the first pass (then all of them)
 FIRST_PASS_FLIPS = 1  # a cell's buckets read: signature bits (of cells.SUB_BITS) that may differ from the query's
 _SEGMENT_NAME = re.compile(r"seg-[0-9a-f]{24}\.npz")
 
@@ -216,12 +219,22 @@ class PageIndex:
         allowed = self._allowed
         if within is not None:
             allowed = [_allowed(seg, frozenset({within})) for seg in segs]
-        searched = segs
-        if sum(seg.contents for seg in segs) >= FIRST_PASS_FROM:  # a large index: its likeliest pages only
-            voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
-            rs = vocab.root_sift(voters[:FIRST_PASS_FEATURES])
-            searched = [Segment.subset(_first_pass(segs, allowed, rs))]
-            allowed = None  # the first pass kept only allowed contents
+        if sum(seg.contents for seg in segs) < FIRST_PASS_FROM:
+            return self._proposed(segs, segs, allowed, points, descriptors, k, spatial)
+        # a large index: its likeliest pages only, asked with the largest descriptors first, then with all of
+        # them when those propose nothing (a photocopy's or a noisy photo's largest keypoints are often specks)
+        voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
+        out: list[Candidate] = []
+        for n in (FIRST_PASS_FEATURES, QUERY_FEATURES):
+            shortlist = [Segment.subset(_first_pass(segs, allowed, vocab.root_sift(voters[:n])))]
+            out = self._proposed(segs, shortlist, None, points, descriptors, k, spatial)  # only allowed ones kept
+            if out or len(voters) <= n:
+                break
+        return out
+
+    def _proposed(self, segs: list[Segment], searched: list[Segment], allowed: list[np.ndarray] | None,
+                  points: np.ndarray, descriptors: np.ndarray, k: int, spatial: int) -> list[Candidate]:
+        """The exact search over `searched` (the index's segments, or the first pass's shortlist of them)."""
         search = _Search(searched, allowed)
         query_of, stored = search.matches(descriptors)
         owner, where = search.owner_and_points(stored)
