@@ -225,9 +225,13 @@ class PageIndex:
         # them when those propose nothing (a photocopy's or a noisy photo's largest keypoints are often specks)
         voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
         out: list[Candidate] = []
+        searched: set[bytes] = set()
         for n in (FIRST_PASS_FEATURES, QUERY_FEATURES):
-            shortlist = [Segment.subset(_first_pass(segs, allowed, vocab.root_sift(voters[:n])))]
-            out = self._proposed(segs, shortlist, None, points, descriptors, k, spatial)  # only allowed ones kept
+            # the second question's exact search reads only the contents the first did not
+            kept = [(seg, c) for seg, c in _first_pass(segs, allowed, vocab.root_sift(voters[:n]))
+                    if bytes(seg.key[c]) not in searched]
+            searched |= {bytes(seg.key[c]) for seg, c in kept}
+            out = self._proposed(segs, [Segment.subset(kept)], None, points, descriptors, k, spatial)  # allowed
             if out or len(voters) <= n:
                 break
         return out
