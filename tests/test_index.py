@@ -590,6 +590,22 @@ def test_a_probe_reads_its_own_bucket_and_those_one_bit_away() -> None:
     assert len(set(probed[0, 0].tolist())) == 9 and np.array_equal(cells.probed(cell, sig, 0)[..., 0], own)
 
 
+def test_the_first_pass_when_the_buckets_read_hold_no_near_signature() -> None:
+    """A stored descriptor in the query's bucket whose signature differs in 16 of its other bits is read and
+    not counted: nothing is handed on (the first pass once failed on a segment where that left no pair)."""
+    from leakmark.index import cells
+    from leakmark.index.segment import Entry, Segment
+
+    x = np.full((1, 128), 1 / np.sqrt(128), np.float32)
+    cell, sig = cells.nearest(x, page_index.CELL_PROBES)
+    far = sig[:, :1] ^ np.uint64(0xFFFF << cells.SUB_BITS)  # the same first 8 bits: the same bucket
+    stored = np.clip(np.rint(x * page_index.SCALE), 0, 255).astype(np.uint8)
+    entry = Entry(stored, np.zeros(1, np.uint16), np.zeros((1, 2), np.float32), cell[:, 0].copy(), far.ravel())
+    seg = Segment.of([("a" * 64, 0, entry)])
+    assert cells.bucket(seg.bucket[:1] >> cells.SUB_BITS, far.ravel())[0] == seg.bucket[0]
+    assert page_index._first_pass([seg], None, x) == []
+
+
 def test_a_querys_cells_and_signatures_are_the_direct_computation() -> None:
     """cells.nearest (the group-wise selection of the nearest half-words, signatures from projected words)
     gives what sorting each half's distances and projecting each residual gives: the same cells (ties of rank

@@ -292,7 +292,9 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
         near = np.bitwise_count(np.asarray(seg.cellsig[rows]) ^ np.repeat(sig[hit], n)) <= cells.HAMMING
         owner = np.asarray(seg.cellowner[rows[near]], np.int64)
         pair = np.sort(np.repeat(who[hit], n)[near] * seg.contents + owner)  # an evidence descriptor counts once
-        pair = pair[np.r_[True, pair[1:] != pair[:-1]]]  # (np.unique hashes: several times slower here)
+        first = np.ones(len(pair), bool)  # (np.unique hashes: several times slower here)
+        first[1:] = pair[1:] != pair[:-1]
+        pair = pair[first]
         votes = np.bincount(pair % seg.contents, minlength=seg.contents).astype(np.float64)
         if allowed is not None:
             votes[~allowed[s]] = 0.0
