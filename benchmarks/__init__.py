@@ -38,6 +38,8 @@ SCRIPTS: dict[str, Script] = {
     "archive_scale": Script("trace time and index size as the archive grows to N registered pages (archive-scale.md)"),
     "locate_recall": Script("every robustness attack traced against a registered archive: is the right page found",
                             ("attacks", "robustness")),
+    "first_pass": Script("the page index's first pass alone: which settings hand the right page on, among N pages",
+                         ("archive_scale", "attacks")),
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),
     "geometry": Script("phone photos with strong lens distortion and curl, traced with and without the bend",
                        ("attacks", "robustness")),
