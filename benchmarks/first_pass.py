@@ -49,13 +49,14 @@ def _segments(folder: Path, pages: int, total: int) -> tuple[list[Segment], list
         real.append((f"{n:064x}", 0, page_index.entry_of(fingerprint.of_page(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
                                                                              300))))
     segs = [Segment.of(real)]
-    pool_d, pool_w = archive_scale._pool(folder)
+    pool_d, pool_w = archive_scale._pool(folder) if total > pages else (None, None)
     have = pages
     while have < total:
         count = min(page_index.MERGE_PAGES, total - have)
         path = folder / f"first-pass-{have}-{count}.npz"
         if not path.exists():
             rng = np.random.default_rng([14, have])  # synthetic index entries only, never marks
+            assert pool_d is not None and pool_w is not None
             made = archive_scale._synthetic_pages(rng, pool_d, pool_w, archive_scale.UNREGISTERED + have, count)
             with open(path, "wb") as fh:
                 Segment.of(made).write(fh)
@@ -77,8 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     settings = [tuple(int(v) for v in s.split(":")) for s in args.settings.split(",") if s]
-    if not settings or any(len(s) != 3 or s[2] not in (0, 1, 2) for s in settings):
-        ap.error("--settings: features:probes:flips, flips 0, 1 or 2 (e.g. 1000:2:1)")
+    if not settings or any(len(s) != 3 or min(s[:2]) < 1 or s[2] not in (0, 1, 2) for s in settings):
+        ap.error("--settings: features:probes:flips, features and probes 1 or more, flips 0, 1 or 2 (e.g. 1000:2:1)")
+    if args.pages < 1:
+        ap.error("--pages: at least 1 generated page")
     stamp = Stamp.take(NAME, argv)
     load = os.getloadavg()
     rng = np.random.default_rng(args.seed)  # which page and attack seed: evidence only, never marks
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         folder = args.keep or Path(tmp_s)
         folder.mkdir(parents=True, exist_ok=True)
         segs, images = _segments(folder, args.pages, args.synthetic)
+        sha = np.asarray(segs[0].sha)  # each generated page's content in the real pages' segment
+        content_of = [int(segs[0].content[np.flatnonzero(sha == f"{n:064x}".encode())[0]]) for n in range(args.pages)]
         try:
             for a, strength in atk.cases():
                 if a.inputs != "image":
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
                 _pts, desc, sizes, _ = locate.evidence_features(unwarp(gray, quad)[0] if quad is not None else gray)
                 order = np.argsort(-sizes, kind="stable")[:page_index.QUERY_FEATURES]
                 rs = vocab.root_sift(desc[order])
+                want = content_of[n]
                 cases += 1
                 line = f"{a.name:20s} {strength!s:7s} page {n:3d}"
                 for s in settings:
@@ -107,9 +113,7 @@ def main(argv: list[str] | None = None) -> None:
                     t0 = time.perf_counter()
                     kept = page_index._first_pass(segs, None, rs[:s[0]])
                     found[s][2] += time.perf_counter() - t0
-                    rank = next((i for i, (seg, c) in enumerate(kept) if seg is segs[0]
-                                 and f"{n:064x}".encode() in {bytes(segs[0].sha[e]) for e in segs[0].members(c)}),
-                                None)
+                    rank = next((i for i, (seg, c) in enumerate(kept) if seg is segs[0] and c == want), None)
                     found[s][0] += rank is not None
                     found[s][1] += rank == 0
                     line += f" | {s}: {'-' if rank is None else rank}"
