@@ -40,6 +40,8 @@ SCRIPTS: dict[str, Script] = {
                             ("attacks", "robustness")),
     "first_pass": Script("the page index's first pass alone: which settings hand the right page on, among N pages",
                          ("archive_scale", "attacks")),
+    "index_entries": Script("which keypoints a page's index entry keeps: hard evidence located with each choice",
+                            ("archive_scale", "attacks", "robustness")),
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),
     "geometry": Script("phone photos with strong lens distortion and curl, traced with and without the bend",
                        ("attacks", "robustness")),
