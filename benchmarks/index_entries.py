@@ -137,7 +137,8 @@ def _generated(first: int, count: int) -> list[tuple[Fingerprint, Coarse]]:
 
 
 def _padding(pool: list[tuple[Fingerprint, Coarse]], strategy: str, count: int) -> list[tuple[str, int, Entry]]:
-    """Synthetic pages as archive_scale makes them, from the pool's entries of this strategy."""
+    """Synthetic pages as archive_scale makes them (`_synthetic_pages`, which makes PER_PAGE descriptors a
+    page), from the pool's entries of this strategy and as many descriptors a page as they have."""
     made = [entry(fp, co, strategy) for fp, co in pool]
     pool_d = np.concatenate([e.descriptors for e in made])
     pool_w = np.concatenate([e.words for e in made])
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", type=Path, help="keep the samples' workspace and the page caches here")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    if args.pages < 0 or args.pad < 0 or args.seeds < 1:
+        ap.error("--pages and --pad: 0 or more; --seeds: 1 or more")
     by_name = {a.name: a for a in atk.ATTACKS}
     cases = [(by_name.get(name), float(s)) for name, s in (c.split(":") for c in args.attacks.split(",") if c)]
     if not cases or any(a is None for a, _ in cases):
