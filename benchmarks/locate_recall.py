@@ -9,7 +9,8 @@ suite (`benchmarks.attacks`, collusion included) and every sample document, a ra
 attacked and traced against the whole register, as `leakmark trace` does: the page index proposes, the
 locate step verifies. Counted: evidence whose first evidence page was located on the right document and page
 (for a page mix of several pages: every evidence file on its own page), per family; and the seconds of the
-index and locate stages. Writes benchmarks/results/locate-recall.md.
+index and locate stages; each miss with its evidence's share of dark pixels, and the misses whose evidence
+shows nothing (a crop of blank paper) counted apart. Writes benchmarks/results/locate-recall.md.
 
     --pad N    trace in a copy of the workspace whose page index also holds synthetic pages (archive_scale's),
                up to N index pages, searched as registered pages would be (the issue's 10,000-page archive as
@@ -26,6 +27,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from benchmarks import archive_scale
@@ -39,6 +41,13 @@ from leakmark.ledger import Ledger
 from leakmark.samples import write_samples
 
 NAME = script_name(__file__)
+DARK, BLANK = 160, 0.001  # grey level and share of pixels below it under which evidence shows nothing
+
+
+def _dark(path: Path) -> float:
+    """The share of an evidence image's pixels darker than DARK (ink, lines, photos: anything on the paper)."""
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    return float(np.mean(gray < DARK)) if gray is not None else 1.0
 
 
 def _issued(ws: Workspace, folder: Path) -> list[tuple[str, list[Path], int]]:
@@ -93,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     by_family: dict[str, list[int]] = {}
     misses: list[str] = []
     stage = {"index": 0.0, "locate": 0.0}
-    n = 0
+    n = blank = 0
     # `searched` only replaces the index a trace gets (issuing the samples does not trace)
     with tempfile.TemporaryDirectory(prefix="leakmark-recall-") as tmp_s, searched:
         tmp = Path(tmp_s)
@@ -120,9 +129,12 @@ def main(argv: list[str] | None = None) -> None:
                     for key in stage:
                         stage[key] += r.timings.get(key, 0.0)
                     if not ok:
+                        dark = [_dark(f) for f in evidence]
+                        blank += max(dark) < BLANK
                         misses.append(f"{doc_id} {a.name} {s} page {page + 1}: "
                                       f"{r.document.id if r.document else '-'}; "
-                                      + "; ".join(f"p{e.document_page} {e.detail}" for e in r.evidence))
+                                      + "; ".join(f"p{e.document_page} {e.detail}" for e in r.evidence)
+                                      + f" (dark pixels {', '.join(f'{d:.3f}' for d in dark)})")
                     log(f"t{trial + 1} {doc_id} {a.name:20s} {s!s:7s} {'ok' if ok else 'MISS'} "
                         f"(index {r.timings.get('index', 0):.2f} s, locate {r.timings.get('locate', 0):.2f} s)")
                     for f in evidence:
@@ -143,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     for fam, (ok, of) in by_family.items():
         lines.append(f"| {fam} | {ok} | {of} | {100 * ok / of:.1f} % |")
     lines += [f"| **all** | **{found}** | **{n}** | **{100 * found / max(n, 1):.1f} %** |", "",
+              f"Blank evidence among the misses (every evidence image with less than {BLANK:.1%} of its pixels "
+              f"darker than {DARK}: a crop of blank paper, which shows no page): {blank}; found among the rest: "
+              f"{found}/{n - blank} ({100 * found / max(n - blank, 1):.1f} %).", "",
               f"Mean seconds per trace: index {stage['index'] / max(n, 1):.2f}, locate "
               f"{stage['locate'] / max(n, 1):.2f}.", ""]
     if misses:
