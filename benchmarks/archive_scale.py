@@ -142,23 +142,28 @@ def synthetic(tmp: Path, pages: int, sizes: list[int]) -> tuple[list[str], tuple
     o_pts, o_desc, o_sz, _ = locate.evidence_features(unwarp(other, other_quad)[0] if other_quad is not None
                                                       else other)
     rng = np.random.default_rng(14)  # synthetic evidence only, never marks
-    pool_d, pool_w = _pool(tmp)
+    pool = _pool(tmp)
     folder = tmp / "synthetic"
     folder.mkdir(exist_ok=True)
     made: list[Path] = []
+    made_outlines: list[Path] = []
     have = len(real)
     rows = []
+    assert real.outline is not None
     for n in sizes:
-        while have < n:  # segment files of synthetic pages, up to N pages in all
+        while have < n:  # segment files of synthetic pages and of their outlines, up to N pages in all
             count = min(page_index.MERGE_PAGES, n - have)
-            path = folder / f"synthetic-{have}.npz"
-            with open(path, "wb") as fh:
-                Segment.of(_synthetic_pages(rng, pool_d, pool_w, have, count)).write(fh)
-            made.append(path)
+            pages_, outlines = _synthetic_pages(rng, pool, have, count)
+            for to, what, name in ((made, pages_, "synthetic"), (made_outlines, outlines, "synthetic-outline")):
+                path = folder / f"{name}-{have}.npz"
+                with open(path, "wb") as fh:
+                    Segment.of(what).write(fh)
+                to.append(path)
             have += count
             log(f"  {have:,} index pages")
         t0 = time.perf_counter()
         index = PageIndex(segments=[*real.segments, *(Segment.open(p) for p in made)])
+        index.outline = PageIndex(segments=[*real.outline.segments, *(Segment.open(p) for p in made_outlines)])
         opened = time.perf_counter() - t0
         rss0 = _rss_mb()
         t0 = time.perf_counter()
@@ -169,48 +174,59 @@ def synthetic(tmp: Path, pages: int, sizes: list[int]) -> tuple[list[str], tuple
         proposed = index.query(o_pts, o_desc, o_sz)  # nothing, as a trace would find
         none = min(_time(lambda idx=index: idx.query(o_pts, o_desc, o_sz)) for _ in range(3))
         rank = next((k for k, c in enumerate(found) if c.sha256 == target), None)
-        size = sum(p.stat().st_size for p in made) + page_index.index_size(ws)
+        size = sum(p.stat().st_size for p in [*made, *made_outlines]) + page_index.index_size(ws)
         rows.append(f"| {n:,} | {size / n / 1024:.1f} | {len(index.segments)} | {opened:.2f} | {first:.2f} | "
                     f"{best:.3f} | {'first' if rank == 0 else 'NOT first' if rank else 'not found'} | {grown:.0f} | "
                     f"{none:.3f} ({'nothing' if not proposed else f'{len(proposed)} pages'}) |")
         log(rows[-1])
-    return rows, _cell_moves(pool_d)
+    return rows, _cell_moves(pool[0])
 
 
-def _pool(tmp: Path) -> tuple[np.ndarray, np.ndarray]:
+Pool = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # entries' descriptors, words; outlines' the same
+
+
+def _pool(tmp: Path) -> Pool:
     """Descriptors for synthetic pages, with their visual words: the index entries (a page's largest keypoints,
-    as registration keeps them) of POOL_PAGES generated pages that are never registered, made once and kept in
-    `tmp`. Real pages' descriptors, so that the synthetic pages' words are as skewed as real pages' (descriptors
-    turned over or rotated, as earlier runs used, crowd a few words and make queries slower than real pages
-    do); none is a registered page's."""
-    cached = tmp / f"synthetic-pool-{POOL_PAGES}.npz"
+    as registration keeps them) of POOL_PAGES generated pages that are never registered, and their outline
+    entries, made once and kept in `tmp`. Real pages' descriptors, so that the synthetic pages' words are as
+    skewed as real pages' (descriptors turned over or rotated, as earlier runs used, crowd a few words and make
+    queries slower than real pages do); none is a registered page's."""
+    cached = tmp / f"synthetic-pool-{POOL_PAGES}-outlines.npz"
     if cached.exists():
         with np.load(cached) as z:
-            return z["descriptors"], z["words"]
-    descs, words = [], []
+            return z["descriptors"], z["words"], z["outline_descriptors"], z["outline_words"]
+    made: list[list[np.ndarray]] = [[], [], [], []]
     for n in range(POOL_FIRST, POOL_FIRST + POOL_PAGES):
         gray = render_page_array(archive_page(n), 0, 300, mode="gray")  # as registration renders (300 dpi)
         e = page_index.entry_of(fingerprint.of_page(gray, 300))
-        descs.append(e.descriptors)
-        words.append(e.words)
-    pool_d, pool_w = np.concatenate(descs), np.concatenate(words)
+        o = page_index.entry_of(fingerprint.outline_of_page(gray, 300), page_index.OUTLINE_PER_PAGE)
+        for to, a in zip(made, (e.descriptors, e.words, o.descriptors, o.words), strict=True):
+            to.append(a)
+    pool_d, pool_w, out_d, out_w = (np.concatenate(a) for a in made)
     with open(cached, "wb") as fh:
-        np.savez(fh, descriptors=pool_d, words=pool_w)
-    return pool_d, pool_w
+        np.savez(fh, descriptors=pool_d, words=pool_w, outline_descriptors=out_d, outline_words=out_w)
+    return pool_d, pool_w, out_d, out_w
 
 
-def _synthetic_pages(rng: np.random.Generator, pool_d: np.ndarray, pool_w: np.ndarray, start: int, count: int
-                     ) -> list[tuple[str, int, Entry]]:
-    """`count` synthetic one-page documents (sha256 = their number in hex) drawn from the pool."""
+def _synthetic_pages(rng: np.random.Generator, pool: Pool, start: int, count: int
+                     ) -> tuple[list[tuple[str, int, Entry]], list[tuple[str, int, Entry]]]:
+    """`count` synthetic one-page documents (sha256 = their number in hex) drawn from the pool: their entries
+    (PER_PAGE descriptors) and outline entries (OUTLINE_PER_PAGE)."""
+    return (_synthetic(rng, pool[0], pool[1], start, count, page_index.PER_PAGE),
+            _synthetic(rng, pool[2], pool[3], start, count, page_index.OUTLINE_PER_PAGE))
+
+
+def _synthetic(rng: np.random.Generator, pool_d: np.ndarray, pool_w: np.ndarray, start: int, count: int,
+               per_page: int) -> list[tuple[str, int, Entry]]:
     pool_c, pool_s = _pool_cells(pool_d)
     pages = []
     for i in range(start, start + count):
-        pick = rng.integers(0, len(pool_d), page_index.PER_PAGE)
-        where = (rng.random((page_index.PER_PAGE, 2)) * (1240, 1754)).astype(np.float32)
+        pick = rng.integers(0, len(pool_d), per_page)
+        where = (rng.random((per_page, 2)) * (1240, 1754)).astype(np.float32)
         # a little noise: no two synthetic descriptors are the same (real pages' never are), none leaves its word;
         # each keeps its pool descriptor's cell and signature (computing them for 300 million descriptors would
         # take hours here; `_cell_moves` says how much the noise would change them)
-        noise = rng.integers(-2, 3, (page_index.PER_PAGE, 128))
+        noise = rng.integers(-2, 3, (per_page, 128))
         desc = np.clip(pool_d[pick].astype(np.int16) + noise, 0, 255).astype(np.uint8)
         pages.append((f"{i:064x}", 0, Entry(desc, pool_w[pick], where, pool_c[pick], pool_s[pick])))
     return pages
@@ -245,7 +261,7 @@ def padded(tmp: Path, pages: int, total: int) -> str:
     pages, and the tracer gets the registered candidates only)."""
     import shutil
 
-    folder = tmp / f"padded-{total}-pool2"  # pool2: `_pool` of unregistered pages
+    folder = tmp / f"padded-{total}-pool3"  # pool3: `_pool` of unregistered pages, outlines padded too
     if not folder.exists():
         shutil.copytree(tmp / "ws", folder / "ws")
     ws = Workspace.open(folder / "ws", create=False)
@@ -268,10 +284,10 @@ def pad_index(ws: Workspace, docs: list[Document], pool_dir: Path, total: int) -
     have = len(page_index.load_or_empty(ws)[0])  # and the synthetic ones an earlier run added
     if have < total:
         rng = np.random.default_rng(15)  # synthetic index entries only, never marks
-        pool_d, pool_w = _pool(pool_dir)
+        pool = _pool(pool_dir)
         for start in range(have, total, page_index.MERGE_PAGES):
             count = min(page_index.MERGE_PAGES, total - start)
-            page_index.add_pages(ws, _synthetic_pages(rng, pool_d, pool_w, start, count))
+            page_index.add_pages(ws, *_synthetic_pages(rng, pool, start, count))
             log(f"  {start + count:,} index pages")
 
 
@@ -294,8 +310,12 @@ def unmasked(ws: Workspace) -> Iterator[None]:
             return [c for c in self.index.query(points, descriptors, sizes, **how) if c.sha256 in self.shas]
 
     def whole(w: Workspace, docs: list[Document]) -> Whole:
-        # the index as the tracer gets it (documents it lacked added), its segments searched without the mask
-        return Whole(page_index.PageIndex(segments=real(w, docs)._all()), {d.sha256 for d in docs})
+        # the index as the tracer gets it (documents it lacked added), its segments (and its outline index's)
+        # searched without the mask
+        got = real(w, docs)
+        index = page_index.PageIndex(segments=got._all())
+        index.outline = None if got.outline is None else page_index.PageIndex(segments=got.outline._all())
+        return Whole(index, {d.sha256 for d in docs})
 
     page_index.for_trace = whole  # type: ignore[assignment]
     try:

@@ -49,7 +49,7 @@ def _segments(folder: Path, pages: int, total: int) -> tuple[list[Segment], list
         real.append((f"{n:064x}", 0, page_index.entry_of(fingerprint.of_page(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
                                                                              300))))
     segs = [Segment.of(real)]
-    pool_d, pool_w = archive_scale._pool(folder) if total > pages else (None, None)
+    pool_d, pool_w = archive_scale._pool(folder)[:2] if total > pages else (None, None)  # the pages' (no outlines)
     have = pages
     while have < total:
         count = min(page_index.MERGE_PAGES, total - have)
@@ -57,7 +57,8 @@ def _segments(folder: Path, pages: int, total: int) -> tuple[list[Segment], list
         if not path.exists():
             rng = np.random.default_rng([14, have])  # synthetic index entries only, never marks
             assert pool_d is not None and pool_w is not None
-            made = archive_scale._synthetic_pages(rng, pool_d, pool_w, archive_scale.UNREGISTERED + have, count)
+            made = archive_scale._synthetic(rng, pool_d, pool_w, archive_scale.UNREGISTERED + have, count,
+                                            page_index.PER_PAGE)
             with open(path, "wb") as fh:
                 Segment.of(made).write(fh)
         segs.append(Segment.open(path))

@@ -22,6 +22,8 @@ Strategies (the strategy's entries also make the synthetic pages):
   coarse-K        K keypoints detected on the page at 50 dpi (lines and blocks of text: what a strong blur
                   leaves) in place of K of the largest
   coarseadd-K     the same K added to the PER_PAGE largest (a larger entry)
+  apart-F-K-S     the F largest, and K keypoints at 50 dpi kept apart: an index of their own (padded as the
+                  fine one) asked only when the fine entries propose nothing, with S spatial inliers needed
 Writes benchmarks/results/index-entries.md.
 """
 
@@ -113,7 +115,15 @@ def _kept(fp: Fingerprint, strategy: str) -> np.ndarray:
 def entry(fp: Fingerprint, coarse: Coarse, strategy: str) -> Entry:
     """A page's entry under a strategy (see the module's docstring)."""
     kind, *arg = strategy.split("-")
-    if kind in ("coarse", "coarseadd"):
+    if kind == "apart":  # the fine entry (the coarse one: `only-K`)
+        assert fp.sizes is not None
+        keep = np.sort(np.argsort(-fp.sizes, kind="stable")[:int(arg[0])])
+        points, desc = fp.points[keep].astype(np.float32), fp.descriptors[keep]
+    elif kind == "only":
+        cpts, cdesc, csizes = coarse
+        keep = np.sort(np.argsort(-csizes, kind="stable")[:int(arg[0])])
+        points, desc = cpts[keep].astype(np.float32), cdesc[keep]
+    elif kind in ("coarse", "coarseadd"):
         assert fp.sizes is not None
         cpts, cdesc, csizes = coarse
         top = np.argsort(-csizes, kind="stable")[:int(arg[0])]
@@ -164,8 +174,17 @@ class _Proposals:
         self.index, self.ids, self.fps = index, ids, fps
         self.sha_of = {i: s for s, i in ids.items()}
 
+    coarse: page_index.PageIndex | None = None  # asked when the index proposes nothing (`apart-F-K-S`)
+    spatial = page_index.SPATIAL
+    asked = proposed = 0  # coarse questions, and those that proposed something
+
     def __call__(self, pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
-        return self._refs(self.index.query(pts, desc, sizes))
+        found = self.index.query(pts, desc, sizes)
+        if not found and self.coarse is not None:
+            found = self.coarse.query(pts, desc, sizes, spatial=self.spatial)
+            self.asked += 1
+            self.proposed += bool(found)
+        return self._refs(found)
 
     def within(self, doc_id: str, pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
         return self._refs(self.index.query(pts, desc, sizes, within=self.sha_of.get(doc_id, doc_id),
@@ -196,8 +215,10 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--attacks: attack:strength of {', '.join(by_name)}")
     strategies = [s for s in args.strategies.split(",") if s]
     for s in strategies:
-        if not re.fullmatch(r"largest|grid-[1-9][0-9]*-(100|[1-9]?[0-9])|(lanms|coarse|coarseadd)-[1-9][0-9]*", s):
-            ap.error(f"--strategies: {s!r} is not largest, grid-G-F, lanms-K, coarse-K or coarseadd-K")
+        if not re.fullmatch(r"largest|grid-[1-9][0-9]*-(100|[1-9]?[0-9])|(lanms|coarse|coarseadd)-[1-9][0-9]*"
+                            r"|apart-[1-9][0-9]*-[1-9][0-9]*-[1-9][0-9]*", s):
+            ap.error(f"--strategies: {s!r} is not largest, grid-G-F, lanms-K, coarse-K, coarseadd-K or "
+                     "apart-F-K-S")
     stamp = Stamp.take(NAME, argv)
     load_avg = os.getloadavg()
     rng = np.random.default_rng(args.seed)  # which copy's attack seed: evidence only, never marks
@@ -245,6 +266,14 @@ def main(argv: list[str] | None = None) -> None:
                                          [k[1] for k in keys] + [p for _, p, _ in pad],
                                          entries + [e for _, _, e in pad])
             proposals = _Proposals(index, ids, functools.lru_cache(maxsize=64)(lambda s, p: pages[(s, p)][0]))
+            if strategy.startswith("apart-"):
+                _, _, k, spatial = strategy.split("-")
+                c_entries = [entry(fp, co, f"only-{k}") for fp, co in pages.values()]
+                c_pad = _padding(pool, f"only-{k}", args.pad - len(keys)) if pool else []
+                proposals.coarse = page_index.PageIndex(
+                    [k[0] for k in keys] + [s for s, _, _ in c_pad], [k[1] for k in keys] + [p for _, p, _ in c_pad],
+                    c_entries + [e for _, _, e in c_pad])
+                proposals.spatial = int(spatial)
             found = 0
             for label, doc_id, page, gray, ink in evidence:
                 got = tracer._locate(gray, proposals)
@@ -253,7 +282,10 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     misses.append(f"- {strategy}: {label} (dark pixels {ink:.3f})")
             per = int(np.mean([len(e.descriptors) for e in entries]))
-            rows.append(f"| {strategy} | {per} | {found} | {len(evidence)} | {found / len(evidence):.1%} |")
+            if proposals.coarse is not None:
+                per += int(np.mean([len(e.descriptors) for _, _, e in proposals.coarse.pages()]))
+            rows.append(f"| {strategy} | {per} | {found} | {len(evidence)} | {found / len(evidence):.1%} | "
+                        f"{proposals.asked} / {proposals.proposed} |")
             log(rows[-1])
     after = os.getloadavg()
     lines = ["# Which keypoints a page's index entry keeps", "",
@@ -264,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
              f"{page_index.FIRST_PASS_FROM:,} on); {len(evidence)} evidence images: {args.seeds} leak(s) of every "
              f"sample page for each of {args.attacks} (seed {args.seed}); found = located on its own document and "
              "page as a trace locates.", "",
-             "| strategy | entries a page | found | of | share |", "|---|---:|---:|---:|---:|", *rows, "",
+             "| strategy | entries a page | found | of | share | coarse asked / proposed |",
+             "|---|---:|---:|---:|---:|---:|", *rows, "",
              "## Not found", "", *misses, ""]
     output = Results(args.results, stamp, "index-entries")
     output.write_markdown("index-entries.md", lines)

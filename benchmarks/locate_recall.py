@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         page_index.FIRST_PASS_FROM = args.first_pass_from
     searched: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if args.pad:
-        padded = args.archive.parent / f"recall-padded-{args.pad}"
+        padded = args.archive.parent / f"recall-padded-{args.pad}-outlines"  # outline index padded too
         if not padded.exists():
             shutil.copytree(args.archive, padded / "ws")
         ws = Workspace.open(padded / "ws", create=False)

@@ -13,6 +13,7 @@ import numpy as np
 
 FP_DPI = 150  # fingerprints are computed on the page scaled to this resolution
 MAX_FEATURES = 6000
+COARSE_DPI = 50  # a page's outline (lines and blocks of text): what a strong blur leaves of it
 
 
 @dataclass
@@ -49,3 +50,13 @@ def of_page(gray: np.ndarray, dpi: int) -> Fingerprint:
     if scale >= 1:
         pts, sizes = pts * scale, sizes * scale
     return Fingerprint(points=pts, descriptors=desc, sizes=sizes)
+
+
+def outline_of_page(gray: np.ndarray, dpi: int, max_features: int = 2000) -> Fingerprint:
+    """Keypoints of the page scaled to COARSE_DPI, placed and sized in FP_DPI pixels: lines and blocks of text,
+    which the page index keeps apart for evidence whose small keypoints a blur erased (`leakmark.index`)."""
+    scale = COARSE_DPI / dpi
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    pts, desc, sizes = detect_sized(small, max_features)
+    f = FP_DPI / COARSE_DPI if scale < 1 else FP_DPI / dpi
+    return Fingerprint(points=pts * f, descriptors=desc, sizes=sizes * f)

@@ -34,6 +34,11 @@ def _fp(pdf: bytes, page: int = 0) -> fingerprint.Fingerprint:
     return fingerprint.of_page(render_page_array(pdf, page, fingerprint.FP_DPI, mode="gray"), fingerprint.FP_DPI)
 
 
+def _outline(pdf: bytes, page: int = 0) -> fingerprint.Fingerprint:
+    return fingerprint.outline_of_page(render_page_array(pdf, page, fingerprint.FP_DPI, mode="gray"),
+                                       fingerprint.FP_DPI)
+
+
 @pytest.fixture(scope="module")
 def archive() -> tuple[PageIndex, dict[int, fingerprint.Fingerprint]]:
     """30 generated pages (Chinese and English prose, tables, forms), one document each."""
@@ -136,7 +141,7 @@ def test_damaged_and_other_format_files_are_reported(archive, tmp_path: Path) ->
     buf = io.BytesIO()
     np.savez(buf, **{**z, "meta": np.frombuffer(json.dumps({**meta, "format": 0}).encode(), np.uint8)})
     path.write_bytes(buf.getvalue())
-    with pytest.raises(IndexFileError, match="has format 0; this release reads format 4"):
+    with pytest.raises(IndexFileError, match="has format 0; this release reads format 5"):
         PageIndex.load(path)
     buf = io.BytesIO()
     np.savez(buf, **{**z, "start": z["start"][:-1]})  # arrays that do not agree
@@ -166,15 +171,30 @@ def _stored(ws: leakmark.Workspace) -> PageIndex:
     return index
 
 
+def _outlines(ws: leakmark.Workspace) -> PageIndex:
+    index, problem = page_index.load_or_empty(ws, page_index.OUTLINES)
+    assert problem is None
+    return index
+
+
 def test_registration_indexes_and_rebuild_equals_it(two_docs: leakmark.Workspace) -> None:
-    incremental = _stored(two_docs)
+    incremental, outlines = _stored(two_docs), _outlines(two_docs)
     assert len(incremental) == 2 and len(incremental.segments) == 1  # two segments of one page: merged
+    assert len(outlines) == 2 and len(outlines.entries[0].descriptors) == page_index.OUTLINE_PER_PAGE
     manifest = page_index.index_path(two_docs).read_bytes()
+    outline_dir = page_index.OUTLINES.folder(two_docs)
+    outline_manifest = (outline_dir / "manifest.json").read_bytes()
     r = page_index.rebuild(two_docs)
     assert (r.documents, r.pages, r.replaced) == (2, 2, None)
     assert _stored(two_docs) == incremental and page_index.index_path(two_docs).read_bytes() == manifest
+    # the outlines registration made from the pages rendered are those a rebuild makes from the vault's images
+    assert _outlines(two_docs) == outlines and (outline_dir / "manifest.json").read_bytes() == outline_manifest
     assert sorted(p.name for p in page_index.index_dir(two_docs).iterdir()) == sorted(
-        ["lock", "manifest.json", *json.loads(manifest)["segments"]])  # nothing left behind
+        ["lock", "manifest.json", "outline", *json.loads(manifest)["segments"]])  # nothing left behind
+    assert sorted(p.name for p in outline_dir.iterdir()) == sorted(
+        ["manifest.json", *json.loads(outline_manifest)["segments"]])
+    assert r.size == page_index.index_size(two_docs) > sum(
+        p.stat().st_size for p in page_index.index_dir(two_docs).glob("seg-*.npz"))  # both indexes counted
 
 
 def test_segments_merge_as_pages_are_added(tmp_path: Path) -> None:
@@ -182,17 +202,19 @@ def test_segments_merge_as_pages_are_added(tmp_path: Path) -> None:
     and the index answers the same as one made at once."""
     ws = leakmark.Workspace.open(tmp_path / "ws")
     fps = {n: _fp(archive_page(n)) for n in range(7)}
+    outlines = {n: _outline(archive_page(n)) for n in range(7)}
     sizes = []
     for n, fp in fps.items():
-        page_index.add_document(ws, f"{n:064x}", [fp])
+        page_index.add_document(ws, f"{n:064x}", [fp], [outlines[n]])
         sizes.append([seg.entries for seg in _stored(ws).segments])
     assert sizes == [[1], [2], [3], [3, 1], [5], [5, 1], [5, 2]]
     at_once = PageIndex()
     for n, fp in fps.items():
         at_once.add(f"{n:064x}", [entry_of(fp)])
     assert _stored(ws) == at_once
-    page_index.add_document(ws, f"{3:064x}", [fps[3]])  # a document already indexed: nothing changes
+    page_index.add_document(ws, f"{3:064x}", [fps[3]], [outlines[3]])  # a document already indexed: nothing changes
     assert [seg.entries for seg in _stored(ws).segments] == [5, 2]
+    assert [seg.entries for seg in _outlines(ws).segments] == [5, 2]
 
 
 def _add_in_process(home: str, first: int, count: int) -> None:
@@ -300,7 +322,7 @@ def test_an_index_of_the_previous_format_is_made_again(two_docs: leakmark.Worksp
         docs = ledger.documents()
     with caplog.at_level(logging.WARNING, logger="leakmark.index"):
         assert len(page_index.for_trace(ws, docs)) == 2
-    assert "pages.npz has format 1; this release reads format 4" in caplog.text
+    assert "pages.npz has format 1; this release reads format 5" in caplog.text
     assert page_index.index_path(ws).read_bytes() == good and not (page_index.index_dir(ws) / "pages.npz").exists()
 
 
@@ -535,9 +557,9 @@ def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose
     real = page_index._first_pass
     asked: list[int] = []
 
-    def first_pass(segs, allowed, rs):  # the first question hands on nothing
+    def first_pass(segs, allowed, rs, memo=None):  # the first question hands on nothing
         asked.append(len(rs))
-        return [] if len(asked) == 1 else real(segs, allowed, rs)
+        return [] if len(asked) == 1 else real(segs, allowed, rs, memo)
 
     monkeypatch.setattr(page_index, "_first_pass", first_pass)
     found = index.query(pts, desc, sizes)

@@ -62,7 +62,7 @@ from leakmark._progress import NullProgress, Progress
 from leakmark.errors import OutputError
 from leakmark.fingerprint import Fingerprint
 from leakmark.index import cells, vocab
-from leakmark.index.segment import FORMAT, Entry, Segment, SegmentError
+from leakmark.index.segment import FORMAT, Entry, Segment, SegmentError, inverse_norms
 from leakmark.ledger import Document, Ledger
 from leakmark.ledger.checkpoint import RegisterLock
 from leakmark.workspace import Workspace
@@ -85,6 +85,9 @@ CELL_PROBES = 2  # cells visited per evidence descriptor in the first pass
 FIRST_PASS_KEEP = 64  # page contents the first pass hands to the exact search
 FIRST_PASS_FEATURES = 1000  # the evidence's largest descriptors that vote in the first pass (then all of them)
 FIRST_PASS_FLIPS = 1  # a cell's buckets read: signature bits (of cells.SUB_BITS) that may differ from the query's
+OUTLINE_PER_PAGE = 24  # keypoints of the page's outline (`fingerprint.outline_of_page`) in its outline entry
+OUTLINE_SPATIAL = 8  # matches one homography explains that an outline candidate needs (the page is verified after)
+OUTLINE_GROUPS = 1 << 40  # added to an outline candidate's group: never equal to a fine candidate's
 _SEGMENT_NAME = re.compile(r"seg-[0-9a-f]{24}\.npz")
 
 
@@ -103,11 +106,12 @@ class Candidate:
     group: int  # candidates with the same group show the same page content (revisions)
 
 
-def entry_of(fp: Fingerprint) -> Entry:
-    """A page's index entry from its fingerprint (which must have its keypoint sizes)."""
+def entry_of(fp: Fingerprint, per_page: int = PER_PAGE) -> Entry:
+    """A page's index entry from its fingerprint (which must have its keypoint sizes): the `per_page` largest
+    keypoints. Its outline entry is `entry_of(outline_of_page(...), OUTLINE_PER_PAGE)`."""
     if fp.sizes is None:
         raise ValueError("the fingerprint has no keypoint sizes")
-    keep = np.sort(np.argsort(-fp.sizes, kind="stable")[:PER_PAGE])  # the largest; ties by detection order
+    keep = np.sort(np.argsort(-fp.sizes, kind="stable")[:per_page])  # the largest; ties by detection order
     rs = vocab.root_sift(fp.descriptors[keep])
     stored = np.clip(np.rint(rs * SCALE), 0, 255).astype(np.uint8)
     return Entry(stored, vocab.quantise_rs(rs).astype(np.uint16), fp.points[keep].astype(np.float32),
@@ -125,6 +129,7 @@ class PageIndex:
         self._only: frozenset[str] | None = None
         self._allowed: list[np.ndarray] | None = None  # per segment, the contents `only` lets through
         self._made: Segment | None = None  # the pages added, as a segment (made at the first query)
+        self.outline: PageIndex | None = None  # the pages' outline entries, asked when these propose nothing
 
     def __len__(self) -> int:
         return sum(seg.entries for seg in self.segments) + len(self._added)
@@ -172,6 +177,7 @@ class PageIndex:
         view = PageIndex(segments=self._all())
         view._docs = self._docs & documents
         view._only = frozenset(documents)
+        view.outline = None if self.outline is None else self.outline.only(documents)
         return view
 
     def __eq__(self, other: object) -> bool:
@@ -207,7 +213,22 @@ class PageIndex:
         more, each with every entry that has the same content. With the keypoints' `sizes`, only the
         QUERY_FEATURES largest are searched (the stored ones are a page's largest too). `within` (a document's
         sha256): only that document's pages vote and are proposed (each still with the other documents that
-        hold the same content), so that its pages' descriptors compete with each other only."""
+        hold the same content), so that its pages' descriptors compete with each other only.
+
+        When nothing is proposed, the `outline` index is asked (not `within` a document): a strong blur erases
+        the small keypoints of a page of dense text, which may be all its entry keeps, and leaves its lines and
+        blocks. Kept apart, the outline's descriptors never compete with the fine ones (measured: put in place
+        of 60 of a page's largest, they found a blurred page and lost a noisy photo's; benchmarks/index_entries).
+        Its candidates need OUTLINE_SPATIAL matches only: they are verified against the whole fingerprint."""
+        memo = _Memo()
+        out = self._query(points, descriptors, sizes, k, within, spatial, memo)
+        if not out and within is None and self.outline is not None:
+            out = [Candidate(c.sha256, c.page, c.votes, c.group + OUTLINE_GROUPS)
+                   for c in self.outline._query(points, descriptors, sizes, k, None, OUTLINE_SPATIAL, memo)]
+        return out
+
+    def _query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None, k: int,
+               within: str | None, spatial: int, memo: _Memo) -> list[Candidate]:
         segs = self._all()
         if not len(self) or not len(descriptors):
             return []
@@ -220,7 +241,7 @@ class PageIndex:
         if within is not None:
             allowed = [_allowed(seg, frozenset({within})) for seg in segs]
         if sum(seg.contents for seg in segs) < FIRST_PASS_FROM:
-            return self._proposed(segs, segs, allowed, points, descriptors, k, spatial)
+            return self._proposed(segs, segs, allowed, points, descriptors, k, spatial, memo)
         # a large index: its likeliest pages only, asked with the largest descriptors first, then with all of
         # them when those propose nothing (a photocopy's or a noisy photo's largest keypoints are often specks)
         voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
@@ -228,19 +249,21 @@ class PageIndex:
         searched: set[bytes] = set()
         for n in (FIRST_PASS_FEATURES, QUERY_FEATURES):
             # the second question's exact search reads only the contents the first did not
-            kept = [(seg, c) for seg, c in _first_pass(segs, allowed, vocab.root_sift(voters[:n]))
+            kept = [(seg, c) for seg, c in _first_pass(segs, allowed, vocab.root_sift(voters[:n]), memo)
                     if bytes(seg.key[c]) not in searched]
             searched |= {bytes(seg.key[c]) for seg, c in kept}
-            out = self._proposed(segs, [Segment.subset(kept)], None, points, descriptors, k, spatial)  # allowed
+            out = self._proposed(segs, [Segment.subset(kept)], None, points, descriptors, k, spatial,  # allowed
+                                 memo)
             if out or len(voters) <= n:
                 break
         return out
 
     def _proposed(self, segs: list[Segment], searched: list[Segment], allowed: list[np.ndarray] | None,
-                  points: np.ndarray, descriptors: np.ndarray, k: int, spatial: int) -> list[Candidate]:
+                  points: np.ndarray, descriptors: np.ndarray, k: int, spatial: int, memo: _Memo
+                  ) -> list[Candidate]:
         """The exact search over `searched` (the index's segments, or the first pass's shortlist of them)."""
         search = _Search(searched, allowed)
-        query_of, stored = search.matches(descriptors)
+        query_of, stored = search.matches(descriptors, memo)
         owner, where = search.owner_and_points(stored)
         votes = np.bincount(owner, minlength=search.contents)
         scored: list[tuple[int, int]] = []
@@ -266,13 +289,28 @@ class PageIndex:
         return out
 
 
-def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.ndarray) -> list[tuple[Segment, int]]:
+class _Memo:
+    """What a query computed of the evidence's descriptors (their nearest words and cells), kept for the outline
+    index's question, which asks with the same descriptors (the words are most of a small index's query time)."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, bytes], tuple[np.ndarray, ...]] = {}
+
+    def get(self, what: str, of: np.ndarray, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+        key = (what, of.tobytes())  # the bytes themselves: equal keys are equal descriptors
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
+
+
+def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.ndarray, memo: _Memo | None = None
+                ) -> list[tuple[Segment, int]]:
     """The FIRST_PASS_KEEP page contents (segment, content) that the most evidence descriptors meet in the
     cells, best first: each evidence descriptor visits its CELL_PROBES nearest cells and counts once for each
     content with a stored descriptor there whose signature is within `cells.HAMMING` bits of its own. In each
     cell only the buckets whose signature bits differ from its own in at most FIRST_PASS_FLIPS are read
     (`cells.bucket`): their postings (bucket, content, signature: 16 bytes each), not the index's descriptors."""
-    probe_cell, probe_sig = cells.nearest(rs, CELL_PROBES)
+    probe_cell, probe_sig = (memo or _Memo()).get("cells", rs, lambda: cells.nearest(rs, CELL_PROBES))
     needle = cells.probed(probe_cell, probe_sig, FIRST_PASS_FLIPS)  # (n, CELL_PROBES, buckets)
     who = np.broadcast_to(np.arange(len(rs), dtype=np.int64)[:, None, None], needle.shape).ravel()
     sig = np.broadcast_to(probe_sig[:, :, None], needle.shape).ravel()
@@ -385,22 +423,20 @@ class _Search:
         local = np.repeat(lo.ravel(), n) + np.arange(total) - place  # row in its segment
         seg_of = np.repeat(np.tile(np.arange(len(self.segments)), len(words)), n)
         desc = np.empty((total, 128), np.uint8)
-        inv = np.empty(total, np.float32)
         own = np.empty(total, np.int64)
         ok = np.ones(total, bool)
         for s, seg in enumerate(self.segments):
             mine = seg_of == s if len(self.segments) > 1 else slice(None)
             rows = local[mine]  # ascending within a segment: memory-mapped rows read in file order
             desc[mine] = seg.descriptors[rows]
-            inv[mine] = seg.inverse[rows]
             own_s = np.asarray(seg.owner[rows], np.int64)
             own[mine] = own_s + self.cbase[s]
             if self.allowed is not None:
                 ok[mine] = self.allowed[s][own_s]
         cut = np.concatenate(([0], np.cumsum((hi - lo).sum(axis=1))))
-        return _Filed(desc, inv, own, local + self.dbase[seg_of], ok, cut)
+        return _Filed(desc, inverse_norms(desc), own, local + self.dbase[seg_of], ok, cut)
 
-    def matches(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def matches(self, descriptors: np.ndarray, memo: _Memo) -> tuple[np.ndarray, np.ndarray]:
         """(evidence descriptor, stored descriptor) pairs. Each evidence descriptor is matched on every page
         separately: its nearest descriptor there, where it passes Lowe's ratio test against the second nearest
         on that page and is not much farther than its nearest on any page (SLACK). One nearest for the whole
@@ -409,7 +445,7 @@ class _Search:
         of near-identical pages (a revision, pages that differ in a figure per line). Each stored descriptor is
         taken once (by its closest evidence descriptor)."""
         q = vocab.root_sift(descriptors)
-        probes = vocab.nearest_words(q, PROBES)
+        (probes,) = memo.get("words", q, lambda: (vocab.nearest_words(q, PROBES),))
         by_word = np.argsort(probes.ravel(), kind="stable")
         flat = probes.ravel()[by_word]
         cut = np.searchsorted(flat, np.arange(vocab.WORDS + 1))
@@ -504,22 +540,43 @@ class _Filed:
 
 
 # -- the workspace's index --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Store:
+    """One of the workspace's two indexes, each its own manifest and segments: the pages' entries (in index/)
+    and their outline entries (in index/outline/). Both are written under index/lock, the pages' first."""
+
+    sub: str
+
+    def folder(self, ws: Workspace) -> Path:
+        return index_dir(ws) / self.sub if self.sub else index_dir(ws)
+
+    def manifest(self, ws: Workspace) -> Path:
+        return self.folder(ws) / "manifest.json"
+
+
+PAGES, OUTLINES = _Store(""), _Store("outline")
+
+
 def index_dir(ws: Workspace) -> Path:
     return ws.home / "index"
 
 
 def index_path(ws: Workspace) -> Path:
     """The manifest: which segment files make the index (replaced atomically: the commit of every change)."""
-    return index_dir(ws) / "manifest.json"
+    return PAGES.manifest(ws)
 
 
 def index_size(ws: Workspace) -> int:
-    """Bytes on disk: the manifest and the segments it names (0 when there is no index)."""
-    try:
-        names = _read_manifest(index_path(ws))
-    except IndexFileError:
-        return 0
-    return sum((index_dir(ws) / n).stat().st_size for n in [*names, index_path(ws).name])
+    """Bytes on disk: the manifests and the segments they name, of the pages' index and the outlines' (0 when
+    there is no index)."""
+    total = 0
+    for store in (PAGES, OUTLINES):
+        try:
+            names = _read_manifest(store.manifest(ws))
+        except IndexFileError:
+            continue
+        total += sum((store.folder(ws) / n).stat().st_size for n in [*names, "manifest.json"])
+    return total
 
 
 def _lock(ws: Workspace) -> RegisterLock:
@@ -528,23 +585,24 @@ def _lock(ws: Workspace) -> RegisterLock:
         "another leakmark process has been writing the page index for two minutes; try again when it is done"))
 
 
-def load_or_empty(ws: Workspace) -> tuple[PageIndex, str | None]:
-    """The workspace's index (empty when there is none yet), and why it was dropped (None when it was not)."""
-    path = index_path(ws)
+def load_or_empty(ws: Workspace, store: _Store = PAGES) -> tuple[PageIndex, str | None]:
+    """The workspace's index (empty when there is none yet), and why it was dropped (None when it was not);
+    `store=OUTLINES`: the outline entries' index."""
+    path = store.manifest(ws)
     if not path.exists():
         legacy = index_dir(ws) / "pages.npz"
         return PageIndex(), (f"the page index {legacy} has format 1; this release reads format {FORMAT}"
-                             if legacy.exists() else None)
+                             if legacy.exists() and store is PAGES else None)
     try:
         names = _read_manifest(path)
         segments = []
         for name in names:
             try:
-                segments.append(Segment.open(index_dir(ws) / name))
+                segments.append(Segment.open(store.folder(ws) / name))
             except SegmentError as exc:
-                raise IndexFileError(index_dir(ws) / name, str(exc)) from exc
+                raise IndexFileError(store.folder(ws) / name, str(exc)) from exc
             except OSError as exc:
-                raise IndexFileError(index_dir(ws) / name, f"cannot be read ({exc.strerror or exc})") from exc
+                raise IndexFileError(store.folder(ws) / name, f"cannot be read ({exc.strerror or exc})") from exc
         return PageIndex(segments=segments), None
     except IndexFileError as exc:
         return PageIndex(), str(exc)
@@ -571,21 +629,21 @@ def _read_manifest(path: Path) -> list[str]:
     return names
 
 
-def _commit(ws: Workspace, segments: list[Segment]) -> list[Segment]:
+def _commit(ws: Workspace, segments: list[Segment], store: _Store = PAGES) -> list[Segment]:
     """Write the segments not yet on disk, then the manifest naming them (atomically: readers see the old
     index or the new one), then remove the files no manifest names any more. Under the lock."""
-    folder = private_dir(index_dir(ws))
-    segments = [_written(ws, seg) for seg in segments]
+    folder = private_dir(store.folder(ws))
+    segments = [_written(ws, seg, store) for seg in segments]
     names = [seg.file_name or "" for seg in segments]
     meta = {"format": FORMAT, "vocabulary": vocab.digest(), "segments": names}
-    atomic_write_bytes(index_path(ws), json.dumps(meta, indent=1).encode())
+    atomic_write_bytes(store.manifest(ws), json.dumps(meta, indent=1).encode())
     for old in folder.iterdir():  # segments replaced by a merge, an index of another format; readers that
         if old.name not in names and (_SEGMENT_NAME.fullmatch(old.name) or old.name == "pages.npz"):  # mapped them
             old.unlink(missing_ok=True)  # keep them until they close (POSIX)
     return segments
 
 
-def _written(ws: Workspace, seg: Segment) -> Segment:
+def _written(ws: Workspace, seg: Segment, store: _Store = PAGES) -> Segment:
     """The segment in its file in the index folder (written now unless it was read from there or written
     before), opened memory-mapped: a segment made in memory is not held in memory once written. Under the
     lock (a commit removes the segment files its manifest does not name)."""
@@ -593,7 +651,7 @@ def _written(ws: Workspace, seg: Segment) -> Segment:
         return seg
     data = seg.to_bytes()
     name = f"seg-{hashlib.sha256(data).hexdigest()[:24]}.npz"
-    path = private_dir(index_dir(ws)) / name
+    path = private_dir(store.folder(ws)) / name
     atomic_write_bytes(path, data)  # also over a damaged file of that name
     del data
     try:
@@ -613,19 +671,21 @@ def _tiered(segments: list[Segment]) -> list[Segment]:
     return segments
 
 
-def _add(ws: Workspace, pages: Callable[[set[str]], list[tuple[str, int, Entry]]], then: str) -> PageIndex:
-    """Under the lock: the index as it is now, with a segment of `pages(documents it holds)` added, merged
-    and committed. An index that cannot be read is started again (said in the log, with `then`)."""
-    with _locked(ws):
-        index, problem = load_or_empty(ws)
-        if problem:
-            log.warning("%s; %s", problem, then)
-        new = pages(set(index.documents))
-        if new:
-            index = PageIndex(segments=_commit(ws, _tiered([*index.segments, Segment.of(new)])))
-        elif problem:
-            _commit(ws, [])
-        return index
+Pages = list[tuple[str, int, Entry]]  # (document sha256, page number, entry)
+
+
+def _add(ws: Workspace, store: _Store, pages: Callable[[set[str]], Pages], then: str) -> PageIndex:
+    """Under the lock: the store's index as it is now, with a segment of `pages(documents it holds)` added,
+    merged and committed. An index that cannot be read is started again (said in the log, with `then`)."""
+    index, problem = load_or_empty(ws, store)
+    if problem:
+        log.warning("%s; %s", problem, then)
+    new = pages(set(index.documents))
+    if new:
+        index = PageIndex(segments=_commit(ws, _tiered([*index.segments, Segment.of(new)]), store))
+    elif problem:
+        _commit(ws, [], store)
+    return index
 
 
 class _locked:
@@ -652,39 +712,74 @@ def _entries(ws: Workspace, doc: Document) -> list[Entry]:
     return out
 
 
-def add_document(ws: Workspace, sha256: str, fingerprints: list[Fingerprint]) -> None:
-    """Add a newly registered document's pages to the index (a new segment, merged with the newest ones).
-    Nothing here can lose a page: the vault is already written, and `for_trace` adds from it whatever the
-    index lacks (this write failed, the index was damaged)."""
+def _outlines(ws: Workspace, sha256: str, pages: int, dpi: int) -> list[Entry]:
+    """A registered document's outline entries, from the page images in the vault (registration makes them from
+    the same images: a rebuild makes the same ones)."""
+    return [entry_of(fingerprint.outline_of_page(vault.load_page(ws, sha256, i), dpi), OUTLINE_PER_PAGE)
+            for i in range(pages)]
+
+
+def _of(store: _Store, ws: Workspace, doc: Document) -> list[Entry]:
+    return _entries(ws, doc) if store is PAGES else _outlines(ws, doc.sha256, doc.pages, doc.dpi)
+
+
+def add_document(ws: Workspace, sha256: str, fingerprints: list[Fingerprint], outlines: list[Fingerprint]
+                 ) -> None:
+    """Add a newly registered document's pages to the index and their outlines (`fingerprint.outline_of_page` of
+    the page images the vault keeps) to the outlines' (a new segment each, merged with the newest ones). Nothing
+    here can lose a page: the vault is already written, and `for_trace` adds from it whatever either index lacks
+    (this write failed, an index was damaged)."""
+    then = "it is started again with this document, and the next trace adds the others from the vault"
     entries = [entry_of(fp) for fp in fingerprints]
+    outline_entries = [entry_of(fp, OUTLINE_PER_PAGE) for fp in outlines]
     try:
-        _add(ws, lambda known: [] if sha256 in known else [(sha256, i, e) for i, e in enumerate(entries)],
-             "it is started again with this document, and the next trace adds the others from the vault")
+        with _locked(ws):
+            _add(ws, PAGES, lambda known: [] if sha256 in known else [(sha256, i, e) for i, e in enumerate(entries)],
+                 then)
+            _add(ws, OUTLINES, lambda known: [] if sha256 in known else [
+                (sha256, i, e) for i, e in enumerate(outline_entries)], then)
     except OutputError as exc:
         log.warning("the page index was not updated (%s); the next trace adds this document from the vault",
                     exc.message)
 
 
-def add_pages(ws: Workspace, pages: list[tuple[str, int, Entry]]) -> None:
-    """Add these pages (document sha256, page number, entry) to the workspace's index, as registrations do
-    (benchmarks use it to pad an index with synthetic pages)."""
-    _add(ws, lambda known: [p for p in pages if p[0] not in known],
-         "it is started again with these pages, and the next trace adds the registered documents from the vault")
+def add_pages(ws: Workspace, pages: Pages, outlines: Pages | None = None) -> None:
+    """Add these pages (document sha256, page number, entry) to the workspace's index, and `outlines` (outline
+    entries) to the outlines' index, as registrations do (benchmarks pad an index with synthetic pages)."""
+    then = "it is started again with these pages, and the next trace adds the registered documents from the vault"
+    with _locked(ws):
+        _add(ws, PAGES, lambda known: [p for p in pages if p[0] not in known], then)
+        if outlines:
+            _add(ws, OUTLINES, lambda known: [p for p in outlines if p[0] not in known], then)
 
 
 def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
-    """The index of these registered documents, as the tracer needs it: a damaged or other-format index is
-    made again, and documents it lacks are added, from the vault (saved when possible; the trace goes on
-    with it unsaved when the index cannot be written)."""
-    index, problem = load_or_empty(ws)
+    """The index of these registered documents, as the tracer needs it, with their outlines' index as its
+    `outline`: a damaged or other-format index is made again, and documents it lacks are added, from the vault
+    (saved when possible; the trace goes on with it unsaved when the index cannot be written)."""
+    shas = {d.sha256 for d in docs}
+
+    def mine(index: PageIndex) -> PageIndex:
+        return index if index.documents <= shas else index.only(shas)
+
+    index = mine(_ready(ws, docs, PAGES))
+    index.outline = mine(_ready(ws, docs, OUTLINES))
+    return index
+
+
+def _ready(ws: Workspace, docs: list[Document], store: _Store) -> PageIndex:
+    """The store's index with every one of `docs` in it (see for_trace)."""
+    index, problem = load_or_empty(ws, store)
     known = index.documents
     if problem or any(d.sha256 not in known for d in docs):
-        def missing(present: set[str]) -> list[tuple[str, int, Entry]]:
+        def missing(present: set[str]) -> Pages:
             lack = [d for d in docs if d.sha256 not in present]
-            log.info("page index: %d document(s) added from the vault", len(lack))
-            return [(d.sha256, i, e) for d in lack for i, e in enumerate(_entries(ws, d))]
+            log.info("page index%s: %d document(s) added from the vault", f" ({store.sub})" * bool(store.sub),
+                     len(lack))
+            return [(d.sha256, i, e) for d in lack for i, e in enumerate(_of(store, ws, d))]
         try:
-            index = _add(ws, missing, "making it again from the vault")
+            with _locked(ws):
+                index = _add(ws, store, missing, "making it again from the vault")
         except OutputError as exc:
             log.warning("the page index could not be saved (%s); this trace uses it unsaved", exc.message)
             if problem:
@@ -692,9 +787,8 @@ def for_trace(ws: Workspace, docs: list[Document]) -> PageIndex:
             have = index.documents
             for d in docs:
                 if d.sha256 not in have:
-                    index.add(d.sha256, _entries(ws, d))
-    shas = {d.sha256 for d in docs}
-    return index if index.documents <= shas else index.only(shas)
+                    index.add(d.sha256, _of(store, ws, d))
+    return index
 
 
 @dataclass(frozen=True)
@@ -711,31 +805,33 @@ class RebuildResult:
 
 
 def rebuild(ws: Workspace, progress: Progress | None = None) -> RebuildResult:
-    """Make the page index again from the vault's fingerprints of every registered document, and save it (in
-    segments of MERGE_PAGES pages, each written as soon as it is full)."""
+    """Make the page index and the outlines' index again from the vault (fingerprints and page images) of every
+    registered document, and save them (in segments of MERGE_PAGES pages, each written as soon as it is full)."""
     progress = progress or NullProgress()
     with Ledger(ws) as ledger:
         ledger.check()  # exit 7 for a register that fails verification: it names the documents to index
         docs = ledger.documents()
     _old, problem = load_or_empty(ws)
     del _old
-    pages: list[tuple[str, int, Entry]] = []
-    segments: list[Segment] = []
+    pages: dict[_Store, Pages] = {PAGES: [], OUTLINES: []}
+    segments: dict[_Store, list[Segment]] = {PAGES: [], OUTLINES: []}
     documents = count = 0
     progress.start(sum(d.pages for d in docs), "pages indexed")
     try:
         with _locked(ws):  # held throughout: a commit elsewhere would remove the segments written so far
             for d in docs:
-                pages += [(d.sha256, i, e) for i, e in enumerate(_entries(ws, d))]
+                for store in (PAGES, OUTLINES):
+                    pages[store] += [(d.sha256, i, e) for i, e in enumerate(_of(store, ws, d))]
+                    if len(pages[store]) >= MERGE_PAGES:  # a segment at a time: memory bounded by one's pages
+                        segments[store].append(_written(ws, Segment.of(pages[store]), store))
+                        pages[store] = []
                 documents += 1
                 count += d.pages
                 progress.advance(d.pages)
-                if len(pages) >= MERGE_PAGES:  # a segment at a time: memory bounded by one segment's pages
-                    segments.append(_written(ws, Segment.of(pages)))
-                    pages = []
-            if pages:
-                segments.append(_written(ws, Segment.of(pages)))
-            _commit(ws, segments)
+            for store in (PAGES, OUTLINES):
+                if pages[store]:
+                    segments[store].append(_written(ws, Segment.of(pages[store]), store))
+                _commit(ws, segments[store], store)
     finally:
         progress.finish()
     return RebuildResult(index_path(ws), documents, count, index_size(ws), problem)

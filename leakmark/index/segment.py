@@ -4,8 +4,8 @@ A segment holds, per page (an *entry*: a document's sha256 and page number), the
 with the same descriptors (a page shared by two documents, e.g. a revision) are one content, stored once. The
 contents are in the order of their keys (the sha256 of their descriptors), so that another segment's copy of
 a content is found by binary search. The descriptors of every content are filed by visual word (an inverted
-file: `start[w]:start[w + 1]` are word w's, content by content), each with its content, its position on the
-page and the inverse of its norm: what a query reads, with no filing when a trace opens the index.
+file: `start[w]:start[w + 1]` are word w's, content by content), each with its content and its position on
+the page: what a query reads, with no filing when a trace opens the index.
 
 On disk: an uncompressed .npz whose bytes depend only on the pages it holds, read with each array
 memory-mapped where it lies in the file (the operating system keeps the parts queries read in its page cache).
@@ -25,9 +25,11 @@ import numpy as np
 
 from leakmark.index import cells, vocab
 
-FORMAT = 4  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
+FORMAT = 5  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
 # 4: the first pass's postings filed by bucket (a cell and its signature's first bits: `cells.bucket`), not by cell
-_ARRAYS = ("sha", "page", "content", "key", "start", "owner", "descriptors", "points", "inverse",
+# 5: positions as float16 and no stored inverse norms (computed from the descriptors a query reads): 8 bytes less
+#    a descriptor, which pays for the outline entries (`leakmark.index`) within 50 KB a page
+_ARRAYS = ("sha", "page", "content", "key", "start", "owner", "descriptors", "points",
            "bucket", "cellowner", "cellsig", "bycontent", "cstart")
 
 
@@ -63,8 +65,8 @@ class Segment:
         self.start: np.ndarray = arrays["start"]  # (WORDS + 1,) int64: each word's descriptors
         self.owner: np.ndarray = arrays["owner"]  # (m,) uint32: the content of each descriptor
         self.descriptors: np.ndarray = arrays["descriptors"]  # (m, 128) uint8
-        self.points: np.ndarray = arrays["points"]  # (m, 2) float32
-        self.inverse: np.ndarray = arrays["inverse"]  # (m,) float32: 1 / the descriptor's norm
+        self.points: np.ndarray = arrays["points"]  # (m, 2) float16 (a pixel apart up to 2,048: the spatial check
+        # allows 8)
         # the first pass of a large index (`cells`): each descriptor's bucket (its cell and its signature's first
         # bits: `cells.bucket`), sorted, with its content
         self.bucket: np.ndarray = arrays["bucket"]  # (m,) uint32, ascending
@@ -118,7 +120,7 @@ class Segment:
                          np.array([number[k] for k in keys], np.int64), order, owner,
                          _cat([e.words for e in distinct], np.uint16, (0,)).astype(np.int64),
                          _cat([e.descriptors for e in distinct], np.uint8, (0, 128)),
-                         _cat([e.points for e in distinct], np.float32, (0, 2)), None, (bucket, owner, sig))
+                         _cat([e.points for e in distinct], np.float32, (0, 2)), (bucket, owner, sig))
 
     @classmethod
     def merged(cls, segments: list[Segment]) -> Segment:
@@ -126,7 +128,7 @@ class Segment:
         keys = np.concatenate([np.asarray(s.key) for s in segments]) if segments else np.zeros(0, "S32")
         distinct, first = np.unique(keys, return_index=True)
         base = np.cumsum([0] + [s.contents for s in segments])
-        sha, page, content, owner, words, desc, points, inverse = [], [], [], [], [], [], [], []
+        sha, page, content, owner, words, desc, points = [], [], [], [], [], [], []
         post_bucket, post_owner, post_sig = [], [], []
         for i, s in enumerate(segments):
             new = np.searchsorted(distinct, np.asarray(s.key))  # each content's number in the merged segment
@@ -141,7 +143,6 @@ class Segment:
             words.append(np.repeat(np.arange(vocab.WORDS, dtype=np.int64), np.diff(np.asarray(s.start)))[mine])
             desc.append(np.asarray(s.descriptors)[mine])
             points.append(np.asarray(s.points)[mine])
-            inverse.append(np.asarray(s.inverse)[mine])
             cown = np.asarray(s.cellowner)
             keep_post = kept[cown]
             post_bucket.append(np.asarray(s.bucket)[keep_post])
@@ -155,7 +156,7 @@ class Segment:
         keep = sorted(seen.values())
         return _assemble([sha[j] for j in keep], [page[j] for j in keep], cs[keep], [bytes(k) for k in distinct],
                          _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)), _cat(desc, np.uint8, (0, 128)),
-                         _cat(points, np.float32, (0, 2)), _cat(inverse, np.float32, (0,)),
+                         _cat(points, np.float32, (0, 2)),
                          (_cat(post_bucket, np.uint32, (0,)), _cat(post_owner, np.int64, (0,)),
                           _cat(post_sig, np.uint64, (0,))))
 
@@ -163,19 +164,18 @@ class Segment:
     def subset(cls, parts: list[tuple[Segment, int]]) -> Segment:
         """An in-memory segment of these contents (each a segment and its content number), in this order, each
         keeping its key, with no entries and no cell postings: what the exact search reads of a shortlist."""
-        owner, words, desc, points, inverse, keys = [], [], [], [], [], []
+        owner, words, desc, points, keys = [], [], [], [], []
         for i, (seg, c) in enumerate(parts):
             rows = seg.rows(c)
             owner.append(np.full(len(rows), i, np.int64))
             words.append(np.searchsorted(np.asarray(seg.start), rows, side="right") - 1)
             desc.append(np.asarray(seg.descriptors[rows]))
             points.append(np.asarray(seg.points[rows]))
-            inverse.append(np.asarray(seg.inverse[rows]))
             keys.append(bytes(seg.key[c]))
         none = np.zeros(0, np.int64)
         return _assemble([], [], none, keys, _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)),
                          _cat(desc, np.uint8, (0, 128)), _cat(points, np.float32, (0, 2)),
-                         _cat(inverse, np.float32, (0,)), (none.astype(np.uint32), none, none.astype(np.uint64)))
+                         (none.astype(np.uint32), none, none.astype(np.uint64)))
 
     def entry(self, content: int) -> Entry:
         """A content's descriptors (in word order) as an Entry."""
@@ -234,7 +234,7 @@ class Segment:
               and self.page.shape == (n,) and self.content.shape == (n,) and self.key.dtype == np.dtype("S32")
               and self.start.shape == (vocab.WORDS + 1,) and int(self.start[0]) == 0 and int(self.start[-1]) == m
               and self.descriptors.shape == (m, 128) and self.descriptors.dtype == np.uint8
-              and self.points.shape == (m, 2) and self.points.dtype == np.float32 and self.inverse.shape == (m,)
+              and self.points.shape == (m, 2) and self.points.dtype == np.float16
               and self.owner.dtype == np.uint32
               and self.bucket.shape == (m,) and self.bucket.dtype == np.uint32 and self.cellowner.shape == (m,)
               and self.cellowner.dtype == np.uint32 and self.cellsig.shape == (m,) and self.cellsig.dtype == np.uint64
@@ -251,15 +251,12 @@ def _cat(parts: list[np.ndarray], dtype: type, empty: tuple[int, ...]) -> np.nda
 
 
 def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[bytes], owner: np.ndarray,
-              words: np.ndarray, desc: np.ndarray, points: np.ndarray, inverse: np.ndarray | None,
+              words: np.ndarray, desc: np.ndarray, points: np.ndarray,
               postings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Segment:
     """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content, the (bucket,
-    content, signature) postings sorted. New pages' inverse norms are computed here; a merge carries its
-    segments' own."""
+    content, signature) postings sorted."""
     rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
     order = np.lexsort((owner, words))  # by word, then content; a content's own order kept (stable)
-    if inverse is None:
-        inverse = _inverse_norms(desc)
     filed = owner[order]
     bycontent = np.argsort(filed, kind="stable")  # a content's rows ascending (in word order)
     bucket, cellowner, cellsig = postings
@@ -272,8 +269,7 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "start": np.searchsorted(words[order], np.arange(vocab.WORDS + 1)).astype(np.int64),
         "owner": owner[order].astype(np.uint32),
         "descriptors": desc[order],
-        "points": points[order],
-        "inverse": inverse[order],
+        "points": points[order].astype(np.float16),
         "bucket": np.asarray(bucket, np.uint32)[by_bucket],
         "cellowner": np.asarray(cellowner)[by_bucket].astype(np.uint32),
         "cellsig": np.asarray(cellsig, np.uint64)[by_bucket],
@@ -281,8 +277,8 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "cstart": np.searchsorted(filed[bycontent], np.arange(len(keys) + 1)).astype(np.int64)})
 
 
-def _inverse_norms(desc: np.ndarray) -> np.ndarray:
-    """1 / each row's norm, in chunks: a float copy of a large segment's rows would not fit in memory."""
+def inverse_norms(desc: np.ndarray) -> np.ndarray:
+    """1 / each row's norm, in chunks (a float copy of many rows at once would take much memory)."""
     inverse = np.empty(len(desc), np.float32)
     for i in range(0, len(desc), 1 << 16):
         inverse[i:i + (1 << 16)] = 1.0 / np.maximum(np.linalg.norm(desc[i:i + (1 << 16)].astype(np.float32), axis=1),

@@ -175,14 +175,16 @@ def issue(workspace: Workspace, options: IssueOptions, progress: Progress | None
                 if existing is None:
                     vault.store_original(workspace, doc.sha256, info.path)
                     fps: list[Fingerprint] = []
+                    outlines: list[Fingerprint] = []
                     for page in prep:
-                        if page.fp_points is None or page.fp_descriptors is None:
+                        if page.fp_points is None or page.fp_descriptors is None or page.outline is None:
                             raise RuntimeError(f"page {page.index + 1} was prepared without its fingerprint")
                         fps.append(Fingerprint(page.fp_points, page.fp_descriptors, page.fp_sizes))
+                        outlines.append(page.outline)
                         vault.store_page(workspace, doc.sha256, page.index, page.original_png or b"", page.units,
                                          fps[-1])
                     # after the vault (its truth): a crash in between is mended by the next trace, from the vault
-                    page_index.add_document(workspace, doc.sha256, fps)
+                    page_index.add_document(workspace, doc.sha256, fps, outlines)
                 chosen, tone_pages = _layers_for(options, prep)
                 record = RunRecord(source_stem=info.path.stem, output_dir=str(out_dir),
                                    merge=str(merge) if merge else None, separator=options.separator,

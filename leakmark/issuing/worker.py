@@ -67,6 +67,7 @@ class PrepResult:
     fp_points: np.ndarray | None = None
     fp_descriptors: np.ndarray | None = None
     fp_sizes: np.ndarray | None = None
+    outline: fingerprint.Fingerprint | None = None  # the page index's outline keypoints (`leakmark.index`)
     stats: dict = field(default_factory=dict)
     mode: str = "raster"  # "vector": the page's plan is in `vector_plan`
     mode_reason: str = ""  # why a page asked to be vector stays raster
@@ -163,6 +164,7 @@ def _prepare_page(job: PrepJob) -> PrepResult:
         result.original_png = png.tobytes()
         fp = fingerprint.of_page(gray, job.dpi)
         result.fp_points, result.fp_descriptors, result.fp_sizes = fp.points, fp.descriptors, fp.sizes
+        result.outline = fingerprint.outline_of_page(gray, job.dpi)  # of the gray stored: a rebuild makes the same
     return result
 
 

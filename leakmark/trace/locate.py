@@ -29,6 +29,9 @@ class PageRef:
     descriptors: np.ndarray
     group: int = -1  # the page index's content group: refs sharing one show the same page (revisions)
     votes: int = 0  # the page index's spatially consistent matches (0: not proposed by the index)
+    # the page's outline keypoints (points in FP_DPI pixels, descriptors: `fingerprint.outline_of_page`), made
+    # when asked: verification falls back on them when no page verifies with its fingerprint (a strong blur)
+    outline: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 # the evidence's SIFT points, descriptors and keypoint sizes -> the pages to verify, best first
@@ -129,6 +132,13 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         more = [r for r in refs(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
         tried += more
         best = _verified(pts, desc, more)
+    if best is None:
+        # no page verified with its fingerprint: with its outline's keypoints added, once none did (a page of the
+        # same template as the one shown, a form, may match on its outline too, and a page that verifies with
+        # its fingerprint is the better evidence). A strong blur erases the small keypoints a fingerprint holds
+        # of a page of dense text and leaves its lines and blocks (measured: the Chinese notice's page 2 under a
+        # 15 px motion blur verified with no fingerprint, with 417-474 inliers with its outline's keypoints)
+        best = _verified(pts, desc, tried, outlines=True)
     within = getattr(refs, "within", None)
     if best is not None and best.inliers < STRONG and within is not None:
         best = _siblings(pts, desc, sizes, within, best, {(r.doc_id, r.page) for r in tried})
@@ -148,33 +158,30 @@ def _siblings(pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray, within: Call
     return other if other is not None and other.inliers > best.inliers else best
 
 
-def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef]) -> Location | None:
-    """The best of these pages that the evidence's features (all of them) match through one homography."""
+def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef], outlines: bool = False) -> Location | None:
+    """The best of these pages that the evidence's features (all of them) match through one homography. With
+    `outlines`, those pages that have an outline are matched with its keypoints added to their fingerprint's
+    (`locate` asks so only when no page verified with its fingerprint)."""
     top_votes = max((r.votes for r in refs), default=0)
     matcher = cv2.BFMatcher(cv2.NORM_L2)
     qd = desc.astype(np.float32)
     best: Location | None = None
     found: list[Location] = []
     for ref in refs:
-        if len(ref.descriptors) < 2:
-            continue
         if (best is not None and best.inliers >= STRONG and best.ref.group >= 0 and ref.group != best.ref.group
                 and ref.votes < NEAR * top_votes):
             continue
-        pairs = matcher.knnMatch(qd, ref.descriptors.astype(np.float32), k=2)
-        good = _one_to_one([m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance])
-        if len(good) < MIN_INLIERS:
-            continue
-        src = pts[[m.queryIdx for m in good]]
-        dst = ref.points[[m.trainIdx for m in good]]
-        H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0, maxIters=5000, confidence=0.999)
-        if H is None or not _keeps_orientation(H, src[mask.ravel() > 0]):
-            continue  # a mirror image matched as is: the mirrored attempt (tracer._locate) finds it
-        n = int(mask.sum())
-        if n >= MIN_INLIERS:
-            found.append(Location(ref=ref, H=H, inliers=n, matched=dst[mask.ravel() > 0]))
-            if best is None or n > best.inliers:
-                best = found[-1]
+        points, descriptors = ref.points, ref.descriptors
+        if outlines:
+            if ref.outline is None:
+                continue
+            o_pts, o_desc = ref.outline()
+            points, descriptors = np.concatenate([points, o_pts]), np.concatenate([descriptors, o_desc])
+        loc = _matched(matcher, pts, qd, ref, points, descriptors)
+        if loc is not None:
+            found.append(loc)
+            if best is None or loc.inliers > best.inliers:
+                best = loc
     if best is not None and best.ref.group >= 0:
         best.twins = [f.ref for f in found if f.ref.group == best.ref.group and f.ref.doc_id != best.ref.doc_id]
         seen = {best.ref.doc_id, *(r.doc_id for r in best.twins)}
@@ -184,6 +191,25 @@ def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef]) -> Locatio
                 seen.add(f.ref.doc_id)
                 best.rivals.append(f)
     return best
+
+
+def _matched(matcher: cv2.BFMatcher, pts: np.ndarray, qd: np.ndarray, ref: PageRef, points: np.ndarray,
+             descriptors: np.ndarray) -> Location | None:
+    """The evidence (points, float32 descriptors) verified against a page's keypoints (`points`, `descriptors`):
+    a location when MIN_INLIERS matches or more fit one homography that keeps the page's orientation."""
+    if len(descriptors) < 2:
+        return None
+    pairs = matcher.knnMatch(qd, descriptors.astype(np.float32), k=2)
+    good = _one_to_one([m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance])
+    if len(good) < MIN_INLIERS:
+        return None
+    src = pts[[m.queryIdx for m in good]]
+    dst = points[[m.trainIdx for m in good]]
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0, maxIters=5000, confidence=0.999)
+    if H is None or not _keeps_orientation(H, src[mask.ravel() > 0]):
+        return None  # a mirror image matched as is: the mirrored attempt (tracer._locate) finds it
+    n = int(mask.sum())
+    return Location(ref=ref, H=H, inliers=n, matched=dst[mask.ravel() > 0]) if n >= MIN_INLIERS else None
 
 
 def _one_to_one(matches: list[cv2.DMatch]) -> list[cv2.DMatch]:

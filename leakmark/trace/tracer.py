@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from leakmark import fingerprint, layers, vault
 from leakmark import index as page_index
-from leakmark import layers, vault
 from leakmark._progress import NullProgress, Progress
 from leakmark.fingerprint import Fingerprint
 from leakmark.layers import CODEWORD, LayerName, blind, tone
@@ -193,9 +193,15 @@ class _IndexCandidates:
         self.ws, self.index, self.by_sha, self.timings = ws, index, by_sha, timings
         self.sha_of = {d.id: s for s, d in by_sha.items()}
         self.fingerprint = functools.lru_cache(maxsize=64)(self._fingerprint)
+        self.outline = functools.lru_cache(maxsize=16)(self._outline)
 
     def _fingerprint(self, sha256: str, page: int) -> Fingerprint:
         return vault.load_fingerprint(self.ws, sha256, page)
+
+    def _outline(self, sha256: str, page: int) -> tuple[np.ndarray, np.ndarray]:
+        """The page's outline keypoints, made from its image in the vault (asked only when no page verifies)."""
+        fp = fingerprint.outline_of_page(vault.load_page(self.ws, sha256, page), self.by_sha[sha256].dpi)
+        return fp.points, fp.descriptors
 
     def __call__(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
         return self._refs(lambda: self.index.query(points, descriptors, sizes))
@@ -213,6 +219,7 @@ class _IndexCandidates:
         found = query()
         self.timings["index"] += time.perf_counter() - t
         return [locate.PageRef(doc_id=self.by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
+                               outline=functools.partial(self.outline, c.sha256, c.page),
                                **self.fingerprint(c.sha256, c.page).to_npz()) for c in found]
 
 
