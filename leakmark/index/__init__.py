@@ -1,7 +1,8 @@
 """The page index: which registered pages an evidence image may show, without matching it against every page.
 
 Each registered page is kept as a compact set of descriptors: the RootSIFT descriptors of its fingerprint's
-`PER_PAGE` largest keypoints, one byte per value, with their positions (about 40 KB a page). Large keypoints
+`PER_PAGE` largest keypoints, one byte per value, with their positions (with the first pass's codes, about
+45.8 KB a page; its outline entry, below, 3.8 KB more: 49.6 KB, measured on 120 generated pages). Large keypoints
 span several characters or a stretch of a table's rules, so they tell apart pages in the same font and
 layout, and they survive a screenshot at a third of the fingerprint's resolution; the many small ones
 (strokes of a character) are on every page and say little. Measured on 36 generated archive pages, 12 of
@@ -31,6 +32,17 @@ largest in 2 cells (the stored descriptors are a page's largest: the evidence's 
 pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a photocopy, a halftone, a 72-dpi
 screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
 which a photo of an unregistered page always asks. Opening the index reads no descriptors.
+
+Outlines: a page of dense Chinese text has no large keypoints (the notice's page 2: its fingerprint's 99th
+size percentile is 4.1 px at 150 dpi), and a strong blur (15 px of motion at 300 dpi) erases every one its entry
+keeps. Each page also has an outline entry: the OUTLINE_PER_PAGE largest keypoints of the page at 50 dpi (lines
+and blocks of text: `fingerprint.outline_of_page`), in an index of their own (``HOME/index/outline/``), asked
+only when the page index proposes nothing, so that they never compete with the fine entries (put in place of
+60 of a page's largest they found the blurred page and lost a noisy photo's; 260 fine entries and 40 outline
+ones lost crops and noisy photos that 300 keep: benchmarks/index_entries). 24 of them proposed each of 15
+blurred sample pages first, as 40 did (20: 12 of 15), and verification (`locate`) keeps out what they propose
+of a page that is not registered. Segment format 5 stores positions as float16 and no inverse norms, which
+pays for the outline entries within 50 KB a page.
 
 On disk: ``HOME/index/``, segment files (`segment`: pages and their descriptors filed by word, memory-mapped
 when read, so a trace neither loads nor files the index) and ``manifest.json`` naming them with the format and
