@@ -129,9 +129,9 @@ class Workspace:
         only while its folder is still open to others (a workspace from before this release, once)."""
         for folder in (self.home, self.home / "runs", self.home / "index"):
             tighten(folder, PRIVATE_DIR)
-        if (self.home / "index").is_dir():  # the page index: manifest, segments, lock, temp files of its writes
-            for entry in (self.home / "index").iterdir():
-                tighten(entry, PRIVATE_FILE)
+        if (self.home / "index").is_dir():  # the page index: manifest, segments, lock, temp files of its writes,
+            for entry in (self.home / "index").rglob("*"):  # and the outlines' index in its folder
+                tighten(entry, PRIVATE_DIR if entry.is_dir() else PRIVATE_FILE)
         for name in ("key", "ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.head", "ledger.lock",
                      "config.json"):
             tighten(self.home / name, PRIVATE_FILE)

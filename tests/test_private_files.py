@@ -74,6 +74,8 @@ def test_an_existing_workspace_is_tightened_on_open_without_failing_on_files_it_
         os.chown(foreign, 65534, 65534)  # owned by someone else: left as it is, and no error
     leakmark.Workspace.open(home, create=False)
     assert _loose(home) == ([f"{home.name}/ledger.head 0o644"] if os.geteuid() == 0 else [])
+    folders = [p for p in home.rglob("*") if p.is_dir()]
+    assert home / "index" / "outline" in folders and {_mode(p) for p in folders} == {0o700}  # still searchable
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
