@@ -36,7 +36,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from benchmarks import archive_scale
@@ -55,18 +54,17 @@ from leakmark.samples.archive import archive_page
 from leakmark.trace import load, locate, tracer
 
 NAME = script_name(__file__)
-COARSE_DPI = 50
 Coarse = tuple[np.ndarray, np.ndarray, np.ndarray]  # points (FP_DPI pixels), descriptors, sizes
 DEFAULT_ATTACKS = ("crop-band:0.5,crop-band:0.2,blur-motion:15,noise-shot:0.3,photocopy:2,screen-dpi:72,"
                    "ps-error-diffusion:150,crop-corner:0.2,crop-centre:0.2")
 
 
 def _coarse(gray300: np.ndarray) -> Coarse:
-    """Keypoints of the page at COARSE_DPI, in the fingerprint's pixels."""
-    small = cv2.resize(gray300, None, fx=COARSE_DPI / 300, fy=COARSE_DPI / 300, interpolation=cv2.INTER_AREA)
-    pts, desc, sizes = fingerprint.detect_sized(small, 2000)
-    f = fingerprint.FP_DPI / COARSE_DPI
-    return pts * f, desc, sizes * f
+    """Keypoints of the page at `fingerprint.COARSE_DPI`, in the fingerprint's pixels (the outline registration
+    makes)."""
+    fp = fingerprint.outline_of_page(gray300, 300)
+    assert fp.sizes is not None
+    return fp.points, fp.descriptors, fp.sizes
 
 
 def _spread_radius(points: np.ndarray) -> np.ndarray:

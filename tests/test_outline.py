@@ -60,10 +60,11 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[PageIndex, Pages]
     return index, pages
 
 
-def _candidates(index: PageIndex, pages: Pages, outline: bool = True) -> locate.Candidates:
+def _candidates(index: PageIndex, pages: Pages, outline: bool = True, ask_outlines: bool = True
+                ) -> locate.Candidates:
     def refs(p: np.ndarray, d: np.ndarray, s: np.ndarray) -> list[locate.PageRef]:
         out = []
-        for c in index.query(p, d, s):
+        for c in index.query(p, d, s, outline=ask_outlines):
             _gray, fp, ol = pages[(c.sha256, c.page)]
             out.append(locate.PageRef(doc_id=c.sha256, page=c.page, group=c.group, votes=c.votes,
                                       outline=(lambda o=ol: (o.points, o.descriptors)) if outline else None,
@@ -97,6 +98,30 @@ def test_a_blurred_page_of_dense_text_is_found_by_its_outline(indexed: tuple[Pag
     corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w - 1, h - 1]]]), loc.H)[0]
     f = fingerprint.FP_DPI / DPI
     assert np.allclose(corners, [[0, 0], [(w - 1) * f, (h - 1) * f]], atol=4)
+
+
+def test_quick_questions_do_not_ask_the_outlines(indexed: tuple[PageIndex, Pages]) -> None:
+    """A quick question (a mirror image, the raw image after its sheet) asks the candidates' `quick`, which asks
+    the page index only: the blurred page is found by the full question, and an unregistered page's quick
+    questions cost no outline query (the tracer's `_IndexCandidates.quick`)."""
+    index, pages = indexed
+    evidence = motion_blur(pages[(NOTICE, 1)][0], 15, 0)
+    pts, desc, sizes, _ = locate.evidence_features(evidence)
+    assert index.query(pts, desc, sizes, outline=False) == []
+    asked: list[str] = []
+
+    class Asked:
+        def __call__(self, p: np.ndarray, d: np.ndarray, s: np.ndarray) -> list[locate.PageRef]:
+            asked.append("full")
+            return _candidates(index, pages)(p, d, s)
+
+        def quick(self, p: np.ndarray, d: np.ndarray, s: np.ndarray) -> list[locate.PageRef]:
+            asked.append("quick")
+            return _candidates(index, pages, ask_outlines=False)(p, d, s)
+
+    assert locate.locate(evidence, Asked(), quick=True) is None and asked == ["quick"]
+    loc = locate.locate(evidence, Asked())
+    assert loc is not None and (loc.ref.doc_id, loc.ref.page) == (NOTICE, 1) and asked == ["quick", "full"]
 
 
 def test_outlines_locate_no_page_that_is_not_registered(indexed: tuple[PageIndex, Pages]) -> None:

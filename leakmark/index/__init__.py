@@ -219,7 +219,8 @@ class PageIndex:
 
     # -- query -------------------------------------------------------------------------------------------
     def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None = None,
-              k: int = TOP_K, within: str | None = None, spatial: int = SPATIAL) -> list[Candidate]:
+              k: int = TOP_K, within: str | None = None, spatial: int = SPATIAL, outline: bool = True
+              ) -> list[Candidate]:
         """The pages the evidence's SIFT features (positions, descriptors) most likely show, best first: the
         pages of the top `k` distinct page contents whose matches fit one homography with `spatial` inliers or
         more, each with every entry that has the same content. With the keypoints' `sizes`, only the
@@ -231,10 +232,11 @@ class PageIndex:
         the small keypoints of a page of dense text, which may be all its entry keeps, and leaves its lines and
         blocks. Kept apart, the outline's descriptors never compete with the fine ones (measured: put in place
         of 60 of a page's largest, they found a blurred page and lost a noisy photo's; benchmarks/index_entries).
-        Its candidates need OUTLINE_SPATIAL matches only: they are verified against the whole fingerprint."""
+        Its candidates need OUTLINE_SPATIAL matches only: they are verified against the whole fingerprint.
+        `outline=False`: not asked (the tracer's quick questions: a mirror image, the raw image after its sheet)."""
         memo = _Memo()
         out = self._query(points, descriptors, sizes, k, within, spatial, memo)
-        if not out and within is None and self.outline is not None:
+        if not out and outline and within is None and self.outline is not None:
             out = [Candidate(c.sha256, c.page, c.votes, c.group + OUTLINE_GROUPS)
                    for c in self.outline._query(points, descriptors, sizes, k, None, OUTLINE_SPATIAL, memo)]
         return out
@@ -724,11 +726,16 @@ def _entries(ws: Workspace, doc: Document) -> list[Entry]:
     return out
 
 
+def page_outline(ws: Workspace, sha256: str, page: int, dpi: int) -> Fingerprint:
+    """A registered page's outline keypoints (`fingerprint.outline_of_page`), made from its image in the vault
+    as registration made them from the same image (0.07 s a page: not worth storing)."""
+    return fingerprint.outline_of_page(vault.load_page(ws, sha256, page), dpi)
+
+
 def _outlines(ws: Workspace, sha256: str, pages: int, dpi: int) -> list[Entry]:
-    """A registered document's outline entries, from the page images in the vault (registration makes them from
-    the same images: a rebuild makes the same ones)."""
-    return [entry_of(fingerprint.outline_of_page(vault.load_page(ws, sha256, i), dpi), OUTLINE_PER_PAGE)
-            for i in range(pages)]
+    """A registered document's outline entries, from the page images in the vault (a rebuild makes the same
+    ones as registration did)."""
+    return [entry_of(page_outline(ws, sha256, i, dpi), OUTLINE_PER_PAGE) for i in range(pages)]
 
 
 def _of(store: _Store, ws: Workspace, doc: Document) -> list[Entry]:

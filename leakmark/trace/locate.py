@@ -112,12 +112,16 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
     features = gray if isinstance(gray, Features) else Features.of_image(gray)
     proposed: list[PageRef] | None = None
     if callable(refs) and quick:
+        # a quick question does not ask the outlines' index (`refs.quick`, where refs has it): a blurred page is
+        # found by the full question of the image as it is, and an unregistered page's quick questions (a
+        # mirror image, the raw image after its sheet) then cost a fine query each, no more
+        ask: Candidates = getattr(refs, "quick", refs)
         # the index asked first with a smaller image's features (its entries are a page's largest keypoints,
         # which a smaller image keeps): when nothing is there (an unregistered page, the mirrored image after
         # the image as it is) that costs a small extraction, not a full one; when pages are proposed, they are
         # verified with the full features, and the index is asked again with those only if none verifies
         qpts, qdesc, qsizes, _ = features(QUICK_SIDE, QUICK_FEATURES)
-        proposed = refs(qpts, qdesc, qsizes)
+        proposed = ask(qpts, qdesc, qsizes)
         if not proposed:
             return None
     pts, desc, sizes, _ = features()
@@ -129,7 +133,7 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
     best = _verified(pts, desc, tried)
     if best is None and proposed is not None:
         seen = {(r.doc_id, r.page) for r in tried}
-        more = [r for r in refs(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
+        more = [r for r in ask(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
         tried += more
         best = _verified(pts, desc, more)
     if best is None:

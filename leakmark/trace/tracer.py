@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from leakmark import fingerprint, layers, vault
 from leakmark import index as page_index
+from leakmark import layers, vault
 from leakmark._progress import NullProgress, Progress
 from leakmark.fingerprint import Fingerprint
 from leakmark.layers import CODEWORD, LayerName, blind, tone
@@ -200,11 +200,15 @@ class _IndexCandidates:
 
     def _outline(self, sha256: str, page: int) -> tuple[np.ndarray, np.ndarray]:
         """The page's outline keypoints, made from its image in the vault (asked only when no page verifies)."""
-        fp = fingerprint.outline_of_page(vault.load_page(self.ws, sha256, page), self.by_sha[sha256].dpi)
+        fp = page_index.page_outline(self.ws, sha256, page, self.by_sha[sha256].dpi)
         return fp.points, fp.descriptors
 
     def __call__(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
         return self._refs(lambda: self.index.query(points, descriptors, sizes))
+
+    def quick(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
+        """A quick question's candidates: the page index's, its outlines' not asked (see `locate.locate`)."""
+        return self._refs(lambda: self.index.query(points, descriptors, sizes, outline=False))
 
     def within(self, doc_id: str, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray
                ) -> list[locate.PageRef]:
