@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import archive_scale
+from benchmarks import archive_scale, locate_recall
 from benchmarks import attacks as atk
 from benchmarks.common import RESULTS, Results, Stamp, argument_parser, arguments, log, script_name
 from benchmarks.robustness import attack_evidence
@@ -150,18 +150,8 @@ def _padding(pool: list[tuple[Fingerprint, Coarse]], strategy: str, count: int) 
     made = [entry(fp, co, strategy) for fp, co in pool]
     pool_d = np.concatenate([e.descriptors for e in made])
     pool_w = np.concatenate([e.words for e in made])
-    pool_c = np.concatenate([e.cells for e in made if e.cells is not None])
-    pool_s = np.concatenate([e.signatures for e in made if e.signatures is not None])
-    per = len(made[0].descriptors)
     rng = np.random.default_rng(15)  # synthetic index entries only, never marks
-    pages = []
-    for i in range(count):
-        pick = rng.integers(0, len(pool_d), per)
-        where = (rng.random((per, 2)) * (1240, 1754)).astype(np.float32)
-        desc = np.clip(pool_d[pick].astype(np.int16) + rng.integers(-2, 3, (per, 128)), 0, 255).astype(np.uint8)
-        pages.append((f"{archive_scale.UNREGISTERED + i:064x}", 0,
-                      Entry(desc, pool_w[pick], where, pool_c[pick], pool_s[pick])))
-    return pages
+    return archive_scale._synthetic(rng, pool_d, pool_w, archive_scale.UNREGISTERED, count, len(made[0].descriptors))
 
 
 class _Proposals:
@@ -252,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
                                             int(rng.integers(1 << 30)), folder / "ev")
                         gray = next(iter(load.load(f[0]))).gray
                         evidence.append((f"{d.source_name} {a.name} {strength:g} page {p + 1} seed {s}", d.id, p,
-                                         gray, float(np.mean(gray < 160))))
+                                         gray, float(np.mean(gray < locate_recall.DARK))))
         log(f"{len(evidence)} evidence images")
         ids = {d.sha256: d.id for d, _ in docs}
         rows, misses = [], []
