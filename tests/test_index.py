@@ -570,6 +570,22 @@ def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose
     assert index.query(pts, desc, sizes)[0].sha256 == f"{11:064x}" and len(asked) == 1  # found: asked once
 
 
+def test_the_first_pass_best_pages_are_checked_whatever_their_matches(
+        archive, first_pass: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact search checks spatially the SHORTLIST pages with the most matches and the FIRST_PASS_CHECKED
+    best of the first pass: a noisy photo's page (memo page 1 under shot noise among 10,000 index pages) had
+    fewer matches than 20 pages whose matches were chance, and was the first pass's best. Here no page is
+    shortlisted by its matches: the first pass's best alone is checked, and proposed."""
+    index, _fps = archive
+    pts, desc, sizes, _ = locate.evidence_features(_evidence(11, "phone"))
+    monkeypatch.setattr(page_index, "SHORTLIST", 0)
+    monkeypatch.setattr(page_index, "FIRST_PASS_CHECKED", 0)
+    assert index.query(pts, desc, sizes) == []
+    monkeypatch.setattr(page_index, "FIRST_PASS_CHECKED", 1)
+    found = index.query(pts, desc, sizes)
+    assert [(c.sha256, c.page) for c in found] == [(f"{11:064x}", 0)] and found[0].votes >= page_index.SPATIAL
+
+
 def test_the_first_pass_keeps_a_shared_page_and_only_the_documents_asked(archive, first_pass: None) -> None:
     index, _fps = archive
     both = _with_revision(index)

@@ -31,7 +31,9 @@ synthetic ones (the page among the 64 handed on / ranked first): 105 / 79 with e
 largest in 2 cells (the stored descriptors are a page's largest: the evidence's small ones mostly meet other
 pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a photocopy, a halftone, a 72-dpi
 screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
-which a photo of an unregistered page always asks. Opening the index reads no descriptors.
+which a photo of an unregistered page always asks. The exact search checks spatially the SHORTLIST contents with
+the most matches and the FIRST_PASS_CHECKED first of those the first pass handed on (a noisy photo's page can
+have fewer matches than pages whose matches are chance). Opening the index reads no descriptors.
 
 Outlines: a page of dense Chinese text has no large keypoints (the notice's page 2: its fingerprint's 99th
 size percentile is 4.1 px at 150 dpi), and a strong blur (15 px of motion at 300 dpi) erases every one its entry
@@ -87,6 +89,7 @@ PROBES = 3  # words searched per evidence descriptor
 RATIO = 0.8  # Lowe's ratio test, as in locate
 TOP_K = 5  # distinct page contents proposed at most per query
 SHORTLIST = 20  # contents with the most votes checked spatially
+FIRST_PASS_CHECKED = 8  # the first pass's best contents, checked spatially whatever their votes (`_proposed`)
 SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
 _GATE = 5  # USAC inliers below SPATIAL - _GATE: not worth RANSAC's count (see _consistent)
 SLACK = 0.8  # a page's nearest descriptor counts when it is at most 1 / SLACK times as far as the nearest of all
@@ -267,23 +270,30 @@ class PageIndex:
                     if bytes(seg.key[c]) not in searched]
             searched |= {bytes(seg.key[c]) for seg, c in kept}
             out = self._proposed(segs, [Segment.subset(kept)], None, points, descriptors, k, spatial,  # allowed
-                                 memo)
+                                 memo, checked=FIRST_PASS_CHECKED)
             if out or len(voters) <= n:
                 break
         return out
 
     def _proposed(self, segs: list[Segment], searched: list[Segment], allowed: list[np.ndarray] | None,
-                  points: np.ndarray, descriptors: np.ndarray, k: int, spatial: int, memo: _Memo
+                  points: np.ndarray, descriptors: np.ndarray, k: int, spatial: int, memo: _Memo, checked: int = 0
                   ) -> list[Candidate]:
-        """The exact search over `searched` (the index's segments, or the first pass's shortlist of them)."""
+        """The exact search over `searched` (the index's segments, or the first pass's shortlist of them, best
+        first): the SHORTLIST contents with the most matches are checked spatially, and the `checked` first
+        ones of `searched` too. Many of a page's matches may not fit one homography: a noisy photo's or a
+        photographed screen's matches on the page shown (measured: 37 and 20 of them consistent, the first
+        pass's best) were fewer than those of 20 other pages, most of whose matches were chance."""
         search = _Search(searched, allowed)
         query_of, stored = search.matches(descriptors, memo)
         owner, where = search.owner_and_points(stored)
         votes = np.bincount(owner, minlength=search.contents)
         scored: list[tuple[int, int]] = []
-        for g in np.argsort(-votes, kind="stable")[:SHORTLIST]:
+        shortlist = np.argsort(-votes, kind="stable")[:SHORTLIST]
+        if checked:
+            shortlist = np.r_[shortlist, np.setdiff1d(np.arange(min(checked, search.contents)), shortlist)]
+        for g in shortlist:
             if votes[g] < spatial:
-                break
+                continue
             mine = owner == g
             n = _consistent(points[query_of[mine]], where[mine], spatial)
             if n >= spatial:
