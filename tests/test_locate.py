@@ -128,3 +128,36 @@ def test_a_mirrored_photo_locates_with_mirrored_features(form: np.ndarray, form_
     assert found[1].shape == photo.shape and not np.array_equal(found[1], photo)  # aligned as the flipped image
     own = locate.locate(cv2.flip(photo, 1), [form_ref])
     assert own is not None and found[0].inliers > 0.7 * own.inliers
+
+
+def test_a_small_crop_of_a_sparse_page_is_located(tmp_path) -> None:
+    """A band of 40 % of the memo's page 2 (two lines of text): few of its features are among the page's largest
+    that the index keeps (14 consistent), so the index proposes nothing; sparse evidence then asks for the pages
+    with fewer consistent matches (`_IndexCandidates.weak`), and its fingerprint verifies page 2."""
+    from pathlib import Path
+
+    from lmtest import seeded_workspace
+
+    import leakmark
+    from leakmark.ledger import Ledger
+    from leakmark.samples import write_samples
+
+    ws = seeded_workspace(tmp_path / "ws", b"sparse crop")
+    memo = write_samples(tmp_path / "samples")[1]
+    issued = leakmark.issue(ws, leakmark.IssueOptions(source=memo, recipients=(
+        leakmark.Recipient("甲"), leakmark.Recipient("乙")), output_dir=tmp_path / "out", jobs=1))
+    crop = atk.crop_band(render_page_array(Path(issued.copies[0].path), 1, 300, mode="gray"), 0.4, seed=0)
+    assert len(locate.evidence_features(crop)[1]) < locate.SPARSE
+    ev = tmp_path / "crop.png"
+    cv2.imwrite(str(ev), crop)
+    r = leakmark.trace(ws, leakmark.TraceOptions(evidence=(ev,)))
+    assert r.document is not None and r.document.id == issued.document.id
+    assert r.evidence[0].document_page == 2, r.evidence[0].detail
+    assert r.verdict != "identified" or r.suspects[0].copy.label == issued.copies[0].copy_no
+    # the index proposes nothing (its outlines neither); the weak question proposes page 2
+    with Ledger(ws) as ledger:
+        docs = ledger.documents()
+    candidates = tracer._candidates(ws, docs, {"index": 0.0})
+    pts, desc, sizes, _ = locate.evidence_features(crop)
+    assert candidates(pts, desc, sizes) == []
+    assert [(r.doc_id, r.page) for r in candidates.weak(pts, desc, sizes)][:1] == [(issued.document.id, 1)]

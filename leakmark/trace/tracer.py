@@ -184,6 +184,9 @@ def _candidates(ws: Workspace, docs: list[Document], timings: dict[str, float]) 
     return _IndexCandidates(ws, page_index.for_trace(ws, docs), {d.sha256: d for d in docs}, timings)
 
 
+WEAK_SPATIAL = 5  # consistent index matches sparse evidence's last question asks of a page (`_IndexCandidates.weak`)
+
+
 class _IndexCandidates:
     """`locate.Candidates` from the page index; `within(doc_id, ...)`: that document's pages only, with a lower
     bar (locate's check of a weak location against the document's other pages)."""
@@ -209,6 +212,11 @@ class _IndexCandidates:
     def quick(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
         """A quick question's candidates: the page index's, its outlines' not asked (see `locate.locate`)."""
         return self._refs(lambda: self.index.query(points, descriptors, sizes, outline=False))
+
+    def weak(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
+        """Sparse evidence's last question: the pages with at least WEAK_SPATIAL consistent matches (see
+        `locate.locate`), the outlines' index not asked."""
+        return self._refs(lambda: self.index.query(points, descriptors, sizes, spatial=WEAK_SPATIAL, outline=False))
 
     def within(self, doc_id: str, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray
                ) -> list[locate.PageRef]:
