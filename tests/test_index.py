@@ -22,6 +22,7 @@ from leakmark import fingerprint, simulate, vault
 from leakmark import index as page_index
 from leakmark.cli import cli
 from leakmark.index import IndexFileError, PageIndex, entry_of
+from leakmark.index.segment import FORMAT
 from leakmark.ledger import Ledger
 from leakmark.rendering import render_page_array
 from leakmark.samples.archive import archive_page
@@ -141,7 +142,7 @@ def test_damaged_and_other_format_files_are_reported(archive, tmp_path: Path) ->
     buf = io.BytesIO()
     np.savez(buf, **{**z, "meta": np.frombuffer(json.dumps({**meta, "format": 0}).encode(), np.uint8)})
     path.write_bytes(buf.getvalue())
-    with pytest.raises(IndexFileError, match="has format 0; this release reads format 5"):
+    with pytest.raises(IndexFileError, match=f"has format 0; this release reads format {FORMAT}"):
         PageIndex.load(path)
     buf = io.BytesIO()
     np.savez(buf, **{**z, "start": z["start"][:-1]})  # arrays that do not agree
@@ -322,7 +323,7 @@ def test_an_index_of_the_previous_format_is_made_again(two_docs: leakmark.Worksp
         docs = ledger.documents()
     with caplog.at_level(logging.WARNING, logger="leakmark.index"):
         assert len(page_index.for_trace(ws, docs)) == 2
-    assert "pages.npz has format 1; this release reads format 5" in caplog.text
+    assert f"pages.npz has format 1; this release reads format {FORMAT}" in caplog.text
     assert page_index.index_path(ws).read_bytes() == good and not (page_index.index_dir(ws) / "pages.npz").exists()
 
 
@@ -667,3 +668,35 @@ def test_a_querys_cells_and_signatures_are_the_direct_computation() -> None:
     residual = x[:, None, :] - np.concatenate([books[0][a], books[1][b]], axis=2)
     bits = np.packbits((residual @ cells.projection()) > 0, axis=2, bitorder="little").view("<u8")[..., 0]
     assert np.array_equal(sig, bits)
+
+
+def test_a_segment_keeps_each_contents_descriptors_together() -> None:
+    """Format 6: a content's descriptors, words and positions are one block of rows (the first pass's
+    candidates are then one read each, not 300 reads across a file larger than the page cache), in word order;
+    the inverted file lists every row once, word by word and content by content; merging keeps the entries."""
+    from leakmark.index import cells
+    from leakmark.index.segment import Entry, Segment
+
+    rng = np.random.default_rng(6)  # test vectors only, never marks
+
+    def entry(m: int) -> Entry:
+        stored = rng.integers(0, 60, (m, 128)).astype(np.uint8)
+        return Entry(stored, rng.integers(0, 40, m).astype(np.uint16), rng.uniform(0, 2000, (m, 2)).astype(np.float32),
+                     *cells.of_stored(stored))
+
+    pages = [("a" * 64, 0, entry(30)), ("a" * 64, 1, entry(25)), ("b" * 64, 0, entry(40))]
+    seg = Segment.of(pages)
+    for sha, page, e in pages:
+        c = int(seg.content[list(zip(seg.sha.astype(str), seg.page, strict=True)).index((sha, page))])
+        rows = seg.rows(c)
+        got = seg.entry(c)
+        assert len(rows) == len(e.words) and np.all(np.diff(got.words.astype(int)) >= 0)
+        order = np.argsort(e.words, kind="stable")
+        assert np.array_equal(got.descriptors, e.descriptors[order]) and np.array_equal(got.words, e.words[order])
+        assert np.allclose(got.points, e.points[order], atol=1.0)  # float16 positions
+    assert np.array_equal(np.sort(seg.byword), np.arange(seg.size))
+    for w in np.flatnonzero(np.diff(seg.start)):
+        rows = seg.byword[seg.start[w]:seg.start[w + 1]]
+        assert np.all(seg.words[rows] == w) and np.all(np.diff(seg.owner_of(rows)) >= 0)
+    merged = Segment.merged([Segment.of(pages[:2]), Segment.of(pages[1:])])
+    assert merged.to_bytes() == seg.to_bytes()

@@ -44,7 +44,7 @@ only when the page index proposes nothing, so that they never compete with the f
 ones lost crops and noisy photos that 300 keep: benchmarks/index_entries). 24 of them proposed each of 15
 blurred sample pages first, as 40 did (20: 12 of 15), and verification (`locate`) keeps out what they propose
 of a page that is not registered. Segment format 5 stores positions as float16 and no inverse norms, which
-pays for the outline entries within 50 KB a page.
+pays for the outline entries within 50 KB a page; format 6 stores each page's descriptors together (`segment`).
 
 On disk: ``HOME/index/``, segment files (`segment`: pages and their descriptors filed by word, memory-mapped
 when read, so a trace neither loads nor files the index) and ``manifest.json`` naming them with the format and
@@ -422,19 +422,20 @@ class _Search:
     def __init__(self, segments: list[Segment], allowed: list[np.ndarray] | None) -> None:
         self.segments, self.allowed = segments, allowed
         self.cbase = np.cumsum([0] + [s.contents for s in segments])
-        self.dbase = np.cumsum([0] + [len(s.owner) for s in segments])
+        self.dbase = np.cumsum([0] + [s.size for s in segments])
         self.contents = int(self.cbase[-1])
 
     def owner_and_points(self, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The content (numbered across segments) and page position of these stored descriptors."""
+        """The content (numbered across segments) and page position of these stored descriptors (positions in
+        the segments' inverted files, numbered across segments)."""
         owner = np.zeros(len(stored), np.int64)
         where = np.zeros((len(stored), 2), np.float32)
         seg_of = np.searchsorted(self.dbase, stored, side="right") - 1
         for s, seg in enumerate(self.segments):
             mine = np.flatnonzero(seg_of == s)
-            local = stored[mine] - self.dbase[s]
-            owner[mine] = np.asarray(seg.owner[local], np.int64) + self.cbase[s]
-            where[mine] = seg.points[local]
+            rows = np.asarray(seg.byword[stored[mine] - self.dbase[s]], np.int64)
+            owner[mine] = seg.owner_of(rows) + self.cbase[s]
+            where[mine] = seg.points[rows]
         return owner, where
 
     def filed(self, words: np.ndarray) -> _Filed:
@@ -445,16 +446,16 @@ class _Search:
         n = (hi - lo).ravel()
         total = int(n.sum())
         place = np.repeat(np.cumsum(n) - n, n)  # where each range starts in the output
-        local = np.repeat(lo.ravel(), n) + np.arange(total) - place  # row in its segment
+        local = np.repeat(lo.ravel(), n) + np.arange(total) - place  # position in its segment's file
         seg_of = np.repeat(np.tile(np.arange(len(self.segments)), len(words)), n)
         desc = np.empty((total, 128), np.uint8)
         own = np.empty(total, np.int64)
         ok = np.ones(total, bool)
         for s, seg in enumerate(self.segments):
             mine = seg_of == s if len(self.segments) > 1 else slice(None)
-            rows = local[mine]  # ascending within a segment: memory-mapped rows read in file order
+            rows = np.asarray(seg.byword[local[mine]], np.int64)
             desc[mine] = seg.descriptors[rows]
-            own_s = np.asarray(seg.owner[rows], np.int64)
+            own_s = seg.owner_of(rows)
             own[mine] = own_s + self.cbase[s]
             if self.allowed is not None:
                 ok[mine] = self.allowed[s][own_s]

@@ -1,11 +1,14 @@
-"""One file of the page index: pages and their descriptors filed by visual word, read in place.
+"""One file of the page index: pages and their descriptors, filed by visual word, read in place.
 
 A segment holds, per page (an *entry*: a document's sha256 and page number), the number of its *content*: pages
 with the same descriptors (a page shared by two documents, e.g. a revision) are one content, stored once. The
 contents are in the order of their keys (the sha256 of their descriptors), so that another segment's copy of
-a content is found by binary search. The descriptors of every content are filed by visual word (an inverted
-file: `start[w]:start[w + 1]` are word w's, content by content), each with its content and its position on
-the page: what a query reads, with no filing when a trace opens the index.
+a content is found by binary search. A content's descriptors (with their visual words and positions on the
+page) lie together, in word order: the first pass of a large index hands on a few contents, each then one read
+(filed by word, as format 5 kept them, a content's 300 lay in 300 places of a file larger than the page
+cache: about 38,000 random reads for the query of an unregistered page's photo among 1,000,000 pages). An
+inverted file over them (`byword[start[w]:start[w + 1]]`: word w's rows, content by content) is what the exact
+search of a small index reads, with no filing when a trace opens the index.
 
 On disk: an uncompressed .npz whose bytes depend only on the pages it holds, read with each array
 memory-mapped where it lies in the file (the operating system keeps the parts queries read in its page cache).
@@ -25,12 +28,14 @@ import numpy as np
 
 from leakmark.index import cells, vocab
 
-FORMAT = 5  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
+FORMAT = 6  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
 # 4: the first pass's postings filed by bucket (a cell and its signature's first bits: `cells.bucket`), not by cell
 # 5: positions as float16 and no stored inverse norms (computed from the descriptors a query reads): 8 bytes less
 #    a descriptor, which pays for the outline entries (`leakmark.index`) within 50 KB a page
-_ARRAYS = ("sha", "page", "content", "key", "start", "owner", "descriptors", "points",
-           "bucket", "cellowner", "cellsig", "bycontent", "cstart")
+# 6: descriptors, positions and words stored content by content, an inverted file (`byword`) over them; no owner
+#    array (a row's content is found in `cstart`): 2 bytes less a descriptor
+_ARRAYS = ("sha", "page", "content", "key", "cstart", "descriptors", "points", "words", "start", "byword",
+           "bucket", "cellowner", "cellsig")
 
 
 class SegmentError(Exception):
@@ -62,19 +67,21 @@ class Segment:
         self.page: np.ndarray = arrays["page"]  # (entries,) int32
         self.content: np.ndarray = arrays["content"]  # (entries,) int32
         self.key: np.ndarray = arrays["key"]  # (contents,) S32, sorted
-        self.start: np.ndarray = arrays["start"]  # (WORDS + 1,) int64: each word's descriptors
-        self.owner: np.ndarray = arrays["owner"]  # (m,) uint32: the content of each descriptor
+        # the descriptors, content by content (each content's in word order): rows cstart[c]:cstart[c + 1]
+        self.cstart: np.ndarray = arrays["cstart"]  # (contents + 1,) int64
         self.descriptors: np.ndarray = arrays["descriptors"]  # (m, 128) uint8
         self.points: np.ndarray = arrays["points"]  # (m, 2) float16 (a pixel apart up to 2,048: the spatial check
         # allows 8)
+        self.words: np.ndarray = arrays["words"]  # (m,) uint16: each descriptor's visual word
+        # the inverted file: byword[start[w]:start[w + 1]] are the rows of word w's descriptors, content by content
+        # (a *position* is an index into byword)
+        self.start: np.ndarray = arrays["start"]  # (WORDS + 1,) int64
+        self.byword: np.ndarray = arrays["byword"]  # (m,) uint32
         # the first pass of a large index (`cells`): each descriptor's bucket (its cell and its signature's first
         # bits: `cells.bucket`), sorted, with its content
         self.bucket: np.ndarray = arrays["bucket"]  # (m,) uint32, ascending
         self.cellowner: np.ndarray = arrays["cellowner"]  # (m,) uint32, by content within a bucket
         self.cellsig: np.ndarray = arrays["cellsig"]  # (m,) uint64: the descriptor's signature in its cell
-        # the descriptors of each content (the second pass reads a few contents): bycontent[cstart[c]:cstart[c+1]]
-        self.bycontent: np.ndarray = arrays["bycontent"]  # (m,) uint32: rows of descriptors, content by content
-        self.cstart: np.ndarray = arrays["cstart"]  # (contents + 1,) int64
 
     @property
     def entries(self) -> int:
@@ -83,6 +90,15 @@ class Segment:
     @property
     def contents(self) -> int:
         return len(self.key)
+
+    @property
+    def size(self) -> int:
+        """Descriptors stored."""
+        return len(self.byword)
+
+    def owner_of(self, rows: np.ndarray) -> np.ndarray:
+        """The content of each of these descriptor rows."""
+        return np.searchsorted(np.asarray(self.cstart), rows, side="right") - 1
 
     def members(self, content: int) -> np.ndarray:
         """The entries (rows of sha/page) that show this content."""
@@ -137,10 +153,10 @@ class Segment:
             content.append(new[np.asarray(s.content)])
             kept = np.zeros(s.contents, bool)  # the contents this segment is the first to hold
             kept[first[(first >= base[i]) & (first < base[i + 1])] - base[i]] = True
-            own = np.asarray(s.owner)
+            own = np.repeat(np.arange(s.contents, dtype=np.int64), np.diff(np.asarray(s.cstart)))
             mine = kept[own]
             owner.append(new[own[mine]])
-            words.append(np.repeat(np.arange(vocab.WORDS, dtype=np.int64), np.diff(np.asarray(s.start)))[mine])
+            words.append(np.asarray(s.words, np.int64)[mine])
             desc.append(np.asarray(s.descriptors)[mine])
             points.append(np.asarray(s.points)[mine])
             cown = np.asarray(s.cellowner)
@@ -163,14 +179,15 @@ class Segment:
     @classmethod
     def subset(cls, parts: list[tuple[Segment, int]]) -> Segment:
         """An in-memory segment of these contents (each a segment and its content number), in this order, each
-        keeping its key, with no entries and no cell postings: what the exact search reads of a shortlist."""
+        keeping its key, with no entries and no cell postings: what the exact search reads of a shortlist (a
+        content's rows are one block of the file)."""
         owner, words, desc, points, keys = [], [], [], [], []
         for i, (seg, c) in enumerate(parts):
             rows = seg.rows(c)
             owner.append(np.full(len(rows), i, np.int64))
-            words.append(np.searchsorted(np.asarray(seg.start), rows, side="right") - 1)
-            desc.append(np.asarray(seg.descriptors[rows]))
-            points.append(np.asarray(seg.points[rows]))
+            words.append(np.asarray(seg.words[rows.start:rows.stop], np.int64))
+            desc.append(np.asarray(seg.descriptors[rows.start:rows.stop]))
+            points.append(np.asarray(seg.points[rows.start:rows.stop]))
             keys.append(bytes(seg.key[c]))
         none = np.zeros(0, np.int64)
         return _assemble([], [], none, keys, _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)),
@@ -179,13 +196,13 @@ class Segment:
 
     def entry(self, content: int) -> Entry:
         """A content's descriptors (in word order) as an Entry."""
-        mine = self.rows(content)
-        words = np.searchsorted(np.asarray(self.start), mine, side="right") - 1
-        return Entry(np.asarray(self.descriptors[mine]), words.astype(np.uint16), np.asarray(self.points[mine]))
+        r = self.rows(content)
+        return Entry(np.asarray(self.descriptors[r.start:r.stop]), np.asarray(self.words[r.start:r.stop]),
+                     np.asarray(self.points[r.start:r.stop]))
 
-    def rows(self, content: int) -> np.ndarray:
-        """The rows of the content's descriptors (ascending: in word order)."""
-        return np.asarray(self.bycontent[int(self.cstart[content]):int(self.cstart[content + 1])], np.int64)
+    def rows(self, content: int) -> range:
+        """The rows of the content's descriptors (in word order): one block."""
+        return range(int(self.cstart[content]), int(self.cstart[content + 1]))
 
     # -- file ------------------------------------------------------------------------------------------
     def write(self, fh: BinaryIO) -> None:
@@ -229,17 +246,16 @@ class Segment:
 
     def _check(self, meta: dict[str, object]) -> None:
         """The arrays agree with each other (cheap checks only: a segment can hold millions of descriptors)."""
-        n, c, m = self.entries, self.contents, len(self.owner)
+        n, c, m = self.entries, self.contents, self.size
         ok = (meta.get("entries") == n and meta.get("contents") == c and self.sha.dtype == np.dtype("S64")
               and self.page.shape == (n,) and self.content.shape == (n,) and self.key.dtype == np.dtype("S32")
               and self.start.shape == (vocab.WORDS + 1,) and int(self.start[0]) == 0 and int(self.start[-1]) == m
               and self.descriptors.shape == (m, 128) and self.descriptors.dtype == np.uint8
               and self.points.shape == (m, 2) and self.points.dtype == np.float16
-              and self.owner.dtype == np.uint32
+              and self.words.shape == (m,) and self.words.dtype == np.uint16 and self.byword.dtype == np.uint32
               and self.bucket.shape == (m,) and self.bucket.dtype == np.uint32 and self.cellowner.shape == (m,)
               and self.cellowner.dtype == np.uint32 and self.cellsig.shape == (m,) and self.cellsig.dtype == np.uint64
-              and self.bycontent.shape == (m,)
-              and self.bycontent.dtype == np.uint32 and self.cstart.shape == (c + 1,)
+              and self.cstart.shape == (c + 1,)
               and int(self.cstart[0]) == 0 and int(self.cstart[-1]) == m
               and (n == 0 or (int(np.min(self.content)) >= 0 and int(np.max(self.content)) < c)))
         if not ok:
@@ -253,12 +269,14 @@ def _cat(parts: list[np.ndarray], dtype: type, empty: tuple[int, ...]) -> np.nda
 def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[bytes], owner: np.ndarray,
               words: np.ndarray, desc: np.ndarray, points: np.ndarray,
               postings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Segment:
-    """The segment's arrays: entries in (sha, page) order, descriptors filed by word and content, the (bucket,
-    content, signature) postings sorted."""
+    """The segment's arrays: entries in (sha, page) order, descriptors content by content (each content's by
+    word), the inverted file over them (by word, then content), the (bucket, content, signature) postings
+    sorted. Ties keep the given order (stable sorts)."""
     rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
-    order = np.lexsort((owner, words))  # by word, then content; a content's own order kept (stable)
-    filed = owner[order]
-    bycontent = np.argsort(filed, kind="stable")  # a content's rows ascending (in word order)
+    stored = np.lexsort((words, owner))  # the descriptors' rows: by content, then word
+    row_of = np.empty(len(stored), np.int64)
+    row_of[stored] = np.arange(len(stored))
+    order = np.lexsort((owner, words))  # the inverted file: by word, then content
     bucket, cellowner, cellsig = postings
     by_bucket = np.lexsort((cellowner, bucket))
     return Segment({
@@ -266,15 +284,16 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "page": np.array([page[i] for i in rows], np.int32).reshape(-1),
         "content": np.asarray(content, np.int64)[rows].astype(np.int32),
         "key": np.array(keys, dtype="S32").reshape(-1),
+        "cstart": np.searchsorted(owner[stored], np.arange(len(keys) + 1)).astype(np.int64),
+        "descriptors": desc[stored],
+        "points": points[stored].astype(np.float16),
+        "words": words[stored].astype(np.uint16),
         "start": np.searchsorted(words[order], np.arange(vocab.WORDS + 1)).astype(np.int64),
-        "owner": owner[order].astype(np.uint32),
-        "descriptors": desc[order],
-        "points": points[order].astype(np.float16),
+        "byword": row_of[order].astype(np.uint32),
         "bucket": np.asarray(bucket, np.uint32)[by_bucket],
         "cellowner": np.asarray(cellowner)[by_bucket].astype(np.uint32),
-        "cellsig": np.asarray(cellsig, np.uint64)[by_bucket],
-        "bycontent": bycontent.astype(np.uint32),
-        "cstart": np.searchsorted(filed[bycontent], np.arange(len(keys) + 1)).astype(np.int64)})
+        "cellsig": np.asarray(cellsig, np.uint64)[by_bucket]})
+
 
 
 def inverse_norms(desc: np.ndarray) -> np.ndarray:
