@@ -700,3 +700,21 @@ def test_a_segment_keeps_each_contents_descriptors_together() -> None:
         assert np.all(seg.words[rows] == w) and np.all(np.diff(seg.owner_of(rows)) >= 0)
     merged = Segment.merged([Segment.of(pages[:2]), Segment.of(pages[1:])])
     assert merged.to_bytes() == seg.to_bytes()
+
+
+def test_the_fenced_bucket_search_is_searchsorted() -> None:
+    """Segment.bucket_range (the fence, then a block of FENCE buckets) gives np.searchsorted's left and right
+    positions: for buckets absent, present once, filling several blocks, before the first and after the last."""
+    from leakmark.index.segment import FENCE, Segment
+
+    rng = np.random.default_rng(7)  # test values only, never marks
+    for m in (0, 1, FENCE - 1, FENCE, 5 * FENCE + 3, 20_000):
+        bucket = np.sort(np.r_[rng.integers(10, 5000, m - min(m, 3 * FENCE)), np.full(min(m, 3 * FENCE), 777)]
+                         ).astype(np.uint32)
+        seg = Segment({"bucket": bucket, "fence": bucket[::FENCE].copy(), **{name: np.zeros(0) for name in (
+            "sha", "page", "content", "key", "cstart", "descriptors", "points", "words", "start", "byword",
+            "cellowner", "cellsig")}})
+        needle = np.sort(np.r_[rng.integers(0, 5100, 3000), 777, 0, 10, 4999, 5099]).astype(np.uint32)
+        lo, hi = seg.bucket_range(needle)
+        assert np.array_equal(lo, np.searchsorted(bucket, needle, "left"))
+        assert np.array_equal(hi, np.searchsorted(bucket, needle, "right"))

@@ -44,7 +44,8 @@ only when the page index proposes nothing, so that they never compete with the f
 ones lost crops and noisy photos that 300 keep: benchmarks/index_entries). 24 of them proposed each of 15
 blurred sample pages first, as 40 did (20: 12 of 15), and verification (`locate`) keeps out what they propose
 of a page that is not registered. Segment format 5 stores positions as float16 and no inverse norms, which
-pays for the outline entries within 50 KB a page; format 6 stores each page's descriptors together (`segment`).
+pays for the outline entries within 50 KB a page; format 6 stores each page's descriptors together, format 7
+a fence over the first pass's buckets (`segment`).
 
 On disk: ``HOME/index/``, segment files (`segment`: pages and their descriptors filed by word, memory-mapped
 when read, so a trace neither loads nor files the index) and ``manifest.json`` naming them with the format and
@@ -345,8 +346,9 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
     scores: list[np.ndarray] = []
     where: list[tuple[int, int]] = []
     for s, seg in enumerate(segs):
-        lo = np.searchsorted(seg.bucket, needle, side="left")
-        n = np.searchsorted(seg.bucket, needle, side="right") - lo
+        lo, hi = seg.bucket_range(needle)
+        n = hi - lo
+
         hit = n > 0
         lo, n = lo[hit], n[hit]
         if not len(n):
