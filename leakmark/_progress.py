@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol, TextIO
 
@@ -22,11 +22,17 @@ class Progress(Protocol):
 
 
 class NullProgress:
+    """No display; `stop` (e.g. `cli_signals.Stop.check`) is called at each step and may raise to stop the work."""
+
+    def __init__(self, stop: Callable[[], None] | None = None) -> None:
+        self.stop = stop
+
     def start(self, total: int, what: str, scale: int = 1, done: int = 0) -> None:
         pass
 
     def advance(self, n: int = 1) -> None:
-        pass
+        if self.stop is not None:
+            self.stop()
 
     def finish(self) -> None:
         pass
@@ -43,8 +49,9 @@ class TextBar:
     resume) counts for the total, not for the rate. The CLI uses it only when stderr is a terminal.
     """
 
-    def __init__(self, stream: TextIO | None = None, width: int = 28) -> None:
+    def __init__(self, stream: TextIO | None = None, width: int = 28, stop: Callable[[], None] | None = None) -> None:
         self.stream = stream or sys.stderr
+        self.stop = stop  # as NullProgress's
         self.width = width
         self.total, self.done, self.base, self.what, self.t0, self.scale = 0, 0, 0, "", 0.0, 1
         self.detail, self.shown = "", 0  # the note after the bar (`note`); the drawn line's length
@@ -55,6 +62,8 @@ class TextBar:
         self._draw()
 
     def advance(self, n: int = 1) -> None:
+        if self.stop is not None:
+            self.stop()
         self.done += n
         self._draw()
 
@@ -109,6 +118,8 @@ class NoteProgress:
         self._show()
 
     def advance(self, n: int = 1) -> None:
+        if self.bar.stop is not None:  # a long file's pages: stop between them
+            self.bar.stop()
         self.done += n
         self._show()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from leakmark.cli_common import echo, home_option, trust_option, untrusted_warni
 from leakmark.cli_common import emit_json as _emit_json
 from leakmark.cli_log import log_group
 from leakmark.cli_server import serve, user_group
+from leakmark.cli_signals import STOP
 from leakmark.cli_trace import no_match_line, source_lines, status_text
 from leakmark.errors import ExitCode, LeakmarkError, NotRecordedError
 from leakmark.ledger import Ledger
@@ -27,7 +27,7 @@ log = logging.getLogger("leakmark")
 
 
 def _progress(quiet: bool) -> TextBar | NullProgress:
-    return TextBar() if not quiet and sys.stderr.isatty() else NullProgress()
+    return TextBar(stop=STOP.check) if not quiet and sys.stderr.isatty() else NullProgress(stop=STOP.check)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -355,22 +355,11 @@ def demo(output_dir: Path | None, jobs: int, quiet: bool) -> None:
     echo(f"  photo: {r.photo}")
 
 
-def _sigterm_as_interrupt() -> None:
-    """A print room stopping a job with `kill` gets the same clean stop (and resume hint) as Ctrl-C."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (embedded use)
-        pass
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group, map LeakmarkError to its exit code without a traceback."""
     args = argv if argv is not None else sys.argv[1:]
     verbose = "-v" in args or "--verbose" in args
-    _sigterm_as_interrupt()
+    STOP.install()  # a print room stopping a job with `kill` gets the same clean stop as Ctrl-C
     try:
         rv = cli.main(args=argv, prog_name="leakmark", standalone_mode=False)
     except click.exceptions.Exit as exc:
