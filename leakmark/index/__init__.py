@@ -348,7 +348,6 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
     for s, seg in enumerate(segs):
         lo, hi = seg.bucket_range(needle)
         n = hi - lo
-
         hit = n > 0
         lo, n = lo[hit], n[hit]
         if not len(n):

@@ -330,8 +330,6 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
         "fence": bucket[::FENCE].copy()})
 
 
-
-
 def inverse_norms(desc: np.ndarray) -> np.ndarray:
     """1 / each row's norm, in chunks (a float copy of many rows at once would take much memory)."""
     inverse = np.empty(len(desc), np.float32)

@@ -133,10 +133,7 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
     tried = list(proposed) if proposed is not None else refs(pts, desc, sizes)
     best = _verified(pts, desc, tried)
     if best is None and proposed is not None:
-        seen = {(r.doc_id, r.page) for r in tried}
-        more = [r for r in ask(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
-        tried += more
-        best = _verified(pts, desc, more)
+        best = _verified_more(pts, desc, sizes, ask, tried)
     if best is None:
         # no page verified with its fingerprint: with its outline's keypoints added, once none did (a page of the
         # same template as the one shown, a form, may match on its outline too, and a page that verifies with
@@ -150,14 +147,21 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         # too few for a proposal, while its fingerprint matches it well (measured: the memo's page 2 as a 20 %
         # centre crop, 394 features, 5 of them consistent in the index and 72 inliers with the fingerprint);
         # the pages with fewer consistent matches are verified too, which costs little with so few features
-        seen = {(r.doc_id, r.page) for r in tried}
-        more = [r for r in weak(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
-        tried += more
-        best = _verified(pts, desc, more)
+        best = _verified_more(pts, desc, sizes, weak, tried)
     within = getattr(refs, "within", None)
     if best is not None and best.inliers < STRONG and within is not None:
         best = _siblings(pts, desc, sizes, within, best, {(r.doc_id, r.page) for r in tried})
     return best
+
+
+def _verified_more(pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray, ask: Candidates, tried: list[PageRef]
+                   ) -> Location | None:
+    """Ask again (another question than the one `tried` came from) and verify the pages proposed that were not
+    tried yet; `tried` gets them."""
+    seen = {(r.doc_id, r.page) for r in tried}
+    more = [r for r in ask(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
+    tried += more
+    return _verified(pts, desc, more)
 
 
 def _siblings(pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray, within: Callable[..., list[PageRef]],

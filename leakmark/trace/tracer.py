@@ -188,8 +188,11 @@ WEAK_SPATIAL = 5  # consistent index matches sparse evidence's last question ask
 
 
 class _IndexCandidates:
-    """`locate.Candidates` from the page index; `within(doc_id, ...)`: that document's pages only, with a lower
-    bar (locate's check of a weak location against the document's other pages)."""
+    """`locate.Candidates` from the page index (calling it asks the index, then its outlines' index when nothing is
+    proposed); `quick(...)`: the index only (the quick questions of a mirror image and of the raw image after its
+    sheet); `weak(...)`: the index only, with a lower spatial bar (a small crop of a sparse page);
+    `within(doc_id, ...)`: that document's pages only, with a lower bar (locate's check of a weak location
+    against the document's other pages)."""
 
     def __init__(self, ws: Workspace, index: page_index.PageIndex, by_sha: dict[str, Document],
                  timings: dict[str, float]) -> None:
