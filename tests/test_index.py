@@ -718,3 +718,22 @@ def test_the_fenced_bucket_search_is_searchsorted() -> None:
         lo, hi = seg.bucket_range(needle)
         assert np.array_equal(lo, np.searchsorted(bucket, needle, "left"))
         assert np.array_equal(hi, np.searchsorted(bucket, needle, "right"))
+
+
+def test_the_first_pass_cells_of_a_longer_question_are_those_of_one_computation(monkeypatch) -> None:
+    """The first pass's second question (all the voters after the largest ones) computes the cells of the new
+    vectors only: the rows are the same bits as one computation of all of them (BLAS gives each row alone)."""
+    from leakmark.index import CELL_PROBES, _Memo, cells, vocab
+
+    rng = np.random.default_rng(8)  # test values only, never marks
+    rs = vocab.root_sift(rng.integers(0, 120, (2000, 128)).astype(np.uint8))
+    real, rows = cells.nearest, []
+    monkeypatch.setattr(cells, "nearest", lambda x, probes: rows.append(len(x)) or real(x, probes))
+    for n in (1000, 1, 1452, 1999):
+        memo, rows[:] = _Memo(), []
+        first = memo.cells(rs[:n])
+        both = memo.cells(rs)
+        assert rows == [n, 2000 - n]  # the second question computed its new rows only
+        whole = real(rs, CELL_PROBES)
+        assert all(np.array_equal(a, b[:n]) for a, b in zip(first, whole, strict=True))
+        assert all(np.array_equal(a, b) for a, b in zip(both, whole, strict=True))
