@@ -321,6 +321,7 @@ class _Memo:
 
     def __init__(self) -> None:
         self._made: dict[tuple[str, bytes], tuple[np.ndarray, ...]] = {}
+        self._cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (vectors, cells, signatures) made
 
     def get(self, what: str, of: np.ndarray, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
         key = (what, of.tobytes())  # the bytes themselves: equal keys are equal descriptors
@@ -333,14 +334,17 @@ class _Memo:
         question: all the voters after the largest), only the new rows are computed (a row's cells do not depend
         on the others': the same bits, checked with OpenBLAS for several splits)."""
         def make() -> tuple[np.ndarray, ...]:
-            for (what, of), (head, cell, sig) in self._made.items():
-                n = len(head)
-                if what == "cells-rows" and 0 < n < len(rs) and np.array_equal(rs[:n], head):
-                    more = cells.nearest(rs[n:], CELL_PROBES)
-                    return rs, np.concatenate((cell, more[0])), np.concatenate((sig, more[1]))
-            return (rs, *cells.nearest(rs, CELL_PROBES))
+            head = next((h for h in self._cells if len(h[0]) < len(rs) and np.array_equal(rs[:len(h[0])], h[0])),
+                        None)
+            if head is None:
+                cell, sig = cells.nearest(rs, CELL_PROBES)
+            else:
+                more = cells.nearest(rs[len(head[0]):], CELL_PROBES)
+                cell, sig = np.concatenate((head[1], more[0])), np.concatenate((head[2], more[1]))
+            self._cells.append((rs, cell, sig))
+            return cell, sig
 
-        _rs, cell, sig = self.get("cells-rows", rs, make)
+        cell, sig = self.get("cells", rs, make)
         return cell, sig
 
 
