@@ -212,12 +212,13 @@ def test_a_running_run_cannot_be_resumed_twice(issued, ws_copy, tmp_path):
         proc.wait(timeout=30)
 
 
-def test_sigterm_stops_cleanly_and_resume_finishes_per_copy_files(issued, ws_copy, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_sigterm_stops_cleanly_and_resume_finishes_per_copy_files(issued, ws_copy, tmp_path, sig):
     n = 30
     out = tmp_path / "out"
     proc = _start_issue(ws_copy, issued.source, n, "-o", str(out))
     _wait_for_issued(ws_copy, proc, 2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
     assert "leakmark issue --resume" in err.decode() and "Traceback" not in err.decode()
