@@ -330,21 +330,17 @@ class _Memo:
         return self._made[key]
 
     def cells(self, rs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`cells.nearest(rs, CELL_PROBES)`; where `rs` extends vectors asked before (the first pass's second
+        """`cells.nearest(rs, CELL_PROBES)`, kept; where `rs` extends vectors asked before (the first pass's second
         question: all the voters after the largest), only the new rows are computed (a row's cells do not depend
         on the others': the same bits, checked with OpenBLAS for several splits)."""
-        def make() -> tuple[np.ndarray, ...]:
-            head = next((h for h in self._cells if len(h[0]) < len(rs) and np.array_equal(rs[:len(h[0])], h[0])),
-                        None)
-            if head is None:
-                cell, sig = cells.nearest(rs, CELL_PROBES)
-            else:
-                more = cells.nearest(rs[len(head[0]):], CELL_PROBES)
-                cell, sig = np.concatenate((head[1], more[0])), np.concatenate((head[2], more[1]))
+        n, cell, sig = 0, np.zeros((0, CELL_PROBES), np.uint32), np.zeros((0, CELL_PROBES), np.uint64)
+        for head, c, s in self._cells:  # the longest computed prefix (the whole of `rs` when asked before)
+            if n < len(head) <= len(rs) and np.array_equal(rs[:len(head)], head):
+                n, cell, sig = len(head), c, s
+        if n < len(rs):
+            more = cells.nearest(rs[n:], CELL_PROBES)
+            cell, sig = np.concatenate((cell, more[0])), np.concatenate((sig, more[1]))
             self._cells.append((rs, cell, sig))
-            return cell, sig
-
-        cell, sig = self.get("cells", rs, make)
         return cell, sig
 
 
