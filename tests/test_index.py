@@ -569,6 +569,29 @@ def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose
     asked.clear()
     monkeypatch.setattr(page_index, "_first_pass", lambda *a: asked.append(len(a[2])) or real(*a))
     assert index.query(pts, desc, sizes)[0].sha256 == f"{11:064x}" and len(asked) == 1  # found: asked once
+    asked.clear()  # a quick question (`once`: the tracer's mirror image and raw image after its sheet) asks once
+    monkeypatch.setattr(page_index, "_first_pass", lambda *a: asked.append(len(a[2])) or [])
+    assert not index.query(pts, desc, sizes, outline=False, once=True)
+    assert asked == [page_index.FIRST_PASS_FEATURES]
+
+
+def test_the_tracers_quick_question_asks_the_first_pass_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_IndexCandidates.quick` (a mirror image; the raw image after its sheet showed nothing) asks the index
+    without its outlines and with one first-pass question; the full question asks both."""
+    from leakmark.trace import tracer
+
+    how: list[dict[str, object]] = []
+
+    class Index:
+        def query(self, *a: object, **kw: object) -> list[page_index.Candidate]:
+            how.append(kw)
+            return []
+
+    cands = tracer._IndexCandidates.__new__(tracer._IndexCandidates)
+    cands.index, cands.timings, cands.by_sha = Index(), {"index": 0.0}, {}  # type: ignore[assignment]
+    z = np.zeros((0, 2), np.float32)
+    assert cands.quick(z, z, z) == [] and cands(z, z, z) == []
+    assert how == [{"outline": False, "once": True}, {}]
 
 
 def test_the_first_pass_best_pages_are_checked_whatever_their_matches(

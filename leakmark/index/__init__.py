@@ -223,8 +223,8 @@ class PageIndex:
 
     # -- query -------------------------------------------------------------------------------------------
     def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None = None,
-              k: int = TOP_K, within: str | None = None, spatial: int = SPATIAL, outline: bool = True
-              ) -> list[Candidate]:
+              k: int = TOP_K, within: str | None = None, spatial: int = SPATIAL, outline: bool = True,
+              once: bool = False) -> list[Candidate]:
         """The pages the evidence's SIFT features (positions, descriptors) most likely show, best first: the
         pages of the top `k` distinct page contents whose matches fit one homography with `spatial` inliers or
         more, each with every entry that has the same content. With the keypoints' `sizes`, only the
@@ -237,16 +237,18 @@ class PageIndex:
         blocks. Kept apart, the outline's descriptors never compete with the fine ones (measured: put in place
         of 60 of a page's largest, they found a blurred page and lost a noisy photo's; benchmarks/index_entries).
         Its candidates need OUTLINE_SPATIAL matches only: they are verified against the whole fingerprint.
-        `outline=False`: not asked (the tracer's quick questions: a mirror image, the raw image after its sheet)."""
+        `outline=False`: not asked (the tracer's quick questions: a mirror image, the raw image after its sheet).
+        `once`: a large index's first pass asks with the FIRST_PASS_FEATURES largest descriptors only, not again
+        with all of them when that proposes nothing (a quick question: the image as it is was asked in full)."""
         memo = _Memo()
-        out = self._query(points, descriptors, sizes, k, within, spatial, memo)
+        out = self._query(points, descriptors, sizes, k, within, spatial, memo, once)
         if not out and outline and within is None and self.outline is not None:
             out = [Candidate(c.sha256, c.page, c.votes, c.group + OUTLINE_GROUPS)
                    for c in self.outline._query(points, descriptors, sizes, k, None, OUTLINE_SPATIAL, memo)]
         return out
 
     def _query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None, k: int,
-               within: str | None, spatial: int, memo: _Memo) -> list[Candidate]:
+               within: str | None, spatial: int, memo: _Memo, once: bool = False) -> list[Candidate]:
         segs = self._all()
         if not len(self) or not len(descriptors):
             return []
@@ -265,7 +267,7 @@ class PageIndex:
         voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
         out: list[Candidate] = []
         searched: set[bytes] = set()
-        for n in (FIRST_PASS_FEATURES, QUERY_FEATURES):
+        for n in (FIRST_PASS_FEATURES,) if once else (FIRST_PASS_FEATURES, QUERY_FEATURES):
             # the second question's exact search reads only the contents the first did not
             kept = [(seg, c) for seg, c in _first_pass(segs, allowed, vocab.root_sift(voters[:n]), memo)
                     if bytes(seg.key[c]) not in searched]
