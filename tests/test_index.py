@@ -558,9 +558,9 @@ def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose
     real = page_index._first_pass
     asked: list[int] = []
 
-    def first_pass(segs, allowed, rs, memo=None):  # the first question hands on nothing
+    def first_pass(segs, allowed, rs, memo=None, keep=None):  # the first question hands on nothing
         asked.append(len(rs))
-        return [] if len(asked) == 1 else real(segs, allowed, rs, memo)
+        return [] if len(asked) == 1 else real(segs, allowed, rs, memo, keep)
 
     monkeypatch.setattr(page_index, "_first_pass", first_pass)
     found = index.query(pts, desc, sizes)
@@ -573,6 +573,27 @@ def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose
     monkeypatch.setattr(page_index, "_first_pass", lambda *a: asked.append(len(a[2])) or [])
     assert not index.query(pts, desc, sizes, outline=False, once=True)
     assert asked == [page_index.FIRST_PASS_FEATURES]
+
+
+def test_a_wide_question_hands_on_more_pages_and_checks_them_all(
+        archive, first_pass: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`keep`: the first pass hands on that many contents instead of FIRST_PASS_KEEP (5 here), and the exact
+    search checks every one spatially (the tracer's wide question of a crop: `_IndexCandidates.wide`)."""
+    index, _fps = archive
+    pts, desc, sizes, _ = locate.evidence_features(_evidence(11, "phone"))
+    largest = np.argsort(-sizes, kind="stable")[:page_index.FIRST_PASS_FEATURES]
+    rs = np.asarray(page_index.vocab.root_sift(desc[largest]))
+    five, twelve = (page_index._first_pass(index._all(), None, rs, None, keep) for keep in (None, 12))
+    assert len(five) == 5 and len(twelve) > 5 and set(five) <= set(twelve)  # more of them
+    real, checked = page_index.PageIndex._proposed, []
+
+    def proposed(self, *a, **kw):
+        checked.append(kw.get("checked"))
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(page_index.PageIndex, "_proposed", proposed)
+    found = index.query(pts, desc, sizes, keep=12)
+    assert found and found[0].sha256 == f"{11:064x}" and checked[0] >= 12
 
 
 def test_the_tracers_quick_question_asks_the_first_pass_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -592,6 +613,8 @@ def test_the_tracers_quick_question_asks_the_first_pass_once(monkeypatch: pytest
     z = np.zeros((0, 2), np.float32)
     assert cands.quick(z, z, z) == [] and cands(z, z, z) == []
     assert how == [{"outline": False, "once": True}, {}]
+    how.clear()
+    assert cands.wide(z, z, z) == [] and how == [{"outline": False, "keep": tracer.WIDE_KEEP}]
 
 
 def test_the_first_pass_best_pages_are_checked_whatever_their_matches(

@@ -161,3 +161,34 @@ def test_a_small_crop_of_a_sparse_page_is_located(tmp_path) -> None:
     pts, desc, sizes, _ = locate.evidence_features(crop)
     assert candidates(pts, desc, sizes) == []
     assert [(r.doc_id, r.page) for r in candidates.weak(pts, desc, sizes)][:1] == [(issued.document.id, 1)]
+
+
+def test_small_evidence_that_locates_no_page_beyond_doubt_asks_the_wide_question(form: np.ndarray,
+                                                                                 form_ref: locate.PageRef) -> None:
+    """A crop (fewer than locate.SMALL features) that the index's question does not locate asks `refs.wide` (its
+    first pass hands on more pages: `_IndexCandidates.wide`) and the page it proposes is verified; a full page
+    that locates nothing, and a quick question, do not ask it (a no-match photo never pays for it)."""
+    asked: list[str] = []
+
+    class Refs:
+        def __call__(self, p: np.ndarray, d: np.ndarray, s: np.ndarray) -> list[locate.PageRef]:
+            asked.append("full")
+            return []
+
+        def quick(self, p: np.ndarray, d: np.ndarray, s: np.ndarray) -> list[locate.PageRef]:
+            asked.append("quick")
+            return []
+
+        def wide(self, p: np.ndarray, d: np.ndarray, s: np.ndarray) -> list[locate.PageRef]:
+            asked.append("wide")
+            return [form_ref]
+
+    crop = atk.crop_corner(form, 0.2, seed=0)
+    assert len(locate.evidence_features(crop)[1]) < locate.SMALL
+    loc = locate.locate(crop, Refs())
+    assert loc is not None and loc.ref is form_ref and loc.inliers >= locate.MIN_INLIERS and asked == ["full", "wide"]
+    asked.clear()
+    assert locate.locate(crop, Refs(), quick=True) is None and asked == ["quick"]
+    asked.clear()
+    assert len(locate.evidence_features(form)[1]) >= locate.SMALL
+    assert locate.locate(form, Refs()) is None and asked == ["full"]

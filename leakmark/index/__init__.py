@@ -224,7 +224,7 @@ class PageIndex:
     # -- query -------------------------------------------------------------------------------------------
     def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None = None,
               k: int = TOP_K, within: str | None = None, spatial: int = SPATIAL, outline: bool = True,
-              once: bool = False) -> list[Candidate]:
+              once: bool = False, keep: int = 0) -> list[Candidate]:
         """The pages the evidence's SIFT features (positions, descriptors) most likely show, best first: the
         pages of the top `k` distinct page contents whose matches fit one homography with `spatial` inliers or
         more, each with every entry that has the same content. With the keypoints' `sizes`, only the
@@ -239,22 +239,25 @@ class PageIndex:
         Its candidates need OUTLINE_SPATIAL matches only: they are verified against the whole fingerprint.
         `outline=False`: not asked (the tracer's quick questions: a mirror image, the raw image after its sheet).
         `once`: a large index's first pass asks with the FIRST_PASS_FEATURES largest descriptors only, not again
-        with all of them when that proposes nothing (a quick question: the image as it is was asked in full)."""
+        with all of them when that proposes nothing (a quick question: the image as it is was asked in full).
+        `keep`: the first pass hands on (and the exact search checks) this many contents, not FIRST_PASS_KEEP
+        (the tracer's wide question of small evidence; a small index's exact search reads every page anyway)."""
         memo = _Memo()
-        out = self._query(points, descriptors, sizes, k, within, spatial, memo, once)
+        out = self._query(points, descriptors, sizes, k, within, spatial, memo, once, keep)
         if not out and outline and within is None and self.outline is not None:
             out = [Candidate(c.sha256, c.page, c.votes, c.group + OUTLINE_GROUPS)
                    for c in self.outline._query(points, descriptors, sizes, k, None, OUTLINE_SPATIAL, memo)]
         return out
 
     def _query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None, k: int,
-               within: str | None, spatial: int, memo: _Memo, once: bool = False) -> list[Candidate]:
+               within: str | None, spatial: int, memo: _Memo, once: bool = False, keep: int = 0
+               ) -> list[Candidate]:
         segs = self._all()
         if not len(self) or not len(descriptors):
             return []
         if sizes is not None and len(descriptors) > QUERY_FEATURES:
-            keep = np.argsort(-sizes, kind="stable")[:QUERY_FEATURES]
-            points, descriptors, sizes = points[keep], descriptors[keep], sizes[keep]
+            largest = np.argsort(-sizes, kind="stable")[:QUERY_FEATURES]
+            points, descriptors, sizes = points[largest], descriptors[largest], sizes[largest]
         if self._only is not None and self._allowed is None:  # once per view: a trace asks up to four times
             self._allowed = [_allowed(seg, self._only) for seg in segs]
         allowed = self._allowed
@@ -265,15 +268,17 @@ class PageIndex:
         # a large index: its likeliest pages only, asked with the largest descriptors first, then with all of
         # them when those propose nothing (a photocopy's or a noisy photo's largest keypoints are often specks)
         voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
+        checked = max(FIRST_PASS_CHECKED, keep)  # a wider first pass's pages are all checked too
+        keep = keep or FIRST_PASS_KEEP
         out: list[Candidate] = []
         searched: set[bytes] = set()
         for n in (FIRST_PASS_FEATURES,) if once else (FIRST_PASS_FEATURES, QUERY_FEATURES):
             # the second question's exact search reads only the contents the first did not
-            kept = [(seg, c) for seg, c in _first_pass(segs, allowed, vocab.root_sift(voters[:n]), memo)
+            kept = [(seg, c) for seg, c in _first_pass(segs, allowed, vocab.root_sift(voters[:n]), memo, keep)
                     if bytes(seg.key[c]) not in searched]
             searched |= {bytes(seg.key[c]) for seg, c in kept}
             out = self._proposed(segs, [Segment.subset(kept)], None, points, descriptors, k, spatial,  # allowed
-                                 memo, checked=FIRST_PASS_CHECKED)
+                                 memo, checked=checked)
             if out or len(voters) <= n:
                 break
         return out
@@ -346,13 +351,15 @@ class _Memo:
         return cell, sig
 
 
-def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.ndarray, memo: _Memo | None = None
-                ) -> list[tuple[Segment, int]]:
-    """The FIRST_PASS_KEEP page contents (segment, content) that the most evidence descriptors meet in the
+def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.ndarray, memo: _Memo | None = None,
+                keep: int | None = None) -> list[tuple[Segment, int]]:
+    """The `keep` page contents (segment, content) that the most evidence descriptors meet in the
     cells, best first: each evidence descriptor visits its CELL_PROBES nearest cells and counts once for each
     content with a stored descriptor there whose signature is within `cells.HAMMING` bits of its own. In each
     cell only the buckets whose signature bits differ from its own in at most FIRST_PASS_FLIPS are read
-    (`cells.bucket`): their postings (bucket, content, signature: 16 bytes each), not the index's descriptors."""
+    (`cells.bucket`): their postings (bucket, content, signature: 16 bytes each), not the index's descriptors.
+    `keep` defaults to FIRST_PASS_KEEP."""
+    keep = FIRST_PASS_KEEP if keep is None else keep
     probe_cell, probe_sig = (memo or _Memo()).cells(rs)
     needle = cells.probed(probe_cell, probe_sig, FIRST_PASS_FLIPS)  # (n, CELL_PROBES, buckets)
     who = np.broadcast_to(np.arange(len(rs), dtype=np.int64)[:, None, None], needle.shape).ravel()
@@ -380,14 +387,14 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
         if allowed is not None:
             votes[~allowed[s]] = 0.0
         top = np.flatnonzero(votes > 0)
-        if len(top) > FIRST_PASS_KEEP:
-            top = top[np.argpartition(-votes[top], FIRST_PASS_KEEP)[:FIRST_PASS_KEEP]]
+        if len(top) > keep:
+            top = top[np.argpartition(-votes[top], keep)[:keep]]
         scores.append(votes[top])
         where += [(s, int(c)) for c in top]
     if not where:
         return []
     all_scores = np.concatenate(scores)
-    best = np.lexsort((np.arange(len(all_scores)), -all_scores))[:FIRST_PASS_KEEP]  # ties: segment order
+    best = np.lexsort((np.arange(len(all_scores)), -all_scores))[:keep]  # ties: segment order
     out: list[tuple[Segment, int]] = []
     keys: set[bytes] = set()
     for i in best:

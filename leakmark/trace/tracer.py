@@ -185,12 +185,14 @@ def _candidates(ws: Workspace, docs: list[Document], timings: dict[str, float]) 
 
 
 WEAK_SPATIAL = 5  # consistent index matches sparse evidence's last question asks of a page (`_IndexCandidates.weak`)
+WIDE_KEEP = 256  # page contents a large index's first pass hands on for small evidence's wide question (`wide`)
 
 
 class _IndexCandidates:
     """`locate.Candidates` from the page index (calling it asks the index, then its outlines' index when nothing is
     proposed); `quick(...)`: the index only (the quick questions of a mirror image and of the raw image after its
-    sheet); `weak(...)`: the index only, with a lower spatial bar (a small crop of a sparse page);
+    sheet); `weak(...)`: the index only, with a lower spatial bar (a small crop of a sparse page); `wide(...)`: the
+    index only, its first pass handing on WIDE_KEEP pages (small evidence that located no page beyond doubt);
     `within(doc_id, ...)`: that document's pages only, with a lower bar (locate's check of a weak location
     against the document's other pages)."""
 
@@ -223,6 +225,11 @@ class _IndexCandidates:
         """Sparse evidence's last question: the pages with at least WEAK_SPATIAL consistent matches (see
         `locate.locate`), the outlines' index not asked."""
         return self._refs(lambda: self.index.query(points, descriptors, sizes, spatial=WEAK_SPATIAL, outline=False))
+
+    def wide(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
+        """Small evidence's wider question (see `locate.locate`): a large index's first pass hands WIDE_KEEP pages
+        to the exact search instead of index.FIRST_PASS_KEEP, the outlines' index not asked."""
+        return self._refs(lambda: self.index.query(points, descriptors, sizes, outline=False, keep=WIDE_KEEP))
 
     def within(self, doc_id: str, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray
                ) -> list[locate.PageRef]:
