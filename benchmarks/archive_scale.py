@@ -158,6 +158,8 @@ def synthetic(tmp: Path, pages: int, sizes: list[int]) -> tuple[list[str], tuple
     from leakmark.trace import locate
     from leakmark.trace.page import find_page_quad, unwarp
 
+    if not sizes:  # nothing asked: not even the pool (a minute of extraction)
+        return [], (0.0, 0.0)
     ws = Workspace.open(tmp / "ws", create=False)
     with Ledger(ws) as ledger:
         docs = ledger.documents()

@@ -691,6 +691,35 @@ def test_the_first_pass_when_the_buckets_read_hold_no_near_signature() -> None:
     assert page_index._first_pass([seg], None, x) == []
 
 
+def test_the_first_pass_weighs_a_descriptor_by_how_few_pages_it_meets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Among pages in one font and vocabulary, the shapes on every page outvote the evidence's own page when
+    each met descriptor counts one (the memo's page 1 as a 20 % crop: the first pass's 234th-626th among 10,000
+    archive pages); weighed by idf (log of contents / contents met), the few rare ones win."""
+    from leakmark.index.segment import Entry, Segment
+
+    rng = np.random.default_rng(16)  # test vectors only, never marks
+    x = np.abs(rng.normal(size=(9 + 39, 128))) ** 2
+    stored = np.clip(np.rint(np.sqrt(x / x.sum(1, keepdims=True)) * page_index.SCALE), 0, 255).astype(np.uint8)
+    common, rare, own = stored[:6], stored[6:9], stored[9:]  # on every other page / on the evidence's page only
+
+    def entry(d: np.ndarray) -> Entry:
+        rs = d.astype(np.float32) / page_index.SCALE
+        return Entry(d, page_index.vocab.quantise_rs(rs).astype(np.uint16), np.zeros((len(d), 2), np.float32),
+                     *page_index.cells.of_stored(d))
+
+    # 39 other pages (each with a descriptor of its own: distinct contents) and the evidence's page
+    seg = Segment.of([(f"{i:064x}", 0, entry(np.vstack([common, own[i - 1:i]]) if i else rare)) for i in range(40)])
+    query = np.vstack([common, rare]).astype(np.float32) / page_index.SCALE
+
+    def first() -> str:
+        seg0, c = page_index._first_pass([seg], None, query)[0]
+        return seg0.sha[seg0.members(c)[0]].decode()
+
+    assert first() == f"{0:064x}"  # 3 rare × log(40) against 6 common × log(40 / 39)
+    monkeypatch.setattr(page_index, "FIRST_PASS_IDF", False)
+    assert first() != f"{0:064x}"  # counted one each: 6 against 3
+
+
 def test_a_querys_cells_and_signatures_are_the_direct_computation() -> None:
     """cells.nearest (the group-wise selection of the nearest half-words, signatures from projected words)
     gives what sorting each half's distances and projecting each residual gives: the same cells (ties of rank

@@ -11,29 +11,34 @@ visual words over every feature ranked the right page first 27 times; these desc
 the spatial check below.
 
 A query matches each evidence descriptor on every page separately (an inverted file over the visual words of
-`vocab`: only the descriptors filed under the query's `PROBES` nearest words are compared): its nearest
-descriptor on a page counts when it passes Lowe's ratio test within that page and is not much farther than
-its nearest anywhere (`SLACK`; each stored descriptor once). Votes are counted per page, and the pages whose
-matches one homography explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost)
-nothing. `locate` then verifies only those pages with their full fingerprints. Pages with the same
-descriptors (a page shared by two documents, e.g. a revision) are one content: they are candidates together,
-so every document that contains the page is verified (also when they lie in different segments). That exact
-search's cost grows with the descriptors filed under its words, so linearly with the archive (0.74 s at 10,000
-pages, 10.9 s at 100,000: benchmarks/results/archive-scale.md). From FIRST_PASS_FROM page contents on, a query
-starts with a first pass over finer cells (`cells`: 2**20 cells, each stored descriptor with a 64-bit
-signature, filed in its cell by the signature's first 8 bits): the FIRST_PASS_KEEP contents whose descriptors
-most evidence descriptors meet there go to the exact search, and only their descriptors are read. The first
-pass asks with the evidence's FIRST_PASS_FEATURES largest descriptors, each in its CELL_PROBES nearest cells,
-reading the buckets within FIRST_PASS_FLIPS bit of its signature; when the pages it hands on propose nothing,
-it asks again with all QUERY_FEATURES. Measured on 116 single-copy attacks of 30 generated pages among 100,000
-synthetic ones (the page among the 64 handed on / ranked first): 105 / 79 with every cell's postings read by the
-2,000 largest in 8 cells each (5 times slower); 106 / 81 with the 2,000 in 2 cells; 109 / 105 with the 1,000
-largest in 2 cells (the stored descriptors are a page's largest: the evidence's small ones mostly meet other
-pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a photocopy, a halftone, a 72-dpi
-screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
+`vocab`: only the descriptors filed under the query's `PROBES` nearest words are compared): its nearest descriptor
+on a page counts when it passes Lowe's ratio test within that page and is not much farther than its nearest
+anywhere (`SLACK`; each stored descriptor once). Votes are counted per page, and the pages whose matches one
+homography explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost) nothing. `locate`
+then verifies only those pages with their full fingerprints. Pages with the same descriptors (a page shared by two
+documents, e.g. a revision) are one content: they are candidates together, so every document that contains the page
+is verified (also when they lie in different segments). That exact search's cost grows with the descriptors filed
+under its words, so linearly with the archive (0.74 s at 10,000 pages, 10.9 s at 100,000:
+benchmarks/results/archive-scale.md). From FIRST_PASS_FROM page contents on, a query starts with a first pass over
+finer cells (`cells`: 2**20 cells, each stored descriptor with a 64-bit signature, filed in its cell by the
+signature's first 8 bits): the FIRST_PASS_KEEP contents whose descriptors most evidence descriptors meet there go
+to the exact search, and only their descriptors are read. A meeting weighs log(contents / contents that evidence
+descriptor meets) (FIRST_PASS_IDF): among 1,075 registered pages in the same fonts and vocabulary, the memo's page
+1 as a 20 % crop or under shot noise 0.3 was the first pass's first in 4 of 12 leaks and at worst 38th with each
+meeting counted one, first in 9 and at worst 10th weighed; one leak per image attack of the memo's and the notice's
+page 2 (232): the first question ranked 22 better, none worse; the second (all 2,000, asked when the first proposes
+nothing) 9 better and 15 second instead of first (each of those 15 was first in the first question). The first pass
+asks with the evidence's FIRST_PASS_FEATURES largest descriptors, each in its CELL_PROBES nearest cells, reading
+the buckets within FIRST_PASS_FLIPS bit of its signature; when the pages it hands on propose nothing, it asks again
+with all QUERY_FEATURES. Measured (each meeting counted one, before the idf) on 116 single-copy attacks of 30
+generated pages among 100,000 synthetic ones (the page among the 64 handed on / ranked first): 105 / 79 with every
+cell's postings read by the 2,000 largest in 8 cells each (5 times slower); 106 / 81 with the 2,000 in 2 cells; 109
+/ 105 with the 1,000 largest in 2 cells (the stored descriptors are a page's largest: the evidence's small ones
+mostly meet other pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a photocopy, a halftone, a
+72-dpi screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
 which a photo of an unregistered page always asks. The exact search checks spatially the SHORTLIST contents with
-the most matches and every one the first pass handed on (FIRST_PASS_CHECKED: a noisy photo's page can have
-fewer matches than pages whose matches are chance). Opening the index reads no descriptors.
+the most matches and every one the first pass handed on (FIRST_PASS_CHECKED: a noisy photo's page can have fewer
+matches than pages whose matches are chance). Opening the index reads no descriptors.
 
 Outlines: a page of dense Chinese text has no large keypoints (the notice's page 2: its fingerprint's 99th
 size percentile is 4.1 px at 150 dpi), and a strong blur (15 px of motion at 300 dpi) erases every one its entry
@@ -100,6 +105,7 @@ FIRST_PASS_FROM = 2_000  # page contents from which a query starts with the cell
 CELL_PROBES = 2  # cells visited per evidence descriptor in the first pass
 FIRST_PASS_KEEP = 64  # page contents the first pass hands to the exact search
 FIRST_PASS_FEATURES = 1000  # the evidence's largest descriptors that vote in the first pass (then all of them)
+FIRST_PASS_IDF = True  # the first pass weighs each evidence descriptor by how few contents it meets (`_first_pass`)
 FIRST_PASS_FLIPS = 1  # a cell's buckets read: signature bits (of cells.SUB_BITS) that may differ from the query's
 OUTLINE_PER_PAGE = 24  # keypoints of the page's outline (`fingerprint.outline_of_page`) in its outline entry
 OUTLINE_SPATIAL = 8  # matches one homography explains that an outline candidate needs (the page is verified after)
@@ -224,7 +230,7 @@ class PageIndex:
     # -- query -------------------------------------------------------------------------------------------
     def query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None = None,
               k: int = TOP_K, within: str | None = None, spatial: int = SPATIAL, outline: bool = True,
-              once: bool = False, keep: int = 0) -> list[Candidate]:
+              once: bool = False, keep: int | None = None) -> list[Candidate]:
         """The pages the evidence's SIFT features (positions, descriptors) most likely show, best first: the
         pages of the top `k` distinct page contents whose matches fit one homography with `spatial` inliers or
         more, each with every entry that has the same content. With the keypoints' `sizes`, only the
@@ -250,7 +256,7 @@ class PageIndex:
         return out
 
     def _query(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray | None, k: int,
-               within: str | None, spatial: int, memo: _Memo, once: bool = False, keep: int = 0
+               within: str | None, spatial: int, memo: _Memo, once: bool = False, keep: int | None = None
                ) -> list[Candidate]:
         segs = self._all()
         if not len(self) or not len(descriptors):
@@ -268,8 +274,8 @@ class PageIndex:
         # a large index: its likeliest pages only, asked with the largest descriptors first, then with all of
         # them when those propose nothing (a photocopy's or a noisy photo's largest keypoints are often specks)
         voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
-        checked = max(FIRST_PASS_CHECKED, keep)  # a wider first pass's pages are all checked too
-        keep = keep or FIRST_PASS_KEEP
+        checked = FIRST_PASS_CHECKED if keep is None else max(FIRST_PASS_CHECKED, keep)  # a wider one's: all
+        keep = FIRST_PASS_KEEP if keep is None else keep
         out: list[Candidate] = []
         searched: set[bytes] = set()
         for n in (FIRST_PASS_FEATURES,) if once else (FIRST_PASS_FEATURES, QUERY_FEATURES):
@@ -367,8 +373,7 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
     needle = needle.ravel()
     order = np.argsort(needle, kind="stable")  # sorted needles: each binary search starts where the last ended
     needle, who, sig = needle[order], who[order], sig[order]
-    scores: list[np.ndarray] = []
-    where: list[tuple[int, int]] = []
+    met: list[tuple[int, np.ndarray]] = []  # per segment: its (evidence descriptor, content) pairs
     for s, seg in enumerate(segs):
         lo, hi = seg.bucket_range(needle)
         n = hi - lo
@@ -382,8 +387,19 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
         pair = np.sort(np.repeat(who[hit], n)[near] * seg.contents + owner)  # an evidence descriptor counts once
         first = np.ones(len(pair), bool)  # (np.unique hashes: several times slower here)
         first[1:] = pair[1:] != pair[:-1]
-        pair = pair[first]
-        votes = np.bincount(pair % seg.contents, minlength=seg.contents).astype(np.float64)
+        met.append((s, pair[first]))
+    weight = np.ones(len(rs))
+    if FIRST_PASS_IDF and met:
+        # how many page contents each evidence descriptor meets: a glyph or word shape on every page of the
+        # archive's fonts says little about which page this is, one met on a few pages says much (idf)
+        df = sum(np.bincount(pair // segs[s].contents, minlength=len(rs)) for s, pair in met)
+        total = sum(seg.contents for seg in segs)
+        weight = np.log(total / np.maximum(df, 1))
+    scores: list[np.ndarray] = []
+    where: list[tuple[int, int]] = []
+    for s, pair in met:
+        seg = segs[s]
+        votes = np.bincount(pair % seg.contents, weights=weight[pair // seg.contents], minlength=seg.contents)
         if allowed is not None:
             votes[~allowed[s]] = 0.0
         top = np.flatnonzero(votes > 0)

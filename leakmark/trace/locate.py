@@ -149,7 +149,8 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         # elsewhere (measured among 2,125 registered pages: the memo's page 1 as a 20 % band was the first pass's
         # 66th, and a 20 % corner its 66th-124th, so neither reached the 64 handed on, while a page of the archive
         # verified the corner with 30 inliers against 197 for its page); the first pass hands on more pages.
-        # A full photo has more features than this: a no-match photo never pays for this question
+        # A 12 MP photo has more features than this (up to 12,000), so its no-match does not pay for this question;
+        # a low-resolution photo or screenshot of an unregistered page may (one more first pass and its checks)
         more = _verified_more(pts, desc, sizes, wide, tried)
         if more is not None and (best is None or more.inliers > best.inliers):
             best = more
