@@ -32,8 +32,8 @@ asks with the evidence's FIRST_PASS_FEATURES largest descriptors, each in its CE
 the buckets within FIRST_PASS_FLIPS bit of its signature; when the pages it hands on propose nothing, it asks again
 with all QUERY_FEATURES. Measured (each meeting counted one, before the idf) on 116 single-copy attacks of 30
 generated pages among 100,000 synthetic ones (the page among the 64 handed on / ranked first): 105 / 79 with every
-cell's postings read by the 2,000 largest in 8 cells each (5 times slower); 106 / 81 with the 2,000 in 2 cells; 109
-/ 105 with the 1,000 largest in 2 cells (the stored descriptors are a page's largest: the evidence's small ones
+cell's postings read by the 2,000 largest in 8 cells each (5 times slower); 106 / 81 with the 2,000 in 2 cells;
+109 / 105 with the 1,000 largest in 2 cells (the stored descriptors are a page's largest: the evidence's small ones
 mostly meet other pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a photocopy, a halftone, a
 72-dpi screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
 which a photo of an unregistered page always asks. The exact search checks spatially the SHORTLIST contents with
@@ -361,7 +361,8 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
                 keep: int | None = None) -> list[tuple[Segment, int]]:
     """The `keep` page contents (segment, content) that the most evidence descriptors meet in the
     cells, best first: each evidence descriptor visits its CELL_PROBES nearest cells and counts once for each
-    content with a stored descriptor there whose signature is within `cells.HAMMING` bits of its own. In each
+    content with a stored descriptor there whose signature is within `cells.HAMMING` bits of its own, weighed
+    (FIRST_PASS_IDF) by log(contents in `segs` / contents it meets), whatever `allowed` lets through. In each
     cell only the buckets whose signature bits differ from its own in at most FIRST_PASS_FLIPS are read
     (`cells.bucket`): their postings (bucket, content, signature: 16 bytes each), not the index's descriptors.
     `keep` defaults to FIRST_PASS_KEEP."""
