@@ -374,7 +374,7 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
     needle = needle.ravel()
     order = np.argsort(needle, kind="stable")  # sorted needles: each binary search starts where the last ended
     needle, who, sig = needle[order], who[order], sig[order]
-    met: list[tuple[int, np.ndarray]] = []  # per segment: its (evidence descriptor, content) pairs
+    met: list[tuple[int, np.ndarray, np.ndarray]] = []  # per segment: its (evidence descriptor, content) pairs
     for s, seg in enumerate(segs):
         lo, hi = seg.bucket_range(needle)
         n = hi - lo
@@ -388,19 +388,18 @@ def _first_pass(segs: list[Segment], allowed: list[np.ndarray] | None, rs: np.nd
         pair = np.sort(np.repeat(who[hit], n)[near] * seg.contents + owner)  # an evidence descriptor counts once
         first = np.ones(len(pair), bool)  # (np.unique hashes: several times slower here)
         first[1:] = pair[1:] != pair[:-1]
-        met.append((s, pair[first]))
+        met.append((s, *np.divmod(pair[first], seg.contents)))
     weight = np.ones(len(rs))
     if FIRST_PASS_IDF and met:
         # how many page contents each evidence descriptor meets: a glyph or word shape on every page of the
         # archive's fonts says little about which page this is, one met on a few pages says much (idf)
-        df = sum(np.bincount(pair // segs[s].contents, minlength=len(rs)) for s, pair in met)
-        total = sum(seg.contents for seg in segs)
-        weight = np.log(total / np.maximum(df, 1))
+        df = sum(np.bincount(q, minlength=len(rs)) for _s, q, _c in met)
+        weight = np.log(sum(seg.contents for seg in segs) / np.maximum(df, 1))
     scores: list[np.ndarray] = []
     where: list[tuple[int, int]] = []
-    for s, pair in met:
+    for s, q, c in met:
         seg = segs[s]
-        votes = np.bincount(pair % seg.contents, weights=weight[pair // seg.contents], minlength=seg.contents)
+        votes = np.bincount(c, weights=weight[q], minlength=seg.contents)
         if allowed is not None:
             votes[~allowed[s]] = 0.0
         top = np.flatnonzero(votes > 0)
