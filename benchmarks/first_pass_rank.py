@@ -32,6 +32,7 @@ from leakmark import Workspace
 from leakmark import index as page_index
 from leakmark.errors import LeakmarkError
 from leakmark.index import vocab
+from leakmark.index.segment import Segment
 from leakmark.ledger import Ledger
 from leakmark.trace import locate
 from leakmark.trace.page import find_page_quad, unwarp
@@ -42,7 +43,7 @@ DEFAULT_LEAKS = "memo-en:1:crop-corner:0.2,memo-en:1:crop-band:0.2,memo-en:1:cro
 WAYS = (("counted one", False), ("idf", True))
 
 
-def _rank(segs: list, rs: np.ndarray, memo: page_index._Memo, sha: str, page: int) -> int | None:
+def _rank(segs: list[Segment], rs: np.ndarray, memo: page_index._Memo, sha: str, page: int) -> int | None:
     """The 0-based rank of (document sha256, page) among every content the first pass meets, or None."""
     for i, (seg, c) in enumerate(page_index._first_pass(segs, None, rs, memo, keep=1 << 30)):
         members = seg.members(c)
@@ -66,19 +67,26 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--archive {args.archive}: {exc}")
     attacks = {a.name: a for a, _s in atk.cases()}
     leaks: list[tuple[str, int, str, float, int]] = []
-    for spec in (s for s in args.leaks.split(",") if s):
-        doc, page, name, strength = spec.split(":")
-        if name not in attacks:
-            ap.error(f"--leaks: no attack {name!r}")
-        leaks += [(doc, int(page), name, float(strength), seed) for seed in range(args.seeds)]
-    for spec in (s for s in args.all.split(",") if s):
-        doc, page = spec.split(":")
-        leaks += [(doc, int(page), a.name, float(s), 0) for a, s in atk.cases() if a.inputs == "image"]
+    try:
+        for spec in (s for s in args.leaks.split(",") if s):
+            doc, page, name, strength = spec.split(":")
+            if name not in attacks:
+                ap.error(f"--leaks: no attack {name!r} (see benchmarks/attacks.py)")
+            leaks += [(doc, int(page), name, float(strength), seed) for seed in range(args.seeds)]
+        for spec in (s for s in args.all.split(",") if s):
+            doc, page = spec.split(":")
+            leaks += [(doc, int(page), a.name, float(s), 0) for a, s in atk.cases() if a.inputs == "image"]
+    except ValueError:
+        ap.error("--leaks: document:page:attack:strength (e.g. memo-en:1:crop-corner:0.2); --all: document:page")
     stamp = Stamp.take(NAME, argv)
     load = os.getloadavg()
     _issued(ws, args.archive.parent / "locate-recall")
     with Ledger(ws) as ledger:
         docs = {d.source_name.removesuffix(".pdf"): d for d in ledger.documents()}
+    unknown = sorted({leak[0] for leak in leaks} - docs.keys())
+    if unknown or any(not 1 <= leak[1] <= docs[leak[0]].pages for leak in leaks):
+        ap.error(f"no such sample document or page: {unknown or 'a page out of range'} (samples: memo-en, notice-zh)")
+    with Ledger(ws) as ledger:
         copies = {name: [Path(c.path) for c in ledger.copies(d.id) if c.path] for name, d in docs.items()
                   if name in {leak[0] for leak in leaks}}
     index, _why = page_index.load_or_empty(ws)
