@@ -6,7 +6,9 @@ For each N: a fresh workspace where N generated pages (`leakmark.samples.archive
 tables and forms, each page distinct) are registered as one-page documents, or with `--per-doc K` as documents
 of K pages, each document issued to one recipient (registration is issuing's first step; a one-page document
 with one worker, a longer one with every core: 20-page documents took 0.70 s a page here against 1.28 s for
-one-page documents, which makes a real archive of 10,000 pages about two hours of registration); then a
+one-page documents, which makes a real archive of 10,000 pages about two hours of registration; a run stopped
+part-way and started again with the same --keep carries on after the documents already registered, and times
+only the pages it registers); then a
 simulated 12-megapixel phone photo of one copy's page is traced, and so is a photo of a page that is not
 registered (it must answer no-match). Per N: registration time per page, the page index's size per page, the
 trace's total and per-stage times (best of two runs; `index` is loading the index and the queries, `locate` the
@@ -109,19 +111,29 @@ def run(pages: int, tmp: Path, reuse: bool, per_doc: int = 1) -> str:
         page_index.rebuild(ws)
         return _traced(ws, tmp, pages, target, Path(copy.path), copy.label, None, page_no=page_no)
     leaked = None
+    earlier = {d.source_name for d in docs}
+    new = 0  # pages this run registered: a run stopped part-way is resumed after the documents it registered
     for first in range(0, pages, per_doc):
         count = min(per_doc, pages - first)
+        if _doc_name(first, count) in earlier:
+            continue
         dt, res = _register(ws, tmp, first, count)
         reg += dt
+        new += count
         if first <= target < first + count:
             leaked = res
         done = first + count
         step = 10 if per_doc == 1 else 100
         if done // step > first // step or done == pages:
-            log(f"  {done}/{pages} registered ({reg / done:.2f} s/page)")
-    assert leaked is not None
+            log(f"  {done}/{pages} registered ({reg / new:.2f} s/page)")
+    if leaked is None:  # the leaked page's document was registered by the run this one resumed
+        with Ledger(ws) as ledger:
+            leaked_doc, page_no = _holding(ledger.documents(), target)
+            old = next(c for c in ledger.copies(leaked_doc.id) if c.path)
+        return _traced(ws, tmp, pages, target, Path(old.path), old.label, reg / new if new else None,
+                       page_no=page_no)
     copy = leaked.copies[0]  # type: ignore[attr-defined]
-    return _traced(ws, tmp, pages, target, Path(copy.path), copy.copy_no, reg / pages, page_no=target % per_doc)
+    return _traced(ws, tmp, pages, target, Path(copy.path), copy.copy_no, reg / new, page_no=target % per_doc)
 
 
 def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float | None,
