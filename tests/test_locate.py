@@ -10,7 +10,7 @@ from benchmarks import attacks as atk
 from leakmark import fingerprint
 from leakmark.rendering import render_page_array
 from leakmark.samples import chart_page, form_page
-from leakmark.trace import locate, tracer
+from leakmark.trace import locate, nearest, tracer
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,13 @@ def form_ref(form: np.ndarray) -> locate.PageRef:
 
 
 def test_one_page_feature_takes_one_evidence_feature() -> None:
-    hub = [cv2.DMatch(q, 7, 0, 10.0 + q) for q in range(50)]
-    kept = locate._one_to_one([*hub, cv2.DMatch(60, 8, 0, 3.0)])
-    assert sorted((m.queryIdx, m.trainIdx) for m in kept) == [(0, 7), (60, 8)]
+    # evidence features 0-49 all nearest page feature 7 (a moiré's hub), 60 nearest 8; the rest pass no ratio test
+    idx = np.zeros((61, 2), dtype=np.intp)
+    dist = np.full((61, 2), 100.0, dtype=np.float32)
+    idx[:50, 0], dist[:50, 0] = 7, 10.0 + np.arange(50)
+    idx[60, 0], dist[60, 0] = 8, 3.0
+    query, train = nearest.ratio_matches((idx, dist), locate.RATIO)
+    assert sorted(zip(query.tolist(), train.tolist(), strict=True)) == [(0, 7), (60, 8)]
 
 
 # these collapsed onto one page feature before matching was one-to-one; any one shows it (the rest: -m slow)

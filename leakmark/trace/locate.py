@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from leakmark import fingerprint
+from leakmark.trace.nearest import Nearest, merged, ratio_matches, two_nearest
 
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 25  # fewer consistent matches than this is not a located page
@@ -52,6 +53,26 @@ class Location:
 
 
 FeatureSet = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # as evidence_features returns them
+
+
+class _Neighbours:
+    """The evidence's two nearest descriptors on each page verified, kept for the round with outlines: a page's
+    fingerprint and outline keypoints together have as nearest the nearer of each part's, so that round searches
+    the outline's only (measured: an unregistered page's photo spent half its verification on repeating the
+    fingerprints' search)."""
+
+    def __init__(self, desc: np.ndarray) -> None:
+        self.desc = np.ascontiguousarray(desc, dtype=np.float32)
+        self._pages: dict[tuple[str, int], Nearest] = {}
+
+    def __call__(self, ref: PageRef, outline: np.ndarray | None = None) -> Nearest:
+        key = (ref.doc_id, ref.page)
+        near = self._pages.get(key)
+        if near is None:
+            near = self._pages[key] = two_nearest(self.desc, ref.descriptors)
+        if outline is None or len(outline) == 0:
+            return near
+        return merged(near, two_nearest(self.desc, outline), len(ref.descriptors))
 
 # A SIFT descriptor is 4 × 4 cells (rows along the keypoint's orientation's normal) of 8 orientation bins. In the
 # image flipped left to right a keypoint's orientation θ becomes 180° - θ: relative to it, each gradient's
@@ -129,19 +150,20 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
     pts, desc, sizes, _ = features()
     if len(desc) < MIN_INLIERS:
         return None
+    near = _Neighbours(desc)
     if not callable(refs):
-        return _verified(pts, desc, refs)
+        return _verified(pts, desc, refs, near=near)
     tried = list(proposed) if proposed is not None else refs(pts, desc, sizes)
-    best = _verified(pts, desc, tried)
+    best = _verified(pts, desc, tried, near=near)
     if best is None and proposed is not None:
-        best = _verified_more(pts, desc, sizes, ask, tried)
+        best = _verified_more(pts, near, sizes, ask, tried)
     if best is None:
         # no page verified with its fingerprint: with its outline's keypoints added, once none did (a page of the
         # same template as the one shown, a form, may match on its outline too, and a page that verifies with
         # its fingerprint is the better evidence). A strong blur erases the small keypoints a fingerprint holds
         # of a page of dense text and leaves its lines and blocks (measured: the Chinese notice's page 2 under a
         # 15 px motion blur verified with no fingerprint, with 417-474 inliers with its outline's keypoints)
-        best = _verified(pts, desc, tried, outlines=True)
+        best = _verified(pts, desc, tried, outlines=True, near=near)
     wide = getattr(refs, "wide", None)
     if (best is None or best.inliers < STRONG) and not quick and wide is not None and len(desc) < SMALL:
         # a crop (a fifth of a page, a band) of a page among many in its font and vocabulary: the words it shows
@@ -151,7 +173,7 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         # verified the corner with 30 inliers against 197 for its page); the first pass hands on more pages.
         # A 12 MP photo has more features than this (up to 12,000), so its no-match does not pay for this question;
         # a low-resolution photo or screenshot of an unregistered page may (one more first pass and its checks)
-        more = _verified_more(pts, desc, sizes, wide, tried)
+        more = _verified_more(pts, near, sizes, wide, tried)
         if more is not None and (best is None or more.inliers > best.inliers):
             best = more
     weak = getattr(refs, "weak", None)
@@ -160,24 +182,24 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         # too few for a proposal, while its fingerprint matches it well (measured: the memo's page 2 as a 20 %
         # centre crop, 394 features, 5 of them consistent in the index and 72 inliers with the fingerprint);
         # the pages with fewer consistent matches are verified too, which costs little with so few features
-        best = _verified_more(pts, desc, sizes, weak, tried)
+        best = _verified_more(pts, near, sizes, weak, tried)
     within = getattr(refs, "within", None)
     if best is not None and best.inliers < STRONG and within is not None:
-        best = _siblings(pts, desc, sizes, within, best, {(r.doc_id, r.page) for r in tried})
+        best = _siblings(pts, near, sizes, within, best, {(r.doc_id, r.page) for r in tried})
     return best
 
 
-def _verified_more(pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray, ask: Candidates, tried: list[PageRef]
+def _verified_more(pts: np.ndarray, near: _Neighbours, sizes: np.ndarray, ask: Candidates, tried: list[PageRef]
                    ) -> Location | None:
     """Ask again (another question than the one `tried` came from) and verify the pages proposed that were not
     tried yet; `tried` gets them."""
     seen = {(r.doc_id, r.page) for r in tried}
-    more = [r for r in ask(pts, desc, sizes) if (r.doc_id, r.page) not in seen]
+    more = [r for r in ask(pts, near.desc, sizes) if (r.doc_id, r.page) not in seen]
     tried += more
-    return _verified(pts, desc, more)
+    return _verified(pts, near.desc, more, near=near)
 
 
-def _siblings(pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray, within: Callable[..., list[PageRef]],
+def _siblings(pts: np.ndarray, near: _Neighbours, sizes: np.ndarray, within: Callable[..., list[PageRef]],
               best: Location, tried: set[tuple[str, int]]) -> Location:
     """A weak location checked against the other pages of its document: the page index proposes those whose
     descriptors the evidence's meet, competing with that document's pages only (SIBLING_SPATIAL votes), and
@@ -185,31 +207,32 @@ def _siblings(pts: np.ndarray, desc: np.ndarray, sizes: np.ndarray, within: Call
     propose the wrong page of the document: measured on a centre crop of page 3 of the Chinese notice among
     10,000 index pages, the index proposed page 1 only (49 votes, its signature block), while page 3 matched
     with 240 inliers and had 9 votes among the notice's own pages."""
-    more = [r for r in within(best.ref.doc_id, pts, desc, sizes) if (r.doc_id, r.page) not in tried]
-    other = _verified(pts, desc, more) if more else None
+    more = [r for r in within(best.ref.doc_id, pts, near.desc, sizes) if (r.doc_id, r.page) not in tried]
+    other = _verified(pts, near.desc, more, near=near) if more else None
     return other if other is not None and other.inliers > best.inliers else best
 
 
-def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef], outlines: bool = False) -> Location | None:
+def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef], outlines: bool = False,
+              near: _Neighbours | None = None) -> Location | None:
     """The best of these pages that the evidence's features (all of them) match through one homography. With
     `outlines`, those pages that have an outline are matched with its keypoints added to their fingerprint's
-    (`locate` asks so only when no page verified with its fingerprint)."""
+    (`locate` asks so only when no page verified with its fingerprint). `near`: the evidence's neighbours on
+    the pages verified before, for these same `desc`."""
     top_votes = max((r.votes for r in refs), default=0)
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    qd = desc.astype(np.float32)
+    near = _Neighbours(desc) if near is None else near
     best: Location | None = None
     found: list[Location] = []
     for ref in refs:
         if (best is not None and best.inliers >= STRONG and best.ref.group >= 0 and ref.group != best.ref.group
                 and ref.votes < NEAR * top_votes):
             continue
-        points, descriptors = ref.points, ref.descriptors
+        points, o_desc = ref.points, None
         if outlines:
             if ref.outline is None:
                 continue
             o_pts, o_desc = ref.outline()
-            points, descriptors = np.concatenate([points, o_pts]), np.concatenate([descriptors, o_desc])
-        loc = _matched(matcher, pts, qd, ref, points, descriptors)
+            points = np.concatenate([points, o_pts])
+        loc = _matched(pts, near(ref, o_desc), ref, points)
         if loc is not None:
             found.append(loc)
             if best is None or loc.inliers > best.inliers:
@@ -225,35 +248,20 @@ def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef], outlines: 
     return best
 
 
-def _matched(matcher: cv2.BFMatcher, pts: np.ndarray, qd: np.ndarray, ref: PageRef, points: np.ndarray,
-             descriptors: np.ndarray) -> Location | None:
-    """The evidence (points, float32 descriptors) verified against a page's keypoints (`points`, `descriptors`):
-    a location when MIN_INLIERS matches or more fit one homography that keeps the page's orientation."""
-    if len(descriptors) < 2:
+def _matched(pts: np.ndarray, near: Nearest, ref: PageRef, points: np.ndarray) -> Location | None:
+    """The evidence (points, and its descriptors' two nearest among the page's) verified against a page's
+    keypoints (`points`): a location when MIN_INLIERS matches or more fit one homography that keeps the page's
+    orientation."""
+    query, train = ratio_matches(near, RATIO)
+    if len(query) < MIN_INLIERS:
         return None
-    pairs = matcher.knnMatch(qd, descriptors.astype(np.float32), k=2)
-    good = _one_to_one([m for m, n in (p for p in pairs if len(p) == 2) if m.distance < RATIO * n.distance])
-    if len(good) < MIN_INLIERS:
-        return None
-    src = pts[[m.queryIdx for m in good]]
-    dst = points[[m.trainIdx for m in good]]
+    src = pts[query]
+    dst = points[train]
     H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0, maxIters=5000, confidence=0.999)
     if H is None or not _keeps_orientation(H, src[mask.ravel() > 0]):
         return None  # a mirror image matched as is: the mirrored attempt (tracer._locate) finds it
     n = int(mask.sum())
     return Location(ref=ref, H=H, inliers=n, matched=dst[mask.ravel() > 0]) if n >= MIN_INLIERS else None
-
-
-def _one_to_one(matches: list[cv2.DMatch]) -> list[cv2.DMatch]:
-    """At most one evidence feature per page feature, the closest. A screen's moiré makes thousands of
-    near-identical features that all pass the ratio test onto one page feature; RANSAC then fits a
-    degenerate homography to them (every inlier landing on one point) and the real matches are lost."""
-    best: dict[int, cv2.DMatch] = {}
-    for m in matches:
-        b = best.get(m.trainIdx)
-        if b is None or m.distance < b.distance:
-            best[m.trainIdx] = m
-    return list(best.values())
 
 
 def _keeps_orientation(H: np.ndarray, points: np.ndarray) -> bool:
