@@ -105,12 +105,9 @@ def run(pages: int, tmp: Path, reuse: bool, per_doc: int = 1) -> str:
     with Ledger(ws) as ledger:
         docs = ledger.documents()
     if reuse and sum(d.pages for d in docs) >= pages:  # registered by an earlier run
-        leaked, page_no = _holding(docs, target)
-        with Ledger(ws) as ledger:
-            copy = next(c for c in ledger.copies(leaked.id) if c.path)
         # untimed: an index of another format (an earlier release's) made again, as the first trace would
         page_index.for_trace(ws, docs)
-        return _traced(ws, tmp, pages, target, Path(copy.path), copy.label, None, page_no=page_no)
+        return _traced_registered(ws, tmp, pages, target, None)
     leaked = None
     earlier = {d.source_name for d in docs}
     new = 0  # pages this run registered: a run stopped part-way is resumed after the documents it registered
@@ -128,13 +125,17 @@ def run(pages: int, tmp: Path, reuse: bool, per_doc: int = 1) -> str:
         if done // step > first // step or done == pages:
             log(f"  {done}/{pages} registered ({reg / new:.2f} s/page)")
     if leaked is None:  # the leaked page's document was registered by the run this one resumed
-        with Ledger(ws) as ledger:
-            leaked_doc, page_no = _holding(ledger.documents(), target)
-            old = next(c for c in ledger.copies(leaked_doc.id) if c.path)
-        return _traced(ws, tmp, pages, target, Path(old.path), old.label, reg / new if new else None,
-                       page_no=page_no)
+        return _traced_registered(ws, tmp, pages, target, reg / new if new else None)
     copy = leaked.copies[0]  # type: ignore[attr-defined]
     return _traced(ws, tmp, pages, target, Path(copy.path), copy.copy_no, reg / new, page_no=target % per_doc)
+
+
+def _traced_registered(ws: Workspace, tmp: Path, pages: int, target: int, reg: float | None) -> str:
+    """`_traced` for a target page registered by an earlier run: its document and copy read from the register."""
+    with Ledger(ws) as ledger:
+        leaked, page_no = _holding(ledger.documents(), target)
+        copy = next(c for c in ledger.copies(leaked.id) if c.path)
+    return _traced(ws, tmp, pages, target, Path(copy.path), copy.label, reg, page_no=page_no)
 
 
 def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float | None,

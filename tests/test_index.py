@@ -517,7 +517,7 @@ def test_a_block_repeated_on_another_page_does_not_locate_a_crop_there() -> None
     pts, desc, sizes, _ = locate.evidence_features(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
     assert [c.page for c in index.query(pts, desc, sizes)] == [0]  # the repeated block's page only
     refs = _Within(index, fps)
-    assert locate._verified(pts, desc, refs(pts, desc, sizes)).ref.page == 0  # which verifies
+    assert locate._verified(pts, locate._Neighbours(desc), refs(pts, desc, sizes)).ref.page == 0  # which verifies
     loc = locate.locate(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), refs)
     assert loc is not None and loc.ref.page == 2, loc
     without = locate.locate(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), refs.__call__)  # no `within`: as before

@@ -152,9 +152,9 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         return None
     near = _Neighbours(desc)
     if not callable(refs):
-        return _verified(pts, desc, refs, near=near)
+        return _verified(pts, near, refs)
     tried = list(proposed) if proposed is not None else refs(pts, desc, sizes)
-    best = _verified(pts, desc, tried, near=near)
+    best = _verified(pts, near, tried)
     if best is None and proposed is not None:
         best = _verified_more(pts, near, sizes, ask, tried)
     if best is None:
@@ -163,7 +163,7 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
         # its fingerprint is the better evidence). A strong blur erases the small keypoints a fingerprint holds
         # of a page of dense text and leaves its lines and blocks (measured: the Chinese notice's page 2 under a
         # 15 px motion blur verified with no fingerprint, with 417-474 inliers with its outline's keypoints)
-        best = _verified(pts, desc, tried, outlines=True, near=near)
+        best = _verified(pts, near, tried, outlines=True)
     wide = getattr(refs, "wide", None)
     if (best is None or best.inliers < STRONG) and not quick and wide is not None and len(desc) < SMALL:
         # a crop (a fifth of a page, a band) of a page among many in its font and vocabulary: the words it shows
@@ -196,7 +196,7 @@ def _verified_more(pts: np.ndarray, near: _Neighbours, sizes: np.ndarray, ask: C
     seen = {(r.doc_id, r.page) for r in tried}
     more = [r for r in ask(pts, near.desc, sizes) if (r.doc_id, r.page) not in seen]
     tried += more
-    return _verified(pts, near.desc, more, near=near)
+    return _verified(pts, near, more)
 
 
 def _siblings(pts: np.ndarray, near: _Neighbours, sizes: np.ndarray, within: Callable[..., list[PageRef]],
@@ -208,18 +208,17 @@ def _siblings(pts: np.ndarray, near: _Neighbours, sizes: np.ndarray, within: Cal
     10,000 index pages, the index proposed page 1 only (49 votes, its signature block), while page 3 matched
     with 240 inliers and had 9 votes among the notice's own pages."""
     more = [r for r in within(best.ref.doc_id, pts, near.desc, sizes) if (r.doc_id, r.page) not in tried]
-    other = _verified(pts, near.desc, more, near=near) if more else None
+    other = _verified(pts, near, more) if more else None
     return other if other is not None and other.inliers > best.inliers else best
 
 
-def _verified(pts: np.ndarray, desc: np.ndarray, refs: list[PageRef], outlines: bool = False,
-              near: _Neighbours | None = None) -> Location | None:
+def _verified(pts: np.ndarray, near: _Neighbours, refs: list[PageRef], outlines: bool = False
+              ) -> Location | None:
     """The best of these pages that the evidence's features (all of them) match through one homography. With
     `outlines`, those pages that have an outline are matched with its keypoints added to their fingerprint's
-    (`locate` asks so only when no page verified with its fingerprint). `near`: the evidence's neighbours on
-    the pages verified before, for these same `desc`."""
+    (`locate` asks so only when no page verified with its fingerprint). `near`: the evidence's descriptors and
+    their neighbours on the pages verified before."""
     top_votes = max((r.votes for r in refs), default=0)
-    near = _Neighbours(desc) if near is None else near
     best: Location | None = None
     found: list[Location] = []
     for ref in refs:
