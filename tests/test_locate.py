@@ -196,3 +196,22 @@ def test_small_evidence_that_locates_no_page_beyond_doubt_asks_the_wide_question
     asked.clear()
     assert len(locate.evidence_features(form)[1]) >= locate.SMALL
     assert locate.locate(form, Refs()) is None and asked == ["full"]
+
+
+
+def test_a_blurred_page_located_as_weakly_as_a_template_stranger_is_located() -> None:
+    """Why a whole page's weak location is not refused (docs/archive-scale.md): a defocused image of the Chinese
+    notice's page 2 (radius 6 px at 300 dpi) matches its own page with fewer inliers, from more than SMALL
+    features, than photos of unregistered archive pages matched registered pages of their template on a shared
+    header and title type (25-51); it is identified all the same, so it must stay located."""
+    from leakmark.samples import SAMPLES
+
+    page = render_page_array(SAMPLES["notice-zh.pdf"](), 1, 300, mode="gray")
+    fp = fingerprint.of_page(page, 300)
+    ref = locate.PageRef(doc_id="Dnotice", page=1, points=fp.points, descriptors=fp.descriptors)
+    blurred = atk.by_name("blur-defocus").fn(page, 6, 7)
+    pts, desc, _, _ = locate.evidence_features(blurred)
+    weak = locate._verified(pts, locate._Neighbours(desc), [ref])
+    assert weak is not None and weak.inliers < 52 and len(desc) >= locate.SMALL
+    found = tracer._locate(blurred, [ref])
+    assert found is not None and found[0].ref is ref
