@@ -7,7 +7,8 @@ tables and forms, each page distinct) are registered as one-page documents, or w
 of K pages, each document issued to one recipient (registration is issuing's first step; a one-page document
 with one worker, a longer one with every core: 20-page documents took 0.70 s a page here against 1.28 s for
 one-page documents, which makes a real archive of 10,000 pages about two hours of registration; a run stopped
-part-way and started again with the same --keep carries on after the documents already registered, and times
+part-way and started again with the same --keep, --pages and --per-doc carries on after the documents already
+registered (with others it stops: it would register their pages twice), and times
 only the pages it registers); then a
 simulated 12-megapixel phone photo of one copy's page is traced, and so is a photo of a page that is not
 registered (it must answer no-match). Per N: registration time per page, the page index's size per page, the
@@ -110,6 +111,12 @@ def run(pages: int, tmp: Path, reuse: bool, per_doc: int = 1) -> str:
         return _traced_registered(ws, tmp, pages, target, None)
     leaked = None
     earlier = {d.source_name for d in docs}
+    planned = {_doc_name(first, min(per_doc, pages - first)) for first in range(0, pages, per_doc)}
+    stray = sorted(n for n in earlier if n and re.fullmatch(r"pages?-\d{6}(-\d{6})?\.pdf", n) and n not in planned)
+    if stray:  # resumed with another --per-doc or --pages: its documents would register those pages again
+        raise SystemExit(f"{tmp / 'ws'} holds archive documents this run would not make ({', '.join(stray[:3])}"
+                         f"{', …' if len(stray) > 3 else ''}): resume with the --pages and --per-doc of the run "
+                         "that registered them, or use another --keep")
     new = 0  # pages this run registered: a run stopped part-way is resumed after the documents it registered
     for first in range(0, pages, per_doc):
         count = min(per_doc, pages - first)
