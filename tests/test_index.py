@@ -22,7 +22,7 @@ from leakmark import fingerprint, simulate, vault
 from leakmark import index as page_index
 from leakmark.cli import cli
 from leakmark.index import IndexFileError, PageIndex, entry_of
-from leakmark.index.segment import FORMAT
+from leakmark.index.segment import FORMAT, inverse_norms
 from leakmark.ledger import Ledger
 from leakmark.rendering import render_page_array
 from leakmark.samples.archive import archive_page
@@ -813,3 +813,12 @@ def test_the_first_pass_cells_of_a_longer_question_are_those_of_one_computation(
         whole = real(rs, CELL_PROBES)
         assert all(np.array_equal(a, b[:n]) for a, b in zip(first, whole, strict=True))
         assert all(np.array_equal(a, b) for a, b in zip(both, whole, strict=True))
+
+
+def test_inverse_norms_are_exact() -> None:
+    """The index's cosine similarities divide by each stored descriptor's norm: summed by einsum, the squares of
+    128 bytes stay below 2^24, so the norms equal np.linalg.norm's to the bit."""
+    rows = np.random.default_rng(5).integers(0, 256, (70_000, 128), dtype=np.uint8)
+    rows[0] = 0  # a zero row: 1 / 1e-6, not a division by zero
+    expected = 1.0 / np.maximum(np.linalg.norm(rows.astype(np.float32), axis=1), 1e-6)
+    assert np.array_equal(inverse_norms(rows), expected.astype(np.float32))

