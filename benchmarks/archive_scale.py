@@ -147,11 +147,14 @@ def _traced_registered(ws: Workspace, tmp: Path, pages: int, target: int, reg: f
 
 def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float | None,
             seed: int | None = None, page_no: int = 0) -> str:
-    """The table's row: the photo of the copy's page `page_no` (and of an unregistered page) traced in `ws`, whose
-    index holds `pages` pages; the photos are made with `seed` (default: `pages`) and written to `tmp`; `reg`:
-    seconds per page to register (None: an archive reused from an earlier run)."""
+    """The table's row: the photo of the copy's page `page_no` (and of an unregistered page) traced in `ws`, an
+    archive of `pages` pages (its index may hold more: a kept archive grown since, which the row shows and
+    divides by); the photos are made with `seed` (default: `pages`) and written to `tmp`; `reg`: seconds per page
+    to register (None: an archive reused from an earlier run)."""
     seed = pages if seed is None else seed
     size = page_index.index_size(ws)
+    with Ledger(ws) as ledger:  # the index holds every registered page: an archive kept and grown since, too
+        indexed = sum(d.pages for d in ledger.documents())
     ev = _photo(copy, tmp / "photo.jpg", seed=seed, page_no=page_no)
     total, tm, r = _timed(ws, ev)
     ok = r.verdict == "identified" and r.suspects[0].copy.label == copy_no  # type: ignore[attr-defined]
@@ -160,7 +163,8 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
     none_total, _none_tm, none_r = _timed(ws, _photo(stranger, tmp / "stranger.jpg", seed=seed + 1))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stages = " | ".join(f"{tm.get(s, 0.0):.2f}" for s in STAGES)
-    return (f"| {pages} | {'reused' if reg is None else f'{reg:.2f}'} | {size / pages / 1024:.1f} | {total:.2f} | "
+    label = f"{pages}" if indexed == pages else f"{pages} ({indexed} indexed)"
+    return (f"| {label} | {'reused' if reg is None else f'{reg:.2f}'} | {size / indexed / 1024:.1f} | {total:.2f} | "
             f"{stages} | {'yes' if ok else 'NO'} ({family(target)}) | {none_total:.2f} ({none_r.verdict}) | "  # type: ignore[attr-defined]
             f"{peak:.0f} |")
 
