@@ -51,6 +51,9 @@ UNREGISTERED = 10_000_000  # archive page numbers from here on are never registe
 POOL_FIRST, POOL_PAGES = 30_000_000, 240  # never registered either: synthetic pages' descriptors
 
 
+ARCHIVE_DOC = re.compile(r"pages?-(\d{6})(?:-(\d{6}))?\.pdf")  # `_doc_name`'s names: first page, last page
+
+
 def _doc_name(first: int, count: int) -> str:
     """The file of archive pages first .. first + count - 1 as one document (one page: its name before --per-doc)."""
     return f"page-{first:06d}.pdf" if count == 1 else f"pages-{first:06d}-{first + count - 1:06d}.pdf"
@@ -59,7 +62,7 @@ def _doc_name(first: int, count: int) -> str:
 def _holding(docs: list[Document], n: int) -> tuple[Document, int]:
     """The registered document that holds archive page `n`, and n's index in it."""
     for d in docs:
-        m = re.fullmatch(r"pages?-(\d{6})(?:-(\d{6}))?\.pdf", d.source_name or "")
+        m = ARCHIVE_DOC.fullmatch(d.source_name or "")
         if m and int(m[1]) <= n <= int(m[2] or m[1]):
             return d, n - int(m[1])
     raise LookupError(f"no registered document holds archive page {n}")
@@ -112,7 +115,7 @@ def run(pages: int, tmp: Path, reuse: bool, per_doc: int = 1) -> str:
     leaked = None
     earlier = {d.source_name for d in docs}
     planned = {_doc_name(first, min(per_doc, pages - first)) for first in range(0, pages, per_doc)}
-    stray = sorted(n for n in earlier if n and re.fullmatch(r"pages?-\d{6}(-\d{6})?\.pdf", n) and n not in planned)
+    stray = sorted(n for n in earlier if n and ARCHIVE_DOC.fullmatch(n) and n not in planned)
     if stray:  # resumed with another --per-doc or --pages: its documents would register those pages again
         raise SystemExit(f"{tmp / 'ws'} holds archive documents this run would not make ({', '.join(stray[:3])}"
                          f"{', …' if len(stray) > 3 else ''}): resume with the --pages and --per-doc of the run "
