@@ -119,11 +119,12 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
 
     def locate_once(gray: np.ndarray | locate.Features, refs: list[locate.PageRef] | locate.Candidates,
                     quick: bool = False) -> locate.Location | None:
-        # an image's Features are keyed by the image and whether they are its mirror image's
+        # an image's Features are keyed by the image and whether they are its mirror image's; a list's pages by
+        # whether their image is at hand too (`locate._shows` refuses a weak location by it)
         pixels, flipped = (gray.image, gray.flipped) if isinstance(gray, locate.Features) else (gray, False)
         if isinstance(refs, list):
             key = _digest(pixels, *(a for r in refs for a in (r.points, r.descriptors)),
-                          extra=(quick, flipped, [(r.doc_id, r.page) for r in refs]))
+                          extra=(quick, flipped, [(r.doc_id, r.page, r.image is not None) for r in refs]))
         elif id(refs) in proposers and proposers[id(refs)][0]() is refs:  # (an id can be reused)
             key = _digest(pixels, extra=("index", quick, flipped, proposers[id(refs)][1]))
         else:

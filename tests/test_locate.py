@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from benchmarks import attacks as atk
-from leakmark import fingerprint
+from benchmarks.archive_scale import UNREGISTERED
+from leakmark import fingerprint, simulate
 from leakmark.rendering import render_page_array
 from leakmark.samples import chart_page, form_page
-from leakmark.trace import locate, nearest, tracer
+from leakmark.samples.archive import archive_page
+from leakmark.trace import agreement, locate, nearest, tracer
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +142,6 @@ def test_a_small_crop_of_a_sparse_page_is_located(tmp_path) -> None:
     """A band of 40 % of the memo's page 2 (two lines of text): few of its features are among the page's largest
     that the index keeps (14 consistent), so the index proposes nothing; sparse evidence then asks for the pages
     with fewer consistent matches (`_IndexCandidates.weak`), and its fingerprint verifies page 2."""
-    from pathlib import Path
-
     from lmtest import seeded_workspace
 
     import leakmark
@@ -208,11 +210,34 @@ def test_a_blurred_page_located_as_weakly_as_a_template_stranger_is_located() ->
 
     page = render_page_array(SAMPLES["notice-zh.pdf"](), 1, 300, mode="gray")
     fp = fingerprint.of_page(page, 300)
-    ref = locate.PageRef(doc_id="Dnotice", page=1, points=fp.points, descriptors=fp.descriptors)
+    small = cv2.resize(page, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # FP_DPI
+    ref = locate.PageRef(doc_id="Dnotice", page=1, points=fp.points, descriptors=fp.descriptors, image=lambda: small)
     blurred = atk.by_name("blur-defocus").fn(page, 6, 7)
     pts, desc, _, _ = locate.evidence_features(blurred)
     weak = locate._verified(pts, locate._Neighbours(desc), [ref])
     # within the strangers' range: below the most of the first 30 of them (51)
     assert weak is not None and weak.inliers < 52 and len(desc) >= locate.SMALL
-    found = tracer._locate(blurred, [ref])
+    found = tracer._locate(blurred, [ref])  # and its print agrees with its page's (`locate._shows`)
     assert found is not None and found[0].ref is ref
+    assert agreement.agreement(blurred, found[0].H, small)[0] >= locate.AGREES + 0.1
+
+
+def test_a_photo_of_an_unregistered_page_of_a_registered_template_is_not_located(tmp_path: Path) -> None:
+    """The template stranger (`docs/archive-scale.md`): a phone photo of an unregistered archive form matches a
+    registered form of its template through one homography, weakly (the archive run's own case, 38 inliers
+    among 240 pages); its print does not agree with that page's, so it is not located, not measured."""
+    registered, stranger = tmp_path / "registered.pdf", tmp_path / "stranger.pdf"
+    registered.write_bytes(archive_page(221))
+    stranger.write_bytes(archive_page(UNREGISTERED + 7))
+    page = render_page_array(registered, 0, 300, mode="gray")
+    fp = fingerprint.of_page(page, 300)
+    small = cv2.resize(page, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    photo = simulate.phone_photo(render_page_array(stranger, 0, 300, mode="bgr"), seed=7, megapixels=12.0)
+    photo = cv2.imdecode(cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 92])[1], cv2.IMREAD_GRAYSCALE)
+    bare = locate.PageRef(doc_id="Dform", page=0, points=fp.points, descriptors=fp.descriptors)
+    features = locate.Features.of_image(photo)
+    weak = locate.locate(features, [bare])  # without the page's image at hand: located, weakly
+    assert weak is not None and weak.inliers < locate.STRONG and len(features()[1]) >= locate.SMALL
+    assert agreement.agreement(photo, weak.H, small)[0] < locate.AGREES - 0.1
+    seen = locate.PageRef(doc_id="Dform", page=0, points=fp.points, descriptors=fp.descriptors, image=lambda: small)
+    assert locate.locate(features, [seen]) is None

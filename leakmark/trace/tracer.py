@@ -19,7 +19,7 @@ import numpy as np
 from leakmark import index as page_index
 from leakmark import layers, vault
 from leakmark._progress import NullProgress, Progress
-from leakmark.fingerprint import Fingerprint
+from leakmark.fingerprint import FP_DPI, Fingerprint
 from leakmark.layers import CODEWORD, LayerName, blind, tone
 from leakmark.layers import file as filemark
 from leakmark.layers.base import MeasureContext, Measurement
@@ -202,6 +202,7 @@ class _IndexCandidates:
         self.sha_of = {d.id: s for s, d in by_sha.items()}
         self.fingerprint = functools.lru_cache(maxsize=64)(self._fingerprint)
         self.outline = functools.lru_cache(maxsize=16)(self._outline)
+        self.image = functools.lru_cache(maxsize=4)(self._image)
 
     def _fingerprint(self, sha256: str, page: int) -> Fingerprint:
         return vault.load_fingerprint(self.ws, sha256, page)
@@ -210,6 +211,13 @@ class _IndexCandidates:
         """The page's outline keypoints, made from its image in the vault (asked only when no page verifies)."""
         fp = page_index.page_outline(self.ws, sha256, page, self.by_sha[sha256].dpi)
         return fp.points, fp.descriptors
+
+    def _image(self, sha256: str, page: int) -> np.ndarray:
+        """The page's image at FP_DPI, the fingerprint's pixels (asked for a weak location: `locate._shows`)."""
+        img = vault.load_page(self.ws, sha256, page)
+        s = FP_DPI / self.by_sha[sha256].dpi
+        return img if s == 1 else cv2.resize(img, None, fx=s, fy=s,
+                                             interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
 
     def __call__(self, points: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray) -> list[locate.PageRef]:
         return self._refs(lambda: self.index.query(points, descriptors, sizes))
@@ -245,6 +253,7 @@ class _IndexCandidates:
         self.timings["index"] += time.perf_counter() - t
         return [locate.PageRef(doc_id=self.by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
                                outline=functools.partial(self.outline, c.sha256, c.page),
+                               image=functools.partial(self.image, c.sha256, c.page),
                                **self.fingerprint(c.sha256, c.page).to_npz()) for c in found]
 
 
