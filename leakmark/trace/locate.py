@@ -109,18 +109,23 @@ class Features:
     largest). `mirror()`: the same for the image flipped left to right, made from these with no extraction of
     its own (a mirror image is tried after the image itself)."""
 
-    def __init__(self, extract: Callable[[int, int], FeatureSet], image: np.ndarray, flipped: bool) -> None:
+    def __init__(self, extract: Callable[[int, int], FeatureSet], image: np.ndarray, flipped: bool,
+                 refused: set[tuple[str, int]] | None = None) -> None:
         self._extract = extract
         self.image, self.flipped = image, flipped  # the features are the image's, or its mirror image's
         self.width = image.shape[1]
         self._made: dict[tuple[int, int], FeatureSet] = {}
+        # (doc_id, page) of weak locations `_shows` refused, shared by the views of one piece of evidence (its
+        # sheet, the raw image, their mirror images): a quick question does not verify those pages again
+        self.refused = set() if refused is None else refused
 
     @classmethod
-    def of_image(cls, gray: np.ndarray) -> Features:
-        return cls(lambda side, n: evidence_features(gray, side, n), gray, False)
+    def of_image(cls, gray: np.ndarray, refused: set[tuple[str, int]] | None = None) -> Features:
+        return cls(lambda side, n: evidence_features(gray, side, n), gray, False, refused)
 
     def mirror(self) -> Features:
-        return Features(lambda side, n: mirrored(self(side, n), self.width), self.image, not self.flipped)
+        return Features(lambda side, n: mirrored(self(side, n), self.width), self.image, not self.flipped,
+                        self.refused)
 
     def __call__(self, side: int = EVIDENCE_SIDE, max_features: int = 12000) -> FeatureSet:
         for (s, n), made in self._made.items():
@@ -143,6 +148,7 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
     features = gray if isinstance(gray, Features) else Features.of_image(gray)
     best = _located(features, refs, quick)
     if best is not None and best.inliers < STRONG and len(features()[1]) >= SMALL and not _shows(features, best):
+        features.refused.add((best.ref.doc_id, best.ref.page))
         return None
     return best
 
@@ -172,7 +178,10 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool) 
         # the image as it is) that costs a small extraction, not a full one; when pages are proposed, they are
         # verified with the full features, and the index is asked again with those only if none verifies
         qpts, qdesc, qsizes, _ = features(QUICK_SIDE, QUICK_FEATURES)
-        proposed = ask(qpts, qdesc, qsizes)
+        # a page refused for another view of this evidence is not verified again: a photo of an unregistered
+        # page proposes its template's page for the raw image as it did for the sheet, and that verification
+        # took a second full extraction
+        proposed = [r for r in ask(qpts, qdesc, qsizes) if (r.doc_id, r.page) not in features.refused]
         if not proposed:
             return None
     pts, desc, sizes, _ = features()

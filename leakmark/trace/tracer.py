@@ -398,10 +398,12 @@ class _View:
     @classmethod
     def of(cls, gray: np.ndarray) -> _View:
         found = page_quad(gray)
+        refused: set[tuple[str, int]] = set()  # one evidence image: its sheet's refusals hold for it too
         if found is None:
-            return cls(gray, locate.Features.of_image(gray))
+            return cls(gray, locate.Features.of_image(gray, refused))
         flat, to_sheet = unwarp(gray, found[0])
-        return cls(gray, locate.Features.of_image(gray), locate.Features.of_image(flat), to_sheet, found[1])
+        return cls(gray, locate.Features.of_image(gray, refused), locate.Features.of_image(flat, refused), to_sheet,
+                   found[1])
 
     def mirror(self) -> _View:
         """The mirror image (flipped left to right): its sheet and features are this view's mirrored, with no
