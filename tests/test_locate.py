@@ -201,11 +201,11 @@ def test_small_evidence_that_locates_no_page_beyond_doubt_asks_the_wide_question
 
 
 def test_a_blurred_page_located_as_weakly_as_a_template_stranger_is_located() -> None:
-    """Why a whole page's weak location is not refused (docs/archive-scale.md): a defocused image of the Chinese
+    """Why a weak location is not refused by its inliers (docs/archive-scale.md): a defocused image of the Chinese
     notice's page 2 (radius 6 px at 300 dpi) matches its own page, from more than SMALL features, with as few
     inliers as photos of unregistered archive pages had on registered pages of their template, matched on a
     shared header and title type (25-70 among 1,260 pages); traced, such a copy is identified (the blur sweep in
-    that file), so the page must stay located."""
+    that file), so the page must stay located: its print agrees with its page's (`locate._shows`)."""
     from leakmark.samples import SAMPLES
 
     page = render_page_array(SAMPLES["notice-zh.pdf"](), 1, 300, mode="gray")
