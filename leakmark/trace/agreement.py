@@ -42,7 +42,8 @@ def agreement(evidence: np.ndarray, H: np.ndarray, page: np.ndarray) -> tuple[fl
     the median over the page's inked tiles that the evidence covers of the best correlation of its print with
     the evidence's within REACH, and how many tiles that is (0: none, and the median nan)."""
     h, w = page.shape
-    warped = cv2.warpPerspective(evidence, H, (w, h), flags=cv2.INTER_AREA, borderValue=0)
+    # bilinear (OpenCV's warps have no area filter: INTER_AREA gives the same pixels); SMOOTH then low-passes
+    warped = cv2.warpPerspective(evidence, H, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     covered = cv2.warpPerspective(np.full(evidence.shape, 255, np.uint8), H, (w, h), flags=cv2.INTER_NEAREST,
                                   borderValue=0)
     seen, own = ink(warped), ink(page)
