@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from benchmarks import attacks as atk
+from leakmark.fingerprint import FP_DPI
 from leakmark.rendering import render_page_array
 from leakmark.samples.archive import archive_page, family
 from leakmark.trace import agreement, locate
 
-FP_DPI = 150
 IDENTITY = np.eye(3)
 
 
