@@ -15,8 +15,9 @@ simulated 12-megapixel phone photo of one copy's page is traced, and so is a pho
 registered (it must answer no-match). Per N: registration time per page, the page index's size per page, the
 trace's total and per-stage times (best of two runs; `index` is loading the index and the queries, `locate` the
 evidence's features and the geometric verification), whether the right copy was named, and the process's peak
-memory. With `--strangers N`, N more photos of unregistered pages are traced once each in the largest archive
-(how many answered no-match, how many were located on a page of their template, median and slowest times).
+memory. With `--strangers N`, N more photos of unregistered pages are traced once each in the largest archive,
+and in its copies padded with `--pad` (how many answered no-match, how many were located on a page of their
+template, median and slowest times).
 Writes benchmarks/results/archive-scale.md (with the
 machine's load: other work shares its CPU, so the times are upper bounds).
 """
@@ -175,34 +176,45 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
             f"{peak:.0f} |")
 
 
-def strangers(tmp: Path, pages: int, count: int) -> list[str]:
+def strangers(tmp: Path, pages: int, count: int, padded_to: list[int] | None = None) -> list[str]:
     """The report's section on `count` photos of unregistered pages (archive pages UNREGISTERED + k, photo seed k),
-    each traced once in the archive of `pages` pages: the no-match target holds for every page or it does not
-    (a page of a registered page's template can be located on it; `leakmark.trace.agreement`)."""
+    each traced once in the archive of `pages` pages, and again in each of its padded copies (`padded_to`: the
+    index padded with synthetic pages to that many, searched as registered pages: `unmasked`): the no-match
+    target holds for every page or it does not (a page of a registered page's template can be located on it;
+    `leakmark.trace.agreement`)."""
     if count <= 0:
         return []
-    ws = Workspace.open(tmp / "ws")
-    rows = []
+    photos = []
     for k in range(1, count + 1):
         pdf = tmp / f"unregistered-{k}.pdf"
         atomic_write_bytes(pdf, archive_page(UNREGISTERED + k))
-        ev = _photo(pdf, tmp / f"unregistered-{k}.jpg", seed=k)
-        t0 = time.perf_counter()
-        r = trace(ws, TraceOptions(evidence=(ev,)))
-        rows.append((k, time.perf_counter() - t0, r))
-        log(f"  unregistered page {k}/{count}: {rows[-1][1]:.2f} s, {r.verdict}")
-    secs = np.array([dt for _, dt, _ in rows])
-    slow = [f"{k} ({family(UNREGISTERED + k)}, {dt:.2f} s{', located' if r.evidence[0].aligned else ''})"
-            for k, dt, r in rows if dt > 2.0]
+        photos.append((k, _photo(pdf, tmp / f"unregistered-{k}.jpg", seed=k)))
+    table = []
+    for total in [None, *(padded_to or [])]:
+        folder = tmp if total is None else tmp / f"padded-{total}-pool3"
+        ws = Workspace.open(folder / "ws", create=False)
+        rows = []
+        with contextlib.nullcontext() if total is None else unmasked(ws):
+            for k, ev in photos:
+                t0 = time.perf_counter()
+                r = trace(ws, TraceOptions(evidence=(ev,)))
+                rows.append((k, time.perf_counter() - t0, r))
+                log(f"  unregistered page {k}/{count}{'' if total is None else f' (index of {total:,})'}: "
+                    f"{rows[-1][1]:.2f} s, {r.verdict}")
+        secs = np.array([dt for _, dt, _ in rows])
+        slow = [f"{k} ({family(UNREGISTERED + k)}, {dt:.2f} s{', located' if r.evidence[0].aligned else ''})"
+                for k, dt, r in rows if dt > 2.0]
+        index = f"{pages:,}" if total is None else f"{total:,} ({pages:,} registered)"
+        table.append(f"| {index} | {count} | {sum(r.verdict == 'no-match' for _, _, r in rows)} | "
+                     f"{sum(bool(r.evidence[0].aligned) for _, _, r in rows)} | {np.median(secs):.2f} | "
+                     f"{np.percentile(secs, 90):.2f} | {secs.max():.2f} | {', '.join(slow) or '-'} |")
     return ["## Photos of unregistered pages", "",
             f"{count} phone photos of unregistered archive pages (`UNREGISTERED + k`, photo seed k, k = 1..{count}), "
-            f"each traced once among the {pages} registered pages. Located: the tracer aligned and measured it on a "
-            "registered page (a page of its template) before answering.", "",
-            "| photos | no-match | located | median s | 90th percentile s | max s | over 2 s |",
-            "|---:|---:|---:|---:|---:|---:|---|",
-            f"| {count} | {sum(r.verdict == 'no-match' for _, _, r in rows)} | "
-            f"{sum(bool(r.evidence[0].aligned) for _, _, r in rows)} | {np.median(secs):.2f} | "
-            f"{np.percentile(secs, 90):.2f} | {secs.max():.2f} | {', '.join(slow) or '-'} |", ""]
+            f"each traced once among the {pages} registered pages (and in the index padded with synthetic pages, "
+            "where asked). Located: the tracer aligned and measured it on a registered page (a page of its "
+            "template) before answering.", "",
+            "| index pages | photos | no-match | located | median s | 90th percentile s | max s | over 2 s |",
+            "|---|---:|---:|---:|---:|---:|---:|---|", *table, ""]
 
 
 def synthetic(tmp: Path, pages: int, sizes: list[int]) -> tuple[list[str], tuple[float, float]]:
@@ -442,7 +454,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="trace in the archives an earlier run kept in --keep (registration not timed again)")
     ap.add_argument("--strangers", type=int, default=0,
-                    help="also trace photos of this many unregistered pages in the largest archive (e.g. 40)")
+                    help="also trace photos of this many unregistered pages in the largest archive, and in its "
+                         "padded copies (e.g. 40)")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     sizes = [int(p) for p in args.pages.split(",")]
@@ -463,7 +476,8 @@ def main(argv: list[str] | None = None) -> None:
             log(rows[-1])
         synth, moves = synthetic(base / f"archive-{sizes[-1]}", sizes[-1],
                                  [int(n) for n in args.synthetic.split(",") if n])
-        unregistered = strangers(base / f"archive-{sizes[-1]}", sizes[-1], args.strangers)
+        unregistered = strangers(base / f"archive-{sizes[-1]}", sizes[-1], args.strangers,
+                                 [int(n) for n in args.pad.split(",") if n])
     after = os.getloadavg()
     lines = ["# Trace at archive scale", "",
              f"Machine load (1/5/15-minute averages, `uptime`): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the "

@@ -99,7 +99,7 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
         yield
         return
     real_locate, real_align = locate.locate, align.align
-    located: dict[bytes, tuple[int, locate.Location] | None] = {}
+    located: dict[bytes, tuple[set[tuple[str, int]], tuple[int, locate.Location] | None]] = {}
     aligned: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def fresh(found: locate.Location, ref: locate.PageRef) -> locate.Location:
@@ -118,23 +118,30 @@ def _locate_and_align_each_image_once() -> Iterator[None]:
         return found
 
     def locate_once(gray: np.ndarray | locate.Features, refs: list[locate.PageRef] | locate.Candidates,
-                    quick: bool = False) -> locate.Location | None:
+                    quick: bool = False, confirm: bool = False) -> locate.Location | None:
         # an image's Features are keyed by the image and whether they are its mirror image's; a list's pages by
-        # whether their image is at hand too (`locate._shows` refuses a weak location by it)
+        # whether their image is at hand too (`locate._shows` refuses a weak location by it). The pages the
+        # evidence's other views refused change the answer, and the answer adds to them: they are in the key, and
+        # what it added is added again on a hit
         pixels, flipped = (gray.image, gray.flipped) if isinstance(gray, locate.Features) else (gray, False)
+        state = sorted(gray.refused) if isinstance(gray, locate.Features) else []
         if isinstance(refs, list):
             key = _digest(pixels, *(a for r in refs for a in (r.points, r.descriptors)),
-                          extra=(quick, flipped, [(r.doc_id, r.page, r.image is not None) for r in refs]))
+                          extra=(quick, confirm, flipped, state,
+                                 [(r.doc_id, r.page, r.image is not None) for r in refs]))
         elif id(refs) in proposers and proposers[id(refs)][0]() is refs:  # (an id can be reused)
-            key = _digest(pixels, extra=("index", quick, flipped, proposers[id(refs)][1]))
+            key = _digest(pixels, extra=("index", quick, confirm, flipped, state, proposers[id(refs)][1]))
         else:
-            return real_locate(gray, refs, quick)
+            return real_locate(gray, refs, quick, confirm)
         if key not in located:
-            found = real_locate(gray, refs, quick)
-            located[key] = None if found is None else (
+            found = real_locate(gray, refs, quick, confirm)
+            added = gray.refused - set(state) if isinstance(gray, locate.Features) else set()
+            located[key] = added, None if found is None else (
                 next(i for i, r in enumerate(refs) if r is found.ref) if isinstance(refs, list) else -1,
                 fresh(found, found.ref))
-        hit = located[key]
+        refused, hit = located[key]
+        if isinstance(gray, locate.Features):
+            gray.refused |= refused
         if hit is None:
             return None
         return fresh(hit[1], refs[hit[0]] if isinstance(refs, list) else hit[1].ref)

@@ -115,17 +115,22 @@ class Features:
         self.image, self.flipped = image, flipped  # the features are the image's, or its mirror image's
         self.width = image.shape[1]
         self._made: dict[tuple[int, int], FeatureSet] = {}
-        # (doc_id, page) of weak locations `_shows` refused, shared by the views of one piece of evidence (its
-        # sheet, the raw image, their mirror images): a quick question does not verify those pages again
+        # (doc_id, page) of weak locations `_shows` refused, shared by the views of one orientation of the evidence
+        # (its sheet and raw image): the other view's quick question does not verify them again (an unregistered
+        # page's sheet and raw image propose the same pages, and the raw image's verification cost a full
+        # extraction of it). Not shared with the mirror images: a mirror image of a page can match the page as it
+        # is, weakly, on what is symmetric (a rule, a seal, a centred title), and be refused there (measured: the
+        # notice's mirror image was lost so at 031b983). Pages that merely failed to verify are verified again:
+        # a "sheet" that is a frame on the page (a photo's) fails where the whole image verifies
         self.refused = set() if refused is None else refused
 
     @classmethod
     def of_image(cls, gray: np.ndarray, refused: set[tuple[str, int]] | None = None) -> Features:
         return cls(lambda side, n: evidence_features(gray, side, n), gray, False, refused)
 
-    def mirror(self) -> Features:
-        return Features(lambda side, n: mirrored(self(side, n), self.width), self.image, not self.flipped,
-                        self.refused)
+    def mirror(self, refused: set[tuple[str, int]] | None = None) -> Features:
+        """The mirror image's features; `refused`: the set its other views share (see __init__)."""
+        return Features(lambda side, n: mirrored(self(side, n), self.width), self.image, not self.flipped, refused)
 
     def __call__(self, side: int = EVIDENCE_SIDE, max_features: int = 12000) -> FeatureSet:
         for (s, n), made in self._made.items():
@@ -135,7 +140,8 @@ class Features:
         return made
 
 
-def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick: bool = False) -> Location | None:
+def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick: bool = False,
+           confirm: bool = False) -> Location | None:
     """The best verified page among `refs` (or among those `refs(descriptors)` proposes; with `quick`, asked first
     with a smaller image's features, and nothing more done when it proposes nothing). Candidates come best
     first: once one is located with STRONG inliers, only those of its own content group (the same page in
@@ -146,11 +152,16 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
     kept only when the evidence's print agrees with the page's (`_shows`): a photo of an unregistered page
     locates a page of its template that way, and measuring it cost seconds to answer no-match."""
     features = gray if isinstance(gray, Features) else Features.of_image(gray)
-    best = _located(features, refs, quick)
-    if best is not None and best.inliers < STRONG and len(features()[1]) >= SMALL and not _shows(features, best):
-        features.refused.add((best.ref.doc_id, best.ref.page))
-        return None
-    return best
+    return _located(features, refs, quick, confirm)
+
+
+def _checked(features: Features, loc: Location | None) -> Location | None:
+    """The location, or None when it is weak, the evidence a whole page (SMALL features or more) and its print
+    does not agree with the page's (`_shows`); a refused page is remembered for the evidence's other views."""
+    if loc is None or loc.inliers >= STRONG or len(features()[1]) < SMALL or _shows(features, loc):
+        return loc
+    features.refused.add((loc.ref.doc_id, loc.ref.page))
+    return None
 
 
 def _shows(features: Features, loc: Location) -> bool:
@@ -166,7 +177,8 @@ def _shows(features: Features, loc: Location) -> bool:
     return tiles < AGREE_TILES or score >= AGREES
 
 
-def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool) -> Location | None:
+def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool, confirm: bool = False
+             ) -> Location | None:
     proposed: list[PageRef] | None = None
     if callable(refs) and quick:
         # a quick question does not ask the outlines' index (`refs.quick`, where refs has it): a blurred page is
@@ -184,12 +196,19 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool) 
         proposed = [r for r in ask(qpts, qdesc, qsizes) if (r.doc_id, r.page) not in features.refused]
         if not proposed:
             return None
+        if confirm and _verified(qpts, _Neighbours(qdesc), proposed) is None:
+            # the raw image after its whole sheet showed nothing (`confirm`): its pages are verified with the
+            # quick features before the full extraction is made for them. An unregistered page's sheet proposed
+            # nothing while its raw image's quick question proposed a page that then failed (measured: 2 of 20
+            # photos, 1.5 s each for the raw image's full extraction); a page the raw image shows (the "sheet"
+            # a box drawn on it) verifies with the quick features
+            return None
     pts, desc, sizes, _ = features()
     if len(desc) < MIN_INLIERS:
         return None
     near = _Neighbours(desc)
     if not callable(refs):
-        return _verified(pts, near, refs)
+        return _checked(features, _verified(pts, near, refs))
     tried = list(proposed) if proposed is not None else refs(pts, desc, sizes)
     best = _verified(pts, near, tried)
     if best is None and proposed is not None:
@@ -220,9 +239,16 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool) 
         # centre crop, 394 features, 5 of them consistent in the index and 72 inliers with the fingerprint);
         # the pages with fewer consistent matches are verified too, which costs little with so few features
         best = _verified_more(pts, near, sizes, weak, tried)
+    # checked before the document's other pages are asked: a photo of an unregistered page located on a page of
+    # its template (refused here) spent a second or more verifying that document's other pages, which share the
+    # template. Evidence the check applies to is a whole page, which the index's proposals hold; the siblings
+    # serve crops (a block repeated on several pages), which it leaves alone
+    best = _checked(features, best)
     within = getattr(refs, "within", None)
     if best is not None and best.inliers < STRONG and within is not None:
-        best = _siblings(pts, near, sizes, within, best, {(r.doc_id, r.page) for r in tried})
+        other = _siblings(pts, near, sizes, within, best, {(r.doc_id, r.page) for r in tried})
+        if other is not best:  # a sibling's weak location is checked too; the page that passed stands otherwise
+            best = _checked(features, other) or best
     return best
 
 
