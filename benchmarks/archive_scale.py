@@ -153,15 +153,16 @@ def _traced_registered(ws: Workspace, tmp: Path, pages: int, target: int, reg: f
 
 
 def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_no: str, reg: float | None,
-            seed: int | None = None, page_no: int = 0) -> str:
+            seed: int | None = None, page_no: int = 0, indexed: int | None = None) -> str:
     """The table's row: the photo of the copy's page `page_no` (and of an unregistered page) traced in `ws`, an
     archive of `pages` pages (its index may hold more: a kept archive grown since, which the row shows and
     divides by); the photos are made with `seed` (default: `pages`) and written to `tmp`; `reg`: seconds per page
     to register (None: an archive reused from an earlier run)."""
     seed = pages if seed is None else seed
     size = page_index.index_size(ws)
-    with Ledger(ws) as ledger:  # the index holds every registered page: an archive kept and grown since, too
-        indexed = sum(d.pages for d in ledger.documents())
+    if indexed is None:  # the index holds every registered page: an archive kept and grown since, too
+        with Ledger(ws) as ledger:
+            indexed = sum(d.pages for d in ledger.documents())
     ev = _photo(copy, tmp / "photo.jpg", seed=seed, page_no=page_no)
     total, tm, r = _timed(ws, ev)
     ok = r.verdict == "identified" and r.suspects[0].copy.label == copy_no  # type: ignore[attr-defined]
@@ -377,7 +378,9 @@ def padded(tmp: Path, pages: int, total: int) -> str:
     pad_index(ws, docs, tmp, total)
     # the same photos as the archive's own row, with the synthetic pages competing as registered ones would
     with unmasked(ws):
-        row = _traced(ws, folder, total, pages // 2, Path(copy.path), copy.label, None, seed=pages, page_no=page_no)
+        # the index's entries are `total` pages, the register's fewer: the row is labelled and divided by the index
+        row = _traced(ws, folder, total, pages // 2, Path(copy.path), copy.label, None, seed=pages, page_no=page_no,
+                      indexed=total)
     registered = sum(d.pages for d in docs)  # not len(real): a reused padded index holds the synthetic pages too
     return row.replace(f"| {total} |", f"| {total:,} ({registered:,} registered) |", 1)
 

@@ -146,7 +146,9 @@ def locate(gray: np.ndarray | Features, refs: list[PageRef] | Candidates, quick:
     with a smaller image's features, and nothing more done when it proposes nothing). Candidates come best
     first: once one is located with STRONG inliers, only those of its own content group (the same page in
     other documents) are still verified; the rest are not worth a match each. Refs without a group (a plain
-    list) are all verified. `gray` is the image, or its Features (extracted once across attempts).
+    list) are all verified. `gray` is the image, or its Features (extracted once across attempts). With
+    `confirm` (a quick question), the pages proposed are verified with the small image's features first, and
+    nothing more is done when none verifies (the full extraction is made for a page the image shows only).
 
     A weak location (fewer than STRONG inliers) of evidence with SMALL features or more, a whole page, is
     kept only when the evidence's print agrees with the page's (`_shows`): a photo of an unregistered page
