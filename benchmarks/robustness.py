@@ -1,7 +1,7 @@
 """Robustness scoreboard: every attack × strength × K random copies, traced; blind-watermark beside it;
 null calibration of the innocent copies' scores.
 
-    python -m benchmarks robustness [PDF ...] [--copies 200] [--trials 3] [--quick] [--seed 1]
+    python -m benchmarks robustness [PDF ...] [--copies 200] [--trials 3] [--quick] [--seed 1] [--key-seed TEXT]
                                     [--raster] [--render mupdf|gs]
     python -m benchmarks robustness --report-only     # rebuild the tables and plots from the CSVs
 
@@ -24,6 +24,7 @@ null-calibration files, all stamped in robustness.stamp.json (`benchmarks.common
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from pathlib import Path
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trials", type=int, default=3, help="random leaks per document, attack and strength (K)")
     ap.add_argument("--quick", action="store_true", help="the quick cases only, 1 trial, 50 copies: < 5 minutes")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--key-seed", help="issue under the key SHA-256(KEY_SEED), not a new random key: two commits' runs "
+                    "then mark the same copies alike and compare trace by trace (a case on the threshold otherwise "
+                    "flips between runs with the key)")
     ap.add_argument("--attacks", default="", help="comma-separated attack names (default: all)")
     ap.add_argument("--no-baseline", action="store_true", help="skip blind-watermark")
     ap.add_argument("--no-null", action="store_true", help="skip the null calibration phase")
@@ -206,6 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     innocent_scores: list[np.ndarray] = []
     with tempfile.TemporaryDirectory(prefix="leakmark-bench-") as tmp_s:
         tmp = Path(tmp_s)
+        if args.key_seed is not None:  # the copies' marks the same on every run: runs compare case by case
+            (tmp / "ws").mkdir()
+            key = tmp / "ws" / "key"
+            key.write_bytes(hashlib.sha256(args.key_seed.encode()).digest())
+            key.chmod(0o600)
         ws = Workspace.open(tmp / "ws")
         samples = write_samples(tmp / "samples")
         if args.samples is not None:
