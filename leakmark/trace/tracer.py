@@ -378,11 +378,10 @@ def _locate(gray: np.ndarray, refs: Refs) -> tuple[locate.Location, np.ndarray] 
     as_is = _View.of(gray)
     found = _locate_view(as_is, refs)
     if found is None or found[0].inliers < STRONG_LOCATION:
-        # the mirror image's sheet only, when there is a whole sheet: its raw image is asked as is for a "sheet"
-        # that is a box drawn on the page, and a mirror image that is also such a box is not worth a question
-        # more for every unregistered page (~0.2 s)
-        flipped = as_is.mirror()
-        mirrored = _locate_view(flipped, refs, quick=True, raw=flipped.sheet is None or flipped.partial)
+        # of a mirror image with a whole sheet, the sheet only: its raw image is asked as is for a "sheet" that is
+        # a box drawn on the page, and a mirror image that is also such a box is not worth a question more for
+        # every unregistered page (~0.2 s); a sheet that may be part of the page (`partial`) still gives way
+        mirrored = _locate_view(as_is.mirror(), refs, quick=True, raw=as_is.partial)
         if mirrored is not None and (found is None or mirrored[0].inliers > found[0].inliers):
             return mirrored
     return found
@@ -427,9 +426,9 @@ def _flip(width: int) -> np.ndarray:
 
 def _locate_view(view: _View, refs: Refs, quick: bool = False, raw: bool = True
                  ) -> tuple[locate.Location, np.ndarray] | None:
-    """The unwarped sheet first; the raw image too (unless not `raw`) when that finds nothing or only a weak
-    match (the "sheet" may be a box drawn on the page, e.g. a chart's frame in a screenshot), the better one
-    kept."""
+    """The unwarped sheet first; the raw image too when that finds nothing or only a weak match (the "sheet" may
+    be a box drawn on the page, e.g. a chart's frame in a screenshot), the better one kept. Not `raw`: the
+    sheet's answer stands (an image without a sheet is always asked as it is)."""
     best = None
     if view.sheet is not None and view.to_sheet is not None:
         loc = locate.locate(view.sheet, refs, quick)
