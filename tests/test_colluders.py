@@ -155,3 +155,35 @@ def test_positions_of_shift_and_tone_code_positions():
     assert cells[nx] == pytest.approx([1.5 * c / 1000, 0.5 * c / 800])
     # units that are not this page's: nowhere (scored on the whole evidence only)
     assert (colluders.positions("shift", units, (1000, 800), 100, 3) < 0).all()
+
+
+def _captures(codes: np.ndarray, values: list[np.ndarray]) -> list[colluders.Coded]:
+    """Several captures of one registered page (page 0): each its own measured page, all showing page 0."""
+    return [colluders.Coded(page=k, layer="shift", values=v, codes=codes, carried=np.ones(COPIES, bool), yx=_grid(),
+                            shows=0) for k, v in enumerate(values)]
+
+
+def test_one_capture_given_twice_scores_as_given_once():
+    """The same image given twice is one page of evidence: every copy's whole-evidence score is what the image
+    alone gives (joined as two pages, every score was √2 times larger, the innocents' too)."""
+    rng = np.random.default_rng(5)
+    (codes,) = _codes(rng, 1)
+    values = _measure(0.4 * codes[3], rng, 1.5)  # a weak leak: inconclusive alone
+    once = _search(_captures(codes, [values]))
+    twice = _search(_captures(codes, [values, values.copy()]))
+    np.testing.assert_allclose(twice.whole["shift"][0], once.whole["shift"][0], rtol=1e-9)
+    assert twice.fap[3] >= once.fap[3] and twice.named == once.named
+
+
+def test_captures_of_one_page_are_combined_and_innocents_stay_on_the_null_scale():
+    """Two captures of one page (independent noise) name the source more surely than either alone; the
+    innocents' scores keep the null's spread (mean 0, sd 1), also when the captures' noise is shared."""
+    rng = np.random.default_rng(6)
+    (codes,) = _codes(rng, 1)
+    a, b = _measure(0.3 * codes[4], rng, 1.5), _measure(0.3 * codes[4], rng, 1.5)
+    both = _search(_captures(codes, [a, b]))
+    assert both.whole["shift"][0][4] > max(_search(_captures(codes, [v])).whole["shift"][0][4] for v in (a, b))
+    noise = _measure(np.zeros(SIDE * SIDE), rng, 0.6)
+    for second in (noise + rng.normal(0.0, 0.05, noise.shape), _measure(np.zeros(SIDE * SIDE), rng, 0.6)):
+        z = _search(_captures(codes, [noise, second])).whole["shift"][0]
+        assert abs(z.mean()) < 0.1 and 0.9 < z.std() < 1.1

@@ -7,6 +7,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 from lmtest import run_main
 
 from leakmark import TraceOptions, report, trace
@@ -75,3 +76,19 @@ def test_two_images_of_one_page_from_two_copies_say_which_image_shows_which(issu
     where = {s.copy.copy_no: s.found_in for s in r.suspects[: r.named]}
     assert where[2].text() == "page 1 (in first.png)" and where[4].text() == "page 1 (in second.png)"
     assert where[4].text("zh") == "第 1 页（见 second.png）"
+
+
+def test_one_image_given_twice_scores_as_given_once(issued, tmp_path):
+    """An investigator hands in the same photo twice (or a second capture of the same page): it is one page of
+    evidence, and no copy's score or bound gains by it (each capture joined as a page of its own had turned an
+    inconclusive screen photo into an identification: its score, and every innocent's, √2 times larger)."""
+    img = cv2.GaussianBlur(_page(issued, 3, 1), (0, 0), 2.5)
+    first = _write(tmp_path, "first.png", img)
+    once = trace(issued.ws, TraceOptions(evidence=(first,)))
+    twice = trace(issued.ws, TraceOptions(evidence=(first, _write(tmp_path, "again.png", img))))
+    assert [e.document_page for e in twice.evidence] == [2, 2]
+    scores = {s.copy.copy_no: s for s in once.suspects}
+    for s in twice.suspects:
+        assert s.score == pytest.approx(scores[s.copy.copy_no].score, rel=1e-9)
+        assert s.fap >= scores[s.copy.copy_no].fap
+    assert twice.named == once.named

@@ -23,6 +23,8 @@ P(any innocent named) ≤ the threshold. The whole evidence in round 1 keeps mos
 0.8 × 0.8 for one page), so a single-copy leak's FAP is at most 1.7 times what it was without the search (at
 1,000 copies the score needed to name a copy rises from 6.18 to 6.25, or 6.26 for several pages).
 Which copies are removed uses only the threshold, never the separation rule (which looks at innocents' scores).
+The tail bound also needs each codeword position to count once in r: evidence pages that show the same
+registered page (`Coded.shows`) are summed in the parts over all pages, never joined (`_layers`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ class Coded:
     codes: np.ndarray  # (copies, n) float32 ±1, rows of copies that do not carry the layer on the page all 0
     carried: np.ndarray  # (copies,) bool
     yx: np.ndarray  # (n, 2) each code position's place on the page, as fractions of its height and width
+    # the registered page (0-based) it shows: measured pages that show the same page (two captures of it, one
+    # image given twice) are summed in the parts over all pages, not joined (`_layers`); None: its own page
+    shows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,7 @@ class _Products:
 
     whole: np.ndarray  # (copies,) <codeword, r>
     energy: float  # ||r||²
+    r: np.ndarray  # the measurement itself (summed with other captures of its page: `_layers`)
     bands: np.ndarray  # (2, copies, BANDS) the same per band of rows (0) and of columns (1)
     band_energy: np.ndarray  # (2, BANDS)
 
@@ -235,30 +241,54 @@ def _products(c: Coded, r: np.ndarray) -> _Products:
         cols[at, 1 + axis * BANDS + band[at]] = r[at]
         np.add.at(band_energy[axis], band[at], r[at] ** 2)
     prod = (c.codes @ cols).astype(np.float64)
-    return _Products(prod[:, 0], float(np.dot(r, r)), prod[:, 1:].reshape(-1, 2, BANDS).transpose(1, 0, 2),
+    return _Products(prod[:, 0], float(np.dot(r, r)), r, prod[:, 1:].reshape(-1, 2, BANDS).transpose(1, 0, 2),
                      band_energy)
 
 
 def _layers(coded: list[Coded], products: list[_Products], part: Part) -> Layers:
     """Per layer, every copy's z on the positions the part covers: pages combine as one long codeword, a
-    copy counting only the pages that carry the layer (as a single leak is scored)."""
+    copy counting only the pages that carry the layer (as a single leak is scored). Several measured pages that
+    show one registered page (`Coded.shows`) are one page there: their measurements summed, so that the page's
+    codeword counts once. Joined instead, an image given twice scored √2 times its z, every innocent's too,
+    and z = <c, r> / ||r|| is a bound only for a codeword whose positions each count once in r (measured: an
+    inconclusive screen photo, FAP 1.3e-4, was "identified" at 3.6e-10 when given twice)."""
     total: dict[str, np.ndarray] = {}
     norm2: dict[str, np.ndarray] = {}
+    shown: dict[tuple[int, str, int], list[_Products]] = {}  # parts over all pages: captures per page shown
+    carried: dict[tuple[int, str, int], np.ndarray] = {}
     for c, pr in zip(coded, products, strict=True):
         if part.page is not None and c.page != part.page:
             continue
         if part.family == "region":
             dot = pr.bands[part.axis, :, part.lo:part.hi].sum(axis=1)
             energy = float(pr.band_energy[part.axis, part.lo:part.hi].sum())
+        elif c.shows is not None and part.page is None:
+            key = (c.shows, c.layer, len(pr.r))
+            shown.setdefault(key, []).append(pr)
+            carried[key] = c.carried
+            continue
         else:
             dot, energy = pr.whole, pr.energy
-        if energy == 0.0:
-            continue
-        t = total.setdefault(c.layer, np.zeros(len(c.carried)))
-        t += dot
-        n = norm2.setdefault(c.layer, np.zeros(len(c.carried)))
-        n += energy * c.carried
+        _add(total, norm2, c.layer, dot, energy, c.carried)
+    for (_page, layer, _n), prs in shown.items():
+        if len(prs) == 1:
+            dot, energy = prs[0].whole, prs[0].energy
+        else:  # <c, r1> + <c, r2> = <c, r1 + r2>, over ||r1 + r2||
+            r = np.sum([pr.r for pr in prs], axis=0)
+            dot, energy = np.sum([pr.whole for pr in prs], axis=0), float(np.dot(r, r))
+        _add(total, norm2, layer, dot, energy, carried[(_page, layer, _n)])
     return {name: (total[name] / np.sqrt(np.maximum(norm2[name], 1e-12)), norm2[name] > 0) for name in total}
+
+
+def _add(total: dict[str, np.ndarray], norm2: dict[str, np.ndarray], layer: str, dot: np.ndarray, energy: float,
+         carried: np.ndarray) -> None:
+    """One page's products joined to its layer's codeword (nothing when it measured nothing there)."""
+    if energy == 0.0:
+        return
+    t = total.setdefault(layer, np.zeros(len(carried)))
+    t += dot
+    n = norm2.setdefault(layer, np.zeros(len(carried)))
+    n += energy * carried
 
 
 def _remove(c: Coded, values: np.ndarray, removed: list[int]) -> tuple[np.ndarray, np.ndarray]:

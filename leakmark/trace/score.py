@@ -193,7 +193,7 @@ def _coded(key: bytes, doc_id: str, copies: list[Copy], measures: list[_PageMeas
             codes = sign_matrix(key, doc_id, numbers, name, m.page, len(values)) * on_page[:, None]
             yx = m.yx.get(name)
             out.append(colluders.Coded(page=p, layer=str(name), values=values, codes=codes, carried=on_page,
-                                       yx=yx if yx is not None else np.full((len(values), 2), -1.0)))
+                                       yx=yx if yx is not None else np.full((len(values), 2), -1.0), shows=m.page))
     return out
 
 
