@@ -48,6 +48,8 @@ SCRIPTS: dict[str, Script] = {
     "geometry": Script("phone photos with strong lens distortion and curl, traced with and without the bend",
                        ("attacks", "robustness")),
     "fragments": Script("crops of 4–50 % of issued pages traced among 1,000 copies: how much text names a copy"),
+    "captures": Script("several captures of one leaked page traced alone and together: what a second one adds",
+                       ("attacks", "robustness")),
     "fuzz_loaders": Script("bounded seeded-mutation fuzzing of the PDF, image and recipient-CSV loaders"),
     "vector_speed": Script("page-copies/s of vector copies against page-image copies, on the same pages"),
     "corpus": Script("build the real-PDF corpus (TeX Live, LibreOffice, Chromium, Ghostscript, PyMuPDF, scans)"),
