@@ -187,3 +187,31 @@ def test_captures_of_one_page_are_combined_and_innocents_stay_on_the_null_scale(
     for second in (noise + rng.normal(0.0, 0.05, noise.shape), _measure(np.zeros(SIDE * SIDE), rng, 0.6)):
         z = _search(_captures(codes, [noise, second])).whole["shift"][0]
         assert abs(z.mean()) < 0.1 and 0.9 < z.std() < 1.1
+
+
+def test_a_page_cut_in_two_names_the_weaker_half_outside_where_the_stronger_was_found():
+    """The second half's copy is too weak to pass as a region among 28 in round 1; once the first copy is
+    found in its half, the evidence outside that half is exactly the second's, scored as one part of round 2
+    (the block mask there also cut into the second half, beside the first's blocks)."""
+    rng = np.random.default_rng(4)
+    (codes,) = _codes(rng, 1)
+    signal = np.where(_grid()[:, 0] < 0.5, codes[5], codes[6])
+    found = _search(_coded([codes], [_measure(signal, rng, 2.2)]))
+    assert sorted(found.named) == [5, 6]
+    assert found.where[5].family == "region" and found.where[6].family == "outside" and found.removed[6] == [5]
+
+
+def test_outside_keeps_what_lies_beyond_the_parts_where_removed_copies_were_found():
+    rng = np.random.default_rng(8)
+    (codes,) = _codes(rng, 1)
+    (c,) = _coded([codes], [np.ones(SIDE * SIDE)])
+    c.yx[0] = -1.0  # a position placed nowhere: it may lie inside, so it is not kept
+    top_half = colluders.Part("region", 0, 0, 0, 3)
+    kept = colluders._outside(c, c.values, [top_half]) != 0
+    assert np.array_equal(kept[1:], c.yx[1:, 0] >= 0.5) and not kept[0]
+    left_third = colluders.Part("region", 0, 1, 0, 2)
+    kept = colluders._outside(c, c.values, [top_half, left_third]) != 0
+    assert np.array_equal(kept[1:], (c.yx[1:, 0] >= 0.5) & (c.yx[1:, 1] >= 2 / 6))
+    for anywhere in (colluders.WHOLE, colluders.Part("page", 0)):  # found on all of it: nothing is left
+        assert not np.any(colluders._outside(c, c.values, [anywhere]))
+    assert np.array_equal(colluders._outside(c, c.values, [colluders.Part("page", 1)]), c.values)  # another page

@@ -50,7 +50,8 @@ def test_a_page_pasted_from_two_copies_names_both(issued, tmp_path):
     assert r.verdict == "identified"
     assert {s.copy.copy_no for s in r.suspects[: r.named]} == {1, 5}
     assert all(s.fap > 1e-2 for s in r.suspects[r.named:])
-    assert r.search is not None and r.search.parts == 1 + 1 + 28  # the whole, the rest, 28 regions of the page
+    # the whole, the rest (block mask, and outside where the first was found), 28 regions of the page
+    assert r.search is not None and r.search.parts == 1 + 2 + 28
     # the evidence report names each as one of the sources and where its marks were found, in both languages
     options = TraceOptions(evidence=(tmp_path / "pasted.png",))
     html = report.render(report.build_model(issued.ws, r, options, lang="en")).decode("utf-8")

@@ -202,8 +202,8 @@ def _found_in(found: colluders.Finding, i: int, copies: list[Copy], measures: li
     """Where copy i's score was found, and whose marks had been removed from the evidence first."""
     part = found.where[i]
     removed = tuple(copies[j].label for j in found.removed[i])
-    if part.page is None:
-        return FoundIn(part.family, removed=removed)
+    if part.page is None:  # "outside" is, as "rest", the evidence without where removed copies' marks lie
+        return FoundIn("rest" if part.family == "outside" else part.family, removed=removed)
     pages = [m.page for m in measures]
     page = pages[part.page]
     image = images[part.page] if pages.count(page) > 1 else None
