@@ -113,7 +113,8 @@ class Finding:
 
 def parts(pages: int, later: bool) -> tuple[list[Part], dict[str, float]]:
     """The parts scored in a round and each family's weight (summing to 1). From round 2 on (`later`) the
-    whole evidence is scored twice: with the removed copies' marks subtracted, and without where they lie."""
+    whole evidence is scored three times: with the removed copies' marks subtracted, without where their marks
+    lie (`rest`), and without the parts where they were found (`outside`)."""
     out = [WHOLE]
     if later:
         out += [Part("rest", None), Part("outside", None)]
