@@ -369,7 +369,7 @@ def _detail(measured: dict[LayerName, Measurement]) -> str:
 Refs = list[locate.PageRef] | locate.Candidates
 STRONG_LOCATION = locate.STRONG  # inliers; below this the mirrored image is tried as well
 SURE_SHEET = 2 * locate.STRONG  # a sheet that may be part of the page: below this, the raw image is tried too
-SMALL_SHEET = 0.35  # share of the image: a sheet smaller than this may be a box drawn on the page (SURE_SHEET)
+SMALL_SHEET = 0.35  # share of the image: a sheet smaller than this may be a box drawn on the page (`partial`)
 
 
 def _locate(gray: np.ndarray, refs: Refs) -> tuple[locate.Location, np.ndarray] | None:
@@ -397,8 +397,9 @@ class _View:
     features: locate.Features
     sheet: locate.Features | None = None
     to_sheet: np.ndarray | None = None
-    partial: bool = False  # the sheet was chosen by the paper test over a larger quadrilateral (page.page_quad)
-    small: bool = False  # the sheet covers less than SMALL_SHEET of the image (a photo's sheet: 0.6-0.77)
+    # the sheet may be only part of the page: chosen by the paper test over a larger quadrilateral (page.page_quad),
+    # or covering less than SMALL_SHEET of the image (a box drawn on the page; a photo's sheet covers 0.6-0.77)
+    partial: bool = False
 
     @classmethod
     def of(cls, gray: np.ndarray) -> _View:
@@ -409,7 +410,7 @@ class _View:
         flat, to_sheet = unwarp(gray, found[0])
         small = cv2.contourArea(found[0].astype(np.float32)) < SMALL_SHEET * gray.shape[0] * gray.shape[1]
         return cls(gray, locate.Features.of_image(gray, refused), locate.Features.of_image(flat, refused), to_sheet,
-                   found[1], small)
+                   found[1] or small)
 
     def mirror(self) -> _View:
         """The mirror image (flipped left to right): its sheet and features are this view's mirrored, with no
@@ -419,8 +420,7 @@ class _View:
         if self.sheet is None or self.to_sheet is None:
             return _View(img, self.features.mirror(refused))
         to_sheet = _flip(self.sheet.width) @ self.to_sheet @ _flip(self.features.width)
-        return _View(img, self.features.mirror(refused), self.sheet.mirror(refused), to_sheet, self.partial,
-                     self.small)
+        return _View(img, self.features.mirror(refused), self.sheet.mirror(refused), to_sheet, self.partial)
 
 
 def _flip(width: int) -> np.ndarray:
@@ -444,7 +444,7 @@ def _locate_view(view: _View, refs: Refs, quick: bool = False, raw: bool = True
             # of the memo's page 1 took its table's frame (0.17 of the image) for the sheet, located it with 167
             # inliers on the table's rows and a homography 4 % too tall, and 17 of its 58 words were measured;
             # the band itself verifies with 494 inliers
-            if loc.inliers >= (SURE_SHEET if view.partial or view.small else STRONG_LOCATION):
+            if loc.inliers >= (SURE_SHEET if view.partial else STRONG_LOCATION):
                 return loc, view.img
             best = loc
         elif view.sheet.refused and not view.partial:
