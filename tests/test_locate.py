@@ -307,6 +307,41 @@ def test_a_refused_template_stranger_costs_no_more_questions(
     assert asked == ["full", "quick", "quick"]
 
 
+def test_a_whole_sheet_is_verified_first_with_its_larger_keypoints(
+        template_stranger: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo's whole sheet is verified first with the keypoints that are not too small to meet a fingerprint's
+    (`locate._first_pass`): the template stranger is refused without its sheet's features all being matched, and
+    a photo of the registered page is located as verifying with all of them locates it."""
+    page, small, photo = template_stranger
+    fp = fingerprint.of_page(page, 300)
+    matched: list[int] = []  # evidence descriptors matched against a page, call by call
+    two_nearest = locate.two_nearest
+    monkeypatch.setattr(locate, "two_nearest", lambda q, t: matched.append(len(q)) or two_nearest(q, t))
+
+    def refs(p: np.ndarray, d: np.ndarray, s: np.ndarray) -> list[locate.PageRef]:
+        return [locate.PageRef(doc_id="Dform", page=0, points=fp.points, descriptors=fp.descriptors, group=0,
+                               votes=20, image=lambda: small)]
+
+    stranger = tracer._View.of(photo).sheet
+    assert stranger is not None and stranger.sheet and tracer._View.of(photo).partial is False
+    assert locate.locate(stranger, refs) is None  # refused by its print
+    assert matched and max(matched) < 0.8 * len(stranger()[1])  # and never matched with all its features
+
+    registered = simulate.phone_photo(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR), seed=3, megapixels=12.0)
+    registered = cv2.cvtColor(registered, cv2.COLOR_BGR2GRAY) if registered.ndim == 3 else registered
+    sheet = tracer._View.of(registered).sheet
+    assert sheet is not None and sheet.sheet
+    pts, desc, _, _ = sheet()
+    matched.clear()
+    found = locate.locate(sheet, refs)
+    everything = locate._verified(pts, locate._Neighbours(desc), refs(pts, desc, desc))
+    assert found is not None and everything is not None and found.inliers >= locate.STRONG
+    assert found.inliers == everything.inliers and np.allclose(found.H, everything.H)
+    assert len(desc) in matched and min(matched) < len(desc)  # the first pass, then all the features
+    # an image without a sheet (a screenshot: its glyphs are all small keypoints) is matched with all its features
+    assert not locate.Features.of_image(registered).sheet
+
+
 def test_the_raw_image_after_its_sheet_showed_nothing_is_extracted_in_full_only_for_a_page_it_shows(
         form: np.ndarray, form_ref: locate.PageRef) -> None:
     """The raw image's quick question after its whole sheet showed nothing (`confirm`) verifies the pages proposed

@@ -25,6 +25,10 @@ SPARSE = 1000  # evidence with fewer features than this (a small crop of a spars
 SMALL = 4000  # evidence with fewer features than this (a crop) that located no page beyond doubt asks `refs.wide`
 AGREES = 0.3  # a weak location of SMALL features or more stands when its print agrees this well (`agreement`)
 AGREE_TILES = 12  # inked tiles of the page the evidence must cover for that test to say anything
+# a whole sheet's keypoints smaller than this on the page (FP_DPI pixels; the fingerprint's smallest are 1.8) are
+# left out of its first verification (`_first_pass`); the sheet's scale to the page is taken as an A4 page's
+FIRST_PASS_FP = 2.2
+A4_LONG_FP = 297 / 25.4 * fingerprint.FP_DPI
 
 
 @dataclass
@@ -110,9 +114,10 @@ class Features:
     its own (a mirror image is tried after the image itself)."""
 
     def __init__(self, extract: Callable[[int, int], FeatureSet], image: np.ndarray, flipped: bool,
-                 refused: set[tuple[str, int]] | None = None) -> None:
+                 refused: set[tuple[str, int]] | None = None, sheet: bool = False) -> None:
         self._extract = extract
         self.image, self.flipped = image, flipped  # the features are the image's, or its mirror image's
+        self.sheet = sheet  # the image is a whole sheet of paper unwarped: the page fills it (`_first_pass`)
         self.width = image.shape[1]
         self._made: dict[tuple[int, int], FeatureSet] = {}
         # (doc_id, page) of weak locations `_shows` refused, shared by the views of one orientation of the evidence
@@ -125,12 +130,14 @@ class Features:
         self.refused = set() if refused is None else refused
 
     @classmethod
-    def of_image(cls, gray: np.ndarray, refused: set[tuple[str, int]] | None = None) -> Features:
-        return cls(lambda side, n: evidence_features(gray, side, n), gray, False, refused)
+    def of_image(cls, gray: np.ndarray, refused: set[tuple[str, int]] | None = None, sheet: bool = False
+                 ) -> Features:
+        return cls(lambda side, n: evidence_features(gray, side, n), gray, False, refused, sheet)
 
     def mirror(self, refused: set[tuple[str, int]] | None = None) -> Features:
         """The mirror image's features; `refused`: the set its other views share (see __init__)."""
-        return Features(lambda side, n: mirrored(self(side, n), self.width), self.image, not self.flipped, refused)
+        return Features(lambda side, n: mirrored(self(side, n), self.width), self.image, not self.flipped, refused,
+                        self.sheet)
 
     def __call__(self, side: int = EVIDENCE_SIDE, max_features: int = 12000) -> FeatureSet:
         for (s, n), made in self._made.items():
@@ -205,23 +212,26 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool, 
             # photos, 1.5 s each for the raw image's full extraction); a page the raw image shows (the "sheet"
             # a box drawn on it) verifies with the quick features
             return None
-    pts, desc, sizes, _ = features()
+    pts, desc, sizes, scale = features()
     if len(desc) < MIN_INLIERS:
         return None
-    near = _Neighbours(desc)
+    full: _Matching = (pts, _Neighbours(desc))
     if not callable(refs):
-        return _checked(features, _verified(pts, near, refs))
-    tried = list(proposed) if proposed is not None else refs(pts, desc, sizes)
-    best = _verified(pts, near, tried)
+        return _checked(features, _verified(*full, refs))
+    query: _Query = (pts, desc, sizes)
+    # what the pages are verified with until one stands: all the features, or a whole sheet's first pass
+    check = _first_pass(features, query, scale) or full
+    tried = list(proposed) if proposed is not None else refs(*query)
+    best = _verified(*check, tried)
     if best is None and proposed is not None:
-        best = _verified_more(pts, near, sizes, ask, tried)
+        best = _verified_more(query, check, ask, tried)
     if best is None:
         # no page verified with its fingerprint: with its outline's keypoints added, once none did (a page of the
         # same template as the one shown, a form, may match on its outline too, and a page that verifies with
         # its fingerprint is the better evidence). A strong blur erases the small keypoints a fingerprint holds
         # of a page of dense text and leaves its lines and blocks (measured: the Chinese notice's page 2 under a
         # 15 px motion blur verified with no fingerprint, with 417-474 inliers with its outline's keypoints)
-        best = _verified(pts, near, tried, outlines=True)
+        best = _verified(*check, tried, outlines=True)
     wide = getattr(refs, "wide", None)
     if (best is None or best.inliers < STRONG) and not quick and wide is not None and len(desc) < SMALL:
         # a crop (a fifth of a page, a band) of a page among many in its font and vocabulary: the words it shows
@@ -231,7 +241,7 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool, 
         # verified the corner with 30 inliers against 197 for its page); the first pass hands on more pages.
         # A 12 MP photo has more features than this (up to 12,000), so its no-match does not pay for this question;
         # a low-resolution photo or screenshot of an unregistered page may (one more first pass and its checks)
-        more = _verified_more(pts, near, sizes, wide, tried)
+        more = _verified_more(query, check, wide, tried)
         if more is not None and (best is None or more.inliers > best.inliers):
             best = more
     weak = getattr(refs, "weak", None)
@@ -240,7 +250,7 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool, 
         # too few for a proposal, while its fingerprint matches it well (measured: the memo's page 2 as a 20 %
         # centre crop, 394 features, 5 of them consistent in the index and 72 inliers with the fingerprint);
         # the pages with fewer consistent matches are verified too, which costs little with so few features
-        best = _verified_more(pts, near, sizes, weak, tried)
+        best = _verified_more(query, check, weak, tried)
     # checked before the document's other pages are asked: a photo of an unregistered page located on a page of
     # its template (refused here) spent a second or more verifying that document's other pages, which share the
     # template. Evidence the check applies to is a whole page, which the index's proposals hold; the siblings
@@ -248,32 +258,69 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool, 
     best = _checked(features, best)
     within = getattr(refs, "within", None)
     if best is not None and best.inliers < STRONG and within is not None:
-        other = _siblings(pts, near, sizes, within, best, {(r.doc_id, r.page) for r in tried})
+        other = _siblings(query, check, within, best, {(r.doc_id, r.page) for r in tried})
         if other is not best:  # a sibling's weak location is checked too; the page that passed stands otherwise
             best = _checked(features, other) or best
+    if best is not None and check is not full:
+        best = _refined(full, best)
     return best
 
 
-def _verified_more(pts: np.ndarray, near: _Neighbours, sizes: np.ndarray, ask: Candidates, tried: list[PageRef]
-                   ) -> Location | None:
+# what the index is asked with (points, descriptors, sizes), and what verification matches (points and their
+# descriptors' neighbours on the pages verified)
+_Query = tuple[np.ndarray, np.ndarray, np.ndarray]
+_Matching = tuple[np.ndarray, _Neighbours]
+
+
+def _first_pass(features: Features, query: _Query, scale: float) -> _Matching | None:
+    """The features a whole sheet of paper is first verified with: those that are not smaller on the page than
+    FIRST_PASS_FP (None when that does not apply: not a whole sheet, fewer than SMALL features, or nothing left
+    out). A photo's sheet is searched larger than the fingerprint (an A4 page at 2,400 px is 1.37 of it), and its
+    smallest keypoints, a glyph's detail, hardly ever meet a fingerprint's keypoint; a photo of an unregistered page
+    meets its template's pages with the larger ones, its lines and frames (measured on 2,000 real pages: keypoints
+    under 3 px were 18-51 % of five such sheets' features and none of their 30-55 inliers; 16 % of a registered
+    page photo's 739). Verifying each page the index proposes costs in proportion to the features matched, and
+    for an unregistered page of a registered template every proposal is verified before the print check refuses
+    the best; the page that stands is verified again with all the features (`_refined`). Not for an image
+    without a sheet (a screenshot's glyphs are all small keypoints) nor a part of a page (its scale is unknown)."""
+    pts, desc, sizes = query
+    if not features.sheet or len(desc) < SMALL:
+        return None
+    per_fp_pixel = max(features.image.shape[:2]) * scale / A4_LONG_FP  # searched pixels per fingerprint pixel
+    keep = sizes >= FIRST_PASS_FP * per_fp_pixel
+    if int(keep.sum()) < MIN_INLIERS or bool(keep.all()):
+        return None
+    return pts[keep], _Neighbours(desc[keep])
+
+
+def _refined(full: _Matching, best: Location) -> Location:
+    """A first pass's location verified again with all the evidence's features: its page, twins and rivals, with
+    their fingerprints, or with their outlines added when none verifies so (as `_located` asks). The first pass's
+    location stands if none verifies (it cannot: all the features hold the first pass's)."""
+    pages = [best.ref, *best.twins, *(r.ref for r in best.rivals)]
+    again = _verified(*full, pages) or _verified(*full, pages, outlines=True)
+    return again if again is not None else best
+
+
+def _verified_more(query: _Query, check: _Matching, ask: Candidates, tried: list[PageRef]) -> Location | None:
     """Ask again (another question than the one `tried` came from) and verify the pages proposed that were not
     tried yet; `tried` gets them."""
     seen = {(r.doc_id, r.page) for r in tried}
-    more = [r for r in ask(pts, near.desc, sizes) if (r.doc_id, r.page) not in seen]
+    more = [r for r in ask(*query) if (r.doc_id, r.page) not in seen]
     tried += more
-    return _verified(pts, near, more)
+    return _verified(*check, more)
 
 
-def _siblings(pts: np.ndarray, near: _Neighbours, sizes: np.ndarray, within: Callable[..., list[PageRef]],
-              best: Location, tried: set[tuple[str, int]]) -> Location:
+def _siblings(query: _Query, check: _Matching, within: Callable[..., list[PageRef]], best: Location,
+              tried: set[tuple[str, int]]) -> Location:
     """A weak location checked against the other pages of its document: the page index proposes those whose
     descriptors the evidence's meet, competing with that document's pages only (SIBLING_SPATIAL votes), and
     the best verified wins. A block that repeats on several pages (a signature and seal, a letterhead) can
     propose the wrong page of the document: measured on a centre crop of page 3 of the Chinese notice among
     10,000 index pages, the index proposed page 1 only (49 votes, its signature block), while page 3 matched
     with 240 inliers and had 9 votes among the notice's own pages."""
-    more = [r for r in within(best.ref.doc_id, pts, near.desc, sizes) if (r.doc_id, r.page) not in tried]
-    other = _verified(pts, near, more) if more else None
+    more = [r for r in within(best.ref.doc_id, *query) if (r.doc_id, r.page) not in tried]
+    other = _verified(*check, more) if more else None
     return other if other is not None and other.inliers > best.inliers else best
 
 

@@ -408,9 +408,10 @@ class _View:
         if found is None:
             return cls(gray, locate.Features.of_image(gray, refused))
         flat, to_sheet = unwarp(gray, found[0])
-        small = cv2.contourArea(found[0].astype(np.float32)) < SMALL_SHEET * gray.shape[0] * gray.shape[1]
-        return cls(gray, locate.Features.of_image(gray, refused), locate.Features.of_image(flat, refused), to_sheet,
-                   found[1] or small)
+        partial = found[1] or cv2.contourArea(found[0].astype(np.float32)) < SMALL_SHEET * gray.size
+        # a whole sheet is the page at a scale locate can tell, and is verified first with its larger keypoints
+        sheet = locate.Features.of_image(flat, refused, sheet=not partial)
+        return cls(gray, locate.Features.of_image(gray, refused), sheet, to_sheet, partial)
 
     def mirror(self) -> _View:
         """The mirror image (flipped left to right): its sheet and features are this view's mirrored, with no
