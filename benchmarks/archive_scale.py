@@ -1,6 +1,7 @@
 """Trace time as the archive grows: N distinct registered pages, one phone photo of one of them.
 
     python -m benchmarks archive_scale [--pages 10,100] [--per-doc K] [--synthetic 1000,10000] [--strangers 40]
+                                       [--registered 40]
                                        [--keep DIR [--reuse]]
 
 For each N: a fresh workspace where N generated pages (`leakmark.samples.archive`: Chinese and English prose,
@@ -17,7 +18,8 @@ trace's total and per-stage times (best of two runs; `index` is loading the inde
 evidence's features and the geometric verification), whether the right copy was named, and the process's peak
 memory. With `--strangers N`, N more photos of unregistered pages are traced once each in the largest archive,
 and in its copies padded with `--pad` (how many answered no-match, how many were located on a page of their
-template, median and slowest times).
+template, median and slowest times). With `--registered N`, N photos of registered pages (each the issued
+copy's page) are traced in the largest archive: the page found and the copy named, per family.
 Writes benchmarks/results/archive-scale.md (with the
 machine's load: other work shares its CPU, so the times are upper bounds).
 """
@@ -175,6 +177,51 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
     return (f"| {label} | {'reused' if reg is None else f'{reg:.2f}'} | {size / indexed / 1024:.1f} | {total:.2f} | "
             f"{stages} | {'yes' if ok else 'NO'} ({family(target)}) | {none_total:.2f} ({none_r.verdict}) | "  # type: ignore[attr-defined]
             f"{peak:.0f} |")
+
+
+def registered(tmp: Path, pages: int, count: int) -> list[str]:
+    """The report's section on `count` photos of registered pages (archive pages drawn at random, seed 5; photo seed
+    1000 + page), each of the issued copy's page, traced once in the archive of `pages` pages: whether the page
+    is found, the copy named, and how long it took, per family (the table's one registered photo is one page)."""
+    if count <= 0:
+        return []
+    ws = Workspace.open(tmp / "ws", create=False)
+    with Ledger(ws) as ledger:
+        docs = ledger.documents()
+        drawn = np.random.default_rng(5).choice(pages, size=min(count, pages), replace=False)
+        held = [(int(n), *_holding(docs, int(n))) for n in drawn]
+        copies = {d.id: next(c for c in ledger.copies(d.id) if c.path) for d in {d.id: d for _, d, _ in held}.values()}
+    rows, by_family, misses = [], {}, []
+    for i, (n, doc, page_no) in enumerate(held, 1):
+        copy = copies[doc.id]
+        ev = _photo(Path(copy.path), tmp / f"registered-{n}.jpg", seed=1000 + n, page_no=page_no)
+        t0 = time.perf_counter()
+        r = trace(ws, TraceOptions(evidence=(ev,)))
+        dt = time.perf_counter() - t0
+        found = r.document is not None and r.document.id == doc.id and r.evidence[0].document_page == page_no + 1
+        named = r.verdict == "identified" and r.suspects[0].copy.label == copy.label
+        fam = by_family.setdefault(family(n), [0, 0, 0])
+        fam[0] += found
+        fam[1] += named
+        fam[2] += 1
+        rows.append(dt)
+        if not (found and named):
+            misses.append(f"- archive page {n} ({family(n)}; page {page_no + 1} of {doc.source_name}): {r.verdict}, "
+                          f"{'page found' if found else 'page not found'}; {r.evidence[0].detail}")
+        log(f"  registered page {i}/{len(held)} ({n}, {family(n)}): {dt:.2f} s, {r.verdict}"
+            f"{'' if found else ', page not found'}")
+        ev.unlink()
+    secs = np.array(rows)
+    table = [f"| {f} | {v[0]} | {v[1]} | {v[2]} |" for f, v in sorted(by_family.items())]
+    total = [sum(v[k] for v in by_family.values()) for k in range(3)]
+    return ["## Photos of registered pages", "",
+            f"{len(held)} phone photos of registered archive pages (drawn at random, seed 5; each the issued copy's "
+            f"page, photo seed 1000 + page), each traced once among the {pages} registered pages: the page found "
+            "(its document and page located) and the copy named (identified, the right copy first).", "",
+            "| family | page found | copy named | photos |", "|---|---:|---:|---:|", *table,
+            f"| **all** | **{total[0]}** | **{total[1]}** | **{total[2]}** |", "",
+            f"Trace seconds: median {np.median(secs):.2f}, 90th percentile {np.percentile(secs, 90):.2f}, max "
+            f"{secs.max():.2f}.", "", *(["Not found or not named:", "", *misses, ""] if misses else [])]
 
 
 def strangers(tmp: Path, pages: int, count: int, padded_to: list[int] | None = None) -> list[str]:
@@ -459,6 +506,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--strangers", type=int, default=0,
                     help="also trace photos of this many unregistered pages in the largest archive, and in its "
                          "padded copies (e.g. 40)")
+    ap.add_argument("--registered", type=int, default=0,
+                    help="also trace photos of this many registered pages of the largest archive, drawn at random "
+                         "(e.g. 40): the page found and the copy named, per family")
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     sizes = [int(p) for p in args.pages.split(",")]
@@ -481,6 +531,7 @@ def main(argv: list[str] | None = None) -> None:
                                  [int(n) for n in args.synthetic.split(",") if n])
         unregistered = strangers(base / f"archive-{sizes[-1]}", sizes[-1], args.strangers,
                                  [int(n) for n in args.pad.split(",") if n])
+        known = registered(base / f"archive-{sizes[-1]}", sizes[-1], args.registered)
     after = os.getloadavg()
     lines = ["# Trace at archive scale", "",
              f"Machine load (1/5/15-minute averages, `uptime`): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the "
@@ -518,7 +569,7 @@ def main(argv: list[str] | None = None) -> None:
                   "| index pages | KB/page | segments | open s | first query s | query s | photo's page | MB | "
                   "unregistered page: query s |",
                   "|---:|---:|---:|---:|---:|---:|---|---:|---:|", *synth, ""]
-    lines += unregistered
+    lines += unregistered + known
     output = Results(args.results, stamp, "archive-scale")
     output.write_markdown("archive-scale.md", lines)
     print(output.path("archive-scale.md").read_text(encoding="utf-8"))

@@ -86,14 +86,18 @@ def machine() -> dict:
     return {"cpu": cpu, "arch": platform.machine(), "cores": os.cpu_count(), "usable_cores": usable,
             "ram_gib": ram, "os": f"{platform.system()} {platform.release()}" + (f" ({distro})" if distro else ""),
             "python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,
-            "pymupdf": pymupdf.__version__, "mupdf": getattr(pymupdf, "mupdf_version", None)}
+            "pymupdf": pymupdf.__version__, "mupdf": getattr(pymupdf, "mupdf_version", None),
+            # set, OpenBLAS runs that CPU's kernels instead of its own choice (the tests set Haswell, for scores
+            # alike on every CPU); on an AVX-512 CPU the matrix products run ~1.4x slower under Haswell's
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE") or None}
 
 
 def machine_line(m: dict) -> str:
     cores = f"{m['cores']} cores" + (f" ({m['usable_cores']} usable)" if m.get("usable_cores") != m["cores"] else "")
     ram = f", {m['ram_gib']:g} GiB RAM" if m.get("ram_gib") else ""
     return (f"{m['cpu']}, {cores}{ram}, {m['os']}, Python {m['python']}, numpy {m['numpy']}, "
-            f"OpenCV {m['opencv']}, PyMuPDF {m['pymupdf']}" + (f" (MuPDF {m['mupdf']})" if m.get("mupdf") else ""))
+            f"OpenCV {m['opencv']}, PyMuPDF {m['pymupdf']}" + (f" (MuPDF {m['mupdf']})" if m.get("mupdf") else "")
+            + (f", OPENBLAS_CORETYPE={m['openblas_coretype']}" if m.get("openblas_coretype") else ""))
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,11 @@ mostly meet other pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 ke
 72-dpi screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
 which a photo of an unregistered page always asks. The exact search checks spatially the SHORTLIST contents with
 the most matches and every one the first pass handed on (FIRST_PASS_CHECKED: a noisy photo's page can have fewer
-matches than pages whose matches are chance). Opening the index reads no descriptors.
+matches than pages whose matches are chance). 64 contents handed on and checked lost sharp phone photos of
+registered pages among 2,000 real ones (English prose, one template and vocabulary: 5 of 43 photos, their page
+the first pass's 65th-128th while a page of chance matches reached SPATIAL); 128 found all 43 first, at ~0.05 s
+more a question (`benchmarks/archive_scale --registered`). A quick question (`once`, after the image was asked in
+full) keeps ONCE_KEEP. Opening the index reads no descriptors.
 
 Outlines: a page of dense Chinese text has no large keypoints (the notice's page 2: its fingerprint's 99th
 size percentile is 4.1 px at 150 dpi), and a strong blur (15 px of motion at 300 dpi) erases every one its entry
@@ -95,7 +99,7 @@ PROBES = 3  # words searched per evidence descriptor
 RATIO = 0.8  # Lowe's ratio test, as in locate
 TOP_K = 5  # distinct page contents proposed at most per query
 SHORTLIST = 20  # contents with the most votes checked spatially
-FIRST_PASS_CHECKED = 64  # the first pass's best contents, checked spatially whatever their votes (`_proposed`)
+FIRST_PASS_CHECKED = 128  # the first pass's best contents, checked spatially whatever their votes (`_proposed`)
 SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
 _GATE = 5  # USAC inliers below SPATIAL - _GATE: not worth RANSAC's count (see _consistent)
 SLACK = 0.8  # a page's nearest descriptor counts when it is at most 1 / SLACK times as far as the nearest of all
@@ -103,7 +107,8 @@ QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
 MERGE_PAGES = 50_000  # segments are merged up to this many pages (a merge holds its segment in memory)
 FIRST_PASS_FROM = 2_000  # page contents from which a query starts with the cells' first pass (`_first_pass`)
 CELL_PROBES = 2  # cells visited per evidence descriptor in the first pass
-FIRST_PASS_KEEP = 64  # page contents the first pass hands to the exact search
+FIRST_PASS_KEEP = 128  # page contents the first pass hands to the exact search (and checks: FIRST_PASS_CHECKED)
+ONCE_KEEP = 64  # and for a question asked `once` (a quick one: the image was asked in full before)
 FIRST_PASS_FEATURES = 1000  # the evidence's largest descriptors that vote in the first pass (then all of them)
 FIRST_PASS_IDF = True  # the first pass weighs each evidence descriptor by how few contents it meets (`_first_pass`)
 FIRST_PASS_FLIPS = 1  # a cell's buckets read: signature bits (of cells.SUB_BITS) that may differ from the query's
@@ -274,8 +279,10 @@ class PageIndex:
         # a large index: its likeliest pages only, asked with the largest descriptors first, then with all of
         # them when those propose nothing (a photocopy's or a noisy photo's largest keypoints are often specks)
         voters = descriptors if sizes is None else descriptors[np.argsort(-sizes, kind="stable")]
-        checked = FIRST_PASS_CHECKED if keep is None else max(FIRST_PASS_CHECKED, keep)  # a wider one's: all
-        keep = FIRST_PASS_KEEP if keep is None else keep
+        if keep is None:
+            keep, checked = (ONCE_KEEP, ONCE_KEEP) if once else (FIRST_PASS_KEEP, FIRST_PASS_CHECKED)
+        else:
+            checked = max(FIRST_PASS_CHECKED, keep)  # a wider one's: all
         out: list[Candidate] = []
         searched: set[bytes] = set()
         for n in (FIRST_PASS_FEATURES,) if once else (FIRST_PASS_FEATURES, QUERY_FEATURES):
