@@ -28,7 +28,6 @@ AGREE_TILES = 12  # inked tiles of the page the evidence must cover for that tes
 # a whole sheet's keypoints smaller than this on the page (FP_DPI pixels; the fingerprint's smallest are 1.8) are
 # left out of its first verification (`_first_pass`); the sheet's scale to the page is taken as an A4 page's
 FIRST_PASS_FP = 2.2
-FIRST_PASS_MAX = 0  # and at most this many of them, the largest (0: no cap)
 A4_LONG_FP = 297 / 25.4 * fingerprint.FP_DPI
 
 
@@ -289,8 +288,6 @@ def _first_pass(features: Features, query: _Query, scale: float) -> _Matching | 
         return None
     per_fp_pixel = max(features.image.shape[:2]) * scale / A4_LONG_FP  # searched pixels per fingerprint pixel
     keep = sizes >= FIRST_PASS_FP * per_fp_pixel
-    if FIRST_PASS_MAX and keep.sum() > FIRST_PASS_MAX:
-        keep &= sizes >= np.sort(sizes)[-FIRST_PASS_MAX]
     if int(keep.sum()) < MIN_INLIERS or bool(keep.all()):
         return None
     return pts[keep], _Neighbours(desc[keep])
