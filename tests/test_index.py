@@ -596,6 +596,34 @@ def test_a_wide_question_hands_on_more_pages_and_checks_them_all(
     assert found and found[0].sha256 == f"{11:064x}" and checked[0] >= 12
 
 
+def test_a_quick_question_hands_on_fewer_pages_than_a_full_one(
+        archive, first_pass: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full question's first pass hands on FIRST_PASS_KEEP contents and the exact search checks FIRST_PASS_CHECKED
+    of them (64 lost photos of registered pages among 2,000 real ones: `leakmark.index`); a quick one (`once`: the
+    image was asked in full before) ONCE_KEEP, checked all."""
+    index, _fps = archive
+    pts, desc, sizes, _ = locate.evidence_features(_evidence(11, "phone"))
+    monkeypatch.setattr(page_index, "FIRST_PASS_CHECKED", 5)
+    monkeypatch.setattr(page_index, "ONCE_KEEP", 3)
+    real_pass, real_proposed, asked = page_index._first_pass, page_index.PageIndex._proposed, []
+
+    def first_pass(segs, allowed, rs, memo=None, keep=None):
+        asked.append(("keep", keep))
+        return real_pass(segs, allowed, rs, memo, keep)
+
+    def proposed(self, *a, **kw):
+        asked.append(("checked", kw.get("checked")))
+        return real_proposed(self, *a, **kw)
+
+    monkeypatch.setattr(page_index, "_first_pass", first_pass)
+    monkeypatch.setattr(page_index.PageIndex, "_proposed", proposed)
+    assert index.query(pts, desc, sizes)[0].sha256 == f"{11:064x}"
+    assert asked == [("keep", 5), ("checked", 5)]
+    asked.clear()
+    assert index.query(pts, desc, sizes, outline=False, once=True)[0].sha256 == f"{11:064x}"
+    assert asked == [("keep", 3), ("checked", 3)]
+
+
 def test_the_tracers_quick_question_asks_the_first_pass_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """`_IndexCandidates.quick` (a mirror image; the raw image after its sheet showed nothing) asks the index
     without its outlines and with one first-pass question; the full question asks both."""
