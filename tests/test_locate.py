@@ -310,7 +310,7 @@ def test_a_refused_template_stranger_costs_no_more_questions(
 def test_a_whole_sheet_is_verified_first_with_its_larger_keypoints(
         template_stranger: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
     """A photo's whole sheet is verified first with the keypoints that are not too small to meet a fingerprint's
-    (`locate._first_pass`): the template stranger is refused without its sheet's features all being matched, and
+    (`locate._larger_keypoints`): the template stranger is refused without its sheet's features all being matched, and
     a photo of the registered page is located as verifying with all of them locates it."""
     page, small, photo = template_stranger
     fp = fingerprint.of_page(page, 300)
@@ -337,7 +337,7 @@ def test_a_whole_sheet_is_verified_first_with_its_larger_keypoints(
     everything = locate._verified(pts, locate._Neighbours(desc), refs(pts, desc, desc))
     assert found is not None and everything is not None and found.inliers >= locate.STRONG
     assert found.inliers == everything.inliers and np.allclose(found.H, everything.H)
-    assert len(desc) in matched and min(matched) < len(desc)  # the first pass, then all the features
+    assert len(desc) in matched and min(matched) < len(desc)  # the larger ones, then all the features
     # an image without a sheet (a screenshot: its glyphs are all small keypoints) is matched with all its features
     assert not locate.Features.of_image(registered).sheet
 

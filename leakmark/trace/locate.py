@@ -26,8 +26,8 @@ SMALL = 4000  # evidence with fewer features than this (a crop) that located no 
 AGREES = 0.3  # a weak location of SMALL features or more stands when its print agrees this well (`agreement`)
 AGREE_TILES = 12  # inked tiles of the page the evidence must cover for that test to say anything
 # a whole sheet's keypoints smaller than this on the page (FP_DPI pixels; the fingerprint's smallest are 1.8) are
-# left out of its first verification (`_first_pass`); the sheet's scale to the page is taken as an A4 page's
-FIRST_PASS_FP = 2.2
+# left out of its first verification (`_larger_keypoints`); the sheet's scale to the page is taken as an A4 page's
+SMALLEST_FIRST_FP = 2.2
 A4_LONG_FP = 297 / 25.4 * fingerprint.FP_DPI
 
 
@@ -117,7 +117,7 @@ class Features:
                  refused: set[tuple[str, int]] | None = None, sheet: bool = False) -> None:
         self._extract = extract
         self.image, self.flipped = image, flipped  # the features are the image's, or its mirror image's
-        self.sheet = sheet  # the image is a whole sheet of paper unwarped: the page fills it (`_first_pass`)
+        self.sheet = sheet  # the image is a whole sheet of paper unwarped: the page fills it (`_larger_keypoints`)
         self.width = image.shape[1]
         self._made: dict[tuple[int, int], FeatureSet] = {}
         # (doc_id, page) of weak locations `_shows` refused, shared by the views of one orientation of the evidence
@@ -219,8 +219,8 @@ def _located(features: Features, refs: list[PageRef] | Candidates, quick: bool, 
     if not callable(refs):
         return _checked(features, _verified(*full, refs))
     query: _Query = (pts, desc, sizes)
-    # what the pages are verified with until one stands: all the features, or a whole sheet's first pass
-    check = _first_pass(features, query, scale) or full
+    # what the pages are verified with until one stands: all the features, or a whole sheet's larger ones
+    check = _larger_keypoints(features, query, scale) or full
     tried = list(proposed) if proposed is not None else refs(*query)
     best = _verified(*check, tried)
     if best is None and proposed is not None:
@@ -272,9 +272,9 @@ _Query = tuple[np.ndarray, np.ndarray, np.ndarray]
 _Matching = tuple[np.ndarray, _Neighbours]
 
 
-def _first_pass(features: Features, query: _Query, scale: float) -> _Matching | None:
+def _larger_keypoints(features: Features, query: _Query, scale: float) -> _Matching | None:
     """The features a whole sheet of paper is first verified with: those that are not smaller on the page than
-    FIRST_PASS_FP (None when that does not apply: not a whole sheet, fewer than SMALL features, or nothing left
+    SMALLEST_FIRST_FP (None when that does not apply: not a whole sheet, fewer than SMALL features, or nothing left
     out). A photo's sheet is searched larger than the fingerprint (an A4 page at 2,400 px is 1.37 of it), and its
     smallest keypoints, a glyph's detail, hardly ever meet a fingerprint's keypoint; a photo of an unregistered page
     meets its template's pages with the larger ones, its lines and frames (measured on 2,000 real pages: keypoints
@@ -287,16 +287,16 @@ def _first_pass(features: Features, query: _Query, scale: float) -> _Matching | 
     if not features.sheet or len(desc) < SMALL:
         return None
     per_fp_pixel = max(features.image.shape[:2]) * scale / A4_LONG_FP  # searched pixels per fingerprint pixel
-    keep = sizes >= FIRST_PASS_FP * per_fp_pixel
+    keep = sizes >= SMALLEST_FIRST_FP * per_fp_pixel
     if int(keep.sum()) < MIN_INLIERS or bool(keep.all()):
         return None
     return pts[keep], _Neighbours(desc[keep])
 
 
 def _refined(full: _Matching, best: Location) -> Location:
-    """A first pass's location verified again with all the evidence's features: its page, twins and rivals, with
-    their fingerprints, or with their outlines added when none verifies so (as `_located` asks). The first pass's
-    location stands if none verifies (it cannot: all the features hold the first pass's)."""
+    """A location found with the larger keypoints verified again with all the evidence's features: its page, twins
+    and rivals, with their fingerprints, or with their outlines added when none verifies so (as `_located` asks).
+    It stands as found if none verifies (none should: all the features hold the larger ones)."""
     pages = [best.ref, *best.twins, *(r.ref for r in best.rivals)]
     again = _verified(*full, pages) or _verified(*full, pages, outlines=True)
     return again if again is not None else best
