@@ -278,8 +278,9 @@ def test_a_refused_template_stranger_costs_no_more_questions(
         template_stranger: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     """Once the photo's sheet was located on the template's page and refused, the tracer asks neither that
     document's other pages (`within`: they share the template) nor the raw image (the same sheet); of the mirror
-    image, its sheet only (its quick features, then its full ones, which are the sheet's mirrored: no extraction).
-    Measured: an 8 s no-match on one core that was 3 s after this."""
+    image, its sheet only, once: its quick and full features are both the sheet's mirrored (no extraction), and
+    the question asked again with the same features proposed the same pages (0.13 s of a no-match among 2,000
+    pages). Measured: an 8 s no-match on one core that was 3 s after this."""
     page, small, photo = template_stranger
     fp = fingerprint.of_page(page, 300)
     asked: list[str] = []
@@ -304,7 +305,7 @@ def test_a_refused_template_stranger_costs_no_more_questions(
     view = tracer._View.of(photo)
     assert view.sheet is not None and not view.partial
     assert tracer._locate(photo, Refs()) is None
-    assert asked == ["full", "quick", "quick"]
+    assert asked == ["full", "quick"]
 
 
 def test_a_whole_sheet_is_verified_first_with_its_larger_keypoints(
