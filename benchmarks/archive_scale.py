@@ -190,7 +190,7 @@ def registered(tmp: Path, pages: int, count: int) -> list[str]:
         docs = ledger.documents()
         drawn = np.random.default_rng(5).choice(pages, size=min(count, pages), replace=False)
         held = [(int(n), *_holding(docs, int(n))) for n in drawn]
-        copies = {d.id: next(c for c in ledger.copies(d.id) if c.path) for d in {d.id: d for _, d, _ in held}.values()}
+        copies = {i: next(c for c in ledger.copies(i) if c.path) for i in {d.id for _, d, _ in held}}
     rows, by_family, misses = [], {}, []
     for i, (n, doc, page_no) in enumerate(held, 1):
         copy = copies[doc.id]

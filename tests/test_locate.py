@@ -324,14 +324,14 @@ def test_a_whole_sheet_is_verified_first_with_its_larger_keypoints(
                                votes=20, image=lambda: small)]
 
     stranger = tracer._View.of(photo).sheet
-    assert stranger is not None and stranger.sheet and tracer._View.of(photo).partial is False
+    assert stranger is not None and stranger.whole_sheet and tracer._View.of(photo).partial is False
     assert locate.locate(stranger, refs) is None  # refused by its print
     assert matched and max(matched) < 0.8 * len(stranger()[1])  # and never matched with all its features
 
     registered = simulate.phone_photo(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR), seed=3, megapixels=12.0)
     registered = cv2.cvtColor(registered, cv2.COLOR_BGR2GRAY) if registered.ndim == 3 else registered
     sheet = tracer._View.of(registered).sheet
-    assert sheet is not None and sheet.sheet
+    assert sheet is not None and sheet.whole_sheet
     pts, desc, _, _ = sheet()
     matched.clear()
     found = locate.locate(sheet, refs)
@@ -340,7 +340,7 @@ def test_a_whole_sheet_is_verified_first_with_its_larger_keypoints(
     assert found.inliers == everything.inliers and np.allclose(found.H, everything.H)
     assert len(desc) in matched and min(matched) < len(desc)  # the larger ones, then all the features
     # an image without a sheet (a screenshot: its glyphs are all small keypoints) is matched with all its features
-    assert not locate.Features.of_image(registered).sheet
+    assert not locate.Features.of_image(registered).whole_sheet
 
 
 def test_the_raw_image_after_its_sheet_showed_nothing_is_extracted_in_full_only_for_a_page_it_shows(

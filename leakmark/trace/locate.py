@@ -114,10 +114,10 @@ class Features:
     its own (a mirror image is tried after the image itself)."""
 
     def __init__(self, extract: Callable[[int, int], FeatureSet], image: np.ndarray, flipped: bool,
-                 refused: set[tuple[str, int]] | None = None, sheet: bool = False) -> None:
+                 refused: set[tuple[str, int]] | None = None, whole_sheet: bool = False) -> None:
         self._extract = extract
         self.image, self.flipped = image, flipped  # the features are the image's, or its mirror image's
-        self.sheet = sheet  # the image is a whole sheet of paper unwarped: the page fills it (`_larger_keypoints`)
+        self.whole_sheet = whole_sheet  # a whole sheet of paper unwarped: the page fills it (`_larger_keypoints`)
         self.width = image.shape[1]
         self._made: dict[tuple[int, int], FeatureSet] = {}
         # (doc_id, page) of weak locations `_shows` refused, shared by the views of one orientation of the evidence
@@ -130,14 +130,14 @@ class Features:
         self.refused = set() if refused is None else refused
 
     @classmethod
-    def of_image(cls, gray: np.ndarray, refused: set[tuple[str, int]] | None = None, sheet: bool = False
+    def of_image(cls, gray: np.ndarray, refused: set[tuple[str, int]] | None = None, whole_sheet: bool = False
                  ) -> Features:
-        return cls(lambda side, n: evidence_features(gray, side, n), gray, False, refused, sheet)
+        return cls(lambda side, n: evidence_features(gray, side, n), gray, False, refused, whole_sheet)
 
     def mirror(self, refused: set[tuple[str, int]] | None = None) -> Features:
         """The mirror image's features; `refused`: the set its other views share (see __init__)."""
         return Features(lambda side, n: mirrored(self(side, n), self.width), self.image, not self.flipped, refused,
-                        self.sheet)
+                        self.whole_sheet)
 
     def __call__(self, side: int = EVIDENCE_SIDE, max_features: int = 12000) -> FeatureSet:
         for (s, n), made in self._made.items():
@@ -292,7 +292,7 @@ def _larger_keypoints(features: Features, query: _Query, scale: float) -> _Match
     the best; the page that stands is verified again with all the features (`_refined`). Not for an image
     without a sheet (a screenshot's glyphs are all small keypoints) nor a part of a page (its scale is unknown)."""
     pts, desc, sizes = query
-    if not features.sheet or len(desc) < SMALL:
+    if not features.whole_sheet or len(desc) < SMALL:
         return None
     per_fp_pixel = max(features.image.shape[:2]) * scale / A4_LONG_FP  # searched pixels per fingerprint pixel
     keep = sizes >= SMALLEST_FIRST_FP * per_fp_pixel

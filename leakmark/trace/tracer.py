@@ -410,7 +410,7 @@ class _View:
         flat, to_sheet = unwarp(gray, found[0])
         partial = found[1] or cv2.contourArea(found[0].astype(np.float32)) < SMALL_SHEET * gray.size
         # a whole sheet is the page at a scale locate can tell, and is verified first with its larger keypoints
-        sheet = locate.Features.of_image(flat, refused, sheet=not partial)
+        sheet = locate.Features.of_image(flat, refused, whole_sheet=not partial)
         return cls(gray, locate.Features.of_image(gray, refused), sheet, to_sheet, partial)
 
     def mirror(self) -> _View:
