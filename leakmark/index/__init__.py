@@ -12,35 +12,36 @@ the spatial check below.
 
 A query matches each evidence descriptor on every page separately (an inverted file over the visual words of
 `vocab`: only the descriptors filed under the query's `PROBES` nearest words are compared): its nearest descriptor
-on a page counts when it passes Lowe's ratio test within that page and is not much farther than its nearest
-anywhere (`SLACK`; each stored descriptor once). Votes are counted per page, and the pages whose matches one
-homography explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost) nothing. `locate`
-then verifies only those pages with their full fingerprints. Pages with the same descriptors (a page shared by two
+on a page counts when it passes Lowe's ratio test within that page and is not much farther than its nearest anywhere
+(`SLACK`; each stored descriptor once). Votes are counted per page, and the pages whose matches one homography
+explains (`SPATIAL` inliers) are kept: a page that is not registered proposes (almost) nothing. `locate` then
+verifies only those pages with their full fingerprints. Pages with the same descriptors (a page shared by two
 documents, e.g. a revision) are one content: they are candidates together, so every document that contains the page
 is verified (also when they lie in different segments). That exact search's cost grows with the descriptors filed
 under its words, so linearly with the archive (0.74 s at 10,000 pages, 10.9 s at 100,000:
 benchmarks/results/archive-scale.md). From FIRST_PASS_FROM page contents on, a query starts with a first pass over
 finer cells (`cells`: 2**20 cells, each stored descriptor with a 64-bit signature, filed in its cell by the
-signature's first 8 bits): the FIRST_PASS_KEEP contents whose descriptors most evidence descriptors meet there go
-to the exact search, and only their descriptors are read. A meeting weighs log(contents / contents that evidence
-descriptor meets) (FIRST_PASS_IDF): among 1,075 registered pages in the same fonts and vocabulary, the memo's page
-1 as a 20 % crop or under shot noise 0.3 was the first pass's first in 4 of 12 leaks and at worst 38th with each
+signature's first 8 bits): the FIRST_PASS_KEEP contents whose descriptors most evidence descriptors meet there go to
+the exact search, and only their descriptors are read. A meeting weighs log(contents / contents that evidence
+descriptor meets) (FIRST_PASS_IDF): among 1,075 registered pages in the same fonts and vocabulary, the memo's page 1
+as a 20 % crop or under shot noise 0.3 was the first pass's first in 4 of 12 leaks and at worst 38th with each
 meeting counted one, first in 9 and at worst 10th weighed; one leak per image attack of the memo's and the notice's
 page 2 (232): the first question ranked 22 better, none worse; the second (all 2,000, asked when the first proposes
 nothing) 9 better and 15 second instead of first (each of those 15 was first in the first question). The first pass
-asks with the evidence's FIRST_PASS_FEATURES largest descriptors, each in its CELL_PROBES nearest cells, reading
-the buckets within FIRST_PASS_FLIPS bit of its signature; when the pages it hands on propose nothing, it asks again
-with all QUERY_FEATURES. Measured (each meeting counted one, before the idf) on 116 single-copy attacks of 30
-generated pages among 100,000 synthetic ones (the page among the 64 handed on / ranked first): 105 / 79 with every
-cell's postings read by the 2,000 largest in 8 cells each (5 times slower); 106 / 81 with the 2,000 in 2 cells;
-109 / 105 with the 1,000 largest in 2 cells (the stored descriptors are a page's largest: the evidence's small ones
-mostly meet other pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a photocopy, a halftone, a
-72-dpi screenshot: their largest keypoints are specks or their page's are small there): hence the second question,
-which a photo of an unregistered page always asks. The exact search checks spatially the SHORTLIST contents with
-the most matches and every one the first pass handed on (FIRST_PASS_CHECKED: a noisy photo's page can have fewer
-matches than pages whose matches are chance). 64 contents handed on and checked lost sharp phone photos of
-registered pages among 2,000 real ones (English prose, one template and vocabulary: 5 of 43 photos, their page
-the first pass's 65th-128th while a page of chance matches reached SPATIAL); 128 found all 43 first, at ~0.05 s
+asks with the evidence's FIRST_PASS_FEATURES largest descriptors, each in its CELL_PROBES nearest cells, reading the
+buckets within FIRST_PASS_FLIPS bit of its signature; when the pages it hands on propose nothing, or only pages with
+fewer than SURE × SPATIAL consistent matches (what chance gives a page: 15-34 seen), it asks again with all
+QUERY_FEATURES, and both questions' candidates are proposed. Measured (each meeting counted one, before the idf) on
+116 single-copy attacks of 30 generated pages among 100,000 synthetic ones (the page among the 64 handed on / ranked
+first): 105 / 79 with every cell's postings read by the 2,000 largest in 8 cells each (5 times slower); 106 / 81
+with the 2,000 in 2 cells; 109 / 105 with the 1,000 largest in 2 cells (the stored descriptors are a page's largest:
+the evidence's small ones mostly meet other pages), 106 / 104 with 700. The 1,000 lose 3 that the 2,000 keep (a
+photocopy, a halftone, a 72-dpi screenshot: their largest keypoints are specks or their page's are small there):
+hence the second question, which a photo of an unregistered page always asks. The exact search checks spatially the
+SHORTLIST contents with the most matches and every one the first pass handed on (FIRST_PASS_CHECKED: a noisy photo's
+page can have fewer matches than pages whose matches are chance). 64 contents handed on and checked lost sharp phone
+photos of registered pages among 2,000 real ones (English prose, one template and vocabulary: 5 of 43 photos, their
+page the first pass's 65th-128th while a page of chance matches reached SPATIAL); 128 found all 43 first, at ~0.05 s
 more a question (`benchmarks/archive_scale --registered`). A quick question (`once`, after the image was asked in
 full) keeps ONCE_KEEP. Opening the index reads no descriptors.
 
@@ -109,6 +110,8 @@ FIRST_PASS_FROM = 2_000  # page contents from which a query starts with the cell
 CELL_PROBES = 2  # cells visited per evidence descriptor in the first pass
 FIRST_PASS_KEEP = 128  # page contents the first pass hands to the exact search (and checks: FIRST_PASS_CHECKED)
 ONCE_KEEP = 64  # and for a question asked `once` (a quick one: the image was asked in full before)
+SURE = 2  # the first pass's question is asked again unless a page has this many times `spatial` consistent matches
+SECOND_GROUPS = 1 << 36  # added to the second question's candidates' groups: never equal to the first's
 FIRST_PASS_FEATURES = 1000  # the evidence's largest descriptors that vote in the first pass (then all of them)
 FIRST_PASS_IDF = True  # the first pass weighs each evidence descriptor by how few contents it meets (`_first_pass`)
 FIRST_PASS_FLIPS = 1  # a cell's buckets read: signature bits (of cells.SUB_BITS) that may differ from the query's
@@ -250,7 +253,7 @@ class PageIndex:
         Its candidates need OUTLINE_SPATIAL matches only: they are verified against the whole fingerprint.
         `outline=False`: not asked (the tracer's quick questions: a mirror image, the raw image after its sheet).
         `once`: a large index's first pass asks with the FIRST_PASS_FEATURES largest descriptors only, not again
-        with all of them when that proposes nothing (a quick question: the image as it is was asked in full).
+        with all of them when that proposes nothing or little (a quick question: the image as it is was asked in full).
         `keep`: the first pass hands on (and the exact search checks) this many contents, not FIRST_PASS_KEEP
         (the tracer's wide question of small evidence; a small index's exact search reads every page anyway)."""
         memo = _Memo()
@@ -285,16 +288,22 @@ class PageIndex:
             checked = max(FIRST_PASS_CHECKED, keep)  # a wider one's: all
         out: list[Candidate] = []
         searched: set[bytes] = set()
-        for n in (FIRST_PASS_FEATURES,) if once else (FIRST_PASS_FEATURES, QUERY_FEATURES):
-            # the second question's exact search reads only the contents the first did not
+        for i, n in enumerate((FIRST_PASS_FEATURES,) if once else (FIRST_PASS_FEATURES, QUERY_FEATURES)):
+            # the second question's exact search reads only the contents the first did not, so its candidates are
+            # other contents than the first's: their groups are kept apart
             kept = [(seg, c) for seg, c in _first_pass(segs, allowed, vocab.root_sift(voters[:n]), memo, keep)
                     if bytes(seg.key[c]) not in searched]
             searched |= {bytes(seg.key[c]) for seg, c in kept}
-            out = self._proposed(segs, [Segment.subset(kept)], None, points, descriptors, k, spatial,  # allowed
-                                 memo, checked=checked)
-            if out or len(voters) <= n:
+            out += [Candidate(c.sha256, c.page, c.votes, c.group + i * SECOND_GROUPS)
+                    for c in self._proposed(segs, [Segment.subset(kept)], None, points, descriptors, k, spatial,
+                                            memo, checked=checked)]  # allowed: the subset holds those only
+            # asked again when the first proposed nothing, or only pages as few matches fit as chance gives one
+            # (SURE): a sharp photo of a registered page among 2,000 real ones was not among the first pass's 1,024
+            # best with its 1,000 largest descriptors and was found by the second with 77 votes, while the first
+            # had proposed a page of chance matches (15 votes) that the print check then refused
+            if (out and max(c.votes for c in out) >= SURE * spatial) or len(voters) <= n:
                 break
-        return out
+        return sorted(out, key=lambda c: -c.votes)  # stable: equal counts keep the first question's first
 
     def _proposed(self, segs: list[Segment], searched: list[Segment], allowed: list[np.ndarray] | None,
                   points: np.ndarray, descriptors: np.ndarray, k: int, spatial: int, memo: _Memo, checked: int = 0
