@@ -575,6 +575,32 @@ def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose
     assert asked == [page_index.FIRST_PASS_FEATURES]
 
 
+def test_the_first_pass_asks_again_when_the_largest_propose_only_what_chance_gives(
+        archive, first_pass: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first question that proposes only pages with fewer than SURE × SPATIAL consistent matches (a page of chance
+    matches: a sharp photo of a registered page among 2,000 real ones was missed so) is asked again with all the
+    descriptors, and both questions' candidates are proposed, best first, in groups of their own."""
+    index, _fps = archive
+    pts, desc, sizes, _ = locate.evidence_features(_evidence(11, "phone"))
+    real, real_pass, asked = page_index.PageIndex._proposed, page_index._first_pass, []
+    chance = page_index.Candidate("f" * 64, 0, page_index.SPATIAL, 0)
+
+    def first_pass(segs, allowed, rs, memo=None, keep=None):  # the first hands on none of the photo's pages
+        return [] if not asked else real_pass(segs, allowed, rs, memo, keep)
+
+    def proposed(self, *a, **kw):
+        asked.append(len(asked))
+        return [chance] if len(asked) == 1 else real(self, *a, **kw)  # the first question: a chance page only
+
+    monkeypatch.setattr(page_index, "_first_pass", first_pass)
+    monkeypatch.setattr(page_index.PageIndex, "_proposed", proposed)
+    found = index.query(pts, desc, sizes)
+    assert asked == [0, 1] and found[0].sha256 == f"{11:064x}" and chance in found
+    assert found[0].votes >= page_index.SURE * page_index.SPATIAL and found[0].group != chance.group
+    asked.clear()  # a quick question (`once`) asks once whatever it found
+    assert index.query(pts, desc, sizes, outline=False, once=True) == [chance] and asked == [0]
+
+
 def test_a_wide_question_hands_on_more_pages_and_checks_them_all(
         archive, first_pass: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """`keep`: the first pass hands on that many contents instead of FIRST_PASS_KEEP (5 here), and the exact
