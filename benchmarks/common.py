@@ -88,7 +88,8 @@ def machine() -> dict:
             "python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,
             "pymupdf": pymupdf.__version__, "mupdf": getattr(pymupdf, "mupdf_version", None),
             # set, OpenBLAS runs that CPU's kernels instead of its own choice (the tests set Haswell, for scores
-            # alike on every CPU); on an AVX-512 CPU the matrix products run ~1.4x slower under Haswell's
+            # alike on every CPU); on an AVX-512 CPU the matrix products ran 1.2x (two threads) to 1.4x (one)
+            # slower under Haswell's
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE") or None}
 
 

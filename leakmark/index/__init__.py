@@ -41,9 +41,10 @@ hence the second question, which a photo of an unregistered page always asks. Th
 SHORTLIST contents with the most matches and every one the first pass handed on (FIRST_PASS_CHECKED: a noisy photo's
 page can have fewer matches than pages whose matches are chance). 64 contents handed on and checked lost sharp phone
 photos of registered pages among 2,000 real ones (English prose, one template and vocabulary: 5 of 43 photos, their
-page the first pass's 65th-128th while a page of chance matches reached SPATIAL); 128 found all 43 first, at ~0.05 s
-more a question (`benchmarks/archive_scale --registered`). A quick question (`once`, after the image was asked in
-full) keeps ONCE_KEEP. Opening the index reads no descriptors.
+page the first pass's 65th-128th while a page of chance matches reached SPATIAL); 128 found all 43 first (a question
+0.56 -> 0.81 s on average, measured beside other work; a registered photo's trace 0.1-0.2 s slower, idle:
+`benchmarks/archive_scale --registered`). A quick question (`once`, after the image was asked in full) keeps
+ONCE_KEEP. Opening the index reads no descriptors.
 
 Outlines: a page of dense Chinese text has no large keypoints (the notice's page 2: its fingerprint's 99th
 size percentile is 4.1 px at 150 dpi), and a strong blur (15 px of motion at 300 dpi) erases every one its entry
