@@ -876,3 +876,21 @@ def test_inverse_norms_are_exact() -> None:
     rows[0] = 0  # a zero row: 1 / 1e-6, not a division by zero
     expected = 1.0 / np.maximum(np.linalg.norm(rows.astype(np.float32), axis=1), 1e-6)
     assert np.array_equal(inverse_norms(rows), expected.astype(np.float32))
+
+
+def test_spatial_checks_on_threads_count_as_one_after_the_other() -> None:
+    """The index's spatial checks run on every core (`_consistent_all`): each count is the one a call after the other
+    gives, in order, for pages the evidence shows (a homography and noise) and pages of chance matches."""
+    rng = np.random.default_rng(16)  # synthetic points only, never marks
+    pairs = []
+    for k in range(24):
+        src = rng.uniform(0, 1500, (40 + 5 * k, 2)).astype(np.float32)
+        H = np.array([[0.7, 0.05 * (k % 3), 30.0], [-0.04, 0.72, 12.0], [1e-5 * (k % 4), 0.0, 1.0]])
+        dst = cv2.perspectiveTransform(src[None], H)[0] + rng.normal(0, 1.5, src.shape).astype(np.float32)
+        chance = k % 2 == 1
+        if chance:  # a page of chance matches: a few fit, most do not
+            dst[12:] = rng.uniform(0, 1200, (len(src) - 12, 2)).astype(np.float32)
+        pairs.append((src, dst))
+    one_by_one = [page_index._consistent(src, dst) for src, dst in pairs]
+    assert page_index._consistent_all(pairs, page_index.SPATIAL) == one_by_one
+    assert max(one_by_one[1::2]) < page_index.SPATIAL <= min(one_by_one[0::2])  # both kinds were checked
