@@ -410,3 +410,24 @@ def test_a_mirror_image_refused_as_it_is_is_still_located_mirrored(tmp_path: Pat
     traced = leakmark.trace(ws, leakmark.TraceOptions(evidence=(evidence,)))
     assert False in refused  # matched as it is, weakly, and refused there
     assert traced.verdict == "identified" and traced.suspects[0].copy.label == copy.copy_no
+
+
+def test_a_first_verification_searches_the_pages_keypoints_of_its_scale_only() -> None:
+    """With a page floor (a whole sheet's first verification), the two nearest are those among the page's keypoints
+    of that size or larger, numbered as in the whole fingerprint (`_matched` takes their points from it)."""
+    rng = np.random.default_rng(8)  # synthetic descriptors only, never marks
+    page = rng.integers(0, 120, (300, 128)).astype(np.uint8)
+    sizes = rng.uniform(1.8, 6.0, 300).astype(np.float32)
+    ref = locate.PageRef("d", 0, rng.uniform(0, 1000, (300, 2)).astype(np.float32), page, sizes=sizes)
+    evidence = np.clip(page[::3].astype(int) + rng.integers(-4, 5, (100, 128)), 0, 255).astype(np.uint8)
+    floor = locate.SMALLEST_FIRST_FP / locate.PAGE_FLOOR_SLACK
+    idx, dist = locate._Neighbours(evidence, floor)(ref)
+    kept = np.flatnonzero(sizes >= floor)
+    sub_idx, sub_dist = nearest.two_nearest(evidence, page[kept])
+    assert np.array_equal(idx, kept[sub_idx]) and np.array_equal(dist, sub_dist)
+    assert (sizes[idx] >= floor).all() and 0 < len(kept) < len(page)
+    # without sizes (a vault before them) or without a floor, the whole fingerprint is searched
+    whole = nearest.two_nearest(evidence, page)
+    for near in (locate._Neighbours(evidence, floor)(locate.PageRef("d", 0, ref.points, page)),
+                 locate._Neighbours(evidence)(ref)):
+        assert np.array_equal(near[0], whole[0]) and np.array_equal(near[1], whole[1])

@@ -251,10 +251,14 @@ class _IndexCandidates:
         t = time.perf_counter()
         found = query()
         self.timings["index"] += time.perf_counter() - t
-        return [locate.PageRef(doc_id=self.by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
-                               outline=functools.partial(self.outline, c.sha256, c.page),
-                               image=functools.partial(self.image, c.sha256, c.page),
-                               **self.fingerprint(c.sha256, c.page).to_npz()) for c in found]
+        refs = []
+        for c in found:
+            fp = self.fingerprint(c.sha256, c.page)
+            refs.append(locate.PageRef(doc_id=self.by_sha[c.sha256].id, page=c.page, group=c.group, votes=c.votes,
+                                       outline=functools.partial(self.outline, c.sha256, c.page),
+                                       image=functools.partial(self.image, c.sha256, c.page),
+                                       sizes=fp.sizes, **fp.to_npz()))
+        return refs
 
 
 def _measure(ws: Workspace, doc: Document, page: int, aligned: np.ndarray, valid: np.ndarray, original: np.ndarray,
