@@ -105,7 +105,7 @@ TOP_K = 5  # distinct page contents proposed at most per query
 SHORTLIST = 20  # contents with the most votes checked spatially
 FIRST_PASS_CHECKED = 128  # the first pass's best contents, checked spatially whatever their votes (`_proposed`)
 SPATIAL = 15  # matches one homography explains that a candidate needs (other pages: up to ~14 seen, the page: 25+)
-_CHECK_THREADS = min(4, default_jobs())  # threads the spatial checks run on (`_consistent_all`)
+CHECK_THREADS = 4  # threads the spatial checks run on at most, one a usable core (`_consistent_all`)
 _GATE = 5  # USAC inliers below SPATIAL - _GATE: not worth RANSAC's count (see _consistent)
 SLACK = 0.8  # a page's nearest descriptor counts when it is at most 1 / SLACK times as far as the nearest of all
 QUERY_FEATURES = 2000  # evidence descriptors searched, the largest
@@ -464,9 +464,10 @@ def _consistent_all(pairs: list[tuple[np.ndarray, np.ndarray]], spatial: int) ->
     estimators release the GIL and draw their samples from a generator of their own, so the counts are those of
     one call after the other (checked on 4,894 checks of 20 photos), and on two cores the spatial checks of an
     unregistered page's photo (~1,000 RANSAC counts over 20 photos, ~9 ms each here) take half the time."""
-    if len(pairs) < 2 or _CHECK_THREADS < 2:
+    threads = min(CHECK_THREADS, default_jobs(), len(pairs))  # the cores usable now, not at import
+    if threads < 2:
         return [_consistent(src, dst, spatial) for src, dst in pairs]
-    with ThreadPoolExecutor(max_workers=min(_CHECK_THREADS, len(pairs)), thread_name_prefix="leakmark-check") as ex:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leakmark-check") as ex:
         return list(ex.map(lambda pair: _consistent(pair[0], pair[1], spatial), pairs))
 
 
