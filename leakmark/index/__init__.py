@@ -30,7 +30,7 @@ page 2 (232): the first question ranked 22 better, none worse; the second (all 2
 nothing) 9 better and 15 second instead of first (each of those 15 was first in the first question). The first pass
 asks with the evidence's FIRST_PASS_FEATURES largest descriptors, each in its CELL_PROBES nearest cells, reading the
 buckets within FIRST_PASS_FLIPS bit of its signature; when the pages it hands on propose nothing, or only pages with
-fewer than SURE × SPATIAL consistent matches (what chance gives a page: 15-34 seen), it asks again with all
+fewer than SURE × SPATIAL consistent matches (what chance gives a page: 15-40 seen), it asks again with all
 QUERY_FEATURES, and both questions' candidates are proposed. Measured (each meeting counted one, before the idf) on
 116 single-copy attacks of 30 generated pages among 100,000 synthetic ones (the page among the 64 handed on / ranked
 first): 105 / 79 with every cell's postings read by the 2,000 largest in 8 cells each (5 times slower); 106 / 81
@@ -114,7 +114,7 @@ FIRST_PASS_FROM = 2_000  # page contents from which a query starts with the cell
 CELL_PROBES = 2  # cells visited per evidence descriptor in the first pass
 FIRST_PASS_KEEP = 128  # page contents the first pass hands to the exact search (and checks: FIRST_PASS_CHECKED)
 ONCE_KEEP = 64  # and for a question asked `once` (a quick one: the image was asked in full before)
-SURE = 2  # the first pass's question is asked again unless a page has this many times `spatial` consistent matches
+SURE = 3  # the first pass's question is asked again unless a page has this many times `spatial` consistent matches
 SECOND_GROUPS = 1 << 36  # added to the second question's candidates' groups: never equal to the first's
 FIRST_PASS_FEATURES = 1000  # the evidence's largest descriptors that vote in the first pass (then all of them)
 FIRST_PASS_IDF = True  # the first pass weighs each evidence descriptor by how few contents it meets (`_first_pass`)
@@ -304,7 +304,9 @@ class PageIndex:
             # asked again when the first proposed nothing, or only pages as few matches fit as chance gives one
             # (SURE): a sharp photo of a registered page among 2,000 real ones was not among the first pass's 1,024
             # best with its 1,000 largest descriptors and was found by the second with 77 votes, while the first
-            # had proposed a page of chance matches (15 votes) that the print check then refused
+            # had proposed a page of chance matches (15 votes) that the print check then refused; and a photo of
+            # archive page 703 among 2,080 was answered by a chance page of 30 (the second question: its page, 76),
+            # while unregistered pages' photos met chance pages of up to 40: hence 3 × `spatial`, not 2
             if (out and max(c.votes for c in out) >= SURE * spatial) or len(voters) <= n:
                 break
         return sorted(out, key=lambda c: -c.votes)  # stable: equal counts keep the first question's first
