@@ -558,9 +558,9 @@ def test_the_first_pass_asks_again_with_all_descriptors_when_the_largest_propose
     real = page_index._first_pass
     asked: list[int] = []
 
-    def first_pass(segs, allowed, rs, memo=None, keep=None):  # the first question hands on nothing
+    def first_pass(segs, allowed, rs, memo=None, keep=None, points=None):  # the first question hands on nothing
         asked.append(len(rs))
-        return [] if len(asked) == 1 else real(segs, allowed, rs, memo, keep)
+        return [] if len(asked) == 1 else real(segs, allowed, rs, memo, keep, points)
 
     monkeypatch.setattr(page_index, "_first_pass", first_pass)
     found = index.query(pts, desc, sizes)
@@ -587,8 +587,8 @@ def test_the_first_pass_asks_again_when_the_largest_propose_only_what_chance_giv
     # pages, its own page not handed on by the first question; chance pages of up to 40 were seen
     chance = page_index.Candidate("f" * 64, 0, 2 * page_index.SPATIAL, 0)
 
-    def first_pass(segs, allowed, rs, memo=None, keep=None):  # the first hands on none of the photo's pages
-        return [] if not asked else real_pass(segs, allowed, rs, memo, keep)
+    def first_pass(segs, allowed, rs, memo=None, keep=None, points=None):  # the first hands on none of its pages
+        return [] if not asked else real_pass(segs, allowed, rs, memo, keep, points)
 
     def proposed(self, *a, **kw):
         asked.append(len(asked))
@@ -635,9 +635,9 @@ def test_a_quick_question_hands_on_fewer_pages_than_a_full_one(
     monkeypatch.setattr(page_index, "ONCE_KEEP", 3)
     real_pass, real_proposed, asked = page_index._first_pass, page_index.PageIndex._proposed, []
 
-    def first_pass(segs, allowed, rs, memo=None, keep=None):
+    def first_pass(segs, allowed, rs, memo=None, keep=None, points=None):
         asked.append(("keep", keep))
-        return real_pass(segs, allowed, rs, memo, keep)
+        return real_pass(segs, allowed, rs, memo, keep, points)
 
     def proposed(self, *a, **kw):
         asked.append(("checked", kw.get("checked")))
@@ -833,6 +833,63 @@ def test_a_segment_keeps_each_contents_descriptors_together() -> None:
     assert merged.to_bytes() == seg.to_bytes()
 
 
+def test_each_first_pass_posting_names_its_descriptors_row() -> None:
+    """Format 8: a posting (bucket, signature) names its content and its descriptor's row there (`posted`), so
+    that the first pass can place what it meets on the page; made at once or merged from segments that share
+    a page, every posting names the descriptor it files."""
+    from leakmark.index import cells
+    from leakmark.index.segment import Entry, Segment
+
+    rng = np.random.default_rng(9)  # test vectors only, never marks
+
+    def entry(m: int) -> Entry:
+        stored = rng.integers(0, 60, (m, 128)).astype(np.uint8)
+        return Entry(stored, rng.integers(0, 40, m).astype(np.uint16), rng.uniform(0, 2000, (m, 2)).astype(np.float32),
+                     *cells.of_stored(stored))
+
+    pages = [(f"{i % 3:064x}", i, entry(20 + 7 * i)) for i in range(6)]
+    filed = {e.descriptors[j].tobytes(): (e.cells[j], e.signatures[j]) for _s, _p, e in pages
+             for j in range(len(e.words))}
+    parts = [Segment.of(pages[:4]), Segment.of(pages[2:]), Segment.of(pages[5:])]  # pages 2-5 twice
+    for seg in (Segment.of(pages), Segment.merged(parts)):
+        content, row = seg.posted(np.arange(seg.size))
+        assert np.all(row >= np.asarray(seg.cstart)[content]) and np.all(row < np.asarray(seg.cstart)[content + 1])
+        cell, sig = map(np.array, zip(*(filed[seg.descriptors[r].tobytes()] for r in row), strict=True))
+        assert np.array_equal(seg.bucket, cells.bucket(cell, sig)) and np.array_equal(seg.cellsig, sig)
+        assert sorted(row) == list(range(seg.size))  # every descriptor filed once
+
+
+def test_the_first_pass_ranks_again_the_pages_whose_meetings_fall_into_place() -> None:
+    """With the evidence's positions, the first pass's best contents are ranked by the weight of their meetings
+    that one homography places: a page whose 120 meetings lie anywhere (chance: a page of the same template and
+    vocabulary) comes after the page whose 60 lie where the evidence shows them, which the count put second."""
+    from leakmark.index import cells
+    from leakmark.index.segment import Entry, Segment
+
+    rng = np.random.default_rng(17)  # test vectors only, never marks
+    x = np.abs(rng.normal(size=(300, 128))) ** 2
+    stored = np.clip(np.rint(np.sqrt(x / x.sum(1, keepdims=True)) * page_index.SCALE), 0, 255).astype(np.uint8)
+    where = rng.uniform(0, 1500, (300, 2)).astype(np.float32)  # the evidence's keypoints
+
+    def entry(d: np.ndarray, at: np.ndarray) -> Entry:
+        rs = d.astype(np.float32) / page_index.SCALE
+        return Entry(d, page_index.vocab.quantise_rs(rs).astype(np.uint16), at.astype(np.float32),
+                     *cells.of_stored(d))
+
+    shown = entry(stored[:60], where[:60] * 1.3 + [40, 90])  # the page shown, scaled and moved
+    chance = entry(stored[60:180], rng.uniform(0, 2000, (120, 2)))  # more meetings, anywhere
+    other = entry(stored[180:], where[180:])  # met by nothing of the question
+    seg = Segment.of([(f"{1:064x}", 0, shown), (f"{2:064x}", 0, chance), (f"{3:064x}", 0, other)])
+    query = stored[:180].astype(np.float32) / page_index.SCALE
+
+    def ranked(points: np.ndarray | None) -> list[str]:
+        return [s.sha[s.members(c)[0]].decode()[-1] for s, c in page_index._first_pass([seg], None, query, None, 5,
+                                                                                          points)]
+
+    assert ranked(None) == ["2", "1"]  # counted (and weighed): 120 meetings against 60
+    assert ranked(where[:180]) == ["1", "2"]
+
+
 def test_the_fenced_bucket_search_is_searchsorted() -> None:
     """Segment.bucket_range (the fence, then a block of FENCE buckets) gives np.searchsorted's left and right
     positions: for buckets absent, present once, filling several blocks, before the first and after the last."""
@@ -844,7 +901,7 @@ def test_the_fenced_bucket_search_is_searchsorted() -> None:
                          ).astype(np.uint32)
         seg = Segment({"bucket": bucket, "fence": bucket[::FENCE].copy(), **{name: np.zeros(0) for name in (
             "sha", "page", "content", "key", "cstart", "descriptors", "points", "words", "start", "byword",
-            "cellowner", "cellsig")}})
+            "cellref", "cellsig")}})
         needle = np.sort(np.r_[rng.integers(0, 5100, 3000), 777, 0, 10, 4999, 5099]).astype(np.uint32)
         lo, hi = seg.bucket_range(needle)
         assert np.array_equal(lo, np.searchsorted(bucket, needle, "left"))

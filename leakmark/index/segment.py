@@ -28,16 +28,21 @@ import numpy as np
 
 from leakmark.index import cells, vocab
 
-FORMAT = 7  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
+FORMAT = 8  # the layout of a segment; a reader must match it and the vocabulary's and cells' digests
 # 4: the first pass's postings filed by bucket (a cell and its signature's first bits: `cells.bucket`), not by cell
 # 5: positions as float16 and no stored inverse norms (computed from the descriptors a query reads): 8 bytes less
 #    a descriptor, which pays for the outline entries (`leakmark.index`) within 50 KB a page
 # 6: descriptors, positions and words stored content by content, an inverted file (`byword`) over them; no owner
 #    array (a row's content is found in `cstart`): 2 bytes less a descriptor
 # 7: every FENCE-th bucket (`fence`), which the first pass searches before a block of the buckets
+# 8: each posting names its descriptor's row within its content as well as the content (`cellref`, in the 4 bytes
+#    that held the content), so that the first pass can place what it meets on the page (`leakmark.index`)
 FENCE = 64  # buckets a block (`Segment.bucket_range`)
+ROW_BITS = 10  # a posting's `cellref`: content << ROW_BITS | the descriptor's row within its content
+MAX_ROWS = 1 << ROW_BITS  # descriptors a content may hold (an index entry keeps 300)
+MAX_CONTENTS = 1 << (32 - ROW_BITS)  # contents a segment may hold (merges stop at 50,000 pages)
 _ARRAYS = ("sha", "page", "content", "key", "cstart", "descriptors", "points", "words", "start", "byword",
-           "bucket", "cellowner", "cellsig", "fence")
+           "bucket", "cellref", "cellsig", "fence")
 
 
 class SegmentError(Exception):
@@ -82,7 +87,7 @@ class Segment:
         # the first pass of a large index (`cells`): each descriptor's bucket (its cell and its signature's first
         # bits: `cells.bucket`), sorted, with its content
         self.bucket: np.ndarray = arrays["bucket"]  # (m,) uint32, ascending
-        self.cellowner: np.ndarray = arrays["cellowner"]  # (m,) uint32, by content within a bucket
+        self.cellref: np.ndarray = arrays["cellref"]  # (m,) uint32: content << ROW_BITS | row, ascending in a bucket
         self.fence: np.ndarray = arrays["fence"]  # (ceil(m / FENCE),) uint32: bucket[::FENCE]
         self.cellsig: np.ndarray = arrays["cellsig"]  # (m,) uint64: the descriptor's signature in its cell
 
@@ -116,6 +121,12 @@ class Segment:
     def owner_of(self, rows: np.ndarray) -> np.ndarray:
         """The content of each of these descriptor rows."""
         return np.searchsorted(np.asarray(self.cstart), rows, side="right") - 1
+
+    def posted(self, postings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The content of each of these postings (rows of `bucket`) and its descriptor's row (of `descriptors`)."""
+        ref = np.asarray(self.cellref[postings], np.int64)
+        content = ref >> ROW_BITS
+        return content, np.asarray(self.cstart)[content] + (ref & (MAX_ROWS - 1))
 
     def members(self, content: int) -> np.ndarray:
         """The entries (rows of sha/page) that show this content."""
@@ -153,7 +164,8 @@ class Segment:
                          np.array([number[k] for k in keys], np.int64), order, owner,
                          _cat([e.words for e in distinct], np.uint16, (0,)).astype(np.int64),
                          _cat([e.descriptors for e in distinct], np.uint8, (0, 128)),
-                         _cat([e.points for e in distinct], np.float32, (0, 2)), (bucket, owner, sig))
+                         _cat([e.points for e in distinct], np.float32, (0, 2)),
+                         (bucket, sig, np.arange(len(owner), dtype=np.int64)))
 
     @classmethod
     def merged(cls, segments: list[Segment]) -> Segment:
@@ -162,7 +174,8 @@ class Segment:
         distinct, first = np.unique(keys, return_index=True)
         base = np.cumsum([0] + [s.contents for s in segments])
         sha, page, content, owner, words, desc, points = [], [], [], [], [], [], []
-        post_bucket, post_owner, post_sig = [], [], []
+        post_bucket, post_sig, post_at = [], [], []
+        at = 0  # descriptors taken so far: where the next segment's kept rows start in the concatenation
         for i, s in enumerate(segments):
             new = np.searchsorted(distinct, np.asarray(s.key))  # each content's number in the merged segment
             sha += [x.decode() for x in np.asarray(s.sha)]
@@ -176,11 +189,12 @@ class Segment:
             words.append(np.asarray(s.words, np.int64)[mine])
             desc.append(np.asarray(s.descriptors)[mine])
             points.append(np.asarray(s.points)[mine])
-            cown = np.asarray(s.cellowner)
+            cown, crow = s.posted(np.arange(s.size))
             keep_post = kept[cown]
             post_bucket.append(np.asarray(s.bucket)[keep_post])
-            post_owner.append(new[cown[keep_post]])
             post_sig.append(np.asarray(s.cellsig)[keep_post])
+            post_at.append(at + (np.cumsum(mine) - 1)[crow[keep_post]])  # each posting's row, concatenated
+            at += int(mine.sum())
         # the same page twice (registered again after a lost index write): kept once
         seen: dict[tuple[str, int], int] = {}
         cs = np.concatenate(content) if content else np.zeros(0, np.int64)
@@ -190,8 +204,8 @@ class Segment:
         return _assemble([sha[j] for j in keep], [page[j] for j in keep], cs[keep], [bytes(k) for k in distinct],
                          _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)), _cat(desc, np.uint8, (0, 128)),
                          _cat(points, np.float32, (0, 2)),
-                         (_cat(post_bucket, np.uint32, (0,)), _cat(post_owner, np.int64, (0,)),
-                          _cat(post_sig, np.uint64, (0,))))
+                         (_cat(post_bucket, np.uint32, (0,)), _cat(post_sig, np.uint64, (0,)),
+                          _cat(post_at, np.int64, (0,))))
 
     @classmethod
     def subset(cls, parts: list[tuple[Segment, int]]) -> Segment:
@@ -209,7 +223,7 @@ class Segment:
         none = np.zeros(0, np.int64)
         return _assemble([], [], none, keys, _cat(owner, np.int64, (0,)), _cat(words, np.int64, (0,)),
                          _cat(desc, np.uint8, (0, 128)), _cat(points, np.float32, (0, 2)),
-                         (none.astype(np.uint32), none, none.astype(np.uint64)))
+                         (none.astype(np.uint32), none.astype(np.uint64), none))
 
     def entry(self, content: int) -> Entry:
         """A content's descriptors (in word order) as an Entry."""
@@ -270,8 +284,8 @@ class Segment:
               and self.descriptors.shape == (m, 128) and self.descriptors.dtype == np.uint8
               and self.points.shape == (m, 2) and self.points.dtype == np.float16
               and self.words.shape == (m,) and self.words.dtype == np.uint16 and self.byword.dtype == np.uint32
-              and self.bucket.shape == (m,) and self.bucket.dtype == np.uint32 and self.cellowner.shape == (m,)
-              and self.cellowner.dtype == np.uint32 and self.cellsig.shape == (m,) and self.cellsig.dtype == np.uint64
+              and self.bucket.shape == (m,) and self.bucket.dtype == np.uint32 and self.cellref.shape == (m,)
+              and self.cellref.dtype == np.uint32 and self.cellsig.shape == (m,) and self.cellsig.dtype == np.uint64
               and self.cstart.shape == (c + 1,)
               and self.fence.shape == ((m + FENCE - 1) // FENCE,) and self.fence.dtype == np.uint32
               and int(self.cstart[0]) == 0 and int(self.cstart[-1]) == m
@@ -303,29 +317,35 @@ def _assemble(sha: list[str], page: list[int], content: np.ndarray, keys: list[b
               words: np.ndarray, desc: np.ndarray, points: np.ndarray,
               postings: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Segment:
     """The segment's arrays: entries in (sha, page) order, descriptors content by content (each content's by
-    word), the inverted file over them (by word, then content), the (bucket, content, signature) postings
-    sorted. Ties keep the given order (stable sorts)."""
+    word), the inverted file over them (by word, then content), the postings (bucket, signature, the row of
+    `owner`/`words`/... it files) sorted by bucket, then content and row. Ties keep the given order (stable
+    sorts)."""
     rows = sorted(range(len(sha)), key=lambda i: (sha[i], page[i]))
     stored = np.lexsort((words, owner))  # the descriptors' rows: by content, then word
     row_of = np.empty(len(stored), np.int64)
     row_of[stored] = np.arange(len(stored))
     order = np.lexsort((owner, words))  # the inverted file: by word, then content
-    bucket, cellowner, cellsig = postings
-    by_bucket = np.lexsort((cellowner, bucket))
+    if len(keys) > MAX_CONTENTS or (len(owner) and int(np.bincount(owner).max()) > MAX_ROWS):
+        raise ValueError(f"a segment holds at most {MAX_CONTENTS:,} contents of at most {MAX_ROWS} descriptors")
+    cstart = np.searchsorted(owner[stored], np.arange(len(keys) + 1)).astype(np.int64)
+    bucket, cellsig, at = postings
+    post_owner = owner[at]
+    cellref = (post_owner << ROW_BITS) | (row_of[at] - cstart[post_owner])
+    by_bucket = np.lexsort((cellref, bucket))
     bucket = np.asarray(bucket, np.uint32)[by_bucket]
     return Segment({
         "sha": np.array([sha[i] for i in rows], dtype="S64").reshape(-1),
         "page": np.array([page[i] for i in rows], np.int32).reshape(-1),
         "content": np.asarray(content, np.int64)[rows].astype(np.int32),
         "key": np.array(keys, dtype="S32").reshape(-1),
-        "cstart": np.searchsorted(owner[stored], np.arange(len(keys) + 1)).astype(np.int64),
+        "cstart": cstart,
         "descriptors": desc[stored],
         "points": points[stored].astype(np.float16),
         "words": words[stored].astype(np.uint16),
         "start": np.searchsorted(words[order], np.arange(vocab.WORDS + 1)).astype(np.int64),
         "byword": row_of[order].astype(np.uint32),
         "bucket": bucket,
-        "cellowner": np.asarray(cellowner)[by_bucket].astype(np.uint32),
+        "cellref": cellref[by_bucket].astype(np.uint32),
         "cellsig": np.asarray(cellsig, np.uint64)[by_bucket],
         "fence": bucket[::FENCE].copy()})
 
