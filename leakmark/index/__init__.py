@@ -468,10 +468,10 @@ def _placed(segs: list[Segment], met: list[tuple[int, np.ndarray, np.ndarray, np
     evidence does not show, scattered over it; on the page shown they fall into place (a page of the same
     template places its shared rules and headings, with less weight: those meet many pages). Among 10,000 real
     pages the count put the pages of 6 of 100 registered photos 163rd-461st, below pages of their template and
-    vocabulary. Measured on the first questions of 100 photos of registered pages among 2,000 real ones (recorded,
-    asked again; `benchmarks/results/archive-2000-epyc/placed-*`): the page first 87 times placed against 68
-    counted with the 1,000 largest descriptors, 93 against 62 with 2,000 (the worst 17th against 93rd), none
-    ranked worse; 16 and 29 ms more a question (median, the threads of `_consistent_all`)."""
+    vocabulary. Among 2,000 real pages, 100 photos of registered pages (`benchmarks/first_pass_rank --photos`,
+    results in archive-2000-epyc/placed-rank-9db43d7/): the page first 87 times placed against 68 weighed only,
+    asked with the 1,000 largest descriptors; 93 against 62 with 2,000, the worst 19th against 94th; none ranked
+    worse. 20 crops and noisy photos of the memo's page 1: 5 better, one worse (a 20 % band, 108th -> 116th)."""
     if not contents:
         return np.zeros(0)
     wanted = {s: np.zeros(segs[s].contents, bool) for s, _c in contents}
@@ -497,11 +497,9 @@ def _placed(segs: list[Segment], met: list[tuple[int, np.ndarray, np.ndarray, np
         _h, mask = cv2.findHomography(src, dst, cv2.USAC_FAST, 8.0, maxIters=500, confidence=0.995)
         return 0.0 if mask is None else float(weight[q][mask.ravel().astype(bool)].sum())
 
-    threads = min(CHECK_THREADS, default_jobs(), len(contents))
-    if threads < 2:
-        return np.array([score(sc) for sc in contents])
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leakmark-place") as ex:
-        return np.array(list(ex.map(score, contents)))
+    # one thread: the estimates are small (~40 µs each here), and threads, a task each or a share each, took longer
+    # (48 and 26 ms against 22 for an unregistered page's photo's two questions among 2,000 pages, 2 cores)
+    return np.array([score(sc) for sc in contents])
 
 
 def _allowed(seg: Segment, documents: frozenset[str]) -> np.ndarray:
