@@ -47,7 +47,7 @@ from leakmark import index as page_index
 from leakmark._io import atomic_write_bytes
 from leakmark.index import Candidate, cells
 from leakmark.index.segment import Entry
-from leakmark.ledger import Document, Ledger
+from leakmark.ledger import Copy, Document, Ledger
 from leakmark.rendering import render_page_array
 from leakmark.samples.archive import archive_page, family
 
@@ -179,6 +179,16 @@ def _traced(ws: Workspace, tmp: Path, pages: int, target: int, copy: Path, copy_
             f"{peak:.0f} |")
 
 
+def drawn(ledger: Ledger, pages: int, count: int) -> list[tuple[int, Document, int, Copy]]:
+    """`count` of the archive's first `pages` pages drawn at random (seed 5): each with the registered document that
+    holds it, its index there and the document's issued copy (`--registered`; `first_pass_rank --photos`)."""
+    docs = ledger.documents()
+    held = [(int(n), *_holding(docs, int(n)))
+            for n in np.random.default_rng(5).choice(pages, size=min(count, pages), replace=False)]
+    copies = {i: next(c for c in ledger.copies(i) if c.path) for i in {d.id for _, d, _ in held}}
+    return [(n, doc, page_no, copies[doc.id]) for n, doc, page_no in held]
+
+
 def registered(tmp: Path, pages: int, count: int) -> list[str]:
     """The report's section on `count` photos of registered pages (archive pages drawn at random, seed 5; photo seed
     1000 + page), each of the issued copy's page, traced once in the archive of `pages` pages: whether the page
@@ -187,13 +197,9 @@ def registered(tmp: Path, pages: int, count: int) -> list[str]:
         return []
     ws = Workspace.open(tmp / "ws", create=False)
     with Ledger(ws) as ledger:
-        docs = ledger.documents()
-        drawn = np.random.default_rng(5).choice(pages, size=min(count, pages), replace=False)
-        held = [(int(n), *_holding(docs, int(n))) for n in drawn]
-        copies = {i: next(c for c in ledger.copies(i) if c.path) for i in {d.id for _, d, _ in held}}
+        held = drawn(ledger, pages, count)
     rows, by_family, misses = [], {}, []
-    for i, (n, doc, page_no) in enumerate(held, 1):
-        copy = copies[doc.id]
+    for i, (n, doc, page_no, copy) in enumerate(held, 1):
         ev = _photo(Path(copy.path), tmp / f"registered-{n}.jpg", seed=1000 + n, page_no=page_no)
         t0 = time.perf_counter()
         r = trace(ws, TraceOptions(evidence=(ev,)))

@@ -20,6 +20,7 @@ pages of one template and vocabulary. Writes benchmarks/results/first-pass-rank.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -61,16 +62,9 @@ def _rank(segs: list[Segment], rs: np.ndarray, memo: page_index._Memo, sha: str,
 def _photos(ledger: Ledger, count: int) -> list[tuple[int, str, int, Path]]:
     """archive_scale's `--registered` draw among the archive's pages: (archive page, document sha256, page index,
     the issued copy)."""
-    if count <= 0:
-        return []
-    docs = ledger.documents()
-    pages = sum(d.pages for d in docs if archive_scale.ARCHIVE_DOC.fullmatch(d.source_name or ""))
-    out = []
-    for n in np.random.default_rng(5).choice(pages, size=min(count, pages), replace=False):
-        doc, page_no = archive_scale._holding(docs, int(n))
-        copy = next(Path(c.path) for c in ledger.copies(doc.id) if c.path)
-        out.append((int(n), doc.sha256, page_no, copy))
-    return out
+    pages = sum(d.pages for d in ledger.documents() if archive_scale.ARCHIVE_DOC.fullmatch(d.source_name or ""))
+    return [(n, doc.sha256, page_no, Path(copy.path)) for n, doc, page_no, copy in
+            archive_scale.drawn(ledger, pages, count)] if count > 0 else []
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
                                       str(1000 + n)]
 
         try:
-            for make in [*(lambda x=x: leak(*x) for x in leaks), *(lambda x=x: photo(*x) for x in photos)]:
+            made = [*(functools.partial(leak, *x) for x in leaks), *(functools.partial(photo, *x) for x in photos)]
+            for make in made:
                 path, sha, page_no, label = make()
                 gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
                 path.unlink()
