@@ -371,7 +371,7 @@ def _detail(measured: dict[LayerName, Measurement]) -> str:
 
 
 Refs = list[locate.PageRef] | locate.Candidates
-STRONG_LOCATION = locate.STRONG  # inliers; below this the mirrored image is tried as well
+STRONG_LOCATION = locate.STRONG  # inliers; below this the mirrored image is tried as well (unless `locate.settled`)
 SURE_SHEET = 2 * locate.STRONG  # a sheet that may be part of the page: below this, the raw image is tried too
 SMALL_SHEET = 0.35  # share of the image: a sheet smaller than this may be a box drawn on the page (`partial`)
 
@@ -382,7 +382,7 @@ def _locate(gray: np.ndarray, refs: Refs) -> tuple[locate.Location, np.ndarray] 
     better of the two wins."""
     as_is = _View.of(gray)
     found = _locate_view(as_is, refs)
-    if found is None or found[0].inliers < STRONG_LOCATION:
+    if found is None or not locate.settled(found[0]):
         # of a mirror image with a whole sheet, the sheet only: its raw image is asked as is for a "sheet" that is
         # a box drawn on the page, and a mirror image that is also such a box is not worth a question more for
         # every unregistered page (~0.2 s); a sheet that may be part of the page (`partial`) still gives way
@@ -449,7 +449,8 @@ def _locate_view(view: _View, refs: Refs, quick: bool = False, raw: bool = True
             # of the memo's page 1 took its table's frame (0.17 of the image) for the sheet, located it with 167
             # inliers on the table's rows and a homography 4 % too tall, and 17 of its 58 words were measured;
             # the band itself verifies with 494 inliers
-            if loc.inliers >= (SURE_SHEET if view.partial else STRONG_LOCATION):
+            if (loc.inliers >= SURE_SHEET) if view.partial else locate.settled(loc):
+                # a whole sheet's weak location that its print settles is the page (`locate.settled`)
                 return loc, view.img
             best = loc
         elif view.sheet.refused and not view.partial:
