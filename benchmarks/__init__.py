@@ -42,6 +42,8 @@ SCRIPTS: dict[str, Script] = {
                          ("archive_scale", "attacks")),
     "first_pass_rank": Script("where the first pass ranks a leak's own page among a registered archive, idf or not",
                               ("locate_recall", "attacks", "robustness")),
+    "index_upgrade": Script("an index of the previous format at the first trace: upgraded in place against rebuilt",
+                            ()),
     "index_entries": Script("which keypoints a page's index entry keeps: hard evidence located with each choice",
                             ("archive_scale", "attacks", "robustness")),
     "register_verify": Script("full log verify against the incremental checks as the register grows to 1M copies"),

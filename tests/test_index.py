@@ -3,6 +3,7 @@ by two documents, rebuild against incremental registration, damaged and other-fo
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from lmtest import htmlbox_document, run_main, seeded_workspace
 
 import leakmark
+from benchmarks.index_upgrade import as_format_7
 from leakmark import fingerprint, simulate, vault
 from leakmark import index as page_index
 from leakmark.cli import cli
@@ -325,6 +327,57 @@ def test_an_index_of_the_previous_format_is_made_again(two_docs: leakmark.Worksp
         assert len(page_index.for_trace(ws, docs)) == 2
     assert f"pages.npz has format 1; this release reads format {FORMAT}" in caplog.text
     assert page_index.index_path(ws).read_bytes() == good and not (page_index.index_dir(ws) / "pages.npz").exists()
+
+
+def test_an_index_of_format_7_is_upgraded_in_place(two_docs: leakmark.Workspace, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Format 8 added each posting's descriptor row; a format-7 index is upgraded from its own stored descriptors,
+    not made again from the vault (a rebuild extracts every page's keypoints again: half an hour at 10,000 pages),
+    into the very files a rebuild makes. A segment that cannot be upgraded leaves the rebuild to do it."""
+    import shutil
+
+    home = tmp_path / "ws"
+    shutil.copytree(two_docs.home, home)
+    ws = leakmark.Workspace.open(home, create=False)
+    with Ledger(ws) as ledger:
+        docs = ledger.documents()
+    good: dict[Path, bytes] = {}
+    for folder in (page_index.index_dir(ws), page_index.index_dir(ws) / "outline"):
+        manifest = folder / "manifest.json"
+        meta = json.loads(manifest.read_bytes())
+        old = []
+        for name in meta["segments"]:
+            good[folder / name] = (folder / name).read_bytes()
+            data = as_format_7(good[folder / name])
+            old.append(f"seg-{hashlib.sha256(data).hexdigest()[:24]}.npz")
+            (folder / old[-1]).write_bytes(data)
+            (folder / name).unlink()
+        good[manifest] = manifest.read_bytes()
+        manifest.write_text(json.dumps({**meta, "format": 7, "segments": old}))
+
+    def no_vault(*_: Any) -> None:
+        raise AssertionError("made again from the vault")
+
+    with monkeypatch.context() as m, caplog.at_level(logging.INFO, logger="leakmark.index"):
+        m.setattr(page_index, "_entries", no_vault)
+        m.setattr(page_index, "_outlines", no_vault)
+        assert len(page_index.for_trace(ws, docs)) == 2
+    assert caplog.text.count(f"format 7 upgraded to {FORMAT} in place") == 2  # the pages' index and the outlines'
+    assert {p: p.read_bytes() for p in good} == good  # what a rebuild makes
+    files = {p.name for p in page_index.index_dir(ws).rglob("seg-*.npz")}
+    assert files == {p.name for p in good if p.name != "manifest.json"}  # the format-7 files removed
+
+    # a format-7 segment cut short is not upgraded: the index is made again from the vault, as before
+    manifest = page_index.index_path(ws)
+    name = json.loads(manifest.read_bytes())["segments"][0]
+    (manifest.parent / name).write_bytes(as_format_7(good[manifest.parent / name])[:5000])
+    manifest.write_text(json.dumps({**json.loads(good[manifest]), "format": 7}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="leakmark.index"):
+        assert len(page_index.for_trace(ws, docs)) == 2
+    assert "could not be upgraded" in caplog.text and "making it again from the vault" in caplog.text
+    assert manifest.read_bytes() == good[manifest]
 
 
 def test_cli_rebuild(two_docs: leakmark.Workspace, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ import itertools
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ from leakmark._progress import NullProgress, Progress
 from leakmark.errors import OutputError
 from leakmark.fingerprint import Fingerprint
 from leakmark.index import cells, vocab
-from leakmark.index.segment import FORMAT, Entry, Segment, SegmentError, inverse_norms
+from leakmark.index.segment import FORMAT, UPGRADES, Entry, Segment, SegmentError, inverse_norms
 from leakmark.ledger import Document, Ledger
 from leakmark.ledger.checkpoint import RegisterLock
 from leakmark.workspace import Workspace
@@ -837,6 +838,8 @@ def _add(ws: Workspace, store: _Store, pages: Callable[[set[str]], Pages], then:
     """Under the lock: the store's index as it is now, with a segment of `pages(documents it holds)` added,
     merged and committed. An index that cannot be read is started again (said in the log, with `then`)."""
     index, problem = load_or_empty(ws, store)
+    if problem and (upgraded := _upgraded(ws, store)) is not None:
+        index, problem = upgraded, None
     if problem:
         log.warning("%s; %s", problem, then)
     new = pages(set(index.documents))
@@ -844,6 +847,32 @@ def _add(ws: Workspace, store: _Store, pages: Callable[[set[str]], Pages], then:
         index = PageIndex(segments=_commit(ws, _tiered([*index.segments, Segment.of(new)]), store))
     elif problem:
         _commit(ws, [], store)
+    return index
+
+
+def _upgraded(ws: Workspace, store: _Store) -> PageIndex | None:
+    """Under the lock: the store's index of an earlier format (`segment.UPGRADES`) made this format's in place, its
+    segments upgraded one by one (`Segment.upgraded`) and committed together (a crash leaves the earlier index as it
+    was); None when it is not such an index or cannot be upgraded (it is then made again from the vault)."""
+    path = store.manifest(ws)
+    try:
+        meta = json.loads(path.read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    names = meta.get("segments") if isinstance(meta, dict) else None
+    if (meta.get("format") not in UPGRADES or meta.get("vocabulary") != vocab.digest() or not isinstance(names, list)
+            or not all(isinstance(n, str) and _SEGMENT_NAME.fullmatch(n) for n in names)):
+        return None
+    t0 = time.perf_counter()
+    try:
+        segments = [_written(ws, Segment.upgraded(store.folder(ws) / n), store) for n in names]
+    except (SegmentError, OSError) as exc:
+        log.warning("the page index%s of format %s could not be upgraded (%s)", f" ({store.sub})" * bool(store.sub),
+                    meta.get("format"), exc)
+        return None
+    index = PageIndex(segments=_commit(ws, segments, store))
+    log.info("page index%s: format %s upgraded to %d in place (%d pages, %.1f s)", f" ({store.sub})" * bool(store.sub),
+             meta.get("format"), FORMAT, len(index), time.perf_counter() - t0)
     return index
 
 
