@@ -378,6 +378,8 @@ def test_an_index_of_format_7_is_upgraded_in_place(two_docs: leakmark.Workspace,
         assert len(page_index.for_trace(ws, docs)) == 2
     assert "could not be upgraded" in caplog.text and "making it again from the vault" in caplog.text
     assert manifest.read_bytes() == good[manifest]
+    manifest.write_text("[7]")  # JSON, not a manifest
+    assert len(page_index.for_trace(ws, docs)) == 2 and manifest.read_bytes() == good[manifest]
 
 
 def test_cli_rebuild(two_docs: leakmark.Workspace, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

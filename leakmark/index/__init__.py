@@ -859,9 +859,10 @@ def _upgraded(ws: Workspace, store: _Store) -> PageIndex | None:
         meta = json.loads(path.read_bytes())
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-    names = meta.get("segments") if isinstance(meta, dict) else None
-    if (meta.get("format") not in UPGRADES or meta.get("vocabulary") != vocab.digest() or not isinstance(names, list)
-            or not all(isinstance(n, str) and _SEGMENT_NAME.fullmatch(n) for n in names)):
+    if not isinstance(meta, dict) or meta.get("format") not in UPGRADES or meta.get("vocabulary") != vocab.digest():
+        return None
+    names = meta.get("segments")
+    if not isinstance(names, list) or not all(isinstance(n, str) and _SEGMENT_NAME.fullmatch(n) for n in names):
         return None
     t0 = time.perf_counter()
     try:

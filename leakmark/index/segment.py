@@ -269,12 +269,12 @@ class Segment:
 
     @classmethod
     def upgraded(cls, path: Path) -> Segment:
-        """The segment of an earlier format (UPGRADES) in `path` made this format's, in memory (its arrays but the
-        postings still mapped from the file): each posting's descriptor row is found by filing the stored
+        """The segment of an earlier format (UPGRADES) in `path` made this format's (its postings in memory, the
+        other arrays still mapped from the file): each posting's descriptor row is found by filing the stored
         descriptors again (`cells.of_stored`, as they were filed when the segment was made, so the postings are
-        those a rebuild from the vault would make) and the postings sorted as `_assemble` sorts them. Some 20 times
-        faster than a rebuild, which extracts every page's keypoints again. SegmentError when the file is not such
-        a segment of this vocabulary, or is damaged."""
+        those a rebuild from the vault would make), and the postings are sorted as `_assemble` sorts them. A rebuild
+        extracts every page's keypoints again (`benchmarks/index_upgrade` measures both). SegmentError when the
+        file is not such a segment of this vocabulary, or is damaged."""
         arrays, meta = _opened(path, *UPGRADES)
         if set(arrays) != set(_ARRAYS) - {"cellref"} | {"cellowner"}:
             raise SegmentError("is damaged (it lacks arrays)")

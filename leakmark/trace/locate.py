@@ -205,7 +205,8 @@ def _shows(features: Features, loc: Location) -> bool:
     when the page's image is not at hand or the evidence covers too little print to tell. Measured (240
     archive pages, docs/archive-scale.md): 20 weak locations of photos of unregistered pages on pages of their
     template 0.06-0.14; the samples' copies blurred beyond the robustness suite (Gaussian 3.5-5, defocus 6-7 px)
-    0.37-0.74, the weak ones among them (32-88 inliers) 0.46-0.73; phone photos with lens k1 0.15-0.2 0.71-0.86."""
+    0.37-0.74, the weak ones among them (32-88 inliers) 0.46-0.73; phone photos with lens k1 0.15-0.2 0.71-0.86.
+    The agreement measured is kept on the location (`agrees`: `settled` reads it)."""
     if loc.ref.image is None:
         return True
     image = cv2.flip(features.image, 1) if features.flipped else features.image
